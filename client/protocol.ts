@@ -1,0 +1,116 @@
+/**
+ * The wire format shared by the client and the relay.
+ *
+ * Messages 0 (sync), 1 (awareness), 2 (auth) and 3 (query awareness) are the y-websocket
+ * protocol. Message {@link MESSAGE_YSS} is ours: lock leases and flush acknowledgements. The relay
+ * only ever sends it in reply to one, so a stock y-websocket client never receives it.
+ * `relay/PROTOCOL.md` documents every frame.
+ *
+ * @example
+ *   const frame = encodeYss({ type: YSS_ACQUIRE, id: 1, keys: ['count'] })
+ *   decodeYss(decoding.createDecoder(frame.subarray(1))) // { type: YSS_ACQUIRE, id: 1, keys: ['count'] }
+ */
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+
+export const MESSAGE_SYNC = 0
+export const MESSAGE_AWARENESS = 1
+export const MESSAGE_AUTH = 2
+export const MESSAGE_QUERY_AWARENESS = 3
+export const MESSAGE_YSS = 100
+
+/** Client → relay: queue for the leases of `keys` (sorted, unique). */
+export const YSS_ACQUIRE = 1
+/** Relay → client: the lease is yours; `stateVector` is the relay's doc when it granted it. */
+export const YSS_GRANT = 2
+/** Client → relay: apply `update` (may be empty) under the lease, then release it. */
+export const YSS_COMMIT = 3
+/** Relay → client: the commit is stored and broadcast, and the lease released. */
+export const YSS_DONE = 4
+/** Relay → client: the request failed (lease expired, or not held); nothing was applied. */
+export const YSS_DENIED = 5
+/** Client → relay: give up a queued or granted request; nothing is applied. */
+export const YSS_CANCEL = 6
+/** Client → relay: acknowledge once everything received before this is stored. */
+export const YSS_FLUSH = 7
+/** Relay → client: the flush with this id is done. */
+export const YSS_FLUSHED = 8
+
+export type YssMessage =
+  | { type: typeof YSS_ACQUIRE; id: number; keys: string[] }
+  | { type: typeof YSS_GRANT; id: number; stateVector: Uint8Array }
+  | { type: typeof YSS_COMMIT; id: number; update: Uint8Array }
+  | { type: typeof YSS_DONE; id: number }
+  | { type: typeof YSS_DENIED; id: number; reason: string }
+  | { type: typeof YSS_CANCEL; id: number }
+  | { type: typeof YSS_FLUSH; id: number }
+  | { type: typeof YSS_FLUSHED; id: number }
+
+/** Most keys one lock request may name; more is refused as bad input. */
+export const MAX_LOCK_KEYS = 64
+
+/** Encodes one message as a whole frame, type byte included. */
+export const encodeYss = (m: YssMessage): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MESSAGE_YSS)
+  encoding.writeVarUint(e, m.type)
+  encoding.writeVarUint(e, m.id)
+  switch (m.type) {
+    case YSS_ACQUIRE:
+      encoding.writeVarUint(e, m.keys.length)
+      for (const k of m.keys) encoding.writeVarString(e, k)
+      break
+    case YSS_GRANT:
+      encoding.writeVarUint8Array(e, m.stateVector)
+      break
+    case YSS_COMMIT:
+      encoding.writeVarUint8Array(e, m.update)
+      break
+    case YSS_DENIED:
+      encoding.writeVarString(e, m.reason)
+      break
+  }
+  return encoding.toUint8Array(e)
+}
+
+/**
+ * Decodes the body of a {@link MESSAGE_YSS} frame (the decoder is past the type byte). Throws on
+ * anything malformed, so the caller can close the connection.
+ */
+export const decodeYss = (d: decoding.Decoder): YssMessage => {
+  const type = decoding.readVarUint(d)
+  const id = decoding.readVarUint(d)
+  switch (type) {
+    case YSS_ACQUIRE: {
+      const n = decoding.readVarUint(d)
+      if (n === 0 || n > MAX_LOCK_KEYS) throw new Error(`lock request names ${n} keys`)
+      const keys: string[] = []
+      for (let i = 0; i < n; i++) keys.push(decoding.readVarString(d))
+      return { type, id, keys }
+    }
+    case YSS_GRANT:
+      return { type, id, stateVector: decoding.readVarUint8Array(d) }
+    case YSS_COMMIT:
+      return { type, id, update: decoding.readVarUint8Array(d) }
+    case YSS_DENIED:
+      return { type, id, reason: decoding.readVarString(d) }
+    case YSS_DONE:
+    case YSS_CANCEL:
+    case YSS_FLUSH:
+    case YSS_FLUSHED:
+      return { type, id }
+    default:
+      throw new Error(`unknown y-server-state message ${type}`)
+  }
+}
+
+/** Close codes the relay uses; 4400–4499 tell a stock client not to reconnect. */
+export const CLOSE = {
+  goingAway: 1001,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  invalidPayload: 1007,
+  tooBig: 1009,
+  internalError: 1011,
+  badRoom: 4400
+} as const

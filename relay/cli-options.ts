@@ -1,0 +1,84 @@
+/**
+ * The relay's command line: flags, environment and help text, parsed into {@link RelayOptions}.
+ * Flags override the environment (`HOST`, `PORT`, `DATA_DIR`).
+ *
+ * @example
+ *   parseCli(['--port', '0', '--memory'], process.env) // { host: '127.0.0.1', port: 0, memory: true, … }
+ */
+import { parseArgs } from 'node:util'
+import type { RelayOptions } from './server.js'
+import { LOG_LEVELS, type LogLevel } from './log.js'
+
+export const HELP = `Usage: y-server-state-relay [options]
+
+Serves y-server-state (and any y-websocket client) at ws://HOST:PORT/<room>,
+with the demo page at http://HOST:PORT/, /healthz and /metrics.
+
+Options:
+  --host HOST               interface to listen on (env HOST; default 127.0.0.1)
+  --port PORT               port, 0 for a free one (env PORT; default 1234)
+  --data DIR                LevelDB directory for rooms (env DATA_DIR; default ./data)
+  --memory                  keep rooms in memory only; nothing survives a restart
+  --max-message-bytes N     largest frame accepted; larger closes with 1009 (default 16777216)
+  --idle-unload-ms N        unload a room this long after its last connection (default 30000)
+  --lease-ms N              lock lease time before the relay takes it back (default 10000)
+  --ping-ms N               ws ping interval; no pong by the next ping drops the socket (default 30000)
+  --compact-every N         compact a room's store after N writes (default 500)
+  --log-level LEVEL         debug, info, warn, error or silent (default info)
+  -h, --help                show this help
+`
+
+export class UsageError extends Error {}
+
+const integer = (name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, not "${value}"`)
+  }
+  return Number(value)
+}
+
+export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions | 'help' => {
+  let values
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        data: { type: 'string' },
+        memory: { type: 'boolean' },
+        'max-message-bytes': { type: 'string' },
+        'idle-unload-ms': { type: 'string' },
+        'lease-ms': { type: 'string' },
+        'ping-ms': { type: 'string' },
+        'compact-every': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    }).values
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (values.help) return 'help'
+  const logLevel = values['log-level']
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`)
+  }
+  const dataDir = values.data ?? env.DATA_DIR
+  if (values.memory && values.data !== undefined) throw new UsageError('--memory and --data exclude each other')
+  if (dataDir === '') throw new UsageError('--data needs a directory')
+  return {
+    host: values.host ?? env.HOST ?? '127.0.0.1',
+    port: integer('--port', values.port ?? env.PORT, 0, 65535) ?? 1234,
+    ...(values.memory ? { memory: true } : { dataDir: dataDir ?? './data' }),
+    maxMessageBytes: integer('--max-message-bytes', values['max-message-bytes'], 1024),
+    idleUnloadMs: integer('--idle-unload-ms', values['idle-unload-ms'], 0),
+    leaseMs: integer('--lease-ms', values['lease-ms'], 1),
+    pingMs: integer('--ping-ms', values['ping-ms'], 100),
+    compactEvery: integer('--compact-every', values['compact-every'], 1),
+    logLevel: logLevel as LogLevel | undefined
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Structured log lines in logfmt (`time=… level=info msg="listening" url=ws://…`): greppable by
+ * field, readable by a person, one line an event.
+ *
+ * @example
+ *   const log = createLogger('info')
+ *   log.warn('connection closed', { room: 'default', code: 1002 })
+ */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+export type LogFields = Record<string, string | number | boolean | undefined>
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void
+  info(msg: string, fields?: LogFields): void
+  warn(msg: string, fields?: LogFields): void
+  error(msg: string, fields?: LogFields): void
+}
+
+const quote = (v: string): string => (/^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v))
+
+export const formatLine = (level: string, msg: string, fields: LogFields = {}): string => {
+  let line = `time=${new Date().toISOString()} level=${level} msg=${JSON.stringify(msg)}`
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${quote(String(v))}`
+  return line
+}
+
+export const createLogger = (
+  level: LogLevel = 'info',
+  write: (line: string) => void = (line) => process.stdout.write(line + '\n')
+): Logger => {
+  const min = LOG_LEVELS.indexOf(level)
+  const at = (l: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {
+    if (LOG_LEVELS.indexOf(l) >= min) write(formatLine(l, msg, fields))
+  }
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}

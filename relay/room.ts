@@ -1,0 +1,344 @@
+/**
+ * One room: a Y.Doc, its awareness, its connections and its lease table.
+ *
+ * Every frame of every connection goes through one queue. The room handles what is queued as a
+ * batch: it applies the updates, stores them (one write for the batch), and only then runs the
+ * batch's effects in order: broadcasts, replies, lock grants and acknowledgements. So nothing is
+ * echoed before it is stored, and a grant or an acknowledgement always follows, on the same
+ * socket, every update that came before it.
+ *
+ * @example
+ *   const room = await Room.load('default', context)
+ *   room.join(peer)              // sends sync step 1 and the awareness states
+ *   room.receive(peer, frame)    // queued, then handled in order
+ *   room.leave(peer)
+ */
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as syncProtocol from 'y-protocols/sync'
+import {
+  CLOSE, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS,
+  YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_GRANT,
+  decodeYss, encodeYss, type YssMessage
+} from '../client/protocol.js'
+import { LeaseTable } from './leases.js'
+import type { RoomStore } from './store.js'
+import type { Bus } from './bus.js'
+import type { Metrics } from './metrics.js'
+import type { Logger } from './log.js'
+
+/** A connection, as a room sees it. */
+export interface Peer {
+  readonly id: number
+  readonly closed: boolean
+  send(frame: Uint8Array): void
+  /** Closes the connection for bad input, with a log line. */
+  fail(code: number, reason: string): void
+}
+
+export interface RoomContext {
+  store: RoomStore
+  bus: Bus
+  metrics: Metrics
+  log: Logger
+  leaseMs: number
+  /** Compact the room's store after this many appends. */
+  compactEvery: number
+  /** Called when the room dropped itself (see {@link Room.failed}). */
+  onFailed(room: Room): void
+}
+
+/** Bad input from a peer: the peer is closed with `code`, the room goes on. */
+export class PeerError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message)
+  }
+}
+
+const LOAD = Symbol('load')
+const BUS = Symbol('bus')
+
+type Item = { peer: Peer; frame: Uint8Array } | { remote: Uint8Array }
+
+interface Batch {
+  updates: Uint8Array[]
+  effects: Array<() => void>
+}
+
+const frame = (write: (e: encoding.Encoder) => void): Uint8Array => {
+  const e = encoding.createEncoder()
+  write(e)
+  return encoding.toUint8Array(e)
+}
+
+export class Room {
+  readonly doc = new Y.Doc()
+  readonly awareness = new awarenessProtocol.Awareness(this.doc)
+  readonly peers = new Set<Peer>()
+  readonly leases: LeaseTable<Peer>
+  /** Awareness client ids each peer controls, removed when it leaves. */
+  private readonly controlled = new Map<Peer, Set<number>>()
+  private readonly queue: Item[] = []
+  private batch: Batch | null = null
+  private draining: Promise<void> | null = null
+  private appendsSinceCompact = 0
+  private readonly unsubscribe: () => void
+  /** Set when the room can no longer be trusted in memory; it is then dropped. */
+  failed = false
+
+  private constructor(readonly name: string, private readonly ctx: RoomContext) {
+    this.awareness.setLocalState(null)
+    this.leases = new LeaseTable<Peer>({
+      leaseMs: ctx.leaseMs,
+      onGrant: (r) => {
+        ctx.metrics.inc('locks_granted_total')
+        this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: Y.encodeStateVector(this.doc) })))
+      },
+      onExpire: (r) => {
+        ctx.metrics.inc('locks_expired_total')
+        ctx.log.warn('lock lease expired', { room: name, peer: r.holder.id, keys: r.keys.join(',') })
+      }
+    })
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin === LOAD) return
+      const batch = this.batch!
+      if (origin !== BUS) batch.updates.push(update)
+      const message = frame((e) => {
+        encoding.writeVarUint(e, MESSAGE_SYNC)
+        syncProtocol.writeUpdate(e, update)
+      })
+      batch.effects.push(() => this.broadcast(message))
+    })
+    this.awareness.on('update', ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
+      const changed = [...added!, ...updated!, ...removed!]
+      const mine = this.controlled.get(origin as Peer)
+      if (mine) {
+        for (const id of [...added!, ...updated!]) mine.add(id)
+        for (const id of removed!) mine.delete(id)
+      }
+      this.broadcast(frame((e) => {
+        encoding.writeVarUint(e, MESSAGE_AWARENESS)
+        encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
+      }))
+    })
+    this.unsubscribe = ctx.bus.subscribe(name, (update) => this.enqueue({ remote: update }))
+  }
+
+  /** Loads a room from the store. Rejects, and serves nothing, if the store cannot read it. */
+  static async load(name: string, ctx: RoomContext): Promise<Room> {
+    const updates = await ctx.store.load(name)
+    const room = new Room(name, ctx)
+    try {
+      room.doc.transact(() => {
+        for (const u of updates) Y.applyUpdate(room.doc, u, LOAD)
+      }, LOAD)
+    } catch (err) {
+      room.destroy()
+      throw err
+    }
+    room.appendsSinceCompact = updates.length > 1 ? ctx.compactEvery : 0
+    return room
+  }
+
+  join(peer: Peer): void {
+    this.peers.add(peer)
+    this.controlled.set(peer, new Set())
+    peer.send(frame((e) => {
+      encoding.writeVarUint(e, MESSAGE_SYNC)
+      syncProtocol.writeSyncStep1(e, this.doc)
+    }))
+    const states = [...this.awareness.getStates().keys()]
+    if (states.length > 0) peer.send(this.awarenessFrame(states))
+  }
+
+  leave(peer: Peer): void {
+    if (!this.peers.delete(peer)) return
+    this.leases.dropHolder(peer)
+    const ids = this.controlled.get(peer)
+    this.controlled.delete(peer)
+    if (ids && ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null)
+  }
+
+  receive(peer: Peer, data: Uint8Array): void {
+    this.enqueue({ peer, frame: data })
+  }
+
+  /** Resolves once everything queued so far is handled, stored and sent. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining
+  }
+
+  /** Writes the whole room as one update in place of its history. */
+  async compact(): Promise<void> {
+    await this.idle()
+    if (this.appendsSinceCompact === 0 || this.failed) return
+    await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
+    this.appendsSinceCompact = 0
+  }
+
+  destroy(): void {
+    this.unsubscribe()
+    this.awareness.destroy()
+    this.doc.destroy()
+  }
+
+  private enqueue(item: Item): void {
+    this.queue.push(item)
+    if (!this.draining) {
+      this.draining = this.drain().finally(() => {
+        this.draining = null
+      })
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.failed) {
+      const items = this.queue.splice(0)
+      const batch: Batch = (this.batch = { updates: [], effects: [] })
+      for (const item of items) {
+        if ('remote' in item) Y.applyUpdate(this.doc, item.remote, BUS)
+        else if (!item.peer.closed) this.handle(item.peer, item.frame)
+        if (this.failed) return
+      }
+      if (batch.updates.length > 0) {
+        const update = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates)
+        try {
+          await this.ctx.store.append(this.name, update)
+        } catch (err) {
+          this.fail('store write failed', err)
+          return
+        }
+        this.ctx.metrics.inc('store_writes_total')
+        this.ctx.metrics.inc('store_bytes_total', update.length)
+        this.appendsSinceCompact++
+        void this.ctx.bus.publish(this.name, update).catch((err) => this.ctx.log.error('bus publish failed', { room: this.name, error: String(err) }))
+      }
+      this.batch = null
+      for (const effect of batch.effects) effect()
+      if (this.appendsSinceCompact >= this.ctx.compactEvery) {
+        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc)).then(
+          () => { this.appendsSinceCompact = 0 },
+          (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
+        )
+      }
+    }
+  }
+
+  /** Drops the room: its memory can no longer be trusted to match the store. */
+  private fail(what: string, err: unknown): void {
+    this.failed = true
+    this.queue.length = 0
+    this.ctx.metrics.inc('errors_total')
+    this.ctx.log.error(what, { room: this.name, error: String(err) })
+    for (const peer of this.peers) peer.fail(CLOSE.internalError, 'room failed; reconnect')
+    this.ctx.onFailed(this)
+  }
+
+  /** Runs `effect` after the batch in hand is stored, or now if there is none. */
+  private defer(effect: () => void): void {
+    if (this.batch) this.batch.effects.push(effect)
+    else effect()
+  }
+
+  private handle(peer: Peer, data: Uint8Array): void {
+    try {
+      const d = decoding.createDecoder(data)
+      const type = decoding.readVarUint(d)
+      switch (type) {
+        case MESSAGE_SYNC:
+          this.handleSync(peer, d)
+          break
+        case MESSAGE_AWARENESS:
+          awarenessProtocol.applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(d), peer)
+          break
+        case MESSAGE_QUERY_AWARENESS:
+          this.batch!.effects.push(() => peer.send(this.awarenessFrame([...this.awareness.getStates().keys()])))
+          break
+        case MESSAGE_YSS:
+          this.handleYss(peer, decodeYss(d))
+          break
+        default:
+          throw new PeerError(CLOSE.protocolError, `unknown message type ${type}`)
+      }
+      if (decoding.hasContent(d)) throw new PeerError(CLOSE.protocolError, 'trailing bytes after the message')
+    } catch (err) {
+      const e = err instanceof PeerError ? err : new PeerError(CLOSE.protocolError, `malformed message: ${(err as Error).message}`)
+      peer.fail(e.code, e.message)
+    }
+  }
+
+  private handleSync(peer: Peer, d: decoding.Decoder): void {
+    const sub = decoding.readVarUint(d)
+    if (sub === syncProtocol.messageYjsSyncStep1) {
+      const sv = decoding.readVarUint8Array(d)
+      Y.decodeStateVector(sv) // throws on a malformed one, before any effect is queued
+      this.batch!.effects.push(() => peer.send(frame((e) => {
+        encoding.writeVarUint(e, MESSAGE_SYNC)
+        encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)
+        encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, sv))
+      })))
+    } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
+      this.applyPeerUpdate(peer, decoding.readVarUint8Array(d))
+    } else {
+      throw new PeerError(CLOSE.protocolError, `unknown sync message ${sub}`)
+    }
+  }
+
+  private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
+    try {
+      // Parse the whole update first: most bad updates fail here, before the doc is touched.
+      Y.parseUpdateMeta(update)
+    } catch (err) {
+      throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
+    }
+    try {
+      Y.applyUpdate(this.doc, update, peer)
+    } catch (err) {
+      // It parsed but failed halfway in: what is in memory may now differ from the store.
+      this.fail('update failed to apply; room dropped', err)
+      throw new PeerError(CLOSE.invalidPayload, `update failed to apply: ${(err as Error).message}`)
+    }
+  }
+
+  private handleYss(peer: Peer, m: YssMessage): void {
+    const reply = (r: YssMessage) => this.batch!.effects.push(() => peer.send(encodeYss(r)))
+    switch (m.type) {
+      case YSS_ACQUIRE:
+        for (let i = 1; i < m.keys.length; i++) {
+          if (!(m.keys[i - 1]! < m.keys[i]!)) throw new PeerError(CLOSE.protocolError, 'lock keys must be sorted and unique')
+        }
+        this.leases.acquire(peer, m.id, m.keys)
+        break
+      case YSS_COMMIT:
+        if (!this.leases.isGranted(peer, m.id)) {
+          reply({ type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
+          break
+        }
+        if (m.update.length > 0) this.applyPeerUpdate(peer, m.update)
+        this.leases.release(peer, m.id)
+        reply({ type: YSS_DONE, id: m.id })
+        break
+      case YSS_CANCEL:
+        this.leases.release(peer, m.id)
+        break
+      case YSS_FLUSH:
+        reply({ type: YSS_FLUSHED, id: m.id })
+        break
+      default:
+        throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
+    }
+  }
+
+  private awarenessFrame(clients: number[]): Uint8Array {
+    return frame((e) => {
+      encoding.writeVarUint(e, MESSAGE_AWARENESS)
+      encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients))
+    })
+  }
+
+  private broadcast(message: Uint8Array): void {
+    for (const peer of this.peers) peer.send(message)
+  }
+}

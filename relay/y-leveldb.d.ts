@@ -1,0 +1,11 @@
+// y-leveldb ships types its package.json "exports" does not point to; these cover what we use.
+declare module 'y-leveldb' {
+  import type * as Y from 'yjs'
+  export class LeveldbPersistence {
+    constructor(location: string, opts?: { levelOptions?: object })
+    getYDoc(docName: string): Promise<Y.Doc | null>
+    storeUpdate(docName: string, update: Uint8Array): Promise<number | null>
+    flushDocument(docName: string): Promise<void>
+    destroy(): Promise<void>
+  }
+}

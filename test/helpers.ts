@@ -1,0 +1,197 @@
+/**
+ * The test harness: real relays (in-process or as a child process), stock y-websocket clients,
+ * raw sockets, and bounded waits for events. Nothing here sleeps to synchronise.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import { WebsocketProvider } from 'y-websocket'
+import WebSocket from 'ws'
+import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
+import { formatLine, type Logger } from '../relay/log.js'
+
+export const ROOT = new URL('..', import.meta.url).pathname
+
+/** Waits until `check()` is true, checking on each `interval` ms, for at most `timeout` ms. */
+export const eventually = async (check: () => boolean | Promise<boolean>, what: string, timeout = 5_000): Promise<void> => {
+  const end = Date.now() + timeout
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Resolves with the arguments of the next `event`, or rejects after `timeout` ms. */
+export const nextEvent = <T = unknown>(
+  target: { once(event: string, fn: (...args: any[]) => void): unknown },
+  event: string,
+  timeout = 5_000
+): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for "${event}"`)), timeout)
+    target.once(event, (value: T) => {
+      clearTimeout(timer)
+      resolve(value)
+    })
+  })
+
+/** Rejects if `promise` takes longer than `timeout` ms. */
+export const within = <T>(promise: Promise<T>, timeout: number, what: string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), timeout)
+    promise.then((v) => { clearTimeout(timer); resolve(v) }, (e) => { clearTimeout(timer); reject(e) })
+  })
+
+export const tempDir = (name = 'yss'): { path: string; remove(): void } => {
+  const path = mkdtempSync(join(tmpdir(), `${name}-`))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A logger that keeps its lines, for asserting on what the relay logged. */
+export const memoryLogger = (): Logger & { lines: string[] } => {
+  const lines: string[] = []
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push(formatLine(level, msg, fields as never))
+  }
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+/** An in-process relay on a free port, in memory unless told otherwise. */
+export const testRelay = (options: RelayOptions = {}): Promise<Relay> =>
+  startRelay({ port: 0, memory: options.dataDir === undefined && options.store === undefined, logLevel: 'silent', ...options })
+
+export interface StockClient {
+  doc: Y.Doc
+  provider: WebsocketProvider
+  state: Y.Map<unknown>
+  synced: Promise<void>
+  destroy(): void
+}
+
+/** A stock y-websocket client, not one of ours. */
+export const stockClient = (url: string, room: string): StockClient => {
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
+  const synced = provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000)
+  return { doc, provider, state: doc.getMap('state'), synced, destroy: () => { provider.destroy(); doc.destroy() } }
+}
+
+/** Resolves once `map` holds `key`, or rejects after `timeout` ms. */
+export const untilKey = (map: Y.Map<unknown>, key: string, value?: unknown, timeout = 5_000): Promise<void> => {
+  const ok = () => map.has(key) && (value === undefined || JSON.stringify(map.get(key)) === JSON.stringify(value))
+  if (ok()) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { map.unobserve(fn); reject(new Error(`timed out waiting for key "${key}"`)) }, timeout)
+    const fn = () => { if (ok()) { clearTimeout(timer); map.unobserve(fn); resolve() } }
+    map.observe(fn)
+  })
+}
+
+export interface RawSocket {
+  ws: WebSocket
+  frames: Uint8Array[]
+  opened: Promise<void>
+  closed: Promise<{ code: number; reason: string }>
+  /** Resolves with the first frame received so far or later that `match` accepts. */
+  frame(match: (f: Uint8Array) => boolean, timeout?: number): Promise<Uint8Array>
+  send(data: Uint8Array | string): void
+}
+
+/** A bare WebSocket that records every frame: for speaking the protocol byte by byte. */
+export const rawSocket = (url: string, room: string): RawSocket => {
+  const ws = new WebSocket(`${url}/${room}`)
+  const frames: Uint8Array[] = []
+  const waiters: Array<() => void> = []
+  ws.on('message', (data: Buffer) => {
+    frames.push(new Uint8Array(data))
+    for (const w of waiters.splice(0)) w()
+  })
+  ws.on('error', () => {})
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('close', () => reject(new Error('closed before open')))
+  })
+  opened.catch(() => {})
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))
+  )
+  const frame = (match: (f: Uint8Array) => boolean, timeout = 5_000) =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      let seen = 0
+      const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeout)
+      const look = () => {
+        for (; seen < frames.length; seen++) {
+          if (match(frames[seen]!)) { clearTimeout(timer); resolve(frames[seen]!); return }
+        }
+        waiters.push(look)
+      }
+      look()
+    })
+  return { ws, frames, opened, closed, frame, send: (d) => ws.send(d) }
+}
+
+/** Encodes a y-websocket sync update frame. */
+export const updateFrame = (update: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, 2)
+  encoding.writeVarUint8Array(e, update)
+  return encoding.toUint8Array(e)
+}
+
+/** The update inside a sync frame (step 2 or update), or null for any other frame. */
+export const updateOf = (frame: Uint8Array): Uint8Array | null => {
+  const d = decoding.createDecoder(frame)
+  if (decoding.readVarUint(d) !== 0) return null
+  const sub = decoding.readVarUint(d)
+  return sub === 1 || sub === 2 ? decoding.readVarUint8Array(d) : null
+}
+
+export interface RelayProcess {
+  url: string
+  httpUrl: string
+  proc: ChildProcess
+  output: string[]
+  exited: Promise<number | null>
+  kill(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** The relay's CLI in a child process; resolves once it prints its URL. */
+export const spawnRelay = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RelayProcess> => {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'relay/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const output: string[] = []
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  createInterface({ input: proc.stderr! }).on('line', (l) => output.push(l))
+  const url = await within(
+    new Promise<string>((resolve, reject) => {
+      createInterface({ input: proc.stdout! }).on('line', (l) => {
+        output.push(l)
+        const m = /(ws:\/\/\S+)/.exec(l)
+        if (m) resolve(m[1]!)
+      })
+      void exited.then((code) => reject(new Error(`relay exited with ${code}: ${output.join('\n')}`)))
+    }),
+    20_000,
+    'the relay to listen'
+  )
+  return {
+    url,
+    httpUrl: url.replace('ws://', 'http://') + '/',
+    proc,
+    output,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      proc.kill(signal)
+      return exited
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { LeaseTable, type LeaseRequest } from '../relay/leases.js'
+import { within } from './helpers.js'
+
+const table = (leaseMs = 60_000) => {
+  const grants: string[] = []
+  const t = new LeaseTable<string>({ leaseMs, onGrant: (r: LeaseRequest<string>) => grants.push(`${r.holder}#${r.id}`) })
+  return { t, grants }
+}
+
+test('first come, first served per key', () => {
+  const { t, grants } = table()
+  t.acquire('a', 1, ['k'])
+  t.acquire('b', 1, ['k'])
+  t.acquire('c', 1, ['k'])
+  assert.deepEqual(grants, ['a#1'])
+  assert.equal(t.release('a', 1), true)
+  assert.deepEqual(grants, ['a#1', 'b#1'])
+  t.release('b', 1)
+  assert.deepEqual(grants, ['a#1', 'b#1', 'c#1'])
+  t.release('c', 1)
+  assert.equal(t.size, 0)
+})
+
+test('multi-key requests take keys in order and cannot deadlock', () => {
+  const { t, grants } = table()
+  t.acquire('a', 1, ['x', 'y'])
+  t.acquire('b', 1, ['x', 'y'])
+  t.acquire('c', 1, ['y'])
+  assert.deepEqual(grants, ['a#1'])
+  t.release('a', 1)
+  // b waited on x first; c waited on y; y is handed to c before b reaches it
+  assert.deepEqual(grants, ['a#1', 'c#1'])
+  t.release('c', 1)
+  assert.deepEqual(grants, ['a#1', 'c#1', 'b#1'])
+})
+
+test('a dropped holder frees its keys and leaves the queues', () => {
+  const { t, grants } = table()
+  t.acquire('a', 1, ['k'])
+  t.acquire('b', 1, ['k'])
+  t.acquire('c', 1, ['k'])
+  t.dropHolder('b')
+  t.dropHolder('a')
+  assert.deepEqual(grants, ['a#1', 'c#1'])
+  assert.equal(t.isGranted('c', 1), true)
+})
+
+test('a cancelled waiter is not granted later', () => {
+  const { t, grants } = table()
+  t.acquire('a', 1, ['k'])
+  t.acquire('b', 1, ['k'])
+  assert.equal(t.release('b', 1), false)
+  t.release('a', 1)
+  assert.deepEqual(grants, ['a#1'])
+})
+
+test('a lease that outlives leaseMs is taken back and handed on', async () => {
+  const expired: string[] = []
+  const granted = new Promise<void>((resolve) => {
+    const t = new LeaseTable<string>({
+      leaseMs: 20,
+      onGrant: (r) => { if (r.holder === 'b') resolve() },
+      onExpire: (r) => expired.push(r.holder)
+    })
+    t.acquire('a', 1, ['k'])
+    t.acquire('b', 1, ['k'])
+  })
+  await within(granted, 2_000, 'the lease to pass to b')
+  assert.deepEqual(expired, ['a'])
+})
+
+test('a request id may not be reused while open', () => {
+  const { t } = table()
+  t.acquire('a', 1, ['k'])
+  assert.throws(() => t.acquire('a', 1, ['j']), /already open/)
+})

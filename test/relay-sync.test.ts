@@ -1,0 +1,115 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { testRelay, stockClient, untilKey, rawSocket, updateFrame, updateOf, eventually, within } from './helpers.js'
+
+test('two stock y-websocket clients sync a key through the relay', async () => {
+  const relay = await testRelay()
+  const a = stockClient(relay.url, 'sync')
+  const b = stockClient(relay.url, 'sync')
+  try {
+    await Promise.all([a.synced, b.synced])
+    a.state.set('count', 1)
+    await untilKey(b.state, 'count', 1)
+    b.state.set('count', 2)
+    await untilKey(a.state, 'count', 2)
+    assert.deepEqual(a.state.toJSON(), b.state.toJSON())
+  } finally {
+    a.destroy(); b.destroy()
+    await relay.close()
+  }
+})
+
+test('a late joiner receives the whole room in its sync step 2', async () => {
+  const relay = await testRelay()
+  const a = stockClient(relay.url, 'late')
+  try {
+    await a.synced
+    for (let i = 0; i < 20; i++) a.state.set(`k${i}`, i)
+    const b = stockClient(relay.url, 'late')
+    await b.synced
+    await untilKey(b.state, 'k19', 19)
+    assert.equal(b.state.size, 20)
+    b.destroy()
+  } finally {
+    a.destroy()
+    await relay.close()
+  }
+})
+
+test('the relay sends sync step 1 and 2, and echoes an update to its sender', async () => {
+  const relay = await testRelay()
+  const raw = rawSocket(relay.url, 'echo')
+  try {
+    await raw.opened
+    // the relay opens with its own sync step 1
+    await raw.frame((f) => f[0] === 0 && f[1] === 0)
+    raw.send(new Uint8Array([0, 0, 1, 0])) // sync step 1 with an empty state vector
+    await raw.frame((f) => f[0] === 0 && f[1] === 1)
+    const doc = new Y.Doc()
+    doc.getMap('state').set('x', 'echoed')
+    const update = Y.encodeStateAsUpdate(doc)
+    raw.send(updateFrame(update))
+    const echo = await raw.frame((f) => f[1] === 2)
+    const check = new Y.Doc()
+    Y.applyUpdate(check, updateOf(echo)!)
+    assert.equal(check.getMap('state').get('x'), 'echoed')
+  } finally {
+    raw.ws.close()
+    await relay.close()
+  }
+})
+
+test('awareness is relayed, and removed when its connection closes', async () => {
+  const relay = await testRelay()
+  const a = stockClient(relay.url, 'aware')
+  const b = stockClient(relay.url, 'aware')
+  try {
+    await Promise.all([a.synced, b.synced])
+    a.provider.awareness.setLocalStateField('user', 'ada')
+    const aId = a.doc.clientID
+    await eventually(() => (b.provider.awareness.getStates().get(aId) as any)?.user === 'ada', 'b to see a\'s awareness')
+    const removed = new Promise<void>((resolve) => {
+      b.provider.awareness.on('change', ({ removed }: { removed: number[] }) => { if (removed.includes(aId)) resolve() })
+    })
+    a.provider.ws!.close() // the relay sees the socket close and removes a's state
+    await within(removed, 5_000, 'a\'s awareness to be removed')
+  } finally {
+    a.destroy(); b.destroy()
+    await relay.close()
+  }
+})
+
+test('rooms are separate documents', async () => {
+  const relay = await testRelay()
+  const a = stockClient(relay.url, 'room-a')
+  const b = stockClient(relay.url, 'room-b')
+  const a2 = stockClient(relay.url, 'room-a')
+  try {
+    await Promise.all([a.synced, b.synced, a2.synced])
+    a.state.set('only', 'a')
+    await untilKey(a2.state, 'only', 'a')
+    assert.equal(b.state.has('only'), false)
+  } finally {
+    a.destroy(); b.destroy(); a2.destroy()
+    await relay.close()
+  }
+})
+
+test('query awareness is answered with every known state', async () => {
+  const relay = await testRelay()
+  const a = stockClient(relay.url, 'query')
+  const raw = rawSocket(relay.url, 'query')
+  try {
+    await a.synced
+    a.provider.awareness.setLocalStateField('user', 'grace')
+    await raw.opened
+    await eventually(() => relay.metrics.get('messages_in_total') >= 3, 'the awareness update to arrive')
+    raw.send(new Uint8Array([3]))
+    const reply = await raw.frame((f) => f[0] === 1 && new TextDecoder().decode(f).includes('grace'))
+    assert.ok(reply.length > 2)
+  } finally {
+    raw.ws.close(); a.destroy()
+    await relay.close()
+  }
+})
