@@ -104,6 +104,11 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
   }
 }
 
+/** Room names the relay accepts: 1–128 of `A-Z a-z 0-9 _ . -`, not starting with a dot. */
+export const ROOM_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
+
+export const isRoomName = (name: string): boolean => ROOM_NAME.test(name)
+
 /** Close codes the relay uses; 4400–4499 tell a stock client not to reconnect. */
 export const CLOSE = {
   goingAway: 1001,

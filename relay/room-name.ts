@@ -6,9 +6,9 @@
  *   roomFromPath('/chat%2Dlobby?x=1') // 'chat-lobby'
  *   roomFromPath('/../etc')           // null
  */
-export const ROOM_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
+import { isRoomName } from '../client/protocol.js'
 
-export const isRoomName = (name: string): boolean => ROOM_NAME.test(name)
+export { isRoomName }
 
 /** The room named by a request path, or null when the name is not valid. */
 export const roomFromPath = (path: string): string | null => {

@@ -14,6 +14,7 @@ import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
 import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
 import { formatLine, type Logger } from '../relay/log.js'
+import { connect, type ServerState, type ConnectOptions } from '../client/index.js'
 
 export const ROOT = new URL('..', import.meta.url).pathname
 
@@ -194,4 +195,39 @@ export const spawnRelay = async (args: string[], env: NodeJS.ProcessEnv = {}): P
       return exited
     }
   }
+}
+
+
+// Each y-websocket provider adds a process 'exit' listener; tests open many.
+process.setMaxListeners(200)
+
+/** One of our sessions over real sockets, BroadcastChannel off, synced. */
+export const session = async <S extends object = Record<string, any>>(
+  url: string,
+  room: string,
+  options: ConnectOptions = {}
+): Promise<ServerState<S>> => {
+  const s = connect<S>({ url, room, WebSocketPolyfill: WebSocket, broadcastChannel: false, ...options })
+  await within(s.ready, 10_000, `session in ${room} to sync`)
+  return s
+}
+
+let barrierSeq = 0
+/**
+ * Orders the test after everything `writer` sent so far: writes a fresh sentinel key and waits
+ * until every reader holds it. The relay keeps one order, so any earlier notification has been
+ * delivered by then. That is how a test proves that something did *not* happen, without sleeping.
+ */
+export const barrier = async (writer: ServerState<any>, readers: ServerState<any>[]): Promise<void> => {
+  const value = `${process.pid}-${++barrierSeq}`
+  writer.set('__barrier', value)
+  await Promise.all(readers.map((r) => untilKey(r.doc.getMap('state'), '__barrier', value)))
+}
+
+/** Counts a tracker's notifications, with the keys of each. */
+export const counter = (s: ServerState<any>, read: () => unknown) => {
+  const calls: string[][] = []
+  const t = s.tracker((keys) => calls.push([...keys].sort()))
+  t.run(read)
+  return { calls, tracker: t, get count() { return calls.length } }
 }

@@ -1,0 +1,296 @@
+/**
+ * Cross-session locks, granted by the relay.
+ *
+ * `lock(keys, fn)` queues for the keys' lease at the relay. Once granted, and once this session's
+ * doc holds every update the relay had at the grant, `fn` runs synchronously against the state;
+ * its writes are held aside ({@link LockScope}) and never touch the session's doc directly. They
+ * are encoded as one Yjs update in a shadow copy of the doc that writes under a client id of its
+ * own, and sent in a COMMIT. The relay applies, stores and broadcasts the update, then releases
+ * the lease and acknowledges. The update reaches this session's doc with the broadcast, like any
+ * other, so a commit that the relay refused (its lease had expired) or never received is applied
+ * nowhere. That is what makes a lock all or nothing, even when the connection or the relay dies
+ * half-way: the call resolves if and only if its writes are in the room.
+ *
+ * @example
+ *   await server.lock('count', (s) => { s.count = (s.count ?? 0) + 1 })
+ *   await server.lock(['from', 'to'], (s) => { s.from -= 5; s.to += 5 })
+ */
+import * as Y from 'yjs'
+import {
+  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT
+} from './protocol.js'
+import { applyWrites, type Write } from './writes.js'
+import { LockLostError, LockTimeoutError, SessionClosedError } from './errors.js'
+import type { Json } from './json.js'
+import type { ServerState } from './session.js'
+
+export interface LockOptions {
+  /** How long to wait for the lease, in ms. Default: the session's `lockTimeout` (10 s). */
+  timeout?: number
+}
+
+/** The pending writes of a running lock function. */
+export class LockScope {
+  readonly writes: Write[] = []
+
+  constructor(readonly keys: ReadonlySet<string>, readonly quiet: boolean) {}
+
+  push(w: Write): void {
+    this.writes.push(w)
+  }
+
+  keysWritten(): Set<string> {
+    return new Set(this.writes.map((w) => w.key))
+  }
+
+  /** The value `key` will have once the writes are applied, if they touch it. */
+  lookup(key: string, map: Y.Map<unknown>): { found: boolean; value: unknown } {
+    let found = false
+    let value: unknown
+    for (const w of this.writes) {
+      if (w.key !== key) continue
+      switch (w.kind) {
+        case 'set': value = w.value; break
+        case 'delete': value = undefined; break
+        case 'list': value = Object.freeze([...w.items]); break
+        case 'append': {
+          const base = found ? value : map.get(key)
+          const items = base instanceof Y.Array ? (base.toJSON() as Json[]) : ((base as Json[] | undefined) ?? [])
+          value = Object.freeze([...items, ...w.items])
+          break
+        }
+        case 'force': continue
+      }
+      found = true
+    }
+    return { found, value }
+  }
+}
+
+/** Checks and orders the keys of a lock: strings, unique, sorted, at most 64. */
+export const lockKeys = (keys: readonly unknown[]): string[] => {
+  if (keys.length === 0) throw new TypeError('lock() needs at least one key')
+  for (const k of keys) if (typeof k !== 'string') throw new TypeError(`lock(): keys are strings, not ${typeof k}`)
+  const sorted = [...new Set(keys as string[])].sort()
+  if (sorted.length > MAX_LOCK_KEYS) throw new TypeError(`lock(): at most ${MAX_LOCK_KEYS} keys at once`)
+  return sorted
+}
+
+/** Whether `doc` holds everything described by the state vector `sv`. */
+const holds = (doc: Y.Doc, sv: Map<number, number>): boolean => {
+  for (const [client, clock] of sv) if (Y.getState(doc.store, client) < clock) return false
+  return true
+}
+
+const COMMIT = Symbol('y-server-state lock commit')
+
+export class Locks {
+  /** The shadow doc that lock commits are encoded in; rebuilt after a commit that was refused. */
+  private shadow: Y.Doc | null = null
+  private forward: ((update: Uint8Array) => void) | null = null
+  /** The last commit's outcome: commits of one shadow doc must reach the relay in order. */
+  private lastCommit: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly session: ServerState<any>, private readonly defaultTimeout: number) {}
+
+  /**
+   * Runs `fn` holding the relay's lease on every key in `keys`.
+   *
+   * - Waits its turn (first come, first served) for at most `timeout` ms, then rejects with
+   *   {@link LockTimeoutError}; offline, it rejects at once. Nothing of it is then ever applied.
+   * - `fn` runs synchronously with the state; its writes are committed as one transaction,
+   *   stored and broadcast before the lease is released, so the next holder reads them.
+   * - If `fn` throws, none of its writes is applied and the promise rejects with the error.
+   * - Inside `fn`, locking keys already held runs at once (the inner function's throw aborts the
+   *   outer one); locking other keys throws: take all the keys in one `lock([...])`.
+   * - Several keys are taken in sorted order, so two multi-key locks cannot deadlock.
+   * - If the connection drops after `fn` ran, the promise settles once the session has re-synced:
+   *   resolved if the relay stored the writes, rejected with {@link LockLostError} if not.
+   */
+  lock<R>(keyList: readonly string[], fn: (state: object) => R, options: LockOptions = {}): Promise<R> {
+    const s = this.session
+    const keys = lockKeys(keyList)
+    if (s.scope) {
+      const held = s.scope.keys
+      const missing = keys.filter((k) => !held.has(k))
+      if (missing.length > 0) {
+        throw new Error(`lock(${JSON.stringify(keys)}) inside lock(${JSON.stringify([...held])}): ` +
+          `take every key in one lock([...]) instead, so the order is fixed`)
+      }
+      return Promise.resolve(fn(s.state))
+    }
+    return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet)
+  }
+
+  destroy(): void {
+    this.resetShadow()
+  }
+
+  private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean): Promise<R> {
+    const s = this.session
+    if (s.closed) throw new SessionClosedError('lock() after close()')
+    if (s.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
+    const deadline = Date.now() + timeout
+    if (s.status !== 'connected') await this.untilConnected(keys, timeout)
+    const id = s.newRequestId()
+    const grant = await this.acquire(keys, id, deadline, timeout)
+    // The lease is ours from here: every path below ends it, by COMMIT or CANCEL.
+    let lost = false
+    const onLost = () => { lost = true }
+    s.lostHooks.add(onLost)
+    try {
+      await this.lastCommit
+      if (!holds(s.doc, grant)) await this.until(() => holds(s.doc, grant) || lost)
+    } finally {
+      s.lostHooks.delete(onLost)
+    }
+    if (lost || s.closed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
+    const scope = new LockScope(new Set(keys), quiet)
+    let result: R
+    s.scope = scope
+    try {
+      result = fn(s.state)
+    } catch (err) {
+      s.send({ type: YSS_CANCEL, id })
+      throw err
+    } finally {
+      s.scope = null
+    }
+    const update = scope.writes.length > 0 ? this.encode(scope.writes, () => s.send({ type: YSS_CANCEL, id })) : null
+    if (!update) {
+      s.send({ type: YSS_CANCEL, id })
+      return result
+    }
+    const outcome = this.commit(keys, id, update)
+    this.lastCommit = outcome.catch(() => {})
+    await outcome
+    return result
+  }
+
+  /** Encodes the writes as one update of the shadow doc; null if they change nothing. */
+  private encode(writes: Write[], cancel: () => void): { update: Uint8Array; client: number; end: number } | null {
+    const shadow = this.shadowDoc()
+    let update: Uint8Array | null = null
+    const capture = (u: Uint8Array) => { update = u }
+    shadow.on('update', capture)
+    try {
+      shadow.transact(() => applyWrites(shadow, writes), COMMIT)
+    } catch (err) {
+      this.resetShadow()
+      cancel()
+      throw err
+    } finally {
+      shadow.off('update', capture)
+    }
+    if (!update) return null
+    return { update, client: shadow.clientID, end: Y.getState(shadow.store, shadow.clientID) }
+  }
+
+  private commit(keys: string[], id: number, c: { update: Uint8Array; client: number; end: number }): Promise<void> {
+    const s = this.session
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        off()
+        s.lostHooks.delete(onLost)
+        s.resyncHooks.delete(onResync)
+        s.closeHooks.delete(onClose)
+      }
+      const refused = (reason: string) => {
+        cleanup()
+        this.resetShadow()
+        reject(new LockLostError(keys, reason))
+      }
+      let disconnected = false
+      const onLost = () => { disconnected = true; off() }
+      // After a drop, the re-synced doc tells whether the relay stored the commit.
+      const onResync = () => {
+        if (!disconnected) return
+        if (Y.getState(s.doc.store, c.client) >= c.end) { cleanup(); resolve() }
+        else refused('the connection dropped before the relay stored the writes; nothing was applied')
+      }
+      const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
+      const off = s.onReply(id, (m) => {
+        if (m.type === YSS_DONE) { cleanup(); resolve() }
+        else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
+      })
+      s.lostHooks.add(onLost)
+      s.resyncHooks.add(onResync)
+      s.closeHooks.add(onClose)
+      if (!s.send({ type: YSS_COMMIT, id, update: c.update })) onLost()
+    })
+  }
+
+  private acquire(keys: string[], id: number, deadline: number, timeout: number): Promise<Map<number, number>> {
+    const s = this.session
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer)
+        off()
+        s.lostHooks.delete(onLost)
+        s.closeHooks.delete(onClose)
+      }
+      const fail = (err: Error) => { cleanup(); reject(err) }
+      const timer = setTimeout(() => {
+        s.send({ type: YSS_CANCEL, id })
+        fail(new LockTimeoutError(keys, `not granted within ${timeout} ms`))
+      }, Math.max(0, deadline - Date.now()))
+      const onLost = () => fail(new LockTimeoutError(keys, 'the connection dropped while waiting'))
+      const onClose = (err: Error) => fail(err)
+      const off = s.onReply(id, (m) => {
+        if (m.type !== YSS_GRANT) return
+        cleanup()
+        resolve(Y.decodeStateVector(m.stateVector))
+      })
+      s.lostHooks.add(onLost)
+      s.closeHooks.add(onClose)
+      if (!s.send({ type: YSS_ACQUIRE, id, keys })) onLost()
+    })
+  }
+
+  private untilConnected(keys: string[], timeout: number): Promise<void> {
+    const s = this.session
+    return new Promise((resolve, reject) => {
+      const stop = s.onStatus((status) => {
+        if (status === 'connected') { done(); resolve() }
+      })
+      const timer = setTimeout(() => { done(); reject(new LockTimeoutError(keys, `not connected within ${timeout} ms`)) }, timeout)
+      const onClose = (err: Error) => { done(); reject(err) }
+      s.closeHooks.add(onClose)
+      const done = () => { stop(); clearTimeout(timer); s.closeHooks.delete(onClose) }
+    })
+  }
+
+  /** Resolves once `check()` holds, re-checked after each transaction of the doc. */
+  private until(check: () => boolean): Promise<void> {
+    const doc = this.session.doc
+    return new Promise((resolve) => {
+      const look = () => {
+        if (!check()) return
+        doc.off('afterTransaction', look)
+        this.session.lostHooks.delete(look)
+        resolve()
+      }
+      doc.on('afterTransaction', look)
+      this.session.lostHooks.add(look)
+    })
+  }
+
+  private shadowDoc(): Y.Doc {
+    if (this.shadow) return this.shadow
+    const doc = this.session.doc
+    const shadow = new Y.Doc({ gc: doc.gc })
+    Y.applyUpdate(shadow, Y.encodeStateAsUpdate(doc))
+    this.forward = (update: Uint8Array) => Y.applyUpdate(shadow, update)
+    doc.on('update', this.forward)
+    this.session.ownClients.add(shadow.clientID)
+    this.shadow = shadow
+    return shadow
+  }
+
+  private resetShadow(): void {
+    if (this.forward) this.session.doc.off('update', this.forward)
+    this.forward = null
+    this.shadow?.destroy()
+    this.shadow = null
+  }
+}
