@@ -51,7 +51,10 @@ export const toFrozenJson = (key: string, value: unknown): Json => {
           if (!isPlainObject(v)) fail(describe(v))
           if (Object.getOwnPropertySymbols(v).length > 0) fail('an object with symbol keys')
           const obj: Record<string, Json> = {}
-          for (const [k, item] of Object.entries(v)) obj[k] = copy(item, path ? `${path}.${k}` : k)
+          for (const [k, item] of Object.entries(v)) {
+            // defineProperty, so that a "__proto__" key stays a key and does not set the prototype.
+            Object.defineProperty(obj, k, { value: copy(item, path ? `${path}.${k}` : k), enumerable: true, writable: true, configurable: true })
+          }
           out = Object.freeze(obj)
         }
         seen.delete(v)

@@ -70,7 +70,11 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
   /** @internal */ readonly lostHooks = new Set<() => void>()
   /** @internal */ readonly closeHooks = new Set<(err: Error) => void>()
   private readonly map: Y.Map<unknown>
+  private readonly quietMap: Y.Map<number>
+  private readonly versionMap: Y.Map<number>
   private readonly cache = new Map<string, unknown>()
+  /** Trackers that were running when a transaction's writes were made: it must not re-run them. */
+  private readonly writers = new WeakMap<Y.Transaction, Tracker[]>()
   private readonly requests = new Map<number, (m: YssMessage) => void>()
   private readonly locks: Locks
   private nextId = 1
@@ -87,6 +91,10 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
     this.room = room
     this.doc = new Y.Doc()
     this.map = this.doc.getMap(STATE)
+    // Define the side maps now: a root type first met in a remote update is a placeholder that
+    // getMap() later replaces, and that transaction's `changed` would name the placeholder.
+    this.quietMap = this.doc.getMap(QUIET)
+    this.versionMap = this.doc.getMap(VERSIONS)
     const url = options.url ?? defaultUrl()
     const maxBackoff = options.maxBackoffMs ?? 2500
     this.provider = new WebsocketProvider(url, room, this.doc, {
@@ -253,7 +261,7 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
   /** The version counter of `key`, bumped by each `forceRerunBoundSessions(key)`. */
   version(key: keyof S & string): number {
     this.bindings.read(key)
-    return this.doc.getMap<number>(VERSIONS).get(key) ?? 0
+    return this.versionMap.get(key) ?? 0
   }
 
   /** A tracker: code run under it is bound to the keys it reads. See {@link Tracker}. */
@@ -352,24 +360,31 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
   private write(w: Write): void {
     if (this._closed) throw new SessionClosedError(`write to "${w.key}" after close()`)
     if (this.scope) this.scope.push(w)
-    else this.doc.transact(() => applyWrites(this.doc, [w]), LOCAL)
+    else this.doc.transact((tr) => {
+      applyWrites(this.doc, [w])
+      const running = this.bindings.runningNow()
+      if (running.length === 0) return
+      const writers = this.writers.get(tr)
+      if (writers) writers.push(...running)
+      else this.writers.set(tr, [...running])
+    }, LOCAL)
   }
 
   private afterTransaction(tr: Y.Transaction): void {
     const changed = this.changed
     this.changed = null
     for (const key of changed?.keys ?? []) this.cache.delete(key)
-    const forced = tr.changed.get(this.doc.getMap(VERSIONS) as Y.AbstractType<any>)
+    const forced = tr.changed.get(this.versionMap as Y.AbstractType<any>)
     if (!changed && !forced) return
     // Our own lock commits come back from the relay; they are ours to show like local writes.
     let own = tr.local
     if (!own) for (const id of this.ownClients) if (tr.afterState.get(id) !== tr.beforeState.get(id)) own = true
-    const quiet = own ? undefined : tr.changed.get(this.doc.getMap(QUIET) as Y.AbstractType<any>)
+    const quiet = own ? undefined : tr.changed.get(this.quietMap as Y.AbstractType<any>)
     const notify = new Set<string>()
     for (const key of changed?.keys ?? []) if (!quiet?.has(key)) notify.add(key)
     if (changed?.membership && notify.size > 0) notify.add(KEYS)
     for (const key of forced ?? []) if (key !== null) notify.add(key)
-    if (notify.size > 0) this.bindings.notify(notify)
+    if (notify.size > 0) this.bindings.notify(notify, this.writers.get(tr))
   }
 
   private scheduleReconnect(code: number | undefined, maxBackoff: number): void {
@@ -396,6 +411,8 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
     this._closed = true
     clearTimeout(this.reconnectTimer)
     this.provider.destroy()
+    // The provider leaves its awareness (and the awareness's interval timer) to its owner.
+    this.provider.awareness.destroy()
     this.locks.destroy()
     this.setStatus('disconnected')
     for (const hook of [...this.closeHooks]) hook(err)

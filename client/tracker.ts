@@ -24,12 +24,21 @@ export class Bindings {
     this.running[this.running.length - 1]?.reading.add(key)
   }
 
-  /** Notifies each bound tracker once, with its own keys among `keys`; skips running trackers. */
-  notify(keys: Iterable<string>): void {
+  /** The trackers running now, innermost last: a write made now must not re-notify them. */
+  runningNow(): readonly Tracker[] {
+    return [...this.running]
+  }
+
+  /**
+   * Notifies each bound tracker once, with its own keys among `keys`. Skips the trackers that are
+   * running, and those in `writers`: the ones that were running when the change was written,
+   * whose transaction Yjs may finish only after their run returned.
+   */
+  notify(keys: Iterable<string>, writers: readonly Tracker[] = []): void {
     const hits = new Map<Tracker, Set<string>>()
     for (const key of keys) {
       for (const t of this.byKey.get(key) ?? []) {
-        if (this.running.includes(t)) continue
+        if (this.running.includes(t) || writers.includes(t)) continue
         let mine = hits.get(t)
         if (!mine) hits.set(t, (mine = new Set()))
         mine.add(key)

@@ -25,7 +25,8 @@ export type Counter = keyof typeof COUNTERS
 
 const GAUGES = {
   connections: 'Open client connections.',
-  rooms_loaded: 'Rooms held in memory.'
+  rooms_loaded: 'Rooms held in memory.',
+  locks_open: 'Lock requests held or waiting, in the rooms held in memory.'
 } as const
 
 export type Gauges = Record<keyof typeof GAUGES, number>

@@ -64,6 +64,7 @@ export interface Relay {
 
 interface RoomEntry {
   room: Promise<Room>
+  loaded?: Room
   timer?: ReturnType<typeof setTimeout>
   unloading?: Promise<void>
 }
@@ -117,7 +118,10 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     const created: RoomEntry = { room }
     rooms.set(name, created)
     room.then(
-      () => metrics.inc('rooms_loaded_total'),
+      (r) => {
+        created.loaded = r
+        metrics.inc('rooms_loaded_total')
+      },
       (err) => {
         if (rooms.get(name) === created) rooms.delete(name)
         metrics.inc('errors_total')
@@ -248,7 +252,9 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       res.end(ready && !closing ? 'ok\n' : 'not ready\n')
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      res.end(metrics.render({ connections: connections.size, rooms_loaded: rooms.size }))
+      let locksOpen = 0
+      for (const entry of rooms.values()) locksOpen += entry.loaded?.leases.size ?? 0
+      res.end(metrics.render({ connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }))
     } else {
       serveStatic(staticDirs, req, res)
     }

@@ -231,3 +231,33 @@ export const counter = (s: ServerState<any>, read: () => unknown) => {
   t.run(read)
   return { calls, tracker: t, get count() { return calls.length } }
 }
+
+/**
+ * One relay for a test file, started on first use, with a fresh room a call and every session
+ * closed by `close()` (call it in `after`).
+ */
+export const sessionPool = (prefix: string, options: RelayOptions = {}) => {
+  let relay: Relay | undefined
+  let seq = 0
+  const open: Array<{ close(): void }> = []
+  const pool = {
+    relay: async (): Promise<Relay> => (relay ??= await testRelay(options)),
+    /** `n` synced sessions of one fresh room (or of `room`). */
+    sessions: async (n: number, room = `${prefix}-${++seq}`): Promise<ServerState<any>[]> => {
+      const { url } = await pool.relay()
+      const list = await Promise.all(Array.from({ length: n }, () => session(url, room)))
+      open.push(...list)
+      return list
+    },
+    /** Closes `s` with the pool. */
+    track: <T extends { close(): void }>(s: T): T => {
+      open.push(s)
+      return s
+    },
+    close: async (): Promise<void> => {
+      for (const s of open.splice(0)) s.close()
+      await relay?.close()
+    }
+  }
+  return pool
+}

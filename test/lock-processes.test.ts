@@ -1,0 +1,120 @@
+/**
+ * Locks across separate Node processes (SEMANTICS.md §2.2): exact counts, conserved sums, and a
+ * holder killed with SIGKILL in the middle of its lease.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+import { ROOT, testRelay, session, within, eventually } from './helpers.js'
+
+interface Worker {
+  proc: ChildProcess
+  /** Resolves with the first output line that `match` accepts. */
+  line(match: (l: string) => boolean, what: string, timeout?: number): Promise<string>
+  go(): void
+}
+
+const worker = (url: string, room: string, mode: string, ops: number): Worker => {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/lock-worker.ts'), url, room, mode, String(ops)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
+  const lines: string[] = []
+  const waiters = new Set<() => void>()
+  createInterface({ input: proc.stdout! }).on('line', (l) => {
+    lines.push(l)
+    for (const w of [...waiters]) w()
+  })
+  const line = (match: (l: string) => boolean, what: string, timeout = 30_000) =>
+    within(new Promise<string>((resolve, reject) => {
+      const look = () => {
+        const found = lines.find(match)
+        if (found !== undefined) { waiters.delete(look); resolve(found) }
+      }
+      waiters.add(look)
+      proc.once('exit', (code) => { look(); reject(new Error(`worker exited with ${code} before ${what}`)) })
+      look()
+    }), timeout, what)
+  return { proc, line, go: () => proc.stdin!.write('go\n') }
+}
+
+/** Starts every worker, waits until all are synced, then lets them go at once. */
+const race = async (workers: Worker[]): Promise<Array<{ done: number; net: number }>> => {
+  await Promise.all(workers.map((w) => w.line((l) => l === 'ready', 'the worker to sync')))
+  for (const w of workers) w.go()
+  const results = await Promise.all(workers.map((w) => w.line((l) => l.startsWith('{'), 'the worker to finish', 120_000)))
+  return results.map((r) => JSON.parse(r))
+}
+
+const locksOpen = async (httpUrl: string): Promise<number> => {
+  const text = await (await fetch(`${httpUrl}metrics`)).text()
+  return Number(/^yss_locks_open (\d+)$/m.exec(text)?.[1])
+}
+
+const N = 8
+const M = 250
+
+test(`${N} processes doing ${M} locked increments each end at exactly ${N * M}`, async () => {
+  const relay = await testRelay()
+  const workers: Worker[] = []
+  try {
+    for (let i = 0; i < N; i++) workers.push(worker(relay.url, 'exact', 'inc', M))
+    const results = await race(workers)
+    assert.deepEqual(results.map((r) => r.done), Array(N).fill(M))
+    const check = await session(relay.url, 'exact')
+    assert.equal(check.get('count'), N * M)
+    check.close()
+  } finally {
+    for (const w of workers) w.proc.kill('SIGKILL')
+    await relay.close()
+  }
+})
+
+test(`${N} processes moving value between two keys under one lock conserve the sum`, async () => {
+  const relay = await testRelay()
+  const workers: Worker[] = []
+  try {
+    const setup = await session(relay.url, 'transfer')
+    setup.set('a', 1_000)
+    setup.set('b', 0)
+    await setup.flush()
+    for (let i = 0; i < N; i++) workers.push(worker(relay.url, 'transfer', 'move', 100))
+    const results = await race(workers)
+    const net = results.reduce((sum, r) => sum + r.net, 0)
+    await eventually(() => setup.get('a') + setup.get('b') === 1_000 && setup.get('b') === net, 'the final values', 10_000)
+    assert.equal(setup.get('a'), 1_000 - net)
+    setup.close()
+  } finally {
+    for (const w of workers) w.proc.kill('SIGKILL')
+    await relay.close()
+  }
+})
+
+test('a holder killed with SIGKILL mid-lease: the others proceed, and its increment is not applied', async () => {
+  const relay = await testRelay()
+  const workers: Worker[] = []
+  try {
+    const holder = worker(relay.url, 'killed', 'hold', 1)
+    workers.push(holder)
+    await holder.line((l) => l === 'ready', 'the holder to sync')
+    holder.go()
+    await holder.line((l) => l === 'holding', 'the holder to hold the lease')
+    const others = [worker(relay.url, 'killed', 'inc', 50), worker(relay.url, 'killed', 'inc', 50)]
+    workers.push(...others)
+    await Promise.all(others.map((w) => w.line((l) => l === 'ready', 'a waiter to sync')))
+    for (const w of others) w.go()
+    const check = await session(relay.url, 'killed')
+    // Kill it only once both others queue behind it, so that they really wait for its lease.
+    await eventually(async () => (await locksOpen(relay.httpUrl)) === 3, 'the others to queue behind the holder', 10_000)
+    holder.proc.kill('SIGKILL')
+    const results = await Promise.all(others.map((w) => w.line((l) => l.startsWith('{'), 'a waiter to finish', 60_000)))
+    assert.deepEqual(results.map((r) => JSON.parse(r).done), [50, 50])
+    await eventually(() => check.get('count') === 100, 'the exact count', 10_000)
+    check.close()
+  } finally {
+    for (const w of workers) w.proc.kill('SIGKILL')
+    await relay.close()
+  }
+})
