@@ -186,11 +186,20 @@ export class Room {
 
   private enqueue(item: Item): void {
     this.queue.push(item)
-    if (!this.draining) {
-      this.draining = this.drain().finally(() => {
-        this.draining = null
-      })
-    }
+    this.kick()
+  }
+
+  /**
+   * Starts a drain unless one runs. A drain that awaited nothing ends a microtask before
+   * `draining` is cleared, and ws hands over every frame of one TCP read in between: those
+   * frames would wait for the next one, so the drain restarts itself when it ends.
+   */
+  private kick(): void {
+    if (this.draining || this.queue.length === 0 || this.failed) return
+    this.draining = this.drain().finally(() => {
+      this.draining = null
+      this.kick()
+    })
   }
 
   private async drain(): Promise<void> {

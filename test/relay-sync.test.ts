@@ -1,6 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
+import { MESSAGE_YSS, YSS_FLUSH, decodeYss, encodeYss } from '../client/protocol.js'
 import { testRelay, stockClient, untilKey, rawSocket, updateFrame, updateOf, eventually, within } from './helpers.js'
 
 test('two stock y-websocket clients sync a key through the relay', async () => {
@@ -110,6 +112,26 @@ test('query awareness is answered with every known state', async () => {
     assert.ok(reply.length > 2)
   } finally {
     raw.ws.close(); a.destroy()
+    await relay.close()
+  }
+})
+
+test('frames that arrive together are all answered, even when the first stores nothing', async () => {
+  const relay = await testRelay()
+  const raw = rawSocket(relay.url, 'together')
+  try {
+    await raw.opened
+    await raw.frame((f) => f[0] === 0 && f[1] === 0)
+    // Sent in one tick, so they reach the relay in one TCP read: flushes store nothing.
+    for (let id = 1; id <= 3; id++) raw.send(encodeYss({ type: YSS_FLUSH, id }))
+    const flushed = new Set<number>()
+    await raw.frame((f) => {
+      if (f[0] === MESSAGE_YSS) flushed.add(decodeYss(decoding.createDecoder(f.subarray(1))).id)
+      return flushed.size === 3
+    }, 2_000)
+    assert.deepEqual([...flushed].sort(), [1, 2, 3])
+  } finally {
+    raw.ws.close()
     await relay.close()
   }
 })

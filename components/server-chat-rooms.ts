@@ -1,0 +1,116 @@
+/**
+ * `<server-chat-rooms>`: a list of chat rooms, a form to create one, and the selected room's
+ * `<server-chat>`. Empty and duplicate names are refused with a visible message.
+ *
+ * Each chat room is a key of the element's one session (`chat-room:<name>`, a Y.Array of
+ * messages), listed under the key `chat-rooms`, as the original keeps `room_<name>`. So the whole
+ * widget needs one connection however many rooms there are, the room list and the rooms share
+ * the session of any provider, and creating a room is one locked transaction. Moving to another
+ * room renders a chat that reads only the new key, which unbinds the old one. The cost: a session
+ * loads every room's history when it joins.
+ *
+ * @example
+ *   <server-chat-rooms room="default"></server-chat-rooms>
+ */
+import { css, html, nothing } from 'lit'
+import { ContextProvider } from '@lit/context'
+import type { ServerState } from '../client/index.js'
+import { ServerStateElement } from './server-state-element.js'
+import { sessionContext } from './session-context.js'
+import { sharedStyles } from './shared-styles.js'
+import { statusLine } from './status-line.js'
+import { define } from './define.js'
+import './server-chat.js'
+
+/** The key listing the rooms' names, oldest first. */
+export const ROOMS_KEY = 'chat-rooms'
+/** The key holding the messages of chat room `name`. */
+export const roomKey = (name: string): string => `chat-room:${name}`
+const MAX_NAME = 40
+
+const roomNames = (value: unknown): string[] =>
+  [...new Set((Array.isArray(value) ? value : []).filter((n): n is string => typeof n === 'string'))]
+
+export class ServerChatRooms extends ServerStateElement {
+  static override properties = { selected: { state: true }, error: { state: true } }
+  static override styles = [
+    sharedStyles,
+    css`
+      ul { list-style: none; display: flex; flex-wrap: wrap; gap: 0.4em; padding: 0; margin: 0 0 0.75em; }
+      ul button[aria-pressed='false'] { background: #fff; color: var(--accent); }
+      .empty { color: #6b7385; font-style: italic; margin: 0 0 0.75em; }
+      h3 { margin: 1em 0 0.4em; font-size: 1em; }
+    `
+  ]
+
+  /** The selected room's name: this session's own choice, not shared. */
+  declare protected selected: string
+  declare protected error: string
+  /** Hands this element's session to the chat in its shadow root. */
+  private readonly chatSession = new ContextProvider(this, { context: sessionContext })
+
+  constructor() {
+    super()
+    this.selected = ''
+    this.error = ''
+  }
+
+  protected override sessionChanged(server: ServerState): void {
+    this.chatSession.setValue(server)
+  }
+
+  override render() {
+    const rooms = roomNames(this.server.get(ROOMS_KEY))
+    return html`
+      ${statusLine(this.status)}
+      ${rooms.length === 0
+        ? html`<p class="empty">No rooms yet: create one.</p>`
+        : html`<ul aria-label="Rooms">${rooms.map((name) => html`<li>
+            <button aria-pressed=${name === this.selected ? 'true' : 'false'} @click=${() => this.select(name)}>${name}</button>
+          </li>`)}</ul>`}
+      <form class="row" @submit=${this.create}>
+        <label>Room name <input type="text" name="room" autocomplete="off" maxlength=${MAX_NAME}></label>
+        <button type="submit">Create room</button>
+      </form>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${this.selected
+        ? html`<h3>Room ${this.selected}</h3><server-chat key=${roomKey(this.selected)}></server-chat>`
+        : nothing}
+    `
+  }
+
+  private select(name: string): void {
+    this.selected = name
+    this.error = ''
+  }
+
+  private async create(e: SubmitEvent): Promise<void> {
+    e.preventDefault()
+    const input = (e.currentTarget as HTMLFormElement).elements.namedItem('room') as HTMLInputElement
+    const name = input.value.trim()
+    const taken = `A room named "${name}" already exists.`
+    if (!name) return void (this.error = 'Enter a room name.')
+    if (roomNames(this.server.get(ROOMS_KEY)).includes(name)) return void (this.error = taken)
+    try {
+      // Checked again under the lock: another session may have created it meanwhile.
+      const created = await this.server.lock(ROOMS_KEY, (s) => {
+        if (roomNames(s[ROOMS_KEY]).includes(name)) return false
+        void this.server.append(ROOMS_KEY, name)
+        return true
+      })
+      if (!created) return void (this.error = taken)
+      input.value = ''
+      this.select(name)
+    } catch (err) {
+      this.error = `Not created: ${(err as Error).message}`
+    }
+  }
+}
+
+define('server-chat-rooms', ServerChatRooms)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'server-chat-rooms': ServerChatRooms
+  }
+}

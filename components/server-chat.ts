@@ -1,0 +1,115 @@
+/**
+ * `<server-chat>`: a chat shared by every session. Messages are `{ nickname, text, at }`, shown
+ * oldest first and scrolled to the newest. Enter or Send sends; an empty nickname or message is
+ * refused with a visible message.
+ *
+ * The messages are a Y.Array-backed list (`server.append`): sending one sends only that message,
+ * however long the history, and the list is created under the key's lock.
+ *
+ * @example
+ *   <server-chat></server-chat>              <!-- key "chat" -->
+ *   <server-chat key="support"></server-chat>
+ */
+import { css, html, nothing, type PropertyValues } from 'lit'
+import { ServerStateElement } from './server-state-element.js'
+import { sharedStyles } from './shared-styles.js'
+import { statusLine } from './status-line.js'
+import { define } from './define.js'
+
+/** One chat message; `at` is the sender's clock, in ms since the epoch. */
+export interface ChatMessage {
+  nickname: string
+  text: string
+  at: number
+}
+
+/** The messages of a stored list, skipping entries that are not messages (any client may write). */
+export const chatMessages = (value: unknown): ChatMessage[] =>
+  (Array.isArray(value) ? value : []).filter(
+    (m): m is ChatMessage => typeof m?.nickname === 'string' && typeof m?.text === 'string' && typeof m?.at === 'number'
+  )
+
+const time = (at: number): string => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+export class ServerChat extends ServerStateElement {
+  static override properties = { key: { type: String }, error: { state: true } }
+  static override styles = [
+    sharedStyles,
+    css`
+      ol {
+        list-style: none; margin: 0 0 0.75em; padding: 0.5em; height: 12em; overflow-y: auto;
+        border: 1px solid #dde2ec; border-radius: var(--radius); background: #f7f8fb;
+      }
+      li { margin: 0.15em 0; overflow-wrap: anywhere; }
+      li.empty { color: #6b7385; font-style: italic; }
+      time { color: #6b7385; font-size: 0.8em; margin-right: 0.4em; }
+      .nick { font-weight: 600; margin-right: 0.3em; }
+      form .grow { flex: 1; }
+      form .grow input { width: 100%; box-sizing: border-box; }
+    `
+  ]
+
+  /** The key holding the messages. Default `chat`. */
+  declare key: string
+  declare protected error: string
+  private shown = 0
+
+  constructor() {
+    super()
+    this.key = 'chat'
+    this.error = ''
+  }
+
+  override render() {
+    const messages = chatMessages(this.server.get(this.key))
+    return html`
+      ${statusLine(this.status)}
+      <ol aria-label="Messages" aria-live="polite">
+        ${messages.length === 0 ? html`<li class="empty">No messages yet.</li>` : nothing}
+        ${messages.map((m) => html`<li><time>${time(m.at)}</time><span class="nick">${m.nickname}:</span>${m.text}</li>`)}
+      </ol>
+      <form class="row" @submit=${this.send}>
+        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10"></label>
+        <label class="grow">Message <input type="text" name="message" autocomplete="off"></label>
+        <button type="submit">Send</button>
+      </form>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+    `
+  }
+
+  protected override updated(changed: PropertyValues): void {
+    super.updated(changed)
+    const list = this.renderRoot.querySelector('ol')!
+    const count = list.querySelectorAll('li:not(.empty)').length
+    if (count !== this.shown) list.scrollTop = list.scrollHeight
+    this.shown = count
+  }
+
+  private send(e: SubmitEvent): void {
+    e.preventDefault()
+    const form = e.currentTarget as HTMLFormElement
+    const nickname = form.elements.namedItem('nickname') as HTMLInputElement
+    const message = form.elements.namedItem('message') as HTMLInputElement
+    const refuse = (why: string, field: HTMLInputElement) => {
+      this.error = why
+      field.focus()
+    }
+    if (!nickname.value.trim()) return refuse('Enter a nickname first.', nickname)
+    if (!message.value.trim()) return refuse('Enter a message to send.', message)
+    const sent: ChatMessage = { nickname: nickname.value.trim(), text: message.value.trim(), at: Date.now() }
+    this.error = ''
+    message.value = ''
+    this.server.append(this.key, sent).catch((err: Error) => {
+      this.error = `Not sent: ${err.message}`
+      if (!message.value) message.value = sent.text
+    })
+  }
+}
+
+define('server-chat', ServerChat)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'server-chat': ServerChat
+  }
+}

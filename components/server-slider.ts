@@ -1,0 +1,82 @@
+/**
+ * `<server-slider>`: one value from 0 to 100, starting at 50, shared by every session.
+ *
+ * A drag fires an `input` event per pixel; the element writes the first at once and then at most
+ * one value per frame (the latest), and the final one on release, so the relay sees a few writes
+ * a second, not hundreds, and other sessions follow within a frame or two.
+ *
+ * @example
+ *   <server-slider room="default"></server-slider>
+ */
+import { css, html } from 'lit'
+import { live } from 'lit/directives/live.js'
+import { ServerStateElement } from './server-state-element.js'
+import { sharedStyles } from './shared-styles.js'
+import { statusLine } from './status-line.js'
+import { define } from './define.js'
+
+const KEY = 'slider'
+const INITIAL = 50
+/** The write interval while dragging: one frame at 60 Hz. */
+const FRAME_MS = 16
+
+export class ServerSlider extends ServerStateElement {
+  static override styles = [
+    sharedStyles,
+    css`
+      input[type='range'] { width: 100%; accent-color: var(--accent); }
+      output { font-size: 1.6em; font-weight: 600; }
+      label { display: block; }
+    `
+  ]
+
+  /** The dragged value not yet written; shown instead of the shared one meanwhile. */
+  private pending: number | null = null
+  private window: ReturnType<typeof setTimeout> | undefined
+
+  override disconnectedCallback(): void {
+    this.writeNow()
+    super.disconnectedCallback()
+  }
+
+  override render() {
+    const shared = this.server.get(KEY)
+    const value = this.pending ?? (typeof shared === 'number' ? shared : INITIAL)
+    return html`
+      ${statusLine(this.status)}
+      <label>Value <output aria-live="polite">${value}</output>
+        <input type="range" min="0" max="100" step="1" .value=${live(String(value))}
+          @input=${this.onInput} @change=${this.writeNow}>
+      </label>
+    `
+  }
+
+  private onInput(e: Event): void {
+    this.pending = Number((e.target as HTMLInputElement).value)
+    this.requestUpdate()
+    if (this.window === undefined) this.writePending()
+  }
+
+  /** Writes the pending value, then opens a frame-long window that gathers the next ones. */
+  private writePending = (): void => {
+    this.window = undefined
+    if (this.pending === null) return
+    const value = this.pending
+    this.pending = null
+    this.server.set(KEY, value)
+    this.window = setTimeout(this.writePending, FRAME_MS)
+  }
+
+  private writeNow = (): void => {
+    clearTimeout(this.window)
+    this.writePending()
+  }
+}
+
+define('server-slider', ServerSlider)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'server-slider': ServerSlider
+  }
+}

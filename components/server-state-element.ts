@@ -1,0 +1,153 @@
+/**
+ * The Lit integration: an element that re-renders when a key its last render read changes, in
+ * any session of its room.
+ *
+ * - Reads made in `update()`, so in `render()`, bind it through a client {@link Tracker}; each
+ *   update replaces the bindings with the keys it read. (Reads in `willUpdate()` or `updated()`
+ *   do not bind, as in lit-mobx.)
+ * - Several keys changed in one transaction request one update; Lit batches the rest.
+ * - A write made during the element's own render does not re-render it, so it cannot loop.
+ * - When it leaves the DOM it is unbound (and releases its session); when it comes back it
+ *   re-binds and renders once to catch up with what changed meanwhile.
+ * - If render throws, the tracker is still closed: later reads elsewhere do not bind it.
+ *
+ * Its session comes from, in order: its own `url` and `room` attributes, if either is set (one
+ * shared connection per url and room, see `acquireSession`); else the nearest provider of
+ * `sessionContext` above it; else the page's own relay, room `default`.
+ *
+ * @example
+ *   import { html } from 'lit'
+ *   import { ServerStateElement } from 'y-server-state/components'
+ *
+ *   class VisitCount extends ServerStateElement {
+ *     override render() {
+ *       const visit = () => this.server.lock('visits', (s) => { s.visits = (s.visits ?? 0) + 1 })
+ *       return html`<button @click=${visit}>Visits: ${this.state.visits ?? 0}</button>`
+ *     }
+ *   }
+ *   customElements.define('visit-count', VisitCount)
+ */
+import { LitElement, type PropertyValues, type ReactiveElement } from 'lit'
+import { ContextConsumer } from '@lit/context'
+import type { ServerState, Status, Tracker } from '../client/index.js'
+import { sessionContext } from './session-context.js'
+import { acquireSession, type SessionLease } from './session-registry.js'
+
+type Constructor<T> = new (...args: any[]) => T
+
+/** What {@link ServerStateMixin} adds to an element. */
+export declare class ServerStateHost {
+  /** The relay, `ws://host:port`. Setting it (or `room`) makes the element ignore any provider. */
+  url?: string
+  /** The room. Setting it (or `url`) makes the element ignore any provider. */
+  room?: string
+  /**
+   * The element's session. Reads during an update bind the element. Throws before the element
+   * was first connected; after it left the DOM, it is the last session it had.
+   */
+  readonly server: ServerState
+  /** `server.state`: the keys as properties, e.g. `this.state.count`. */
+  readonly state: Record<string, any>
+  /** The session's connection status; a change re-renders the element. */
+  readonly status: Status
+  /**
+   * Called when the element takes a session: on connection, on a new provider value, and on a
+   * change of `url` or `room`. Override it to initialise keys, e.g. under a lock.
+   */
+  protected sessionChanged(server: ServerState): void
+}
+
+/** Adds server-state binding to a Lit element class. See the module comment. */
+export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T) => {
+  class ServerStateBound extends Base {
+    static properties = { url: { type: String }, room: { type: String } }
+
+    declare url?: string
+    declare room?: string
+    private _server: ServerState | null = null
+    private _tracker: Tracker | null = null
+    private _lease: SessionLease | null = null
+    private _stopStatus: (() => void) | null = null
+    private _provided: ServerState | null = null
+
+    constructor(...args: any[]) {
+      super(...args)
+      new ContextConsumer(this, {
+        context: sessionContext,
+        subscribe: true,
+        callback: (session) => {
+          this._provided = session ?? null
+          this._attach()
+        }
+      })
+    }
+
+    get server(): ServerState {
+      if (!this._server) throw new Error(`<${this.localName}>: no session before the element is connected`)
+      return this._server
+    }
+
+    get state(): Record<string, any> {
+      return this.server.state
+    }
+
+    get status(): Status {
+      return this._server?.status ?? 'connecting'
+    }
+
+    protected sessionChanged(_server: ServerState): void {}
+
+    override connectedCallback(): void {
+      // The context consumer, a controller, asks for a provider's session in here.
+      super.connectedCallback()
+      this._attach()
+    }
+
+    override disconnectedCallback(): void {
+      super.disconnectedCallback()
+      this._detach()
+      // A provider answers again on reconnection, if there still is one.
+      this._provided = null
+    }
+
+    protected override update(changed: PropertyValues): void {
+      if (changed.has('url') || changed.has('room')) this._attach()
+      const tracker = this._tracker
+      if (tracker && !tracker.disposed) tracker.run(() => super.update(changed))
+      else super.update(changed)
+    }
+
+    private _attach(): void {
+      if (!this.isConnected) return
+      const url = this.url || undefined
+      const room = this.room || undefined
+      const provided = url || room ? null : this._provided
+      const lease = provided ? null : acquireSession(url, room)
+      const next = provided ?? lease!.session
+      if (next === this._server && this._tracker) {
+        lease?.release()
+        return
+      }
+      this._detach()
+      this._server = next
+      this._lease = lease
+      this._tracker = next.tracker(() => this.requestUpdate())
+      this._stopStatus = next.onStatus(() => this.requestUpdate())
+      this.requestUpdate()
+      this.sessionChanged(next)
+    }
+
+    private _detach(): void {
+      this._tracker?.dispose()
+      this._tracker = null
+      this._stopStatus?.()
+      this._stopStatus = null
+      this._lease?.release()
+      this._lease = null
+    }
+  }
+  return ServerStateBound as unknown as Constructor<ServerStateHost> & T
+}
+
+/** A `LitElement` with {@link ServerStateMixin}: extend it to write your own element. */
+export class ServerStateElement extends ServerStateMixin(LitElement) {}

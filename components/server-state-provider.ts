@@ -1,0 +1,81 @@
+/**
+ * `<server-state-provider>`: hands one session to every server-state element inside it (in its
+ * light DOM or deeper shadow roots) that has no `url` or `room` of its own.
+ *
+ * The session is the `session` property if set (yours to close), else the shared session of its
+ * `url` and `room` attributes (defaults: the page's own relay, room `default`). Changing either
+ * moves every element below to the new session.
+ *
+ * @example
+ *   <server-state-provider room="team">
+ *     <server-counter></server-counter>
+ *     <server-chat></server-chat>
+ *   </server-state-provider>
+ *
+ *   provider.session = connect({ room: 'team', broadcastChannel: false })
+ */
+import { LitElement, css, html, type PropertyValues } from 'lit'
+import { ContextProvider } from '@lit/context'
+import type { ServerState } from '../client/index.js'
+import { sessionContext } from './session-context.js'
+import { acquireSession, type SessionLease } from './session-registry.js'
+import { define } from './define.js'
+
+export class ServerStateProvider extends LitElement {
+  static override properties = {
+    url: { type: String },
+    room: { type: String },
+    session: { attribute: false }
+  }
+  static override styles = css`:host { display: contents; }`
+
+  /** The relay, `ws://host:port`; default the page's own. */
+  declare url?: string
+  /** The room; default `default`. */
+  declare room?: string
+  /** A session of your own to provide, instead of the shared one of `url` and `room`. */
+  declare session?: ServerState
+  private readonly provider = new ContextProvider(this, { context: sessionContext })
+  private lease: SessionLease | null = null
+
+  /** The session provided now; undefined while disconnected. */
+  get provided(): ServerState | undefined {
+    return this.provider.value
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    // Before the children connect, so that they find a session at once.
+    this.provide()
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.lease?.release()
+    this.lease = null
+  }
+
+  protected override willUpdate(changed: PropertyValues): void {
+    if (changed.has('url') || changed.has('room') || changed.has('session')) this.provide()
+  }
+
+  override render() {
+    return html`<slot></slot>`
+  }
+
+  private provide(): void {
+    if (!this.isConnected) return
+    const lease = this.session ? null : acquireSession(this.url || undefined, this.room || undefined)
+    this.lease?.release()
+    this.lease = lease
+    this.provider.setValue(this.session ?? lease!.session)
+  }
+}
+
+define('server-state-provider', ServerStateProvider)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'server-state-provider': ServerStateProvider
+  }
+}
