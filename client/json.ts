@@ -20,6 +20,8 @@ const describe = (v: unknown): string => {
   return name ? `an instance of ${name}` : 'an object without a plain prototype'
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 const isPlainObject = (v: object): boolean => {
   const proto = Object.getPrototypeOf(v)
   return proto === Object.prototype || proto === null
@@ -34,6 +36,8 @@ export const toFrozenJson = (key: string, value: unknown): Json => {
     }
     switch (typeof v) {
       case 'string':
+        // lib0 writes strings as UTF-8: a lone surrogate would reach the others as U+FFFD.
+        return LONE_SURROGATE.test(v) ? fail('a string with a lone surrogate') : v
       case 'boolean':
         return v
       case 'number':
@@ -50,9 +54,13 @@ export const toFrozenJson = (key: string, value: unknown): Json => {
         } else {
           if (!isPlainObject(v)) fail(describe(v))
           if (Object.getOwnPropertySymbols(v).length > 0) fail('an object with symbol keys')
+          // Y.Map.set and Y.Array.insert pick the content type by value.constructor: an own
+          // "constructor" key on a value or a list item makes Yjs throw "Unexpected content type".
+          if (/^(\[\d+\])?$/.test(path) && Object.prototype.hasOwnProperty.call(v, 'constructor')) fail('an object with a "constructor" key, which Yjs cannot store here')
           const obj: Record<string, Json> = {}
           for (const [k, item] of Object.entries(v)) {
             // defineProperty, so that a "__proto__" key stays a key and does not set the prototype.
+            if (LONE_SURROGATE.test(k)) fail('an object with a lone surrogate in a key')
             Object.defineProperty(obj, k, { value: copy(item, path ? `${path}.${k}` : k), enumerable: true, writable: true, configurable: true })
           }
           out = Object.freeze(obj)

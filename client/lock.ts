@@ -19,10 +19,12 @@ import * as Y from 'yjs'
 import {
   MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT
 } from './protocol.js'
-import { applyWrites, type Write } from './writes.js'
+import { applyWrites, STATE, type Write } from './writes.js'
+import { jsonEqual } from './json.js'
 import { LockLostError, LockTimeoutError, SessionClosedError } from './errors.js'
 import type { Json } from './json.js'
 import type { ServerState } from './session.js'
+import type { Tracker } from './tracker.js'
 
 export interface LockOptions {
   /** How long to wait for the lease, in ms. Default: the session's `lockTimeout` (10 s). */
@@ -119,14 +121,14 @@ export class Locks {
       }
       return Promise.resolve(fn(s.state))
     }
-    return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet)
+    return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet, s.bindings.runningNow())
   }
 
   destroy(): void {
     this.resetShadow()
   }
 
-  private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean): Promise<R> {
+  private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean, trackers: readonly Tracker[]): Promise<R> {
     const s = this.session
     if (s.closed) throw new SessionClosedError('lock() after close()')
     if (s.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
@@ -139,8 +141,14 @@ export class Locks {
     const onLost = () => { lost = true }
     s.lostHooks.add(onLost)
     try {
-      await this.lastCommit
-      if (!holds(s.doc, grant)) await this.until(() => holds(s.doc, grant) || lost)
+      // Another lock of this session may have committed while this one waited: wait for its
+      // outcome too, so that two commits of one shadow doc are never in flight at once.
+      for (;;) {
+        const prev = this.lastCommit
+        await prev
+        if (!holds(s.doc, grant)) await this.until(() => holds(s.doc, grant) || lost)
+        if (lost || prev === this.lastCommit) break
+      }
     } finally {
       s.lostHooks.delete(onLost)
     }
@@ -156,12 +164,22 @@ export class Locks {
     } finally {
       s.scope = null
     }
-    const update = scope.writes.length > 0 ? this.encode(scope.writes, () => s.send({ type: YSS_CANCEL, id })) : null
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      s.send({ type: YSS_CANCEL, id })
+      throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
+    }
+    // Keys whose writes end where they started change nothing: no update, no re-render.
+    const writes = scope.writes.filter((w) => w.kind === 'force' || !jsonEqual(scope.lookup(w.key, s.doc.getMap(STATE)).value, s.current(w.key)))
+    const update = writes.length > 0 ? this.encode(writes, () => s.send({ type: YSS_CANCEL, id })) : null
     if (!update) {
       s.send({ type: YSS_CANCEL, id })
       return result
     }
+    // The commit comes back as a remote transaction: it must not re-run the render that locked.
+    const entry = { client: update.client, end: update.end, trackers }
+    if (trackers.length > 0) s.commitWriters.push(entry)
     const outcome = this.commit(keys, id, update)
+    outcome.catch(() => { const i = s.commitWriters.indexOf(entry); if (i >= 0) s.commitWriters.splice(i, 1) })
     this.lastCommit = outcome.catch(() => {})
     await outcome
     return result

@@ -14,7 +14,7 @@ import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
 import { MESSAGE_YSS, YSS_FLUSH, YSS_FLUSHED, decodeYss, encodeYss, isRoomName, type YssMessage } from './protocol.js'
 import { toFrozenJson, deepFreeze, jsonEqual, type Json } from './json.js'
-import { applyWrites, QUIET, STATE, VERSIONS, type Write } from './writes.js'
+import { applyWrites, entryId, QUIET, STATE, VERSIONS, type Write } from './writes.js'
 import { Bindings, Tracker, type ChangeListener } from './tracker.js'
 import { RerunSuppressedError, SessionClosedError } from './errors.js'
 import { LockScope, Locks, type LockOptions } from './lock.js'
@@ -70,11 +70,13 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
   /** @internal */ readonly lostHooks = new Set<() => void>()
   /** @internal */ readonly closeHooks = new Set<(err: Error) => void>()
   private readonly map: Y.Map<unknown>
-  private readonly quietMap: Y.Map<number>
+  private readonly quietMap: Y.Map<string>
   private readonly versionMap: Y.Map<number>
   private readonly cache = new Map<string, unknown>()
   /** Trackers that were running when a transaction's writes were made: it must not re-run them. */
   private readonly writers = new WeakMap<Y.Transaction, Tracker[]>()
+  /** @internal Lock commits not yet back, with the trackers that were running when lock() was called. */
+  readonly commitWriters: Array<{ client: number; end: number; trackers: readonly Tracker[] }> = []
   private readonly requests = new Map<number, (m: YssMessage) => void>()
   private readonly locks: Locks
   private nextId = 1
@@ -199,7 +201,9 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
     this.bindings.read(KEYS)
     const keys = new Set(this.map.keys())
     if (this.scope) for (const key of this.scope.keysWritten()) {
-      if (this.scope.lookup(key, this.map).value === undefined) keys.delete(key)
+      const pending = this.scope.lookup(key, this.map)
+      if (!pending.found) continue
+      if (pending.value === undefined) keys.delete(key)
       else keys.add(key)
     }
     return [...keys] as Array<keyof S & string>
@@ -209,26 +213,28 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
    * Appends items to the list at `key`, sending only the items, however long the list. A missing
    * key becomes a list, created under the key's lock so that two sessions cannot both create it.
    */
-  async append<K extends keyof S & string>(key: K, ...items: S[K] extends ReadonlyArray<infer T> ? T[] : Json[]): Promise<void> {
+  append<K extends keyof S & string>(key: K, ...items: S[K] extends ReadonlyArray<infer T> ? T[] : Json[]): Promise<void> {
     const copies = items.map((item) => toFrozenJson(key, item))
-    if (copies.length === 0) return
+    if (copies.length === 0) return Promise.resolve()
     if (this.map.get(key) instanceof Y.Array && !this.scope) {
       this.write({ kind: 'append', key, items: copies, quiet: this.quiet })
-      return
+      return Promise.resolve()
     }
     const appendInScope = () => {
       const scope = this.scope!
-      const pending = scope.lookup(key, this.map)
-      const current = pending.found ? pending.value : this.map.get(key)
-      if (!pending.found && current instanceof Y.Array) scope.push({ kind: 'append', key, items: copies, quiet: this.quiet })
+      const raw = this.map.get(key)
+      const onlyAppends = scope.writes.every((w) => w.key !== key || w.kind === 'append' || w.kind === 'force')
+      if (raw instanceof Y.Array && onlyAppends) scope.push({ kind: 'append', key, items: copies, quiet: this.quiet })
       else {
+        const pending = scope.lookup(key, this.map)
+        const current = pending.found ? pending.value : raw
         const base = current instanceof Y.Array ? (current.toJSON() as Json[]) : current
         if (base !== undefined && !Array.isArray(base)) throw new TypeError(`server state "${key}": append() to a value that is not a list`)
-        scope.push({ kind: 'list', key, items: [...(base ?? []), ...copies], quiet: this.quiet })
+        scope.push({ kind: 'list', key, items: [...((base as Json[] | undefined) ?? []), ...copies], quiet: this.quiet })
       }
     }
-    if (this.scope) return appendInScope()
-    await this.lock(key, appendInScope)
+    if (this.scope) { appendInScope(); return Promise.resolve() }
+    return this.lock(key, appendInScope).then(() => {})
   }
 
   /**
@@ -381,10 +387,19 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
     if (!own) for (const id of this.ownClients) if (tr.afterState.get(id) !== tr.beforeState.get(id)) own = true
     const quiet = own ? undefined : tr.changed.get(this.quietMap as Y.AbstractType<any>)
     const notify = new Set<string>()
-    for (const key of changed?.keys ?? []) if (!quiet?.has(key)) notify.add(key)
+    for (const key of changed?.keys ?? []) {
+      if (!quiet?.has(key) || this.quietMap.get(key) !== entryId(this.map, key)) notify.add(key)
+    }
     if (changed?.membership && notify.size > 0) notify.add(KEYS)
     for (const key of forced ?? []) if (key !== null) notify.add(key)
-    if (notify.size > 0) this.bindings.notify(notify, this.writers.get(tr))
+    let writers = this.writers.get(tr)
+    for (let i = this.commitWriters.length - 1; i >= 0; i--) {
+      const w = this.commitWriters[i]!
+      if ((tr.afterState.get(w.client) ?? 0) < w.end) continue
+      writers = [...(writers ?? []), ...w.trackers]
+      this.commitWriters.splice(i, 1)
+    }
+    if (notify.size > 0) this.bindings.notify(notify, writers)
   }
 
   private scheduleReconnect(code: number | undefined, maxBackoff: number): void {

@@ -51,6 +51,20 @@ export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
         break
       }
     }
-    if (w.quiet) doc.getMap<number>(QUIET).set(w.key, doc.clientID)
+    if (w.quiet) doc.getMap<string>(QUIET).set(w.key, entryId(state, w.key))
   }
+}
+
+/**
+ * Names what a key holds now: its map entry, or for a list its last element, and whether it is
+ * deleted. A quiet marker holds the name of the write it covers, so a later loud write of the same
+ * key, even one that arrives in the same transaction (a lock, a sync step 2), is not covered.
+ */
+export const entryId = (state: Y.Map<unknown>, key: string): string => {
+  let item = (state as any)._map.get(key) as Y.Item | undefined
+  if (!item) return ''
+  if (!item.deleted && item.content instanceof Y.ContentType) {
+    for (let n = (item.content.type as any)._start as Y.Item | null; n; n = n.right as Y.Item | null) item = n
+  }
+  return `${item.id.client}:${item.id.clock}${item.deleted ? ':d' : ''}`
 }

@@ -63,9 +63,14 @@ const BUS = Symbol('bus')
 type Item = { peer: Peer; frame: Uint8Array } | { remote: Uint8Array }
 
 interface Batch {
+  /** Updates from peers, stored as one write. */
   updates: Uint8Array[]
+  /** Every update applied, peers' and the bus's: broadcast as one merged update. */
+  outgoing: Uint8Array[]
   effects: Array<() => void>
 }
+
+const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
 
 const frame = (write: (e: encoding.Encoder) => void): Uint8Array => {
   const e = encoding.createEncoder()
@@ -105,11 +110,9 @@ export class Room {
       if (origin === LOAD) return
       const batch = this.batch!
       if (origin !== BUS) batch.updates.push(update)
-      const message = frame((e) => {
-        encoding.writeVarUint(e, MESSAGE_SYNC)
-        syncProtocol.writeUpdate(e, update)
-      })
-      batch.effects.push(() => this.broadcast(message))
+      // A batch's updates go out as one merged update, at the place of the first: a burst costs
+      // one frame a peer, not one a peer and update. Replies queued after it still follow it.
+      if (batch.outgoing.push(update) === 1) batch.effects.push(() => this.broadcastUpdates(batch))
     })
     this.awareness.on('update', ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
       const changed = [...added!, ...updated!, ...removed!]
@@ -205,14 +208,16 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], effects: [] })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [] })
       for (const item of items) {
         if ('remote' in item) Y.applyUpdate(this.doc, item.remote, BUS)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
         if (this.failed) return
       }
       if (batch.updates.length > 0) {
-        const update = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates)
+        const update = merged(batch.updates)
+        // Without bus updates, the broadcast is the same merge: do it once.
+        if (batch.updates.length === batch.outgoing.length) batch.outgoing = [update]
         try {
           await this.ctx.store.append(this.name, update)
         } catch (err) {
@@ -305,8 +310,8 @@ export class Room {
     try {
       Y.applyUpdate(this.doc, update, peer)
     } catch (err) {
-      // It parsed but failed halfway in: what is in memory may now differ from the store.
-      this.fail('update failed to apply; room dropped', err)
+      // It parsed but failed halfway in. What Yjs integrated before the throw was emitted as an
+      // 'update' and is in this batch, so memory and store still agree: only this peer goes.
       throw new PeerError(CLOSE.invalidPayload, `update failed to apply: ${(err as Error).message}`)
     }
   }
@@ -325,6 +330,11 @@ export class Room {
           reply({ type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
           break
         }
+        if (m.update.length > 0 && !this.integrates(m.update)) {
+          this.leases.release(peer, m.id)
+          reply({ type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
+          break
+        }
         if (m.update.length > 0) this.applyPeerUpdate(peer, m.update)
         this.leases.release(peer, m.id)
         reply({ type: YSS_DONE, id: m.id })
@@ -340,11 +350,29 @@ export class Room {
     }
   }
 
+  /** Whether every struct of `update` can be integrated now (none would wait as pending). */
+  private integrates(update: Uint8Array): boolean {
+    let from: Map<number, number>
+    try { from = Y.parseUpdateMeta(update).from } catch (err) {
+      throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
+    }
+    for (const [client, clock] of from) if (Y.getState(this.doc.store, client) < clock) return false
+    return true
+  }
+
   private awarenessFrame(clients: number[]): Uint8Array {
     return frame((e) => {
       encoding.writeVarUint(e, MESSAGE_AWARENESS)
       encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients))
     })
+  }
+
+  private broadcastUpdates(batch: Batch): void {
+    const update = merged(batch.outgoing)
+    this.broadcast(frame((e) => {
+      encoding.writeVarUint(e, MESSAGE_SYNC)
+      syncProtocol.writeUpdate(e, update)
+    }))
   }
 
   private broadcast(message: Uint8Array): void {

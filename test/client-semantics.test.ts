@@ -110,7 +110,11 @@ test('values that are not JSON are refused with a TypeError naming the key, and 
   const bad: Array<[string, unknown]> = [
     ['a function', () => 1], ['an instance of Point', new Point()], ['undefined', undefined], ['NaN', NaN],
     ['Infinity', Infinity], ['a cycle', cycle], ['a symbol', Symbol('s')], ['a BigInt', 10n],
-    ['an instance of Date', { when: new Date(0) }], ['a nested undefined', [1, undefined]]
+    ['an instance of Date', { when: new Date(0) }], ['a nested undefined', [1, undefined]],
+    // lib0 writes UTF-8: a lone surrogate would reach the other sessions as U+FFFD
+    ['a lone surrogate', 'x\ud800'], ['a lone surrogate in a key', { ['\udc00']: 1 }],
+    // Yjs picks a value's content type by value.constructor
+    ['a "constructor" key', { constructor: 'Ada' }]
   ]
   for (const [what, value] of bad) {
     assert.throws(() => s.set('k', value), (e: unknown) => e instanceof TypeError && e.message.includes('"k"'), what)

@@ -261,3 +261,48 @@ export const sessionPool = (prefix: string, options: RelayOptions = {}) => {
   }
   return pool
 }
+
+export interface HoldingProxy {
+  url: string
+  /** While true, relay → client sync frames (type 0) are held back; other frames pass. */
+  hold: boolean
+  /** Forwards what was held, in order, and stops holding. */
+  release(): void
+  close(): void
+}
+
+/** A loopback WebSocket proxy in front of a relay that can hold back the updates it forwards. */
+export const holdingProxy = async (target: string): Promise<HoldingProxy> => {
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()))
+  const held: Array<() => void> = []
+  const ctl: HoldingProxy = {
+    url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}`,
+    hold: false,
+    release: () => {
+      ctl.hold = false
+      for (const forward of held.splice(0)) forward()
+    },
+    close: () => {
+      for (const c of wss.clients) c.terminate()
+      wss.close()
+    }
+  }
+  wss.on('connection', (down, req) => {
+    const up = new WebSocket(target + (req.url ?? '/'))
+    const early: Buffer[] = []
+    up.on('open', () => { for (const d of early.splice(0)) up.send(d) })
+    down.on('message', (d: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(d) : early.push(d)))
+    up.on('message', (d: Buffer) => {
+      const forward = () => { if (down.readyState === WebSocket.OPEN) down.send(d) }
+      if (ctl.hold && d[0] === 0) held.push(forward)
+      else forward()
+    })
+    up.on('close', () => down.close())
+    down.on('close', () => up.close())
+    up.on('error', () => {})
+    down.on('error', () => {})
+  })
+  return ctl
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
-import { testRelay, stockClient, untilKey, rawSocket, memoryLogger, within } from './helpers.js'
+import { testRelay, stockClient, untilKey, rawSocket, memoryLogger, within, updateFrame } from './helpers.js'
 import type { Relay } from '../relay/server.js'
 
 /**
@@ -63,6 +63,12 @@ test('an unknown message type closes with 1002', () =>
 
 test('an update that fails to apply closes with 1007', () =>
   withHealthyPair('update', 'bad-update', (r) => sendRaw(r, 'bad-update', new Uint8Array([0, 2, 4, 1, 200, 200, 200])), 1007))
+
+// Found by fuzzing: it parses (Y.parseUpdateMeta) and throws only half-way through Y.applyUpdate.
+const PARSES_THEN_THROWS = '010badefcf800800210105737461746501610128010573746174650162017601017875027d017d022701057374617465016c000800adefcf800802017d0181adefcf8008030188adefcf80081e017d0304010174016884adefcf80080602656c84adefcf800808026c6fc6adefcf800806adefcf80080704626f6c640474727565c6adefcf800808adefcf80080904626f6c64046e756c6c01adefcf80080200010401'
+
+test('an update that parses but throws while applying closes only its connection with 1007', () =>
+  withHealthyPair('half-applied', 'bad-half', (r) => sendRaw(r, 'bad-half', updateFrame(Uint8Array.from(Buffer.from(PARSES_THEN_THROWS, 'hex')))), 1007))
 
 test('a frame over --max-message-bytes closes with 1009', () =>
   withHealthyPair('size', 'bad-size', (r) => sendRaw(r, 'bad-size', new Uint8Array(4096)), 1009, { maxMessageBytes: 2048 }))

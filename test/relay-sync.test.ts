@@ -135,3 +135,29 @@ test('frames that arrive together are all answered, even when the first stores n
     await relay.close()
   }
 })
+
+test('a burst from two writers, broadcast as merged updates, reaches every client whole', async () => {
+  const relay = await testRelay()
+  const writers = [stockClient(relay.url, 'burst'), stockClient(relay.url, 'burst')]
+  const reader = rawSocket(relay.url, 'burst')
+  try {
+    await Promise.all([...writers.map((w) => w.synced), reader.opened])
+    await reader.frame((f) => f[0] === 0 && f[1] === 0)
+    const before = reader.frames.length
+    for (let i = 0; i < 200; i++) for (const [n, w] of writers.entries()) w.state.set(`w${n}-${i}`, i)
+    const doc = new Y.Doc()
+    await eventually(() => {
+      for (const f of reader.frames.splice(before)) {
+        const u = updateOf(f)
+        if (u) Y.applyUpdate(doc, u)
+      }
+      return doc.getMap('state').size === 400
+    }, 'the reader to hold all 400 keys')
+    for (const w of writers) await untilKey(w.state, 'w1-199', 199)
+    assert.deepEqual(doc.getMap('state').toJSON(), writers[0]!.state.toJSON())
+  } finally {
+    for (const w of writers) w.destroy()
+    reader.ws.close()
+    await relay.close()
+  }
+})
