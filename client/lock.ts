@@ -85,11 +85,15 @@ const holds = (doc: Y.Doc, sv: Map<number, number>): boolean => {
 }
 
 const COMMIT = Symbol('y-server-state lock commit')
+/** Updates the shadow may lag behind before it applies them anyway, to bound their memory. */
+const MAX_BEHIND = 512
 
 export class Locks {
   /** The shadow doc that lock commits are encoded in; rebuilt after a commit that was refused. */
   private shadow: Y.Doc | null = null
   private forward: ((update: Uint8Array) => void) | null = null
+  /** Updates of the session's doc that the shadow has not applied yet. */
+  private behind: Uint8Array[] = []
   /** The last commit's outcome: commits of one shadow doc must reach the relay in order. */
   private lastCommit: Promise<unknown> = Promise.resolve()
 
@@ -294,20 +298,35 @@ export class Locks {
   }
 
   private shadowDoc(): Y.Doc {
-    if (this.shadow) return this.shadow
+    if (this.shadow) {
+      this.catchUp()
+      return this.shadow
+    }
     const doc = this.session.doc
     const shadow = new Y.Doc({ gc: doc.gc })
     Y.applyUpdate(shadow, Y.encodeStateAsUpdate(doc))
-    this.forward = (update: Uint8Array) => Y.applyUpdate(shadow, update)
+    // The shadow is needed only when a lock commits: keep the doc's updates until then, and
+    // apply them in one transaction, instead of a transaction for each update the room sends.
+    this.forward = (update: Uint8Array) => {
+      if (this.behind.push(update) >= MAX_BEHIND) this.catchUp()
+    }
     doc.on('update', this.forward)
     this.session.ownClients.add(shadow.clientID)
     this.shadow = shadow
     return shadow
   }
 
+  private catchUp(): void {
+    const shadow = this.shadow
+    if (!shadow || this.behind.length === 0) return
+    const updates = this.behind.splice(0)
+    shadow.transact(() => { for (const u of updates) Y.applyUpdate(shadow, u) })
+  }
+
   private resetShadow(): void {
     if (this.forward) this.session.doc.off('update', this.forward)
     this.forward = null
+    this.behind = []
     this.shadow?.destroy()
     this.shadow = null
   }

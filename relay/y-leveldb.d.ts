@@ -7,5 +7,8 @@ declare module 'y-leveldb' {
     storeUpdate(docName: string, update: Uint8Array): Promise<number | null>
     flushDocument(docName: string): Promise<void>
     destroy(): Promise<void>
+    /** Runs `f` in y-leveldb's queue of operations; resolves null if `f` threw (it logs). */
+    _transact<T>(f: (db: unknown) => Promise<T>): Promise<T | null>
   }
+  export function getLevelUpdates(db: unknown, docName: string): Promise<Uint8Array[]>
 }

@@ -1,0 +1,48 @@
+/**
+ * Starts a relay under test in its own process (see relay-child.ts).
+ *
+ * @example
+ *   const relay = await launchRelay({ system: 'reference' })
+ *   const ws = new WebSocket(`${relay.url}/room`)
+ *   const { rss } = await relay.memory()
+ *   await relay.stop()
+ */
+import { fileURLToPath } from 'node:url'
+import { spawnChild, type MemorySample } from './children.js'
+import type { RelaySpec } from './relay-child.js'
+
+export interface LaunchedRelay {
+  readonly system: RelaySpec['system']
+  /** `ws://127.0.0.1:PORT`; add `/<room>`. */
+  readonly url: string
+  readonly httpUrl: string
+  readonly pid: number
+  memory(): Promise<MemorySample>
+  /** Ours only: the relay's counters (bytes and messages in and out). */
+  metrics(): Promise<Record<string, number>>
+  stop(): Promise<void>
+}
+
+const SCRIPT = fileURLToPath(new URL('./relay-child.ts', import.meta.url))
+
+/**
+ * `BENCH_PROFILE=DIR` profiles our relay: it runs under `--cpu-prof` and writes its profile to
+ * DIR when it stops (read it with `node --import tsx bench/lib/cpu-top.ts FILE`).
+ */
+export const launchRelay = async (spec: RelaySpec): Promise<LaunchedRelay> => {
+  const profileDir = process.env.BENCH_PROFILE
+  const child = await spawnChild(SCRIPT, [JSON.stringify(spec)], {
+    env: spec.system === 'reference' && spec.dataDir ? { YPERSISTENCE: spec.dataDir } : { YPERSISTENCE: undefined },
+    execArgv: profileDir && spec.system === 'ours' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+  })
+  const port = child.hello.port as number
+  return {
+    system: spec.system,
+    url: `ws://127.0.0.1:${port}`,
+    httpUrl: `http://127.0.0.1:${port}/`,
+    pid: child.proc.pid!,
+    memory: async () => (await child.request<{ memory: MemorySample }>({ cmd: 'memory' })).memory,
+    metrics: async () => (await child.request<{ metrics: Record<string, number> }>({ cmd: 'metrics' })).metrics,
+    stop: () => child.stop()
+  }
+}

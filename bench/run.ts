@@ -1,0 +1,91 @@
+/**
+ * `npm run bench` runs every scenario and writes bench/RESULTS.md;
+ * `npm run bench -- <scenario> [...]` runs those only and prints their tables.
+ * Sizes: `--quick`, `--reps=N` and the `BENCH_*` variables (see lib/config.ts).
+ */
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { positional, quick, reps } from './lib/config.js'
+import { machineLines } from './lib/machine.js'
+import { headlinesTable, markdownTable, targetsTable, textTable, type Scenario, type ScenarioResult } from './lib/report.js'
+import { fanout } from './scenarios/fanout.js'
+import { paced } from './scenarios/paced.js'
+import { connections } from './scenarios/connections.js'
+import { locks } from './scenarios/locks.js'
+import { chat } from './scenarios/chat.js'
+import { render } from './scenarios/render.js'
+import { coldLoad } from './scenarios/cold-load.js'
+
+const SCENARIOS: Scenario[] = [fanout, paced, connections, locks, chat, render, coldLoad]
+
+const names = positional()
+const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n))
+if (unknown.length > 0) {
+  console.error(`unknown scenario ${unknown.join(', ')}; choose from: ${SCENARIOS.map((s) => s.name).join(', ')}`)
+  process.exit(2)
+}
+const chosen = names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name))
+const results: Array<{ scenario: Scenario; result: ScenarioResult | null; error?: string; seconds: number }> = []
+const started = performance.now()
+const head = machineLines()
+console.log(head.join('\n'))
+
+for (const scenario of chosen) {
+  console.log(`\n== ${scenario.title} ==`)
+  const t0 = performance.now()
+  try {
+    const result = await scenario.run()
+    const seconds = (performance.now() - t0) / 1000
+    results.push({ scenario, result, seconds })
+    for (const t of [...result.tables, ...(result.targets.length ? [targetsTable(result.targets)] : [])]) console.log(`\n${textTable(t)}`)
+    for (const n of result.notes) console.log(`note: ${n}`)
+    console.log(`(${seconds.toFixed(0)} s)`)
+  } catch (err) {
+    const seconds = (performance.now() - t0) / 1000
+    console.error(`${scenario.name} failed:`, err)
+    results.push({ scenario, result: null, error: String((err as Error).stack ?? err), seconds })
+  }
+}
+
+const total = (performance.now() - started) / 1000
+const headlines = results.flatMap((r) => r.result?.headlines ?? [])
+if (headlines.length > 0) console.log(`\n${textTable(headlinesTable(headlines))}`)
+console.log(`\nbench: ${total.toFixed(0)} s`)
+
+// Only a whole run (not --quick) replaces RESULTS.md: it is the record of one complete run.
+if (names.length === 0 && !quick) {
+  const allTargets = results.flatMap((r) => r.result?.targets ?? [])
+  const md = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (bench/run.ts) from one complete run. Every relay ran alone in a child process on 127.0.0.1;',
+    `readers and writers ran in the bench process. Each figure is the median of ${reps()} repeats, the three systems alternating`,
+    'in a rotating order; a ratio above 1× means ours is better (higher throughput, or lower latency, memory or bytes).',
+    '',
+    ...head,
+    `- Whole run: ${total.toFixed(0)} s`,
+    '',
+    '## Summary',
+    '',
+    markdownTable(headlinesTable(headlines)),
+    '',
+    markdownTable(targetsTable(allTargets)),
+    '',
+    ...results.flatMap(({ scenario, result, error, seconds }) => [
+      `## ${scenario.title}`,
+      '',
+      scenario.method,
+      '',
+      ...(result
+        ? [...result.tables.flatMap((t) => [markdownTable(t), '']), ...result.notes.map((n) => `- ${n}`), ...(result.notes.length ? [''] : [])]
+        : ['**Failed:**', '', '```', error ?? '', '```', '']),
+      `_(${seconds.toFixed(0)} s)_`,
+      ''
+    ])
+  ].join('\n')
+  const path = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
+  writeFileSync(path, md)
+  console.log(`wrote ${path}`)
+}
+// Sockets of a failed scenario may still hold the loop open; the children die with us.
+process.exit(results.some((r) => !r.result) ? 1 : 0)
