@@ -376,6 +376,8 @@ export class Room {
   }
 
   private broadcast(message: Uint8Array): void {
-    for (const peer of this.peers) peer.send(message)
+    // ws wraps a plain Uint8Array in a Buffer on every send: wrap it once for all the peers.
+    const buffer = Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+    for (const peer of this.peers) peer.send(buffer)
   }
 }

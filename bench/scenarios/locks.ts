@@ -100,7 +100,7 @@ export const locks: Scenario = {
     const eight = rows.find((r) => r[0] === '8')
     const headlines = eight ? [{ figure: 'Locked increments/s, 8 contending sessions (the peers have no locks)', ours: `${eight[1]}/s` }] : []
     const notes = ['All sessions run in the one bench process, as the relay runs in its own: every increment is applied by every session ' +
-      '(to its doc, and again to its lock\'s shadow doc), and each hand-over of the lease crosses both processes. On this 2-core machine ' +
+      '(to its doc; the shadow doc of its locks catches up once a lock), and each hand-over of the lease crosses both processes. On this 2-core machine ' +
       'the figure is bound by that round trip: CPU profiles show neither process saturated, and time in socket writes on both sides.']
     return { tables: [table], targets, notes, headlines }
   }
