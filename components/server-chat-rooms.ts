@@ -28,8 +28,10 @@ export const ROOMS_KEY = 'chat-rooms'
 export const roomKey = (name: string): string => `chat-room:${name}`
 const MAX_NAME = 40
 
+/** The valid room names of a stored list: any client may write it, so the rest is skipped. */
 const roomNames = (value: unknown): string[] =>
-  [...new Set((Array.isArray(value) ? value : []).filter((n): n is string => typeof n === 'string'))]
+  [...new Set((Array.isArray(value) ? value : []).filter((n): n is string =>
+    typeof n === 'string' && n.length > 0 && n.length <= MAX_NAME && n === n.trim()))]
 
 export class ServerChatRooms extends ServerStateElement {
   static override properties = { selected: { state: true }, error: { state: true } }
@@ -61,20 +63,22 @@ export class ServerChatRooms extends ServerStateElement {
 
   override render() {
     const rooms = roomNames(this.server.get(ROOMS_KEY))
+    // A selection from another session or room (after a url or room change) is not shown.
+    const current = rooms.includes(this.selected) ? this.selected : ''
     return html`
       ${statusLine(this.status)}
       ${rooms.length === 0
         ? html`<p class="empty">No rooms yet: create one.</p>`
         : html`<ul aria-label="Rooms">${rooms.map((name) => html`<li>
-            <button aria-pressed=${name === this.selected ? 'true' : 'false'} @click=${() => this.select(name)}>${name}</button>
+            <button aria-pressed=${name === current ? 'true' : 'false'} @click=${() => this.select(name)}>${name}</button>
           </li>`)}</ul>`}
       <form class="row" @submit=${this.create}>
         <label>Room name <input type="text" name="room" autocomplete="off" maxlength=${MAX_NAME}></label>
         <button type="submit">Create room</button>
       </form>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
-      ${this.selected
-        ? html`<h3>Room ${this.selected}</h3><server-chat key=${roomKey(this.selected)}></server-chat>`
+      ${current
+        ? html`<h3>Room ${current}</h3><server-chat key=${roomKey(current)}></server-chat>`
         : nothing}
     `
   }
@@ -90,6 +94,7 @@ export class ServerChatRooms extends ServerStateElement {
     const name = input.value.trim()
     const taken = `A room named "${name}" already exists.`
     if (!name) return void (this.error = 'Enter a room name.')
+    if (name.length > MAX_NAME) return void (this.error = `Use at most ${MAX_NAME} characters.`)
     if (roomNames(this.server.get(ROOMS_KEY)).includes(name)) return void (this.error = taken)
     try {
       // Checked again under the lock: another session may have created it meanwhile.

@@ -26,7 +26,8 @@ export interface ChatMessage {
 /** The messages of a stored list, skipping entries that are not messages (any client may write). */
 export const chatMessages = (value: unknown): ChatMessage[] =>
   (Array.isArray(value) ? value : []).filter(
-    (m): m is ChatMessage => typeof m?.nickname === 'string' && typeof m?.text === 'string' && typeof m?.at === 'number'
+    (m): m is ChatMessage => typeof m?.nickname === 'string' && typeof m?.text === 'string' &&
+      typeof m?.at === 'number' && Number.isFinite(new Date(m.at).getTime())
   )
 
 const time = (at: number): string => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
@@ -99,7 +100,14 @@ export class ServerChat extends ServerStateElement {
     const sent: ChatMessage = { nickname: nickname.value.trim(), text: message.value.trim(), at: Date.now() }
     this.error = ''
     message.value = ''
-    this.server.append(this.key, sent).catch((err: Error) => {
+    // append() throws at once when the session is closed; either way the text is given back.
+    let sending: Promise<void>
+    try {
+      sending = this.server.append(this.key, sent)
+    } catch (err) {
+      sending = Promise.reject(err)
+    }
+    sending.catch((err: Error) => {
       this.error = `Not sent: ${err.message}`
       if (!message.value) message.value = sent.text
     })

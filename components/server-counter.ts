@@ -50,7 +50,10 @@ export class ServerCounter extends ServerStateElement {
 
   /** Shows a failed lock (offline, timed out) instead of losing the click silently. */
   private report(done: Promise<unknown>): void {
-    done.then(() => { this.error = '' }, (err: Error) => { this.error = err.message })
+    const server = this.server
+    // Only the session shown now: a lock of one it left may fail as that one closes.
+    const current = () => this.sessionError === null && this.server === server
+    done.then(() => { if (current()) this.error = '' }, (err: Error) => { if (current()) this.error = err.message })
   }
 }
 

@@ -8,7 +8,8 @@
  * @example
  *   <server-slider room="default"></server-slider>
  */
-import { css, html } from 'lit'
+import { css, html, nothing } from 'lit'
+import type { ServerState } from '../client/index.js'
 import { live } from 'lit/directives/live.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
@@ -30,24 +31,44 @@ export class ServerSlider extends ServerStateElement {
     `
   ]
 
+  static override properties = { error: { state: true } }
+
+  declare protected error: string
   /** The dragged value not yet written; shown instead of the shared one meanwhile. */
   private pending: number | null = null
   private window: ReturnType<typeof setTimeout> | undefined
 
+  constructor() {
+    super()
+    this.error = ''
+  }
+
   override disconnectedCallback(): void {
-    this.writeNow()
-    super.disconnectedCallback()
+    try {
+      this.writeNow()
+    } finally {
+      super.disconnectedCallback()
+    }
+  }
+
+  /** The shared value starts at 50 for every session, set once under the key's lock. */
+  protected override sessionChanged(server: ServerState): void {
+    server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => {
+      if (this.server === server) this.error = err.message
+    })
   }
 
   override render() {
     const shared = this.server.get(KEY)
-    const value = this.pending ?? (typeof shared === 'number' ? shared : INITIAL)
+    // Any client may write the key: show it within the slider's range.
+    const value = this.pending ?? (typeof shared === 'number' ? Math.min(100, Math.max(0, Math.round(shared))) : INITIAL)
     return html`
       ${statusLine(this.status)}
       <label>Value <output aria-live="polite">${value}</output>
         <input type="range" min="0" max="100" step="1" .value=${live(String(value))}
           @input=${this.onInput} @change=${this.writeNow}>
       </label>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
     `
   }
 
@@ -63,7 +84,13 @@ export class ServerSlider extends ServerStateElement {
     if (this.pending === null) return
     const value = this.pending
     this.pending = null
-    this.server.set(KEY, value)
+    try {
+      this.server.set(KEY, value)
+      this.error = ''
+    } catch (err) {
+      this.error = `Not saved: ${(err as Error).message}` // a closed session
+      return
+    }
     this.window = setTimeout(this.writePending, FRAME_MS)
   }
 

@@ -27,7 +27,7 @@
  *   }
  *   customElements.define('visit-count', VisitCount)
  */
-import { LitElement, type PropertyValues, type ReactiveElement } from 'lit'
+import { LitElement, ReactiveElement, html, render as litRender, type PropertyValues } from 'lit'
 import { ContextConsumer } from '@lit/context'
 import type { ServerState, Status, Tracker } from '../client/index.js'
 import { sessionContext } from './session-context.js'
@@ -50,9 +50,11 @@ export declare class ServerStateHost {
   readonly state: Record<string, any>
   /** The session's connection status; a change re-renders the element. */
   readonly status: Status
+  /** Why the element has no session (a bad `url` or `room`), shown in its place; or null. */
+  readonly sessionError: Error | null
   /**
-   * Called when the element takes a session: on connection, on a new provider value, and on a
-   * change of `url` or `room`. Override it to initialise keys, e.g. under a lock.
+   * Called, in a microtask, when the element takes a session: on connection, on a new provider
+   * value, and on a change of `url` or `room`. Override it to initialise keys, e.g. under a lock.
    */
   protected sessionChanged(server: ServerState): void
 }
@@ -97,6 +99,10 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
 
     protected sessionChanged(_server: ServerState): void {}
 
+    /** Why the element has no session (a bad `url` or `room`), shown in its place; or null. */
+    sessionError: Error | null = null
+
+
     override connectedCallback(): void {
       // The context consumer, a controller, asks for a provider's session in here.
       super.connectedCallback()
@@ -112,6 +118,13 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
 
     protected override update(changed: PropertyValues): void {
       if (changed.has('url') || changed.has('room')) this._attach()
+      if (this.sessionError) {
+        // No session to render from: show why in place of the element's own template (a later
+        // render with a session replaces it), and finish the update without calling render().
+        (ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
+        litRender(html`<p class="error" role="alert">${this.sessionError.message}</p>`, this.renderRoot as HTMLElement)
+        return
+      }
       const tracker = this._tracker
       if (tracker && !tracker.disposed) tracker.run(() => super.update(changed))
       else super.update(changed)
@@ -122,10 +135,24 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       const url = this.url || undefined
       const room = this.room || undefined
       const provided = url || room ? null : this._provided
-      const lease = provided ? null : acquireSession(url, room)
+      let lease: SessionLease | null = null
+      try {
+        lease = provided ? null : acquireSession(url, room)
+      } catch (err) {
+        // A bad url or room: show why, instead of a blank element or a stale session.
+        this._detach()
+        this._server = null
+        this.sessionError = err as Error
+        this.requestUpdate()
+        return
+      }
+      this.sessionError = null
       const next = provided ?? lease!.session
       if (next === this._server && this._tracker) {
-        lease?.release()
+        // Keep the lease that matches how the session is reached now (own attributes or a
+        // provider), so that a provider moving on cannot close a session this element shows.
+        this._lease?.release()
+        this._lease = lease
         return
       }
       this._detach()
@@ -134,7 +161,9 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       this._tracker = next.tracker(() => this.requestUpdate())
       this._stopStatus = next.onStatus(() => this.requestUpdate())
       this.requestUpdate()
-      this.sessionChanged(next)
+      // Not now: this may run inside a parent's render, whose tracker would then be taken for
+      // the writer of whatever sessionChanged writes, and never re-run by it.
+      queueMicrotask(() => { if (this._server === next) this.sessionChanged(next) })
     }
 
     private _detach(): void {

@@ -38,7 +38,7 @@ export class ServerStateProvider extends LitElement {
   private readonly provider = new ContextProvider(this, { context: sessionContext })
   private lease: SessionLease | null = null
 
-  /** The session provided now; undefined while disconnected. */
+  /** The session provided now; after the provider left the DOM, the last one it provided. */
   get provided(): ServerState | undefined {
     return this.provider.value
   }
