@@ -85,7 +85,10 @@ export class ServerSlider extends ServerStateElement {
     const value = this.pending
     this.pending = null
     try {
-      this.server.set(KEY, value)
+      // While the key is unset, another session's first write (its start at 50, under the
+      // lock) may be on its way: a plain set would be concurrent with it, and could lose.
+      if (this.server.has(KEY)) this.server.set(KEY, value)
+      else this.server.lock(KEY, (s) => { s[KEY] = value }).catch((err: Error) => { this.error = `Not saved: ${err.message}` })
       this.error = ''
     } catch (err) {
       this.error = `Not saved: ${(err as Error).message}` // a closed session

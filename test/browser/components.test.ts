@@ -71,6 +71,7 @@ describe('<server-slider>', () => {
   it('starts at 50, and a drag in one session shows in the other', async () => {
     const [a, b] = await twice('server-slider')
     assertEqual([textIn(a, 'output'), inShadow<HTMLInputElement>(b, 'input').value], ['50', '50'], 'the initial value')
+    await waitFor(() => one.get('slider') === 50 && two.get('slider') === 50, 'the shared value to start at 50')
     const range = inShadow<HTMLInputElement>(a, 'input[type=range]')
     for (const v of [55, 63, 71, 80]) {
       range.value = String(v)
@@ -83,6 +84,7 @@ describe('<server-slider>', () => {
 
   it('coalesces a drag\'s writes: a burst of input events is one write now and one for the last value', async () => {
     const [a, b] = await twice('server-slider')
+    await waitFor(() => one.has('slider') && two.has('slider'), 'the shared value to start')
     let writes = 0
     one.doc.on('update', (_u: Uint8Array, _origin: unknown, _doc: unknown, tr: { local: boolean }) => { if (tr.local) writes++ })
     const range = inShadow<HTMLInputElement>(a, 'input[type=range]')

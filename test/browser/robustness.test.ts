@@ -106,6 +106,24 @@ describe('data any client may write', () => {
     }
   })
 
+  it('a drag made before the shared value started is not lost to another session\'s start at 50', async () => {
+    const room = freshRoom('slider-race')
+    const [one, two] = [await session(room), await session(room)]
+    const host = mount(html`
+      <server-state-provider .session=${one}><server-slider></server-slider></server-state-provider>
+      <server-state-provider .session=${two}><server-slider></server-slider></server-state-provider>`)
+    const [a] = [...host.querySelectorAll<ServerSlider>('server-slider')]
+    await a!.updateComplete // rendered, before either session is connected
+    const range = inShadow<HTMLInputElement>(a!, 'input[type=range]')
+    range.value = '80'
+    range.dispatchEvent(new Event('input', { bubbles: true }))
+    range.dispatchEvent(new Event('change', { bubbles: true }))
+    await waitFor(() => one.get('slider') === 80 && two.get('slider') === 80, 'both sessions to hold 80')
+    await one.lock('slider', () => {}) // after every start, in both sessions' order
+    await two.lock('slider', () => {})
+    assertEqual([one.get('slider'), two.get('slider')], [80, 80], 'the value after every start ran')
+  })
+
   it('chat skips messages whose time is not a date', async () => {
     const { el, other } = await mountWith<ServerChat>('server-chat')
     await other.append('chat', { nickname: 'n', text: 'bad', at: 1e20 }, { nickname: 'n', text: 'good', at: 0 })
