@@ -173,7 +173,9 @@ export class Locks {
       throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
     }
     // Keys whose writes end where they started change nothing: no update, no re-render.
-    const writes = scope.writes.filter((w) => w.kind === 'force' || !jsonEqual(scope.lookup(w.key, s.doc.getMap(STATE)).value, s.current(w.key)))
+    const state = s.doc.getMap(STATE)
+    const unchanged = new Set([...scope.keysWritten()].filter((key) => jsonEqual(scope.lookup(key, state).value, s.current(key))))
+    const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
     const update = writes.length > 0 ? this.encode(writes, () => s.send({ type: YSS_CANCEL, id })) : null
     if (!update) {
       s.send({ type: YSS_CANCEL, id })

@@ -172,11 +172,7 @@ export class ServerState<S extends object = Record<string, any>> extends Observa
   /** Whether `key` is set. Binds the running tracker to `key`. */
   has(key: keyof S & string): boolean {
     this.bindings.read(key)
-    if (this.scope) {
-      const pending = this.scope.lookup(key, this.map)
-      if (pending.found) return pending.value !== undefined
-    }
-    return this.map.has(key)
+    return this.hasUntracked(key)
   }
 
   /**

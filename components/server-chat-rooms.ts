@@ -18,7 +18,7 @@ import type { ServerState } from '../client/index.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sessionContext } from './session-context.js'
 import { sharedStyles } from './shared-styles.js'
-import { statusLine } from './status-line.js'
+import { errorLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 import './server-chat.js'
 
@@ -76,7 +76,7 @@ export class ServerChatRooms extends ServerStateElement {
         <label>Room name <input type="text" name="room" autocomplete="off" maxlength=${MAX_NAME}></label>
         <button type="submit">Create room</button>
       </form>
-      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${errorLine(this.error)}
       ${current
         ? html`<h3>Room ${current}</h3><server-chat key=${roomKey(current)}></server-chat>`
         : nothing}

@@ -13,7 +13,7 @@
 import { css, html, nothing, type PropertyValues } from 'lit'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { statusLine } from './status-line.js'
+import { errorLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 
 /** One chat message; `at` is the sender's clock, in ms since the epoch. */
@@ -74,7 +74,7 @@ export class ServerChat extends ServerStateElement {
         <label class="grow">Message <input type="text" name="message" autocomplete="off"></label>
         <button type="submit">Send</button>
       </form>
-      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${errorLine(this.error)}
     `
   }
 

@@ -7,11 +7,11 @@
  *   <server-counter></server-counter>
  *   <server-counter url="ws://127.0.0.1:1234" room="team"></server-counter>
  */
-import { css, html, nothing } from 'lit'
+import { css, html } from 'lit'
 import type { ServerState } from '../client/index.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { statusLine } from './status-line.js'
+import { errorLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 
 const KEY = 'count'
@@ -40,7 +40,7 @@ export class ServerCounter extends ServerStateElement {
         <button @click=${() => this.step(1)}>Increment</button>
         <button class="secondary" @click=${() => this.step(-1)}>Decrement</button>
       </div>
-      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${errorLine(this.error)}
     `
   }
 

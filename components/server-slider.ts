@@ -8,12 +8,12 @@
  * @example
  *   <server-slider room="default"></server-slider>
  */
-import { css, html, nothing } from 'lit'
+import { css, html } from 'lit'
 import type { ServerState } from '../client/index.js'
 import { live } from 'lit/directives/live.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { statusLine } from './status-line.js'
+import { errorLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 
 const KEY = 'slider'
@@ -68,7 +68,7 @@ export class ServerSlider extends ServerStateElement {
         <input type="range" min="0" max="100" step="1" .value=${live(String(value))}
           @input=${this.onInput} @change=${this.writeNow}>
       </label>
-      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${errorLine(this.error)}
     `
   }
 

@@ -27,7 +27,8 @@
  *   }
  *   customElements.define('visit-count', VisitCount)
  */
-import { LitElement, ReactiveElement, html, render as litRender, type PropertyValues } from 'lit'
+import { LitElement, ReactiveElement, render as litRender, type PropertyValues } from 'lit'
+import { errorLine } from './status-line.js'
 import { ContextConsumer } from '@lit/context'
 import type { ServerState, Status, Tracker } from '../client/index.js'
 import { sessionContext } from './session-context.js'
@@ -122,7 +123,7 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
         // No session to render from: show why in place of the element's own template (a later
         // render with a session replaces it), and finish the update without calling render().
         (ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
-        litRender(html`<p class="error" role="alert">${this.sessionError.message}</p>`, this.renderRoot as HTMLElement)
+        litRender(errorLine(this.sessionError.message), this.renderRoot as HTMLElement)
         return
       }
       const tracker = this._tracker

@@ -300,13 +300,22 @@ export class Room {
     }
   }
 
-  private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
+  /** Parses a peer's whole update: most bad updates fail here, before the doc is touched. */
+  private parsePeerUpdate(update: Uint8Array): ReturnType<typeof Y.parseUpdateMeta> {
     try {
-      // Parse the whole update first: most bad updates fail here, before the doc is touched.
-      Y.parseUpdateMeta(update)
+      return Y.parseUpdateMeta(update)
     } catch (err) {
       throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
     }
+  }
+
+  private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
+    this.parsePeerUpdate(update)
+    this.applyParsedUpdate(peer, update)
+  }
+
+  /** Applies a peer's update that {@link parsePeerUpdate} accepted. */
+  private applyParsedUpdate(peer: Peer, update: Uint8Array): void {
     try {
       Y.applyUpdate(this.doc, update, peer)
     } catch (err) {
@@ -330,12 +339,15 @@ export class Room {
           reply({ type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
           break
         }
-        if (m.update.length > 0 && !this.integrates(m.update)) {
-          this.leases.release(peer, m.id)
-          reply({ type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
-          break
+        if (m.update.length > 0) {
+          const parsed = this.parsePeerUpdate(m.update)
+          if (!this.integrates(parsed.from)) {
+            this.leases.release(peer, m.id)
+            reply({ type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
+            break
+          }
+          this.applyParsedUpdate(peer, m.update)
         }
-        if (m.update.length > 0) this.applyPeerUpdate(peer, m.update)
         this.leases.release(peer, m.id)
         reply({ type: YSS_DONE, id: m.id })
         break
@@ -350,12 +362,8 @@ export class Room {
     }
   }
 
-  /** Whether every struct of `update` can be integrated now (none would wait as pending). */
-  private integrates(update: Uint8Array): boolean {
-    let from: Map<number, number>
-    try { from = Y.parseUpdateMeta(update).from } catch (err) {
-      throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
-    }
+  /** Whether an update starting at the clocks `from` integrates now (none of it would wait as pending). */
+  private integrates(from: Map<number, number>): boolean {
     for (const [client, clock] of from) if (Y.getState(this.doc.store, client) < clock) return false
     return true
   }

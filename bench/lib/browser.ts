@@ -8,13 +8,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium, type Browser } from 'playwright-core'
-import { CHROMIUM } from './machine.js'
-
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-extensions', '--mute-audio']
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/chromium.js'
 
 export const launchChromium = (): Promise<Browser> =>
-  chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 60_000 })
+  chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 })
 
 /**
  * Bundles `entry` (relative to bench/browser) into a fresh temp folder with an index.html that

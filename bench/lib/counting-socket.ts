@@ -3,7 +3,7 @@
  * WebSocket framing), given to a session as its WebSocketPolyfill to measure its traffic.
  *
  * @example
- *   const s = await openSession(url, 'room', CountingWebSocket)
+ *   const s = await session(url, 'room', { WebSocketPolyfill: CountingWebSocket }) // test/helpers
  *   const before = bytesOf(s).sent
  */
 import WebSocket from 'ws'

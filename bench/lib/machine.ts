@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { CHROMIUM_PATH } from '../../test/chromium.js'
 
 const require = createRequire(import.meta.url)
 
@@ -25,11 +26,9 @@ const versionOf = (pkg: string, from: NodeJS.Require = require): string => {
 const nestedVersionOf = (parent: string, pkg: string): string =>
   versionOf(pkg, createRequire(join(require.resolve.paths(parent)!.map((d) => join(d, parent)).find((d) => existsSync(d)) ?? '.', 'package.json')))
 
-export const CHROMIUM = '/usr/bin/chromium'
-
 export const chromiumVersion = (): string => {
   try {
-    return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return execFileSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   } catch {
     return 'not found'
   }

@@ -14,7 +14,7 @@ import WebSocket from 'ws'
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import { openMany, dialectOf } from './raw-client.js'
 import type { System } from './systems.js'
-import { withTimeout } from './wait.js'
+import { within } from '../../test/helpers.js'
 
 export interface ReaderGroup {
   /** Resolves once every reader holds the first `count` updates; with the time of that moment. */
@@ -67,7 +67,7 @@ export const openReaders = async (system: System, url: string, room: string, cou
           providers.push(p)
           batch.push(new Promise<void>((resolve) => p.on('synced', () => resolve())))
         }
-        await withTimeout(Promise.all(batch), 30_000, 'Hocuspocus readers to sync')
+        await within(Promise.all(batch), 30_000, 'Hocuspocus readers to sync')
       }
     } catch (err) {
       close()
@@ -97,7 +97,7 @@ export const openReaders = async (system: System, url: string, room: string, cou
       done = 0
       for (const p of progress) if (p >= n) done++
       if (done === count) return Promise.resolve(performance.now())
-      return withTimeout(new Promise<number>((resolve) => { waiter = { count: n, resolve } }), timeoutMs,
+      return within(new Promise<number>((resolve) => { waiter = { count: n, resolve } }), timeoutMs,
         `every reader to receive ${n} updates (${done} of ${count} did)`)
     }
   }

@@ -5,8 +5,7 @@
  */
 import { int } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
-import { openSession } from '../lib/sessions.js'
-import { until } from '../lib/wait.js'
+import { eventually, session } from '../../test/helpers.js'
 import { CountingWebSocket, bytesOf } from '../lib/counting-socket.js'
 import { median } from '../lib/stats.js'
 import { num, ratio, type Scenario, type Target } from '../lib/report.js'
@@ -56,23 +55,22 @@ const measure = async (way: Way, existing: number, samples: number): Promise<{ u
   const relay = await launchRelay({ system: 'ours' })
   const open: ServerState[] = []
   try {
-    const writer = await openSession(relay.url, 'chat', CountingWebSocket)
+    const writer = await session(relay.url, 'chat', { WebSocketPolyfill: CountingWebSocket })
     open.push(writer)
-    const reader = await openSession(relay.url, 'chat', CountingWebSocket)
+    const reader = await session(relay.url, 'chat', { WebSocketPolyfill: CountingWebSocket })
     open.push(reader)
     await way.seed(writer, Array.from({ length: existing }, (_, i) => message(i)))
     await writer.flush()
-    await until(() => lengthOf(reader) === existing, `the reader to hold ${existing} messages`)
+    await eventually(() => lengthOf(reader) === existing, `the reader to hold ${existing} messages`, 30_000)
     const up: number[] = []
     const down: number[] = []
     for (let k = 1; k <= samples; k++) {
       const w0 = bytesOf(writer)
       const r0 = bytesOf(reader)
       await way.send(writer, message(existing + k))
-      // Every message of the exchange has arrived once the reader holds the message and the
-      // writer its echo; no flush, whose own request would be counted.
-      await until(() => lengthOf(reader) === existing + k && lengthOf(writer) === existing + k, 'the message to arrive')
-      await new Promise((r) => setTimeout(r, 20))
+      // Bytes are counted as a frame is sent or received, before it is applied: once both hold
+      // the message, the exchange is counted. No flush, whose own request would be counted.
+      await eventually(() => lengthOf(reader) === existing + k && lengthOf(writer) === existing + k, 'the message to arrive', 30_000)
       up.push(bytesOf(writer).sent - w0.sent)
       down.push(bytesOf(reader).received - r0.received)
     }

@@ -11,7 +11,7 @@ import { int, reps } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
 import { RawClient, dialectOf } from '../lib/raw-client.js'
 import { alternate, LABEL, mediansOf, pick, SYSTEMS, type System } from '../lib/systems.js'
-import { withTimeout } from '../lib/wait.js'
+import { within } from '../../test/helpers.js'
 import { headline, num, ratio, type Scenario } from '../lib/report.js'
 import { LevelStore } from '../../relay/store.js'
 
@@ -60,7 +60,7 @@ const measure = async (system: System, dataDir: string, keys: number): Promise<C
     const client = await RawClient.open(dialectOf(system), relay.url, ROOM, 120_000, (update) => {
       if ((Y.parseUpdateMeta(update).to.get(SEEDER) ?? 0) >= keys) loaded()
     })
-    await withTimeout(whole, 120_000, `the ${system} client to receive the whole room`)
+    await within(whole, 120_000, `the ${system} client to receive the whole room`)
     const loadMs = performance.now() - t0
     // With the client still connected: the peers unload a room as soon as its last one leaves.
     const after = await relay.memory()

@@ -5,7 +5,7 @@
  */
 import { int, ints, reps } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
-import { openSession } from '../lib/sessions.js'
+import { session } from '../../test/helpers.js'
 import { yieldToLoop } from '../lib/wait.js'
 import { median } from '../lib/stats.js'
 import { num, type Scenario, type Table, type Target } from '../lib/report.js'
@@ -23,7 +23,7 @@ const measure = async (sessions: number, seconds: number, setsPerSession: number
   const relay = await launchRelay({ system: 'ours' })
   const open: ServerState[] = []
   try {
-    for (let i = 0; i < sessions; i++) open.push(await openSession(relay.url, 'locks'))
+    for (let i = 0; i < sessions; i++) open.push(await session(relay.url, 'locks'))
 
     // Locked increments, every session contending for the one key until the deadline.
     const done = new Array<number>(sessions).fill(0)
@@ -50,7 +50,7 @@ const measure = async (sessions: number, seconds: number, setsPerSession: number
     const setsSeconds = (performance.now() - t1) / 1000
 
     // A fresh session reads what the relay holds.
-    const checker = await openSession(relay.url, 'locks')
+    const checker = await session(relay.url, 'locks')
     open.push(checker)
     const finalCount = checker.get('count') as number
     const plainOk = open.slice(0, sessions).every((_, i) => checker.get(`plain-${i}`) === setsPerSession)

@@ -5,7 +5,7 @@
  */
 import { int } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
-import { openSession } from '../lib/sessions.js'
+import { session } from '../../test/helpers.js'
 import { bundlePage, launchChromium } from '../lib/browser.js'
 import { median, percentile } from '../lib/stats.js'
 import { num, type Scenario, type Target } from '../lib/report.js'
@@ -37,26 +37,25 @@ export const render: Scenario = {
       await tab.goto(`${relay.httpUrl}index.html?n=${elements}&room=render`)
       await tab.waitForFunction(() => window.__bench?.ready === true, undefined, { timeout: 30_000 })
       const mountMs = performance.now() - t0
-      writer = await openSession(relay.url, 'render')
-      let extra = 0
-      for (let j = 0; j < changes; j++) {
-        const key = `k${(j * 389) % elements}`
-        writer.set(key, `v${j}`)
+      writer = await session(relay.url, 'render')
+      const keyOf = (j: number) => `k${(j * 389) % elements}`
+      // One more change than measured: the page handles the changes in order, so once the last
+      // one has rendered, any render a measured change caused has happened and is counted.
+      for (let j = 0; j <= changes; j++) {
+        writer.set(keyOf(j), `v${j}`)
         await tab.waitForFunction((n) => (window.__bench?.renders ?? 0) >= n, j + 1, { timeout: 10_000, polling: 5 })
-        // Time for any render that should not happen to show up.
-        await new Promise((r) => setTimeout(r, 50))
-        const renders = await tab.evaluate(() => window.__bench!.renders)
-        extra += renders - (j + 1 + extra)
       }
       await tab.waitForFunction(() => window.__bench!.log.every((r) => r.painted > 0), undefined, { timeout: 5_000 })
-      const log = await tab.evaluate(() => window.__bench!.log)
-      const wrongKeys = log.filter((r, j) => r.key !== `k${(j * 389) % elements}`).length
+      const all = await tab.evaluate(() => window.__bench!.log)
+      const extra = all.length - (changes + 1)
+      const log = all.slice(0, changes)
+      const wrongKeys = log.filter((r, j) => r.key !== keyOf(j)).length
       if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`)
       const toRender = log.map((r) => r.rendered - r.arrival)
       const toPaint = log.map((r) => r.painted - r.arrival)
-      const rendersPerChange = log.length / changes
+      const rendersPerChange = (all.length - 1) / changes
       const targets: Target[] = [
-        { what: `Renders per changed key among ${elements}`, goal: 'exactly 1', value: `${num(rendersPerChange, 2)} (${log.length} renders for ${changes} changes, ${wrongKeys} of the wrong element)`, met: log.length === changes && extra === 0 && wrongKeys === 0 },
+        { what: `Renders per changed key among ${elements}`, goal: 'exactly 1', value: `${num(rendersPerChange, 2)} (${all.length - 1} renders for ${changes} changes, ${wrongKeys} of the wrong element)`, met: extra === 0 && wrongKeys === 0 },
         { what: 'Update arrival → render', goal: '< 16 ms (one frame)', value: `p50 ${num(median(toRender), 2)} ms, max ${num(Math.max(...toRender), 2)} ms`, met: Math.max(...toRender) < 16 }
       ]
       return {

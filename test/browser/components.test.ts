@@ -3,7 +3,7 @@
  * the relay: what one does, the other shows.
  */
 import { html } from 'lit'
-import { ROOMS_KEY, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider } from '../../components/index.js'
+import { ROOMS_KEY, roomKey, type ServerChat, type ServerChatRooms } from '../../components/index.js'
 import type { ServerState } from '../../client/index.js'
 import { assert, assertEqual, cleanup, freshRoom, inShadow, mount, relayMetric, session, textIn, waitFor } from './helpers.js'
 
