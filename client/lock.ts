@@ -18,55 +18,36 @@
 import * as Y from 'yjs'
 import {
   MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT
-} from './protocol.js'
-import { applyWrites, STATE, type Write } from './writes.js'
+} from '../protocol/messages.js'
+import { STATE } from '../protocol/doc-names.js'
+import { applyWrites, type Write } from './writes.js'
 import { jsonEqual } from './json.js'
 import { LockLostError, LockTimeoutError, SessionClosedError } from './errors.js'
-import type { Json } from './json.js'
-import type { ServerState } from './session.js'
+import { LockScope } from './lock-scope.js'
+import type { Connection } from './connection.js'
+import type { Changes } from './changes.js'
 import type { Tracker } from './tracker.js'
+
+/** What the lock protocol needs of its session. */
+export interface LockHost {
+  readonly doc: Y.Doc
+  readonly connection: Connection
+  readonly changes: Changes
+  /** The state proxy, which reads and writes the running lock's scope. */
+  readonly state: object
+  /** Whether writes now are quiet (inside `noRerun`). */
+  readonly quiet: boolean
+  /** The running lock's scope; set while its function runs. */
+  scope: LockScope | null
+  /** The trackers running now. */
+  runningTrackers(): readonly Tracker[]
+  /** The value of `key`, pending writes first, without binding. */
+  current(key: string): unknown
+}
 
 export interface LockOptions {
   /** How long to wait for the lease, in ms. Default: the session's `lockTimeout` (10 s). */
   timeout?: number
-}
-
-/** The pending writes of a running lock function. */
-export class LockScope {
-  readonly writes: Write[] = []
-
-  constructor(readonly keys: ReadonlySet<string>, readonly quiet: boolean) {}
-
-  push(w: Write): void {
-    this.writes.push(w)
-  }
-
-  keysWritten(): Set<string> {
-    return new Set(this.writes.map((w) => w.key))
-  }
-
-  /** The value `key` will have once the writes are applied, if they touch it. */
-  lookup(key: string, map: Y.Map<unknown>): { found: boolean; value: unknown } {
-    let found = false
-    let value: unknown
-    for (const w of this.writes) {
-      if (w.key !== key) continue
-      switch (w.kind) {
-        case 'set': value = w.value; break
-        case 'delete': value = undefined; break
-        case 'list': value = Object.freeze([...w.items]); break
-        case 'append': {
-          const base = found ? value : map.get(key)
-          const items = base instanceof Y.Array ? (base.toJSON() as Json[]) : ((base as Json[] | undefined) ?? [])
-          value = Object.freeze([...items, ...w.items])
-          break
-        }
-        case 'force': continue
-      }
-      found = true
-    }
-    return { found, value }
-  }
 }
 
 /** Checks and orders the keys of a lock: strings, unique, sorted, at most 64. */
@@ -97,7 +78,7 @@ export class Locks {
   /** The last commit's outcome: commits of one shadow doc must reach the relay in order. */
   private lastCommit: Promise<unknown> = Promise.resolve()
 
-  constructor(private readonly session: ServerState<any>, private readonly defaultTimeout: number) {}
+  constructor(private readonly session: LockHost, private readonly defaultTimeout: number) {}
 
   /**
    * Runs `fn` holding the relay's lease on every key in `keys`.
@@ -115,7 +96,13 @@ export class Locks {
    */
   lock<R>(keyList: readonly string[], fn: (state: object) => R, options: LockOptions = {}): Promise<R> {
     const s = this.session
-    const keys = lockKeys(keyList)
+    let keys: string[]
+    try {
+      keys = lockKeys(keyList)
+      if (typeof fn !== 'function') throw new TypeError('lock(keys, fn): fn is a function')
+    } catch (err) {
+      return Promise.reject(err)
+    }
     if (s.scope) {
       const held = s.scope.keys
       const missing = keys.filter((k) => !held.has(k))
@@ -125,7 +112,7 @@ export class Locks {
       }
       return Promise.resolve(fn(s.state))
     }
-    return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet, s.bindings.runningNow())
+    return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet, s.runningTrackers())
   }
 
   destroy(): void {
@@ -134,16 +121,17 @@ export class Locks {
 
   private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean, trackers: readonly Tracker[]): Promise<R> {
     const s = this.session
-    if (s.closed) throw new SessionClosedError('lock() after close()')
-    if (s.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
+    const conn = s.connection
+    if (conn.isClosed) throw new SessionClosedError('lock() after close()')
+    if (conn.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
     const deadline = Date.now() + timeout
-    if (s.status !== 'connected') await this.untilConnected(keys, timeout)
-    const id = s.newRequestId()
+    if (conn.status !== 'connected') await this.untilConnected(keys, timeout)
+    const id = conn.newRequestId()
     const grant = await this.acquire(keys, id, deadline, timeout)
     // The lease is ours from here: every path below ends it, by COMMIT or CANCEL.
     let lost = false
     const onLost = () => { lost = true }
-    s.lostHooks.add(onLost)
+    conn.lost.add(onLost)
     try {
       // Another lock of this session may have committed while this one waited: wait for its
       // outcome too, so that two commits of one shadow doc are never in flight at once.
@@ -154,46 +142,60 @@ export class Locks {
         if (lost || prev === this.lastCommit) break
       }
     } finally {
-      s.lostHooks.delete(onLost)
+      conn.lost.delete(onLost)
     }
-    if (lost || s.closed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
+    const cancel = () => conn.send({ type: YSS_CANCEL, id })
+    if (lost || conn.isClosed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
     const scope = new LockScope(new Set(keys), quiet)
     let result: R
     s.scope = scope
     try {
       result = fn(s.state)
     } catch (err) {
-      s.send({ type: YSS_CANCEL, id })
+      cancel()
       throw err
     } finally {
       s.scope = null
     }
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      s.send({ type: YSS_CANCEL, id })
+      cancel()
       throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
     }
     // Keys whose writes end where they started change nothing: no update, no re-render.
     const state = s.doc.getMap(STATE)
     const unchanged = new Set([...scope.keysWritten()].filter((key) => jsonEqual(scope.lookup(key, state).value, s.current(key))))
     const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
-    const update = writes.length > 0 ? this.encode(writes, () => s.send({ type: YSS_CANCEL, id })) : null
-    if (!update) {
-      s.send({ type: YSS_CANCEL, id })
+    const commit = writes.length > 0 ? this.encode(writes, cancel) : null
+    if (!commit) {
+      cancel()
       return result
     }
     // The commit comes back as a remote transaction: it must not re-run the render that locked.
-    const entry = { client: update.client, end: update.end, trackers }
-    if (trackers.length > 0) s.commitWriters.push(entry)
-    const outcome = this.commit(keys, id, update)
-    outcome.catch(() => { const i = s.commitWriters.indexOf(entry); if (i >= 0) s.commitWriters.splice(i, 1) })
+    const forget = s.changes.expectCommit({ ...commit, trackers })
+    const outcome = this.commit(keys, id, this.withDependencies(commit.update, grant), commit)
+    outcome.catch(forget)
     this.lastCommit = outcome.catch(() => {})
     await outcome
     return result
   }
 
+  /**
+   * The commit, carrying every update this session holds beyond the relay's state at the grant.
+   * A commit may build on an item the relay never got (one that came from another tab over a
+   * BroadcastChannel while that tab's socket was down); carried along, it is stored with the
+   * commit instead of leaving the commit pending, or denied, at the relay.
+   */
+  private withDependencies(update: Uint8Array, grant: Map<number, number>): Uint8Array {
+    const doc = this.session.doc
+    const ahead = [...doc.store.clients.keys()].some((client) => Y.getState(doc.store, client) > (grant.get(client) ?? 0))
+    if (!ahead) return update
+    return Y.mergeUpdates([Y.encodeStateAsUpdate(doc, Y.encodeStateVector(grant)), update])
+  }
+
   /** Encodes the writes as one update of the shadow doc; null if they change nothing. */
-  private encode(writes: Write[], cancel: () => void): { update: Uint8Array; client: number; end: number } | null {
+  private encode(writes: Write[], cancel: () => void): { update: Uint8Array; client: number; start: number; end: number } | null {
     const shadow = this.shadowDoc()
+    const start = Y.getState(shadow.store, shadow.clientID)
     let update: Uint8Array | null = null
     const capture = (u: Uint8Array) => { update = u }
     shadow.on('update', capture)
@@ -207,17 +209,19 @@ export class Locks {
       shadow.off('update', capture)
     }
     if (!update) return null
-    return { update, client: shadow.clientID, end: Y.getState(shadow.store, shadow.clientID) }
+    return { update, client: shadow.clientID, start, end: Y.getState(shadow.store, shadow.clientID) }
   }
 
-  private commit(keys: string[], id: number, c: { update: Uint8Array; client: number; end: number }): Promise<void> {
-    const s = this.session
+  /** Sends `update` as the commit of request `id`; resolves once the items up to `end` are stored. */
+  private commit(keys: string[], id: number, update: Uint8Array, { client, end }: { client: number; end: number }): Promise<void> {
+    const conn = this.session.connection
+    const doc = this.session.doc
     return new Promise<void>((resolve, reject) => {
       const cleanup = () => {
         off()
-        s.lostHooks.delete(onLost)
-        s.resyncHooks.delete(onResync)
-        s.closeHooks.delete(onClose)
+        conn.lost.delete(onLost)
+        conn.resynced.delete(onResync)
+        conn.closed.delete(onClose)
       }
       const refused = (reason: string) => {
         cleanup()
@@ -229,73 +233,74 @@ export class Locks {
       // After a drop, the re-synced doc tells whether the relay stored the commit.
       const onResync = () => {
         if (!disconnected) return
-        if (Y.getState(s.doc.store, c.client) >= c.end) { cleanup(); resolve() }
+        if (Y.getState(doc.store, client) >= end) { cleanup(); resolve() }
         else refused('the connection dropped before the relay stored the writes; nothing was applied')
       }
       const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
-      const off = s.onReply(id, (m) => {
+      const off = conn.onReply(id, (m) => {
         if (m.type === YSS_DONE) { cleanup(); resolve() }
         else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
       })
-      s.lostHooks.add(onLost)
-      s.resyncHooks.add(onResync)
-      s.closeHooks.add(onClose)
-      if (!s.send({ type: YSS_COMMIT, id, update: c.update })) onLost()
+      conn.lost.add(onLost)
+      conn.resynced.add(onResync)
+      conn.closed.add(onClose)
+      if (!conn.send({ type: YSS_COMMIT, id, update })) onLost()
     })
   }
 
   private acquire(keys: string[], id: number, deadline: number, timeout: number): Promise<Map<number, number>> {
-    const s = this.session
+    const conn = this.session.connection
     return new Promise((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer)
         off()
-        s.lostHooks.delete(onLost)
-        s.closeHooks.delete(onClose)
+        conn.lost.delete(onLost)
+        conn.closed.delete(onClose)
       }
       const fail = (err: Error) => { cleanup(); reject(err) }
       const timer = setTimeout(() => {
-        s.send({ type: YSS_CANCEL, id })
+        conn.send({ type: YSS_CANCEL, id })
         fail(new LockTimeoutError(keys, `not granted within ${timeout} ms`))
       }, Math.max(0, deadline - Date.now()))
       const onLost = () => fail(new LockTimeoutError(keys, 'the connection dropped while waiting'))
       const onClose = (err: Error) => fail(err)
-      const off = s.onReply(id, (m) => {
+      const off = conn.onReply(id, (m) => {
         if (m.type !== YSS_GRANT) return
         cleanup()
         resolve(Y.decodeStateVector(m.stateVector))
       })
-      s.lostHooks.add(onLost)
-      s.closeHooks.add(onClose)
-      if (!s.send({ type: YSS_ACQUIRE, id, keys })) onLost()
+      conn.lost.add(onLost)
+      conn.closed.add(onClose)
+      if (!conn.send({ type: YSS_ACQUIRE, id, keys })) onLost()
     })
   }
 
   private untilConnected(keys: string[], timeout: number): Promise<void> {
-    const s = this.session
+    const conn = this.session.connection
     return new Promise((resolve, reject) => {
-      const stop = s.onStatus((status) => {
+      const stop = conn.onStatus((status) => {
         if (status === 'connected') { done(); resolve() }
       })
       const timer = setTimeout(() => { done(); reject(new LockTimeoutError(keys, `not connected within ${timeout} ms`)) }, timeout)
       const onClose = (err: Error) => { done(); reject(err) }
-      s.closeHooks.add(onClose)
-      const done = () => { stop(); clearTimeout(timer); s.closeHooks.delete(onClose) }
+      conn.closed.add(onClose)
+      const done = () => { stop(); clearTimeout(timer); conn.closed.delete(onClose) }
     })
   }
 
   /** Resolves once `check()` holds, re-checked after each transaction of the doc. */
   private until(check: () => boolean): Promise<void> {
     const doc = this.session.doc
+    const lost = this.session.connection.lost
     return new Promise((resolve) => {
       const look = () => {
         if (!check()) return
         doc.off('afterTransaction', look)
-        this.session.lostHooks.delete(look)
+        lost.delete(look)
         resolve()
       }
       doc.on('afterTransaction', look)
-      this.session.lostHooks.add(look)
+      lost.add(look)
     })
   }
 
@@ -313,7 +318,7 @@ export class Locks {
       if (this.behind.push(update) >= MAX_BEHIND) this.catchUp()
     }
     doc.on('update', this.forward)
-    this.session.ownClients.add(shadow.clientID)
+    this.session.changes.ownClients.add(shadow.clientID)
     this.shadow = shadow
     return shadow
   }

@@ -15,6 +15,17 @@
  */
 export type ChangeListener = (keys: ReadonlySet<string>) => void
 
+/**
+ * Reports a listener's error the way the platform reports an event listener's: in a browser
+ * `reportError` (the console, and `window.onerror`); in Node an uncaught exception on its own
+ * turn, so it can neither be lost nor break the code that notified.
+ */
+const reportError = (err: unknown): void => {
+  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError
+  if (report) report(err)
+  else setTimeout(() => { throw err })
+}
+
 export class Bindings {
   private readonly byKey = new Map<string, Set<Tracker>>()
   private readonly running: Tracker[] = []
@@ -31,20 +42,31 @@ export class Bindings {
 
   /**
    * Notifies each bound tracker once, with its own keys among `keys`. Skips the trackers that are
-   * running, and those in `writers`: the ones that were running when the change was written,
-   * whose transaction Yjs may finish only after their run returned.
+   * running, and for each key the trackers `spared(key)` names: the ones that were running when
+   * that key's change was written, whose transaction Yjs may finish only after their run
+   * returned. A listener that throws does not stop the others; its error is reported afterwards.
    */
-  notify(keys: Iterable<string>, writers: readonly Tracker[] = []): void {
+  notify(keys: Iterable<string>, spared: (key: string) => readonly Tracker[] = () => []): void {
     const hits = new Map<Tracker, Set<string>>()
     for (const key of keys) {
+      const skip = spared(key)
       for (const t of this.byKey.get(key) ?? []) {
-        if (this.running.includes(t) || writers.includes(t)) continue
+        if (this.running.includes(t) || skip.includes(t)) continue
         let mine = hits.get(t)
         if (!mine) hits.set(t, (mine = new Set()))
         mine.add(key)
       }
     }
-    for (const [t, mine] of hits) if (!t.disposed) t.onChange(mine)
+    const errors: unknown[] = []
+    for (const [t, mine] of hits) {
+      if (t.disposed) continue
+      try {
+        t.onChange(mine)
+      } catch (err) {
+        errors.push(err)
+      }
+    }
+    for (const err of errors) reportError(err)
   }
 
   /** How many trackers are bound to `key`. */

@@ -1,22 +1,24 @@
 /**
  * How a write lands in a room's doc. Every write to a key goes through {@link applyWrites}, for
  * the session's own doc and for a lock's commit alike, so a key's value, its no-rerun marker and
- * its version counter are always written the same way, in the same transaction.
+ * its force counter are always written the same way, in the same transaction.
  *
- * The doc holds three root maps: `state` (the keys), `yss:quiet` (for each key, set in the same
- * transaction as a write made in `noRerun`) and `yss:versions` (the per-key counter that
- * `forceRerunBoundSessions` bumps). A stock y-websocket client sees `state` as plain JSON, and
- * a list as a Y.Array.
+ * A quiet write (made in `noRerun`) is followed, in the same transaction, by a marker in
+ * `yss:quiet` under its key: `<entry>@<start>`, where `<entry>` names what the key holds after
+ * the write ({@link entryId}) and `<start>` is the writer's first clock of the write. The
+ * marker's own item comes right after the write's items, so the write covers exactly the
+ * writer's clocks from `<start>` to the marker's: another session can tell, item by item, which
+ * writes of a merged transaction were quiet (see client/changes.ts).
+ *
+ * A force adds one to this writer's own count of the key in `yss:forces` (an entry
+ * `<key>\0<client id>`); the key's version is the sum of the counts, so concurrent forces add up.
  *
  * @example
  *   doc.transact(() => applyWrites(doc, [{ kind: 'set', key: 'count', value: 1, quiet: false }]))
  */
 import * as Y from 'yjs'
+import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
 import type { Json } from './json.js'
-
-export const STATE = 'state'
-export const QUIET = 'yss:quiet'
-export const VERSIONS = 'yss:versions'
 
 export type Write =
   | { kind: 'set'; key: string; value: Json; quiet: boolean }
@@ -25,10 +27,25 @@ export type Write =
   | { kind: 'append'; key: string; items: readonly Json[]; quiet: boolean }
   | { kind: 'force'; key: string; quiet: false }
 
+/** The entry of `yss:forces` that holds `client`'s count of forces of `key`. */
+export const forceEntry = (key: string, client: number): string => `${key}\u0000${client}`
+
+/** The key a `yss:forces` entry counts for. */
+export const forcedKey = (entry: string): string => entry.slice(0, entry.lastIndexOf('\u0000'))
+
+/** How many times `key` was forced, by every session. */
+export const forceCount = (forces: Y.Map<number>, key: string): number => {
+  let n = 0
+  const prefix = `${key}\u0000`
+  for (const [entry, count] of forces) if (entry.startsWith(prefix) && forcedKey(entry) === key) n += count
+  return n
+}
+
 /** Applies `writes` to `doc`; call inside a transaction so they travel as one. */
 export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
   const state = doc.getMap<unknown>(STATE)
   for (const w of writes) {
+    const start = Y.getState(doc.store, doc.clientID)
     switch (w.kind) {
       case 'set':
         state.set(w.key, w.value)
@@ -46,19 +63,30 @@ export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
         break
       }
       case 'force': {
-        const versions = doc.getMap<number>(VERSIONS)
-        versions.set(w.key, (versions.get(w.key) ?? 0) + 1)
+        const forces = doc.getMap<number>(FORCES)
+        const entry = forceEntry(w.key, doc.clientID)
+        forces.set(entry, (forces.get(entry) ?? 0) + 1)
         break
       }
     }
-    if (w.quiet) doc.getMap<string>(QUIET).set(w.key, entryId(state, w.key))
+    if (w.quiet) doc.getMap<string>(QUIET).set(w.key, `${entryId(state, w.key)}@${start}`)
   }
+}
+
+/** The `<entry>` part of a quiet marker; see the module comment. */
+export const markedEntry = (marker: unknown): string | undefined =>
+  typeof marker === 'string' ? marker.slice(0, marker.lastIndexOf('@')) : undefined
+
+/** The `<start>` clock of a quiet marker, if it is one of ours. */
+export const markedStart = (marker: unknown): number | undefined => {
+  if (typeof marker !== 'string') return undefined
+  const start = Number(marker.slice(marker.lastIndexOf('@') + 1))
+  return Number.isInteger(start) ? start : undefined
 }
 
 /**
  * Names what a key holds now: its map entry, or for a list its last element, and whether it is
- * deleted. A quiet marker holds the name of the write it covers, so a later loud write of the same
- * key, even one that arrives in the same transaction (a lock, a sync step 2), is not covered.
+ * deleted. A quiet marker holds the name of the write it covers.
  */
 export const entryId = (state: Y.Map<unknown>, key: string): string => {
   let item = (state as any)._map.get(key) as Y.Item | undefined

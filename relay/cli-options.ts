@@ -19,7 +19,8 @@ Options:
   --port PORT               port, 0 for a free one (env PORT; default 1234)
   --data DIR                LevelDB directory for rooms (env DATA_DIR; default ./data)
   --memory                  keep rooms in memory only; nothing survives a restart
-  --max-message-bytes N     largest frame accepted; larger closes with 1009 (default 16777216)
+  --max-message-bytes N     largest frame accepted; larger closes with 1009 (default 104857600)
+  --path-prefix PATH        serve rooms under PATH behind a reverse proxy: ws://HOST/PATH/<room>
   --idle-unload-ms N        unload a room this long after its last connection (default 30000)
   --lease-ms N              lock lease time before the relay takes it back (default 10000)
   --ping-ms N               ws ping interval; no pong by the next ping drops the socket (default 30000)
@@ -51,6 +52,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
         data: { type: 'string' },
         memory: { type: 'boolean' },
         'max-message-bytes': { type: 'string' },
+        'path-prefix': { type: 'string' },
         'idle-unload-ms': { type: 'string' },
         'lease-ms': { type: 'string' },
         'ping-ms': { type: 'string' },
@@ -70,11 +72,16 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
   const dataDir = values.data ?? env.DATA_DIR
   if (values.memory && values.data !== undefined) throw new UsageError('--memory and --data exclude each other')
   if (dataDir === '') throw new UsageError('--data needs a directory')
+  const pathPrefix = values['path-prefix']
+  if (pathPrefix !== undefined && !/^\/[^?#]*[^/?#]$/.test(pathPrefix)) {
+    throw new UsageError(`--path-prefix must start with / and not end with /, as in /collab, not "${pathPrefix}"`)
+  }
   return {
     host: values.host ?? env.HOST ?? '127.0.0.1',
     port: integer('--port', values.port ?? env.PORT, 0, 65535) ?? 1234,
     ...(values.memory ? { memory: true } : { dataDir: dataDir ?? './data' }),
     maxMessageBytes: integer('--max-message-bytes', values['max-message-bytes'], 1024),
+    ...(pathPrefix !== undefined ? { pathPrefix } : {}),
     idleUnloadMs: integer('--idle-unload-ms', values['idle-unload-ms'], 0),
     leaseMs: integer('--lease-ms', values['lease-ms'], 1),
     pingMs: integer('--ping-ms', values['ping-ms'], 100),

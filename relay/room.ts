@@ -18,25 +18,15 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
-import {
-  CLOSE, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS,
-  YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_GRANT,
-  decodeYss, encodeYss, type YssMessage
-} from '../client/protocol.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
+import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
+import { handleLockMessage, type LockContext } from './lock-messages.js'
+import { PeerError, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore } from './store.js'
 import type { Bus } from './bus.js'
 import type { Metrics } from './metrics.js'
 import type { Logger } from './log.js'
-
-/** A connection, as a room sees it. */
-export interface Peer {
-  readonly id: number
-  readonly closed: boolean
-  send(frame: Uint8Array): void
-  /** Closes the connection for bad input, with a log line. */
-  fail(code: number, reason: string): void
-}
 
 export interface RoomContext {
   store: RoomStore
@@ -48,13 +38,6 @@ export interface RoomContext {
   compactEvery: number
   /** Called when the room dropped itself (see {@link Room.failed}). */
   onFailed(room: Room): void
-}
-
-/** Bad input from a peer: the peer is closed with `code`, the room goes on. */
-export class PeerError extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message)
-  }
 }
 
 const LOAD = Symbol('load')
@@ -90,8 +73,12 @@ export class Room {
   private draining: Promise<void> | null = null
   private appendsSinceCompact = 0
   private readonly unsubscribe: () => void
+  /** Until the store is read, frames and bus updates wait in the queue. */
+  private loading = true
   /** Set when the room can no longer be trusted in memory; it is then dropped. */
   failed = false
+  /** What the room lends its lock messages. */
+  readonly lockContext: LockContext
 
   private constructor(readonly name: string, private readonly ctx: RoomContext) {
     this.awareness.setLocalState(null)
@@ -126,22 +113,38 @@ export class Room {
         encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
       }))
     })
+    this.lockContext = {
+      doc: this.doc,
+      leases: this.leases,
+      reply: (peer, reply) => this.batch!.effects.push(() => peer.send(encodeYss(reply))),
+      apply: (peer, update) => this.applyParsedUpdate(peer, update)
+    }
+    // Subscribed before the store is read, so that no other relay's update falls in between;
+    // updates are idempotent, so one that is also in the store is harmless.
     this.unsubscribe = ctx.bus.subscribe(name, (update) => this.enqueue({ remote: update }))
   }
 
-  /** Loads a room from the store. Rejects, and serves nothing, if the store cannot read it. */
+  /**
+   * Loads a room from the store. Rejects, and serves nothing, if the store cannot read it or
+   * its history does not load completely (an update whose dependencies are missing).
+   */
   static async load(name: string, ctx: RoomContext): Promise<Room> {
-    const updates = await ctx.store.load(name)
     const room = new Room(name, ctx)
     try {
+      const updates = await ctx.store.load(name)
       room.doc.transact(() => {
         for (const u of updates) Y.applyUpdate(room.doc, u, LOAD)
       }, LOAD)
+      if (room.doc.store.pendingStructs || room.doc.store.pendingDs) {
+        throw new Error('the stored history is incomplete: some updates depend on updates that are missing')
+      }
+      room.appendsSinceCompact = updates.length > 1 ? ctx.compactEvery : 0
     } catch (err) {
       room.destroy()
       throw err
     }
-    room.appendsSinceCompact = updates.length > 1 ? ctx.compactEvery : 0
+    room.loading = false
+    room.kick()
     return room
   }
 
@@ -198,7 +201,7 @@ export class Room {
    * frames would wait for the next one, so the drain restarts itself when it ends.
    */
   private kick(): void {
-    if (this.draining || this.queue.length === 0 || this.failed) return
+    if (this.draining || this.queue.length === 0 || this.failed || this.loading) return
     this.draining = this.drain().finally(() => {
       this.draining = null
       this.kick()
@@ -210,7 +213,7 @@ export class Room {
       const items = this.queue.splice(0)
       const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [] })
       for (const item of items) {
-        if ('remote' in item) Y.applyUpdate(this.doc, item.remote, BUS)
+        if ('remote' in item) this.applyRemote(item.remote)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
         if (this.failed) return
       }
@@ -237,6 +240,15 @@ export class Room {
           (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
         )
       }
+    }
+  }
+
+  /** Applies another relay's stored update; one that fails leaves memory unlike the store. */
+  private applyRemote(update: Uint8Array): void {
+    try {
+      Y.applyUpdate(this.doc, update, BUS)
+    } catch (err) {
+      this.fail('an update from the bus failed to apply', err)
     }
   }
 
@@ -271,7 +283,7 @@ export class Room {
           this.batch!.effects.push(() => peer.send(this.awarenessFrame([...this.awareness.getStates().keys()])))
           break
         case MESSAGE_YSS:
-          this.handleYss(peer, decodeYss(d))
+          handleLockMessage(this.lockContext, peer, decodeYss(d))
           break
         default:
           throw new PeerError(CLOSE.protocolError, `unknown message type ${type}`)
@@ -300,17 +312,8 @@ export class Room {
     }
   }
 
-  /** Parses a peer's whole update: most bad updates fail here, before the doc is touched. */
-  private parsePeerUpdate(update: Uint8Array): ReturnType<typeof Y.parseUpdateMeta> {
-    try {
-      return Y.parseUpdateMeta(update)
-    } catch (err) {
-      throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
-    }
-  }
-
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
-    this.parsePeerUpdate(update)
+    parsePeerUpdate(update)
     this.applyParsedUpdate(peer, update)
   }
 
@@ -323,49 +326,6 @@ export class Room {
       // 'update' and is in this batch, so memory and store still agree: only this peer goes.
       throw new PeerError(CLOSE.invalidPayload, `update failed to apply: ${(err as Error).message}`)
     }
-  }
-
-  private handleYss(peer: Peer, m: YssMessage): void {
-    const reply = (r: YssMessage) => this.batch!.effects.push(() => peer.send(encodeYss(r)))
-    switch (m.type) {
-      case YSS_ACQUIRE:
-        for (let i = 1; i < m.keys.length; i++) {
-          if (!(m.keys[i - 1]! < m.keys[i]!)) throw new PeerError(CLOSE.protocolError, 'lock keys must be sorted and unique')
-        }
-        this.leases.acquire(peer, m.id, m.keys)
-        break
-      case YSS_COMMIT:
-        if (!this.leases.isGranted(peer, m.id)) {
-          reply({ type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
-          break
-        }
-        if (m.update.length > 0) {
-          const parsed = this.parsePeerUpdate(m.update)
-          if (!this.integrates(parsed.from)) {
-            this.leases.release(peer, m.id)
-            reply({ type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
-            break
-          }
-          this.applyParsedUpdate(peer, m.update)
-        }
-        this.leases.release(peer, m.id)
-        reply({ type: YSS_DONE, id: m.id })
-        break
-      case YSS_CANCEL:
-        this.leases.release(peer, m.id)
-        break
-      case YSS_FLUSH:
-        reply({ type: YSS_FLUSHED, id: m.id })
-        break
-      default:
-        throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
-    }
-  }
-
-  /** Whether an update starting at the clocks `from` integrates now (none of it would wait as pending). */
-  private integrates(from: Map<number, number>): boolean {
-    for (const [client, clock] of from) if (Y.getState(this.doc.store, client) < clock) return false
-    return true
   }
 
   private awarenessFrame(clients: number[]): Uint8Array {

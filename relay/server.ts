@@ -10,14 +10,16 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { WebSocketServer, WebSocket, type RawData } from 'ws'
-import { CLOSE } from '../client/protocol.js'
+import { WebSocketServer, type WebSocket, type RawData } from 'ws'
+import { CLOSE } from '../protocol/close-codes.js'
+import { MAX_ROOM_BYTES, roomFromPath } from '../protocol/room-names.js'
 import { LevelStore, MemoryStore, type RoomStore } from './store.js'
 import { localBus, type Bus } from './bus.js'
 import { Metrics } from './metrics.js'
 import { createLogger, type Logger, type LogLevel } from './log.js'
-import { Room, type Peer, type RoomContext } from './room.js'
-import { roomFromPath } from './room-name.js'
+import { LogLimiter } from './log-limiter.js'
+import { RoomRegistry } from './room-registry.js'
+import { RelayConnection } from './connection.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
 
 export interface RelayOptions {
@@ -33,8 +35,12 @@ export interface RelayOptions {
   store?: RoomStore
   /** Fan-out to other relays; the default serves one relay alone. */
   bus?: Bus
-  /** Largest frame accepted; a larger one closes its connection with 1009. Default 16 MiB. */
+  /** Largest frame accepted; a larger one closes its connection with 1009. Default 100 MiB, as the reference relay. */
   maxMessageBytes?: number
+  /** The path the relay is served under behind a reverse proxy (`/collab`): rooms are `/collab/<room>`. Default none. */
+  pathPrefix?: string
+  /** How long a refused connection is held open before its 44xx close, so that old clients cannot retry in a loop. Default 1 s. */
+  refusalDelayMs?: number
   /** How long a room with no connections stays in memory. Default 30 s. */
   idleUnloadMs?: number
   /** How long a granted lock lease lasts. Default 10 s. */
@@ -62,13 +68,6 @@ export interface Relay {
   close(): Promise<void>
 }
 
-interface RoomEntry {
-  room: Promise<Room>
-  loaded?: Room
-  timer?: ReturnType<typeof setTimeout>
-  unloading?: Promise<void>
-}
-
 const MiB = 1024 * 1024
 
 export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => {
@@ -78,145 +77,45 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const store = options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data'))
   const idleUnloadMs = options.idleUnloadMs ?? 30_000
   const staticDirs = options.staticDirs ?? defaultStaticDirs()
-  const rooms = new Map<string, RoomEntry>()
-  const connections = new Set<Connection>()
+  const connections = new Set<RelayConnection>()
+  const pathPrefix = (options.pathPrefix ?? '').replace(/\/+$/, '')
+  const maxMessageBytes = options.maxMessageBytes ?? 100 * MiB
+  const refusalDelayMs = options.refusalDelayMs ?? 1_000
+  const limited = new LogLimiter(log, 60_000)
   let ready = false
   let closing: Promise<void> | null = null
-
-  const ctx: RoomContext = {
+  const rooms = new RoomRegistry({
     store,
     bus: options.bus ?? localBus,
     metrics,
     log,
     leaseMs: options.leaseMs ?? 10_000,
-    compactEvery: options.compactEvery ?? 500,
-    onFailed: (room) => {
-      if (rooms.get(room.name)?.room !== undefined) drop(room.name)
-    }
+    compactEvery: options.compactEvery ?? 500
+  }, idleUnloadMs)
+  const deps = { metrics, log, rooms, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+
+  /**
+   * Refuses a connection for good with a 44xx close. Y-websocket clients before 3.x take any
+   * open for a success and reconnect at once after the close: holding the socket first bounds
+   * them to about one attempt a refusal delay.
+   */
+  const refuse = (ws: WebSocket, code: number, reason: string, cause: string, fields: Record<string, string>): void => {
+    metrics.inc('errors_total')
+    limited.warn(cause, `connection refused: ${reason}`, fields)
+    ws.on('message', () => {})
+    ws.on('error', () => {})
+    const timer = setTimeout(() => ws.close(code, reason), refusalDelayMs)
+    timer.unref()
+    ws.on('close', () => clearTimeout(timer))
   }
-
-  const drop = (name: string): void => {
-    const entry = rooms.get(name)
-    if (!entry) return
-    rooms.delete(name)
-    clearTimeout(entry.timer)
-    void entry.room.then((r) => r.destroy(), () => {})
-  }
-
-  const openRoom = async (name: string): Promise<Room> => {
-    let entry = rooms.get(name)
-    while (entry?.unloading) {
-      await entry.unloading
-      entry = rooms.get(name)
-    }
-    if (entry) {
-      clearTimeout(entry.timer)
-      entry.timer = undefined
-      return entry.room
-    }
-    const room = Room.load(name, ctx)
-    const created: RoomEntry = { room }
-    rooms.set(name, created)
-    room.then(
-      (r) => {
-        created.loaded = r
-        metrics.inc('rooms_loaded_total')
-      },
-      (err) => {
-        if (rooms.get(name) === created) rooms.delete(name)
-        metrics.inc('errors_total')
-        log.error('room failed to load; not served', { room: name, error: String(err) })
-      }
-    )
-    return room
-  }
-
-  const scheduleUnload = (room: Room): void => {
-    const entry = rooms.get(room.name)
-    if (!entry || room.peers.size > 0 || entry.timer || entry.unloading) return
-    entry.timer = setTimeout(() => {
-      entry.timer = undefined
-      if (room.peers.size > 0 || rooms.get(room.name) !== entry) return
-      entry.unloading = (async () => {
-        try {
-          await room.compact()
-        } catch (err) {
-          log.error('compaction on unload failed', { room: room.name, error: String(err) })
-        }
-        rooms.delete(room.name)
-        room.destroy()
-        metrics.inc('rooms_unloaded_total')
-        log.debug('room unloaded', { room: room.name })
-      })()
-    }, idleUnloadMs)
-    entry.timer.unref()
-  }
-
-  let nextId = 1
-  class Connection implements Peer {
-    readonly id = nextId++
-    closed = false
-    alive = true
-    room: Room | null = null
-    private readonly early: Uint8Array[] = []
-
-    constructor(readonly ws: WebSocket, readonly roomName: string) {}
-
-    send(frame: Uint8Array): void {
-      if (this.closed || this.ws.readyState !== WebSocket.OPEN) return
-      this.ws.send(frame)
-      metrics.inc('messages_out_total')
-      metrics.inc('bytes_out_total', frame.length)
-    }
-
-    fail(code: number, reason: string): void {
-      if (this.closed) return
-      metrics.inc('errors_total')
-      log.warn('connection closed', { room: this.roomName, conn: this.id, code, reason })
-      this.close(code, reason)
-    }
-
-    close(code: number, reason: string): void {
-      if (this.closed) return
-      this.closed = true
-      // A close reason is limited to 123 bytes.
-      this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString())
-      const force = setTimeout(() => this.ws.terminate(), 2_000)
-      force.unref()
-      this.detach()
-    }
-
-    receive(data: Uint8Array): void {
-      if (this.room) this.room.receive(this, data)
-      else this.early.push(data)
-    }
-
-    attach(room: Room): void {
-      if (this.closed) return scheduleUnload(room)
-      this.room = room
-      room.join(this)
-      for (const data of this.early.splice(0)) room.receive(this, data)
-    }
-
-    detach(): void {
-      connections.delete(this)
-      if (!this.room) return
-      this.room.leave(this)
-      scheduleUnload(this.room)
-    }
-  }
-
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes ?? 16 * MiB })
 
   const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
-    const name = roomFromPath(req.url ?? '/')
+    const name = roomFromPath(req.url ?? '/', pathPrefix)
     if (name === null) {
-      metrics.inc('errors_total')
-      log.warn('connection refused: invalid room name', { path: (req.url ?? '').slice(0, 200) })
-      ws.close(CLOSE.badRoom, 'invalid room name: use 1-128 of A-Z a-z 0-9 _ . -')
-      return
+      const path = (req.url ?? '').split('?')[0]!.slice(0, 200)
+      return refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, `room:${path}`, { path })
     }
-    const conn = new Connection(ws, name)
+    const conn = new RelayConnection(ws, name, deps)
     connections.add(conn)
     metrics.inc('connections_total')
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -232,14 +131,18 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     ws.on('error', (err: Error & { code?: string }) => {
       // ws closes the socket itself (1009 for an oversized frame, 1002 for a broken one).
       metrics.inc('errors_total')
-      log.warn('socket error', { room: name, conn: conn.id, error: err.message, code: err.code })
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        limited.warn(`too-big:${name}`, 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room: name, conn: conn.id, limit: maxMessageBytes })
+      } else {
+        limited.warn(`socket:${name}:${err.code}`, 'socket error', { room: name, conn: conn.id, error: err.message, code: err.code })
+      }
     })
     ws.on('close', (code: number) => {
       log.debug('connection closed', { room: name, conn: conn.id, code })
       conn.closed = true
       conn.detach()
     })
-    openRoom(name).then(
+    rooms.open(name).then(
       (room) => conn.attach(room),
       () => conn.close(CLOSE.internalError, 'room failed to load')
     )
@@ -253,13 +156,14 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
       let locksOpen = 0
-      for (const entry of rooms.values()) locksOpen += entry.loaded?.leases.size ?? 0
+      for (const room of rooms.loaded()) locksOpen += room.leases.size
       res.end(metrics.render({ connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }))
     } else {
       serveStatic(staticDirs, req, res)
     }
   }
 
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes })
   const http = createServer(onRequest)
   http.on('upgrade', (req, socket, head) => {
     if (closing) return socket.destroy()
@@ -297,18 +201,12 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     closing ??= (async () => {
       clearInterval(heartbeat)
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
-      const loaded = await Promise.allSettled([...rooms.values()].map((e) => e.room))
-      for (const r of loaded) if (r.status === 'fulfilled') await r.value.idle()
+      await rooms.idle()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
-      for (const r of loaded) {
-        if (r.status !== 'fulfilled') continue
-        await r.value.compact().catch(() => {})
-        r.value.destroy()
-      }
-      for (const entry of rooms.values()) clearTimeout(entry.timer)
-      rooms.clear()
+      for (const ws of wss.clients) ws.terminate()
+      await rooms.close()
       await store.close()
-      await ctx.bus.close()
+      await (options.bus ?? localBus).close()
       http.closeAllConnections()
       await httpClosed
       log.info('closed', { url })
@@ -321,7 +219,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     httpUrl,
     port,
     metrics,
-    loadedRooms: () => [...rooms.keys()],
+    loadedRooms: () => rooms.names(),
     close
   }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import * as decoding from 'lib0/decoding'
 import { session, eventually, within, rawSocket, stockClient, spawnRelay, tempDir, barrier, sessionPool } from './helpers.js'
 import { LockLostError, LockTimeoutError, type ServerState } from '../client/index.js'
-import { MESSAGE_YSS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_GRANT, decodeYss, encodeYss } from '../client/protocol.js'
+import { MESSAGE_YSS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
 import type { Relay } from '../relay/server.js'
 
 const pool = sessionPool('lock', { leaseMs: 500 })

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
-import { MESSAGE_YSS, YSS_FLUSH, decodeYss, encodeYss } from '../client/protocol.js'
+import { MESSAGE_YSS, YSS_FLUSH, decodeYss, encodeYss } from '../protocol/messages.js'
 import { testRelay, stockClient, untilKey, rawSocket, updateFrame, updateOf, eventually, within } from './helpers.js'
 
 test('two stock y-websocket clients sync a key through the relay', async () => {

@@ -1,5 +1,6 @@
 /**
- * The wire format shared by the client and the relay.
+ * The messages on the wire, shared by the client and the relay: their type bytes, and the
+ * encoding of our own message {@link MESSAGE_YSS}.
  *
  * Messages 0 (sync), 1 (awareness), 2 (auth) and 3 (query awareness) are the y-websocket
  * protocol. Message {@link MESSAGE_YSS} is ours: lock leases and flush acknowledgements. The relay
@@ -103,19 +104,3 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
       throw new Error(`unknown y-server-state message ${type}`)
   }
 }
-
-/** Room names the relay accepts: 1–128 of `A-Z a-z 0-9 _ . -`, not starting with a dot. */
-export const ROOM_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
-
-export const isRoomName = (name: string): boolean => ROOM_NAME.test(name)
-
-/** Close codes the relay uses; 4400–4499 tell a stock client not to reconnect. */
-export const CLOSE = {
-  goingAway: 1001,
-  protocolError: 1002,
-  unsupportedData: 1003,
-  invalidPayload: 1007,
-  tooBig: 1009,
-  internalError: 1011,
-  badRoom: 4400
-} as const

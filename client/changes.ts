@@ -1,0 +1,223 @@
+/**
+ * Change detection: after each transaction of the session's doc, which bound trackers to notify.
+ *
+ * One transaction may carry the writes of several sessions (the relay merges a batch into one
+ * broadcast; a sync step 2 after a reconnect does the same), so quiet and own are decided per
+ * written item, never per transaction:
+ * - a write of another session re-runs the key's readers, unless a quiet marker covers it
+ *   (see client/writes.ts);
+ * - a write of this session, local or a lock commit coming back, re-runs the key's readers
+ *   except the trackers that were running when it was made, so a write in a render cannot loop;
+ * - a key changed only by deletions that no item names (a stock client's delete, say) counts as
+ *   another session's write, quiet if the key's marker names the deletion.
+ *
+ * @example
+ *   const changes = new Changes(doc, bindings, (keys) => cache.forget(keys))
+ *   doc.transact((tr) => { map.set('a', 1); changes.wroteIn(tr) })  // local: its writers are spared
+ *   const done = changes.expectCommit({ client, start, end, trackers })
+ */
+import * as Y from 'yjs'
+import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
+import { entryId, forcedKey, markedEntry, markedStart } from './writes.js'
+import type { Bindings, Tracker } from './tracker.js'
+
+/** The keys read by `keys()`: a pseudo key, notified when a key is added or deleted. */
+export const KEYS = '\u0000keys'
+
+/** A lock commit of this session, on its way back from the relay. */
+export interface OwnCommit {
+  /** The client id the commit's items were written under, and their clocks [start, end). */
+  readonly client: number
+  readonly start: number
+  readonly end: number
+  /** The trackers that were running when the lock was asked for. */
+  readonly trackers: readonly Tracker[]
+}
+
+/** What the items of one transaction wrote to one key. */
+interface KeyWrites {
+  /** Another session's write that no quiet marker covers. */
+  loud: boolean
+  /** This session's writes: the trackers that made them, or none for a plain write. */
+  own: Tracker[] | null
+}
+
+interface ItemRun { client: number; clock: number; end: number; key: string }
+interface Marker { client: number; clock: number; key: string; start: number | undefined }
+
+export class Changes {
+  /** Client ids this session writes under besides the doc's own (the lock's commit doc). */
+  readonly ownClients = new Set<number>()
+  private readonly commits: OwnCommit[] = []
+  private readonly writers = new WeakMap<Y.Transaction, Tracker[]>()
+  private readonly state: Y.Map<unknown>
+  private readonly quiet: Y.Map<string>
+  private readonly forces: Y.Map<number>
+  private changed: { keys: Set<string>; membership: boolean } | null = null
+
+  /** `onChanged` hears every key whose value changed, before any tracker is notified. */
+  constructor(private readonly doc: Y.Doc, private readonly bindings: Bindings, private readonly onChanged: (keys: Set<string>) => void) {
+    // Define every root type now: a root type first met in a remote update is a placeholder
+    // that getMap() later replaces, and that transaction's `changed` would name the placeholder.
+    this.state = doc.getMap(STATE)
+    this.quiet = doc.getMap(QUIET)
+    this.forces = doc.getMap(FORCES)
+    this.state.observeDeep((events) => {
+      const changed = (this.changed ??= { keys: new Set(), membership: false })
+      for (const event of events) {
+        if (event.target === this.state) {
+          for (const key of (event as Y.YMapEvent<unknown>).keysChanged) changed.keys.add(key)
+          for (const { action } of event.changes.keys.values()) if (action !== 'update') changed.membership = true
+        } else if (typeof event.path[0] === 'string') {
+          changed.keys.add(event.path[0])
+        }
+      }
+    })
+    doc.on('afterTransaction', (tr: Y.Transaction) => this.afterTransaction(tr))
+  }
+
+  /** Records the trackers running now as writers of the local transaction `tr`. */
+  wroteIn(tr: Y.Transaction): void {
+    const running = this.bindings.runningNow()
+    if (running.length === 0) return
+    const writers = this.writers.get(tr)
+    if (writers) writers.push(...running)
+    else this.writers.set(tr, [...running])
+  }
+
+  /** Spares `commit.trackers` from its own items when they come back; returns a function that forgets it. */
+  expectCommit(commit: OwnCommit): () => void {
+    this.commits.push(commit)
+    return () => {
+      const i = this.commits.indexOf(commit)
+      if (i >= 0) this.commits.splice(i, 1)
+    }
+  }
+
+  private afterTransaction(tr: Y.Transaction): void {
+    const changed = this.changed
+    this.changed = null
+    if (changed) this.onChanged(changed.keys)
+    const forced = new Set<string>()
+    for (const entry of tr.changed.get(this.forces as Y.AbstractType<any>) ?? []) if (entry !== null) forced.add(forcedKey(entry))
+    if (!changed && forced.size === 0) return
+    const keys = new Set([...(changed?.keys ?? []), ...forced])
+    if (tr.local) {
+      const writers = this.writers.get(tr) ?? []
+      if (changed?.membership) keys.add(KEYS)
+      this.bindings.notify(keys, () => writers)
+      return
+    }
+    const writes = this.attribute(tr)
+    const spared = new Map<string, readonly Tracker[]>()
+    for (const key of keys) {
+      const w = writes.get(key)
+      if (!w) {
+        // Only deletions: quiet if the marker names this one.
+        if (forced.has(key) || markedEntry(this.quiet.get(key)) !== entryId(this.state, key)) spared.set(key, [])
+      } else if (w.loud) spared.set(key, [])
+      else if (w.own) spared.set(key, w.own)
+    }
+    if (spared.size === 0) return
+    if (changed?.membership) {
+      const lists = [...spared.values()]
+      spared.set(KEYS, lists[0]!.filter((t) => lists.every((l) => l.includes(t))))
+    }
+    this.bindings.notify(spared.keys(), (key) => spared.get(key) ?? [])
+    for (let i = this.commits.length - 1; i >= 0; i--) {
+      const c = this.commits[i]!
+      if ((tr.afterState.get(c.client) ?? 0) >= c.end) this.commits.splice(i, 1)
+    }
+  }
+
+  /** Who wrote what in a remote transaction, item by item. */
+  private attribute(tr: Y.Transaction): Map<string, KeyWrites> {
+    const runs: ItemRun[] = []
+    const markers: Marker[] = []
+    const forces: ItemRun[] = []
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0
+      if (after <= before) continue
+      const structs = this.doc.store.clients.get(client)!
+      for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+        const s = structs[i]!
+        if (s.id.clock >= after) break
+        if (s instanceof Y.Item) this.classify(s, runs, markers, forces)
+      }
+    }
+    const byWriter = new Map<string, { runs: Map<number, ItemRun>; markers: Marker[] }>()
+    const writer = (client: number, key: string) => {
+      const id = `${client}\u0000${key}`
+      let w = byWriter.get(id)
+      if (!w) byWriter.set(id, (w = { runs: new Map(), markers: [] }))
+      return w
+    }
+    for (const run of runs) writer(run.client, run.key).runs.set(run.end, run)
+    for (const m of markers) writer(m.client, m.key).markers.push(m)
+    const result = new Map<string, KeyWrites>()
+    const of = (key: string): KeyWrites => {
+      let w = result.get(key)
+      if (!w) result.set(key, (w = { loud: false, own: null }))
+      return w
+    }
+    for (const run of forces) {
+      const mine = this.ownWriters(run)
+      if (mine) of(run.key).own = [...(of(run.key).own ?? []), ...mine]
+      else of(run.key).loud = true
+    }
+    for (const run of runs) {
+      const mine = this.ownWriters(run)
+      const w = of(run.key)
+      if (mine) w.own = [...(w.own ?? []), ...mine]
+      else if (!covered(run, writer(run.client, run.key))) w.loud = true
+    }
+    return result
+  }
+
+  private classify(item: Y.Item, runs: ItemRun[], markers: Marker[], forces: ItemRun[]): void {
+    let top = item
+    let parent = item.parent as Y.AbstractType<any> | null
+    while (parent && parent !== this.state && parent !== this.quiet && parent !== this.forces) {
+      if (!parent._item) return
+      top = parent._item
+      parent = top.parent as Y.AbstractType<any> | null
+    }
+    const key = top.parentSub
+    if (!parent || key === null) return
+    const at = { client: item.id.client, clock: item.id.clock, end: item.id.clock + item.length }
+    if (parent === this.state) runs.push({ ...at, key })
+    else if (parent === this.forces) forces.push({ ...at, key: forcedKey(key) })
+    else if (top === item) {
+      const content = item.content instanceof Y.ContentAny ? item.content.getContent()[0] : undefined
+      markers.push({ client: at.client, clock: at.clock, key, start: markedStart(content) })
+    }
+  }
+
+  /** The trackers that wrote `run` if this session wrote it, else null. */
+  private ownWriters(run: ItemRun): Tracker[] | null {
+    if (run.client === this.doc.clientID) return []
+    if (!this.ownClients.has(run.client)) return null
+    const mine: Tracker[] = []
+    for (const c of this.commits) if (c.client === run.client && c.start <= run.clock && run.clock < c.end) mine.push(...c.trackers)
+    return mine
+  }
+}
+
+/**
+ * Whether a quiet marker covers `run`: one of the same writer and key whose write spans it. A
+ * marker that was overwritten before it reached us has lost its start; it then covers the
+ * writer's items of that key that come right before it.
+ */
+const covered = (run: ItemRun, mine: { runs: Map<number, ItemRun>; markers: Marker[] }): boolean => {
+  for (const m of mine.markers) {
+    if (run.clock >= m.clock) continue
+    if (m.start !== undefined) {
+      if (m.start <= run.clock) return true
+      continue
+    }
+    for (let before = mine.runs.get(m.clock); before; before = mine.runs.get(before.clock)) {
+      if (before === run) return true
+    }
+  }
+  return false
+}

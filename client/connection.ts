@@ -1,0 +1,198 @@
+/**
+ * The connection of a session: one y-websocket socket to one room, its status, reconnection with
+ * jitter, and the routing of our own message 100 (requests by id, and flushes).
+ *
+ * It tells the rest of the session about the socket through three hooks: `resynced` (synced
+ * again with the relay, after a connect or reconnect), `lost` (the socket closed) and `closed`
+ * (the session is over for good, with the error that pending work rejects with).
+ *
+ * @example
+ *   const conn = new Connection(doc, { url: 'ws://127.0.0.1:1234', room: 'default' })
+ *   conn.onStatus((s) => console.log(s))   // 'connecting' → 'connected'
+ *   await conn.flush()                      // the relay stored everything sent so far
+ *   conn.close(new Error('bye'))
+ */
+import type * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { ObservableV2 } from 'lib0/observable'
+import { MESSAGE_YSS, YSS_FLUSH, YSS_FLUSHED, decodeYss, encodeYss, type YssMessage } from '../protocol/messages.js'
+import { isRefusal } from '../protocol/close-codes.js'
+import { roomNameProblem, roomPath } from '../protocol/room-names.js'
+import { SessionClosedError } from './errors.js'
+
+export type Status = 'connecting' | 'connected' | 'disconnected'
+
+export interface ConnectionOptions {
+  /** The relay, `ws://host:port` (with a path prefix if it has one). Default in a browser: the page's own host. */
+  url?: string
+  /** The room; default `default`. Any name a stock y-websocket client may use, up to 2,048 bytes. */
+  room?: string
+  /** A WebSocket implementation where there is no global one (Node 20: `ws`). */
+  WebSocketPolyfill?: unknown
+  /** Query parameters added to the connection URL. */
+  params?: Record<string, string>
+  /** Sync same-origin tabs over BroadcastChannel too (y-websocket's default). Default true. */
+  broadcastChannel?: boolean
+  /** Longest wait between reconnection attempts, before jitter. Default 2500 ms. */
+  maxBackoffMs?: number
+}
+
+type Events = { status: (status: Status) => void }
+
+const defaultUrl = (): string => {
+  const loc = (globalThis as { location?: Location }).location
+  if (!loc) throw new TypeError('connect(): pass { url } outside a browser')
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}`
+}
+
+export class Connection extends ObservableV2<Events> {
+  readonly provider: WebsocketProvider
+  readonly room: string
+  /** Resolves once synced with the relay for the first time; rejects if the session closes first. */
+  readonly ready: Promise<void>
+  /** Called after each (re)sync with the relay. */
+  readonly resynced = new Set<() => void>()
+  /** Called when the socket closes. */
+  readonly lost = new Set<() => void>()
+  /** Called once, when the session closes for good. */
+  readonly closed = new Set<(err: Error) => void>()
+  private readonly requests = new Map<number, (m: YssMessage) => void>()
+  private nextId = 1
+  private _status: Status = 'connecting'
+  private _isClosed = false
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(doc: Y.Doc, options: ConnectionOptions) {
+    super()
+    const room = options.room ?? 'default'
+    const problem = roomNameProblem(room)
+    if (problem !== null) throw new TypeError(`connect(): invalid room name ${JSON.stringify(room)}: ${problem}`)
+    this.room = room
+    const maxBackoff = options.maxBackoffMs ?? 2500
+    this.provider = new WebsocketProvider(options.url ?? defaultUrl(), roomPath(room), doc, {
+      params: options.params ?? {},
+      disableBc: options.broadcastChannel === false,
+      maxBackoffTime: maxBackoff,
+      ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill as typeof WebSocket } : {})
+    })
+    this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
+      const m = decodeYss(decoder)
+      this.requests.get(m.id)?.(m)
+    }
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.provider.on('sync', (synced: boolean) => { if (synced) resolve() })
+      this.closed.add(reject)
+    })
+    this.ready.catch(() => {})
+    this.provider.on('status', ({ status }) => {
+      if (status === 'disconnected') this.setStatus('disconnected')
+      else if (status === 'connecting' && this._status !== 'connected') this.setStatus('connecting')
+    })
+    this.provider.on('sync', (synced: boolean) => {
+      if (!synced) return
+      this.setStatus('connected')
+      for (const hook of [...this.resynced]) hook()
+    })
+    this.provider.on('connection-close', (event) => {
+      for (const hook of [...this.lost]) hook()
+      this.scheduleReconnect(event?.code, maxBackoff)
+    })
+    this.provider.on('closed', ({ code, reason }) => {
+      this.close(new SessionClosedError(`the relay closed the session for good (${code}: ${reason})`))
+    })
+  }
+
+  get status(): Status {
+    return this._status
+  }
+
+  /** Whether the session is over: closed, or refused by the relay for good. */
+  get isClosed(): boolean {
+    return this._isClosed
+  }
+
+  /** Whether the socket is open and synced: a request sent now reaches the relay. */
+  get synced(): boolean {
+    return this.provider.synced
+  }
+
+  /** Calls `listener` with each new status; returns a function that stops it. */
+  onStatus(listener: (status: Status) => void): () => void {
+    this.on('status', listener)
+    return () => this.off('status', listener)
+  }
+
+  /** A request id, unique among this session's requests. */
+  newRequestId(): number {
+    return this.nextId++
+  }
+
+  /** Sends a message 100 if the socket is open; returns whether it was sent. */
+  send(m: YssMessage): boolean {
+    const ws = this.provider.ws
+    if (!this.provider.wsconnected || !ws || ws.readyState !== 1) return false
+    ws.send(encodeYss(m))
+    return true
+  }
+
+  /** Routes replies to request `id` to `handler` until the returned function is called. */
+  onReply(id: number, handler: (m: YssMessage) => void): () => void {
+    this.requests.set(id, handler)
+    return () => this.requests.delete(id)
+  }
+
+  /**
+   * Resolves once the relay has stored everything this session sent so far: it acknowledges a
+   * flush after storing everything it received before it, on the same socket. Offline, it waits
+   * for the reconnection.
+   */
+  flush(): Promise<void> {
+    if (this._isClosed) return Promise.reject(new SessionClosedError('flush() after close()'))
+    const id = this.newRequestId()
+    return new Promise<void>((resolve, reject) => {
+      const attempt = () => { if (this.provider.synced) this.send({ type: YSS_FLUSH, id }) }
+      const off = this.onReply(id, (m) => { if (m.type === YSS_FLUSHED) { done(); resolve() } })
+      const done = () => {
+        off()
+        this.resynced.delete(attempt)
+        this.closed.delete(fail)
+      }
+      const fail = (err: Error) => { done(); reject(err) }
+      this.resynced.add(attempt)
+      this.closed.add(fail)
+      attempt()
+    })
+  }
+
+  /** Disconnects for good; every `closed` hook runs once with `err`. */
+  close(err: Error): void {
+    if (this._isClosed) return
+    this._isClosed = true
+    clearTimeout(this.reconnectTimer)
+    this.provider.destroy()
+    // The provider leaves its awareness (and the awareness's interval timer) to its owner.
+    this.provider.awareness.destroy()
+    this.setStatus('disconnected')
+    for (const hook of [...this.closed]) hook(err)
+    this.closed.clear()
+  }
+
+  private scheduleReconnect(code: number | undefined, maxBackoff: number): void {
+    if (this._isClosed || !this.provider.shouldConnect) return
+    if (isRefusal(code)) return
+    // Replace y-websocket's fixed back-off by one with jitter, so that the sessions of a
+    // restarted relay do not all come back in the same millisecond.
+    this.provider.shouldConnect = false
+    const base = Math.min(2 ** (this.provider.wsUnsuccessfulReconnects + 1) * 100, maxBackoff)
+    clearTimeout(this.reconnectTimer)
+    this.reconnectTimer = setTimeout(() => {
+      if (!this._isClosed) this.provider.connect()
+    }, base / 2 + Math.random() * base / 2)
+  }
+
+  private setStatus(status: Status): void {
+    if (this._status === status) return
+    this._status = status
+    this.emit('status', [status])
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The close codes the relay uses. Codes 4400–4499 mean "do not retry": stock y-websocket 3.x
+ * clients and ours stop reconnecting on them, and the relay holds such a refusal open for a
+ * moment first, so that older clients, which reconnect after any open, cannot storm it.
+ *
+ * @example
+ *   ws.close(CLOSE.badRoom, 'invalid room name')
+ *   if (isRefusal(event.code)) stopRetrying()
+ */
+export const CLOSE = {
+  goingAway: 1001,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  invalidPayload: 1007,
+  tooBig: 1009,
+  internalError: 1011,
+  /** The path names no valid room. */
+  badRoom: 4400
+} as const
+
+/** Whether a close code refuses the session for good: the client must not reconnect. */
+export const isRefusal = (code: number | undefined): boolean => code !== undefined && code >= 4400 && code < 4500

@@ -1,0 +1,14 @@
+/**
+ * The root types of a room's Y.Doc. A stock y-websocket client sees `state` as plain JSON, one
+ * entry a key, and a list as a Y.Array; the other two are ours.
+ *
+ * - `state`: the keys.
+ * - `yss:quiet`: for a key written in `noRerun`, the id of the write it covers (see client/writes.ts).
+ * - `yss:forces`: per key, a map of per-session force counts; a key's version is their sum.
+ *
+ * @example
+ *   doc.getMap(STATE).get('count')
+ */
+export const STATE = 'state'
+export const QUIET = 'yss:quiet'
+export const FORCES = 'yss:forces'

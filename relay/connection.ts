@@ -1,0 +1,82 @@
+/**
+ * One client's WebSocket, as the relay holds it: the {@link Peer} a room sends to, the frames
+ * that arrive before its room is loaded, and the close that detaches it from the room.
+ *
+ * @example
+ *   const conn = new RelayConnection(ws, 'default', deps)
+ *   rooms.open('default').then((room) => conn.attach(room))
+ *   ws.on('message', (data) => conn.receive(data))
+ */
+import { WebSocket } from 'ws'
+import type { Metrics } from './metrics.js'
+import type { Logger } from './log.js'
+import type { Peer } from './peer.js'
+import type { Room } from './room.js'
+import type { RoomRegistry } from './room-registry.js'
+
+export interface ConnectionDeps {
+  metrics: Metrics
+  log: Logger
+  rooms: RoomRegistry
+  /** Called once when the connection is done, to forget it. */
+  onDetached(conn: RelayConnection): void
+}
+
+let nextId = 1
+
+export class RelayConnection implements Peer {
+  readonly id = nextId++
+  closed = false
+  /** Whether a pong came since the last ping. */
+  alive = true
+  room: Room | null = null
+  private readonly early: Uint8Array[] = []
+
+  constructor(readonly ws: WebSocket, readonly roomName: string, private readonly deps: ConnectionDeps) {}
+
+  send(frame: Uint8Array): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return
+    this.ws.send(frame)
+    this.deps.metrics.inc('messages_out_total')
+    this.deps.metrics.inc('bytes_out_total', frame.length)
+  }
+
+  fail(code: number, reason: string): void {
+    if (this.closed) return
+    this.deps.metrics.inc('errors_total')
+    this.deps.log.warn('connection closed', { room: this.roomName, conn: this.id, code, reason })
+    this.close(code, reason)
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    // A close reason is limited to 123 bytes.
+    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString())
+    const force = setTimeout(() => this.ws.terminate(), 2_000)
+    force.unref()
+    this.detach()
+  }
+
+  /** A frame from the client: to the room, or kept until the room is loaded. */
+  receive(data: Uint8Array): void {
+    if (this.room) this.room.receive(this, data)
+    else this.early.push(data)
+  }
+
+  /** Joins the loaded room and hands it the frames that came first. */
+  attach(room: Room): void {
+    if (this.closed) return this.deps.rooms.released(room)
+    this.room = room
+    room.join(this)
+    for (const data of this.early.splice(0)) room.receive(this, data)
+  }
+
+  /** Leaves the room; the socket has closed or is closing. */
+  detach(): void {
+    this.deps.onDetached(this)
+    if (!this.room) return
+    this.room.leave(this)
+    this.deps.rooms.released(this.room)
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The relay's side of message 100: lock requests, commits and flushes, handled in a room's
+ * ordered pipeline. Replies are effects of the batch, so each follows, on its socket, the
+ * broadcast of every update that came before it.
+ *
+ * A commit is applied only if its lease is held and it integrates completely: every item it
+ * builds on, and every item it deletes, is in the room or in the commit itself. Otherwise it is
+ * DENIED and nothing of it is applied: a commit left pending in the doc would be acknowledged
+ * without being stored or broadcast.
+ *
+ * @example
+ *   handleLockMessage(room.lockContext, peer, decodeYss(decoder))
+ */
+import * as Y from 'yjs'
+import {
+  YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, type YssMessage
+} from '../protocol/messages.js'
+import { CLOSE } from '../protocol/close-codes.js'
+import { PeerError, parsePeerUpdate, type Peer } from './peer.js'
+import type { LeaseTable } from './leases.js'
+
+/** What a room lends its lock messages. */
+export interface LockContext {
+  readonly doc: Y.Doc
+  readonly leases: LeaseTable<Peer>
+  /** Sends `reply` to `peer` once the batch in hand is stored and broadcast. */
+  reply(peer: Peer, reply: YssMessage): void
+  /** Applies a parsed peer update to the doc, in the batch in hand. */
+  apply(peer: Peer, update: Uint8Array): void
+}
+
+export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): void => {
+  switch (m.type) {
+    case YSS_ACQUIRE:
+      for (let i = 1; i < m.keys.length; i++) {
+        if (!(m.keys[i - 1]! < m.keys[i]!)) throw new PeerError(CLOSE.protocolError, 'lock keys must be sorted and unique')
+      }
+      ctx.leases.acquire(peer, m.id, m.keys)
+      break
+    case YSS_COMMIT:
+      if (!ctx.leases.isGranted(peer, m.id)) {
+        ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
+        break
+      }
+      if (m.update.length > 0) {
+        parsePeerUpdate(m.update)
+        if (!integrates(ctx.doc, m.update)) {
+          ctx.leases.release(peer, m.id)
+          ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
+          break
+        }
+        ctx.apply(peer, m.update)
+      }
+      ctx.leases.release(peer, m.id)
+      ctx.reply(peer, { type: YSS_DONE, id: m.id })
+      break
+    case YSS_CANCEL:
+      ctx.leases.release(peer, m.id)
+      break
+    case YSS_FLUSH:
+      ctx.reply(peer, { type: YSS_FLUSHED, id: m.id })
+      break
+    default:
+      throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
+  }
+}
+
+/**
+ * Whether `update` would integrate into `doc` completely, leaving nothing pending: each client's
+ * structs start at or before what the doc holds, and every item they refer to (origin, right
+ * origin, parent) and every range they delete is in the doc or in the update.
+ */
+export const integrates = (doc: Y.Doc, update: Uint8Array): boolean => {
+  const { structs, ds } = Y.decodeUpdate(update)
+  const carried = new Map<number, { from: number; to: number }>()
+  for (const s of structs) {
+    if (s instanceof Y.Skip) return false // a gap inside the update: something is missing
+    const range = carried.get(s.id.client)
+    if (!range) carried.set(s.id.client, { from: s.id.clock, to: s.id.clock + s.length })
+    else if (s.id.clock === range.to) range.to = s.id.clock + s.length
+    else return false
+  }
+  for (const [client, { from }] of carried) if (from > Y.getState(doc.store, client)) return false
+  const has = (client: number, clock: number): boolean => {
+    if (clock < Y.getState(doc.store, client)) return true
+    const range = carried.get(client)
+    return range !== undefined && range.from <= clock && clock < range.to
+  }
+  const hasId = (id: Y.ID | null): boolean => id === null || has(id.client, id.clock)
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue
+    if (!hasId(s.origin) || !hasId(s.rightOrigin)) return false
+    if (s.parent instanceof Y.ID && !hasId(s.parent)) return false
+  }
+  for (const [client, ranges] of ds.clients) {
+    for (const r of ranges) if (!has(client, r.clock + r.len - 1)) return false
+  }
+  return true
+}

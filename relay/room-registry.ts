@@ -1,0 +1,121 @@
+/**
+ * The rooms a relay holds in memory: each loaded once, however many connections ask for it at
+ * once; unloaded (compacted first) once it has had no connection for `idleUnloadMs`; dropped
+ * when it fails, so the next connection loads it afresh from the store.
+ *
+ * @example
+ *   const rooms = new RoomRegistry(context, 30_000)
+ *   const room = await rooms.open('default')   // loads it, or waits for the load in progress
+ *   rooms.released(room)                       // its last peer left: unload it later
+ *   await rooms.close()
+ */
+import { Room, type RoomContext } from './room.js'
+
+interface Entry {
+  room: Promise<Room>
+  loaded?: Room
+  timer?: ReturnType<typeof setTimeout>
+  unloading?: Promise<void>
+}
+
+export class RoomRegistry {
+  private readonly rooms = new Map<string, Entry>()
+  private readonly ctx: RoomContext
+
+  constructor(ctx: Omit<RoomContext, 'onFailed'>, private readonly idleUnloadMs: number) {
+    this.ctx = { ...ctx, onFailed: (room) => this.drop(room.name) }
+  }
+
+  /** Names of the rooms in memory, loaded or loading. */
+  names(): string[] {
+    return [...this.rooms.keys()]
+  }
+
+  get size(): number {
+    return this.rooms.size
+  }
+
+  /** The rooms loaded so far. */
+  loaded(): Room[] {
+    const rooms: Room[] = []
+    for (const entry of this.rooms.values()) if (entry.loaded) rooms.push(entry.loaded)
+    return rooms
+  }
+
+  /** The room, loaded if it is not in memory. Rejects, and serves nothing, if it fails to load. */
+  async open(name: string): Promise<Room> {
+    let entry = this.rooms.get(name)
+    while (entry?.unloading) {
+      await entry.unloading
+      entry = this.rooms.get(name)
+    }
+    if (entry) {
+      clearTimeout(entry.timer)
+      entry.timer = undefined
+      return entry.room
+    }
+    const room = Room.load(name, this.ctx)
+    const created: Entry = { room }
+    this.rooms.set(name, created)
+    room.then(
+      (r) => {
+        created.loaded = r
+        this.ctx.metrics.inc('rooms_loaded_total')
+      },
+      (err) => {
+        if (this.rooms.get(name) === created) this.rooms.delete(name)
+        this.ctx.metrics.inc('errors_total')
+        this.ctx.log.error('room failed to load; not served', { room: name, error: String(err) })
+      }
+    )
+    return room
+  }
+
+  /** Unloads `room` after the idle time, unless a connection comes back first. */
+  released(room: Room): void {
+    const entry = this.rooms.get(room.name)
+    if (!entry || room.peers.size > 0 || entry.timer || entry.unloading) return
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined
+      if (room.peers.size > 0 || this.rooms.get(room.name) !== entry) return
+      entry.unloading = (async () => {
+        try {
+          await room.compact()
+        } catch (err) {
+          this.ctx.log.error('compaction on unload failed', { room: room.name, error: String(err) })
+        }
+        this.rooms.delete(room.name)
+        room.destroy()
+        this.ctx.metrics.inc('rooms_unloaded_total')
+        this.ctx.log.debug('room unloaded', { room: room.name })
+      })()
+    }, this.idleUnloadMs)
+    entry.timer.unref()
+  }
+
+  /** Waits until every loaded room has handled, stored and sent what it has queued. */
+  async idle(): Promise<void> {
+    const loaded = await Promise.allSettled([...this.rooms.values()].map((e) => e.room))
+    for (const r of loaded) if (r.status === 'fulfilled') await r.value.idle()
+  }
+
+  /** Compacts and drops every room. */
+  async close(): Promise<void> {
+    const loaded = await Promise.allSettled([...this.rooms.values()].map((e) => e.room))
+    for (const r of loaded) {
+      if (r.status !== 'fulfilled') continue
+      await r.value.compact().catch(() => {})
+      r.value.destroy()
+    }
+    for (const entry of this.rooms.values()) clearTimeout(entry.timer)
+    this.rooms.clear()
+  }
+
+  private drop(name: string): void {
+    const entry = this.rooms.get(name)
+    if (!entry) return
+    this.rooms.delete(name)
+    clearTimeout(entry.timer)
+    void entry.room.then((r) => r.destroy(), () => {})
+  }
+}
