@@ -10,6 +10,8 @@
  * - When it leaves the DOM it is unbound (and releases its session); when it comes back it
  *   re-binds and renders once to catch up with what changed meanwhile.
  * - If render throws, the tracker is still closed: later reads elsewhere do not bind it.
+ * - With no session (a bad `url` or `room`) it shows why in place of its template: `render()`
+ *   is not called, but `updated()` is, so `updated()` must not count on the template's nodes.
  *
  * Its session comes from, in order: its own `url` and `room` attributes, if either is set (one
  * shared connection per url and room, see `acquireSession`); else the nearest provider of

@@ -10,6 +10,12 @@ afterEach(cleanup)
 
 const connected = (el: Element) => waitFor(() => textIn(el, '.status') === 'connected', `<${el.localName}> to connect`)
 
+/**
+ * A room no session accepts, whichever names the client allows: far beyond any length limit.
+ * (`room=""` cannot serve: an element takes an empty attribute for the default room.)
+ */
+const INVALID_ROOM = 'x'.repeat(10_000)
+
 class CountTotal extends ServerStateElement {
   override render() {
     return html`<p class="total">total=${this.server.get('count') ?? 'none'}</p><server-counter></server-counter>`
@@ -61,7 +67,7 @@ describe('sessions that change', () => {
   })
 
   it('an invalid room shows why, in place of the element', async () => {
-    const host = mount(html`<server-counter room="bad room"></server-counter>`)
+    const host = mount(html`<server-counter room=${INVALID_ROOM}></server-counter>`)
     const counter = host.querySelector<ServerCounter>('server-counter')!
     await waitFor(() => /invalid room name/.test(textIn(counter, '[role=alert]') ?? ''), 'the error to show')
     counter.setAttribute('url', await relayUrl())
@@ -84,6 +90,25 @@ describe('sessions that change', () => {
     send('hello')
     await waitFor(() => /Not sent/.test(textIn(chat, '[role=alert]') ?? ''), 'the error to show')
     assertEqual(inShadow<HTMLInputElement>(chat, 'input[name=message]').value, 'hello', 'the message field')
+  })
+})
+
+describe('an element that starts with an invalid room', () => {
+  type Tag = 'server-counter' | 'server-slider' | 'server-chat' | 'server-chat-rooms'
+
+  /** `tag` mounted with an invalid room; resolves once its update completed, showing why. */
+  const mountInvalid = async <K extends Tag>(tag: K): Promise<HTMLElementTagNameMap[K]> => {
+    const el = document.createElement(tag)
+    el.setAttribute('room', INVALID_ROOM)
+    mount(html`${el}`)
+    const failed = await el.updateComplete.then(() => null, (e: Error) => e)
+    assertEqual(failed?.message ?? null, null, `the error of <${tag}>'s update with an invalid room`)
+    assert(el.sessionError && el.shadowRoot!.querySelector('[role=alert]'), `<${tag}> shows the invalid room as an error`)
+    return el
+  }
+
+  it('each element shows the invalid room, and its update completes', async () => {
+    for (const tag of ['server-counter', 'server-slider', 'server-chat', 'server-chat-rooms'] as const) await mountInvalid(tag)
   })
 })
 
