@@ -29,7 +29,7 @@
  *   }
  *   customElements.define('visit-count', VisitCount)
  */
-import { LitElement, ReactiveElement, render as litRender, type PropertyValues } from 'lit'
+import { LitElement, ReactiveElement, render as litRender, type PropertyValues, type RenderOptions } from 'lit'
 import { errorLine } from './status-line.js'
 import { ContextConsumer } from '@lit/context'
 import type { ServerState, Status, Tracker } from '../client/index.js'
@@ -125,7 +125,10 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
         // No session to render from: show why in place of the element's own template (a later
         // render with a session replaces it), and finish the update without calling render().
         (ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
-        litRender(errorLine(this.sessionError.message), this.renderRoot as HTMLElement)
+        // The element's own render options: Lit keeps this first part, and its options, for every
+        // later render into the root; without `host`, listeners would get their DOM node as `this`.
+        const options = (this as { renderOptions?: RenderOptions }).renderOptions ?? { host: this }
+        litRender(errorLine(this.sessionError.message), this.renderRoot as HTMLElement, options)
         return
       }
       const tracker = this._tracker

@@ -3,7 +3,7 @@
  * write: regressions found in review.
  */
 import { html } from 'lit'
-import { ServerStateElement, ROOMS_KEY, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
+import { ServerStateElement, ROOMS_KEY, chatMessages, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
 import { assert, assertEqual, cleanup, freshRoom, inShadow, mount, relayUrl, session, textIn, waitFor } from './helpers.js'
 
 afterEach(cleanup)
@@ -107,8 +107,55 @@ describe('an element that starts with an invalid room', () => {
     return el
   }
 
+  /** `tag` started with an invalid room, then given a fresh valid one; and a second session of it. */
+  const startInvalid = async <K extends Tag>(tag: K) => {
+    const el = await mountInvalid(tag)
+    const room = freshRoom(tag)
+    el.setAttribute('url', await relayUrl())
+    el.setAttribute('room', room)
+    await connected(el)
+    assert(!el.sessionError, 'no session error once the room is valid')
+    return { el, other: await session(room) }
+  }
+
   it('each element shows the invalid room, and its update completes', async () => {
     for (const tag of ['server-counter', 'server-slider', 'server-chat', 'server-chat-rooms'] as const) await mountInvalid(tag)
+  })
+
+  it('<server-counter> counts a click', async () => {
+    const { el, other } = await startInvalid('server-counter')
+    await waitFor(() => textIn(el, '.value') === 'Count = 0', 'the counter to start at 0')
+    inShadow<HTMLButtonElement>(el, 'button').click()
+    await waitFor(() => other.get('count') === 1, 'the click in the other session')
+    await waitFor(() => textIn(el, '.value') === 'Count = 1', 'the click shown')
+  })
+
+  it('<server-slider> writes a drag', async () => {
+    const { el, other } = await startInvalid('server-slider')
+    await waitFor(() => other.get('slider') === 50, 'the shared value to start at 50')
+    const range = inShadow<HTMLInputElement>(el, 'input[type=range]')
+    range.value = '80'
+    range.dispatchEvent(new Event('input', { bubbles: true }))
+    range.dispatchEvent(new Event('change', { bubbles: true }))
+    await waitFor(() => other.get('slider') === 80, 'the drag in the other session')
+    await waitFor(() => textIn(el, 'output') === '80', 'the drag shown')
+  })
+
+  it('<server-chat> sends a message', async () => {
+    const { el, other } = await startInvalid('server-chat')
+    inShadow<HTMLInputElement>(el, 'input[name=nickname]').value = 'ada'
+    inShadow<HTMLInputElement>(el, 'input[name=message]').value = 'hello'
+    inShadow<HTMLButtonElement>(el, 'form button').click()
+    await waitFor(() => chatMessages(other.get('chat')).some((m) => m.text === 'hello'), 'the message in the other session')
+    await waitFor(() => el.shadowRoot!.querySelectorAll('li:not(.empty)').length === 1, 'the message shown')
+  })
+
+  it('<server-chat-rooms> creates a room', async () => {
+    const { el, other } = await startInvalid('server-chat-rooms')
+    inShadow<HTMLInputElement>(el, 'input[name=room]').value = 'lobby'
+    inShadow<HTMLButtonElement>(el, 'form button').click()
+    await waitFor(() => JSON.stringify(other.get(ROOMS_KEY)) === '["lobby"]', 'the room in the other session')
+    await waitFor(() => textIn(el, 'h3') === 'Room lobby', 'the new room selected')
   })
 })
 
