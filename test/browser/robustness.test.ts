@@ -3,7 +3,7 @@
  * write: regressions found in review.
  */
 import { html } from 'lit'
-import { ServerStateElement, ROOMS_KEY, chatMessages, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
+import { ServerStateElement, ROOMS_KEY, chatMessages, releasesSettled, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
 import { assert, assertEqual, cleanup, freshRoom, inShadow, mount, relayUrl, session, textIn, waitFor } from './helpers.js'
 
 afterEach(cleanup)
@@ -38,8 +38,7 @@ describe('sessions that change', () => {
     provider.setAttribute('room', y)
     await provider.updateComplete
     await waitFor(() => provider.provided !== shared, 'the provider to move')
-    // The registry closes an unused session in a timer set when the provider moved: ours runs after it.
-    await new Promise((resolve) => setTimeout(resolve, 0))
+    await releasesSettled() // any close the provider's release set off has run
     assert(counter.server === shared && !shared.closed, 'the counter\'s session is still open')
     counter.remove()
     await waitFor(() => shared.closed, 'the session to close once its last element left')
