@@ -11,7 +11,7 @@
 export { ServerStateProvider } from './server-state-provider.js'
 export { ServerStateMixin, ServerStateElement, type ServerStateHost } from './server-state-element.js'
 export { sessionContext } from './session-context.js'
-export { acquireSession, type SessionLease } from './session-registry.js'
+export { acquireSession, releasesSettled, type SessionLease } from './session-registry.js'
 export { sharedStyles } from './shared-styles.js'
 export { errorLine, statusLine } from './status-line.js'
 export { ServerCounter } from './server-counter.js'

@@ -80,7 +80,9 @@ export class ServerChat extends ServerStateElement {
 
   protected override updated(changed: PropertyValues): void {
     super.updated(changed)
-    const list = this.renderRoot.querySelector('ol')!
+    // No list while the element shows a session error in place of its template.
+    const list = this.renderRoot.querySelector('ol')
+    if (!list) return
     const count = list.querySelectorAll('li:not(.empty)').length
     if (count !== this.shown) list.scrollTop = list.scrollHeight
     this.shown = count

@@ -10,6 +10,8 @@
  * - When it leaves the DOM it is unbound (and releases its session); when it comes back it
  *   re-binds and renders once to catch up with what changed meanwhile.
  * - If render throws, the tracker is still closed: later reads elsewhere do not bind it.
+ * - With no session (a bad `url` or `room`) it shows why in place of its template: `render()`
+ *   is not called, but `updated()` is, so `updated()` must not count on the template's nodes.
  *
  * Its session comes from, in order: its own `url` and `room` attributes, if either is set (one
  * shared connection per url and room, see `acquireSession`); else the nearest provider of
@@ -27,7 +29,7 @@
  *   }
  *   customElements.define('visit-count', VisitCount)
  */
-import { LitElement, ReactiveElement, render as litRender, type PropertyValues } from 'lit'
+import { LitElement, ReactiveElement, render as litRender, type PropertyValues, type RenderOptions } from 'lit'
 import { errorLine } from './status-line.js'
 import { ContextConsumer } from '@lit/context'
 import type { ServerState, Status, Tracker } from '../client/index.js'
@@ -123,7 +125,10 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
         // No session to render from: show why in place of the element's own template (a later
         // render with a session replaces it), and finish the update without calling render().
         (ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
-        litRender(errorLine(this.sessionError.message), this.renderRoot as HTMLElement)
+        // The element's own render options: Lit keeps this first part, and its options, for every
+        // later render into the root; without `host`, listeners would get their DOM node as `this`.
+        const options = (this as { renderOptions?: RenderOptions }).renderOptions ?? { host: this }
+        litRender(errorLine(this.sessionError.message), this.renderRoot as HTMLElement, options)
         return
       }
       const tracker = this._tracker

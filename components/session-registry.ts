@@ -19,10 +19,27 @@ export interface SessionLease {
 interface Entry {
   session: ServerState
   users: number
-  closing?: ReturnType<typeof setTimeout>
+  /** The pending close of a session whose last lease was released, and its end (closed or kept). */
+  closing?: { timer: ReturnType<typeof setTimeout>; settle: () => void }
 }
 
 const entries = new Map<string, Entry>()
+/** Ends of the pending closes: what {@link releasesSettled} waits for. */
+const undecided = new Set<Promise<void>>()
+
+/**
+ * Resolves once every release made so far is decided: its session closed, or kept because an
+ * element took it back. A session still open after it is kept, not merely not closed yet (for
+ * tests and tools; elements do not need it).
+ *
+ * @example
+ *   element.remove()
+ *   await releasesSettled()
+ *   session.closed // final for that release
+ */
+export const releasesSettled = async (): Promise<void> => {
+  await Promise.all(undecided)
+}
 
 /**
  * The shared session of `url` (default: the page's own relay) and `room` (default `default`).
@@ -36,7 +53,11 @@ export const acquireSession = (url?: string, room?: string): SessionLease => {
     entries.set(id, entry)
   }
   const held = entry
-  clearTimeout(held.closing)
+  if (held.closing) {
+    clearTimeout(held.closing.timer)
+    held.closing.settle() // kept
+    held.closing = undefined
+  }
   held.users++
   let released = false
   return {
@@ -45,11 +66,21 @@ export const acquireSession = (url?: string, room?: string): SessionLease => {
       if (released) return
       released = true
       if (--held.users > 0) return
-      held.closing = setTimeout(() => {
-        if (held.users > 0) return
-        if (entries.get(id) === held) entries.delete(id)
-        held.session.close()
+      let settle!: () => void
+      const end = new Promise<void>((resolve) => { settle = resolve })
+      undecided.add(end)
+      void end.then(() => undecided.delete(end))
+      const timer = setTimeout(() => {
+        held.closing = undefined
+        try {
+          if (held.users > 0) return
+          if (entries.get(id) === held) entries.delete(id)
+          held.session.close()
+        } finally {
+          settle()
+        }
       }, 0)
+      held.closing = { timer, settle }
     }
   }
 }

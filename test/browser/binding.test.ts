@@ -4,7 +4,7 @@
  * counts in the style of Lit's reactive-element tests.
  */
 import { html } from 'lit'
-import { ServerStateElement, acquireSession, type ServerStateProvider } from '../../components/index.js'
+import { ServerStateElement, acquireSession, releasesSettled, type ServerStateProvider } from '../../components/index.js'
 import type { ServerState } from '../../client/index.js'
 import { assert, assertEqual, cleanup, freshRoom, mount, relayUrl, session, waitFor } from './helpers.js'
 
@@ -171,9 +171,7 @@ describe('where elements get their session', () => {
     assertEqual(a!.server.room, room, 'the session\'s room')
     const shared = a!.server
     a!.remove()
-    // The registry closes in a zero-delay timer; timers of equal delay run in order, so this one
-    // runs after it would have closed the session.
-    await new Promise((resolve) => setTimeout(resolve, 0))
+    await releasesSettled()
     assert(!shared.closed, 'still open while one element shows it')
     b!.remove()
     await waitFor(() => shared.closed, 'the session to close after the last element left')
@@ -187,6 +185,24 @@ describe('where elements get their session', () => {
     await c!.updateComplete
     assertEqual([c!.server.room, kept.bindings.count('a')], [room, 0], 'room and old bindings after a change of room')
     await waitFor(() => kept.closed, 'the old room\'s session to close')
+  })
+
+  it('tells when released sessions are settled: closed, or kept by an element that took them back', async () => {
+    const url = await relayUrl()
+    const room = freshRoom('settled')
+    const first = acquireSession(url, room)
+    first.release()
+    assert(!first.session.closed, 'not closed in the task of its release')
+    await releasesSettled()
+    assert(first.session.closed, 'closed once settled, with no element left')
+    const second = acquireSession(url, room)
+    second.release()
+    const back = acquireSession(url, room) // taken back before the close ran
+    await releasesSettled()
+    assert(back.session === second.session && !second.session.closed, 'kept once settled, taken back')
+    back.release()
+    await releasesSettled()
+    assert(second.session.closed, 'closed once settled, after its last element left')
   })
 
   it('prefers its own url or room to a provider, and follows a provider\'s new session', async () => {

@@ -43,13 +43,31 @@ export const cleanup = (): void => {
   for (const s of opened.splice(0)) s.close()
 }
 
-/** Waits until `check()` is true, checking each 5 ms, for at most `timeout` ms. */
-export const waitFor = async (check: () => boolean, what: string, timeout = 5_000): Promise<void> => {
-  const end = performance.now() + timeout
-  while (!check()) {
-    if (performance.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
+/** Waits until `check()` is true, checking it now and then once a frame, for at most `timeout` ms. */
+export const waitFor = (check: () => boolean, what: string, timeout = 5_000): Promise<void> => {
+  // Made here, so that a timeout's stack names the waiting test.
+  const timedOut = new Error(`timed out after ${timeout} ms waiting for ${what}`)
+  return new Promise((resolve, reject) => {
+    let frame = 0
+    // The bound only: it fails the wait, it never ends one.
+    const bound = setTimeout(() => {
+      cancelAnimationFrame(frame)
+      reject(timedOut)
+    }, timeout)
+    const poll = (): void => {
+      let done: boolean
+      try {
+        done = check()
+      } catch (err) {
+        clearTimeout(bound)
+        return reject(err)
+      }
+      if (!done) return void (frame = requestAnimationFrame(poll))
+      clearTimeout(bound)
+      resolve()
+    }
+    poll()
+  })
 }
 
 /** The trimmed text of the first match of `selector` in `el`'s shadow root, or null. */

@@ -3,12 +3,18 @@
  * write: regressions found in review.
  */
 import { html } from 'lit'
-import { ServerStateElement, ROOMS_KEY, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
+import { ServerStateElement, ROOMS_KEY, chatMessages, releasesSettled, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
 import { assert, assertEqual, cleanup, freshRoom, inShadow, mount, relayUrl, session, textIn, waitFor } from './helpers.js'
 
 afterEach(cleanup)
 
 const connected = (el: Element) => waitFor(() => textIn(el, '.status') === 'connected', `<${el.localName}> to connect`)
+
+/**
+ * A room no session accepts, whichever names the client allows: far beyond any length limit.
+ * (`room=""` cannot serve: an element takes an empty attribute for the default room.)
+ */
+const INVALID_ROOM = 'x'.repeat(10_000)
 
 class CountTotal extends ServerStateElement {
   override render() {
@@ -32,8 +38,7 @@ describe('sessions that change', () => {
     provider.setAttribute('room', y)
     await provider.updateComplete
     await waitFor(() => provider.provided !== shared, 'the provider to move')
-    // The registry closes an unused session in a timer set when the provider moved: ours runs after it.
-    await new Promise((resolve) => setTimeout(resolve, 0))
+    await releasesSettled() // any close the provider's release set off has run
     assert(counter.server === shared && !shared.closed, 'the counter\'s session is still open')
     counter.remove()
     await waitFor(() => shared.closed, 'the session to close once its last element left')
@@ -61,7 +66,7 @@ describe('sessions that change', () => {
   })
 
   it('an invalid room shows why, in place of the element', async () => {
-    const host = mount(html`<server-counter room="bad room"></server-counter>`)
+    const host = mount(html`<server-counter room=${INVALID_ROOM}></server-counter>`)
     const counter = host.querySelector<ServerCounter>('server-counter')!
     await waitFor(() => /invalid room name/.test(textIn(counter, '[role=alert]') ?? ''), 'the error to show')
     counter.setAttribute('url', await relayUrl())
@@ -84,6 +89,72 @@ describe('sessions that change', () => {
     send('hello')
     await waitFor(() => /Not sent/.test(textIn(chat, '[role=alert]') ?? ''), 'the error to show')
     assertEqual(inShadow<HTMLInputElement>(chat, 'input[name=message]').value, 'hello', 'the message field')
+  })
+})
+
+describe('an element that starts with an invalid room', () => {
+  type Tag = 'server-counter' | 'server-slider' | 'server-chat' | 'server-chat-rooms'
+
+  /** `tag` mounted with an invalid room; resolves once its update completed, showing why. */
+  const mountInvalid = async <K extends Tag>(tag: K): Promise<HTMLElementTagNameMap[K]> => {
+    const el = document.createElement(tag)
+    el.setAttribute('room', INVALID_ROOM)
+    mount(html`${el}`)
+    const failed = await el.updateComplete.then(() => null, (e: Error) => e)
+    assertEqual(failed?.message ?? null, null, `the error of <${tag}>'s update with an invalid room`)
+    assert(el.sessionError && el.shadowRoot!.querySelector('[role=alert]'), `<${tag}> shows the invalid room as an error`)
+    return el
+  }
+
+  /** `tag` started with an invalid room, then given a fresh valid one; and a second session of it. */
+  const startInvalid = async <K extends Tag>(tag: K) => {
+    const el = await mountInvalid(tag)
+    const room = freshRoom(tag)
+    el.setAttribute('url', await relayUrl())
+    el.setAttribute('room', room)
+    await connected(el)
+    assert(!el.sessionError, 'no session error once the room is valid')
+    return { el, other: await session(room) }
+  }
+
+  it('each element shows the invalid room, and its update completes', async () => {
+    for (const tag of ['server-counter', 'server-slider', 'server-chat', 'server-chat-rooms'] as const) await mountInvalid(tag)
+  })
+
+  it('<server-counter> counts a click', async () => {
+    const { el, other } = await startInvalid('server-counter')
+    await waitFor(() => textIn(el, '.value') === 'Count = 0', 'the counter to start at 0')
+    inShadow<HTMLButtonElement>(el, 'button').click()
+    await waitFor(() => other.get('count') === 1, 'the click in the other session')
+    await waitFor(() => textIn(el, '.value') === 'Count = 1', 'the click shown')
+  })
+
+  it('<server-slider> writes a drag', async () => {
+    const { el, other } = await startInvalid('server-slider')
+    await waitFor(() => other.get('slider') === 50, 'the shared value to start at 50')
+    const range = inShadow<HTMLInputElement>(el, 'input[type=range]')
+    range.value = '80'
+    range.dispatchEvent(new Event('input', { bubbles: true }))
+    range.dispatchEvent(new Event('change', { bubbles: true }))
+    await waitFor(() => other.get('slider') === 80, 'the drag in the other session')
+    await waitFor(() => textIn(el, 'output') === '80', 'the drag shown')
+  })
+
+  it('<server-chat> sends a message', async () => {
+    const { el, other } = await startInvalid('server-chat')
+    inShadow<HTMLInputElement>(el, 'input[name=nickname]').value = 'ada'
+    inShadow<HTMLInputElement>(el, 'input[name=message]').value = 'hello'
+    inShadow<HTMLButtonElement>(el, 'form button').click()
+    await waitFor(() => chatMessages(other.get('chat')).some((m) => m.text === 'hello'), 'the message in the other session')
+    await waitFor(() => el.shadowRoot!.querySelectorAll('li:not(.empty)').length === 1, 'the message shown')
+  })
+
+  it('<server-chat-rooms> creates a room', async () => {
+    const { el, other } = await startInvalid('server-chat-rooms')
+    inShadow<HTMLInputElement>(el, 'input[name=room]').value = 'lobby'
+    inShadow<HTMLButtonElement>(el, 'form button').click()
+    await waitFor(() => JSON.stringify(other.get(ROOMS_KEY)) === '["lobby"]', 'the room in the other session')
+    await waitFor(() => textIn(el, 'h3') === 'Room lobby', 'the new room selected')
   })
 })
 
