@@ -53,8 +53,10 @@ const locksOpen = async (httpUrl: string): Promise<number> => {
   return Number(/^yss_locks_open (\d+)$/m.exec(text)?.[1])
 }
 
-const N = 8
-const M = 250
+// Enough processes and operations to interleave on every hand-over; the large runs (8 × 250 and
+// more) are in bench/ (\`npm run bench -- locks\`).
+const N = 4
+const M = 60
 
 test(`${N} processes doing ${M} locked increments each end at exactly ${N * M}`, async () => {
   const relay = await testRelay()

@@ -41,12 +41,10 @@ test('SIGTERM closes sockets with 1001, exits 0 within seconds, and keeps the ro
     // the broadcast reaches the raw socket only once the relay has stored the update
     await raw.frame((f) => f[0] === 0 && f[1] === 2)
     client.provider.shouldConnect = false
-    const started = Date.now()
     relay.proc.kill('SIGTERM')
     const { code } = await within(raw.closed, 5_000, 'the close frame')
     assert.equal(code, 1001)
     assert.equal(await within(relay.exited, 5_000, 'the relay to exit'), 0)
-    assert.ok(Date.now() - started < 5_000)
     client.destroy()
     const again = await spawnRelay(['--port', '0', '--data', dir.path, '--log-level', 'warn'])
     const reader = stockClient(again.url, 'term')
