@@ -1,7 +1,7 @@
 /**
  * Deterministic multi-session tests on the in-process harness (test/harness/): the real relay
  * rooms and real client sessions, every frame delivered when the test says. Each regression test
- * names the fix it guards; each fails when that fix is reverted.
+ * names the fix it guards and fails on the behaviour before it.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -19,11 +19,7 @@ const sync = (frames: Uint8Array[]): Uint8Array[] => frames.filter((f) => update
 
 /** The message-100 replies among `frames`. */
 const replies = (frames: Uint8Array[]): YssMessage[] =>
-  frames.filter((f) => f[0] === MESSAGE_YSS).map((f) => {
-    const d = decoding.createDecoder(f)
-    decoding.readVarUint(d)
-    return decodeYss(d)
-  })
+  frames.filter((f) => f[0] === MESSAGE_YSS).map((f) => decodeYss(decoding.createDecoder(f.subarray(1))))
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown }
 const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
@@ -93,7 +89,9 @@ test('harness: a dropped session reconnects on a new socket and syncs what it wr
 })
 
 // 1. A lock can resolve while its writes are applied nowhere (fixes: client/lock.ts
-// withDependencies, relay/lock-messages.ts integrates).
+// withDependencies, relay/lock-messages.ts integrates). Either fix alone keeps the first test
+// green (the commit carries its dependency, or it is denied), so it fails only with both
+// reverted; the relay test checks the relay's fix alone.
 
 test('1. a lock built on a write that came over the BroadcastChannel is applied everywhere, or rejected and applied nowhere', async (t) => {
   const net = new Network()
