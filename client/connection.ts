@@ -12,10 +12,10 @@
  *   await conn.flush()                      // the relay stored everything sent so far
  *   conn.close(new Error('bye'))
  */
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
-import { MESSAGE_YSS, YSS_FLUSH, YSS_FLUSHED, decodeYss, encodeYss, type YssMessage } from '../protocol/messages.js'
+import { MESSAGE_SYNC, MESSAGE_YSS, YSS_FLUSH, YSS_FLUSHED, decodeYss, encodeYss, type YssMessage } from '../protocol/messages.js'
 import { isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
 import { SessionClosedError } from './errors.js'
@@ -57,6 +57,8 @@ export class Connection extends ObservableV2<Events> {
   /** Called once, when the session closes for good. */
   readonly closed = new Set<(err: Error) => void>()
   private readonly requests = new Map<number, (m: YssMessage) => void>()
+  /** Deletions that came over the BroadcastChannel since the last sync with the relay. */
+  private channelDeletions: Uint8Array[] = []
   private nextId = 1
   private _status: Status = 'connecting'
   private _isClosed = false
@@ -79,6 +81,7 @@ export class Connection extends ObservableV2<Events> {
       const m = decodeYss(decoder)
       this.requests.get(m.id)?.(m)
     }
+    this.noteChannelDeletions(doc)
     this.ready = new Promise<void>((resolve, reject) => {
       this.provider.on('sync', (synced: boolean) => { if (synced) resolve() })
       this.closed.add(reject)
@@ -90,6 +93,8 @@ export class Connection extends ObservableV2<Events> {
     })
     this.provider.on('sync', (synced: boolean) => {
       if (!synced) return
+      // The sync step 2 this session sent on connecting carried its whole delete set.
+      this.channelDeletions = []
       this.setStatus('connected')
       for (const hook of [...this.resynced]) hook()
     })
@@ -164,6 +169,22 @@ export class Connection extends ObservableV2<Events> {
     })
   }
 
+  /**
+   * Takes the deletions that came over the BroadcastChannel since the last sync with the relay,
+   * as one update without items, or null. A deletion advances no clock, so a state vector cannot
+   * tell that the relay lacks it: a lock commit carries these. Give them back with
+   * {@link returnChannelDeletions} if the commit fails.
+   */
+  takeChannelDeletions(): Uint8Array | null {
+    const taken = this.channelDeletions
+    this.channelDeletions = []
+    return taken.length === 0 ? null : Y.mergeUpdates(taken)
+  }
+
+  returnChannelDeletions(deletions: Uint8Array): void {
+    this.channelDeletions.unshift(deletions)
+  }
+
   /** Disconnects for good; every `closed` hook runs once with `err`. */
   close(err: Error): void {
     if (this._isClosed) return
@@ -175,6 +196,27 @@ export class Connection extends ObservableV2<Events> {
     this.setStatus('disconnected')
     for (const hook of [...this.closed]) hook(err)
     this.closed.clear()
+  }
+
+  /** Keeps the delete set of every update the provider applies from its BroadcastChannel. */
+  private noteChannelDeletions(doc: Y.Doc): void {
+    const handleSync = this.provider.messageHandlers[MESSAGE_SYNC]!
+    const keep = (update: Uint8Array) => {
+      const deletions = Y.diffUpdate(update, Y.encodeStateVectorFromUpdate(update))
+      if (Y.decodeUpdate(deletions).ds.clients.size === 0) return
+      // Merged now and then, so that a tab that never locks keeps one compact delete set.
+      if (this.channelDeletions.push(deletions) > 64) this.channelDeletions = [Y.mergeUpdates(this.channelDeletions)]
+    }
+    this.provider.messageHandlers[MESSAGE_SYNC] = (encoder, decoder, provider, emitSynced, type) => {
+      // y-websocket reads its socket with emitSynced true and its channel with it false.
+      if (emitSynced) return handleSync(encoder, decoder, provider, emitSynced, type)
+      doc.on('update', keep)
+      try {
+        handleSync(encoder, decoder, provider, emitSynced, type)
+      } finally {
+        doc.off('update', keep)
+      }
+    }
   }
 
   private scheduleReconnect(code: number | undefined, maxBackoff: number): void {

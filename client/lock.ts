@@ -172,24 +172,32 @@ export class Locks {
     }
     // The commit comes back as a remote transaction: it must not re-run the render that locked.
     const forget = s.changes.expectCommit({ ...commit, trackers })
-    const outcome = this.commit(keys, id, this.withDependencies(commit.update, grant), commit)
-    outcome.catch(forget)
+    const carried = this.withDependencies(commit.update, grant)
+    const outcome = this.commit(keys, id, carried.update, commit)
+    outcome.catch(() => {
+      forget()
+      if (carried.deletions) s.connection.returnChannelDeletions(carried.deletions)
+    })
     this.lastCommit = outcome.catch(() => {})
     await outcome
     return result
   }
 
   /**
-   * The commit, carrying every update this session holds beyond the relay's state at the grant.
-   * A commit may build on an item the relay never got (one that came from another tab over a
-   * BroadcastChannel while that tab's socket was down); carried along, it is stored with the
-   * commit instead of leaving the commit pending, or denied, at the relay.
+   * The commit, carrying every update this session holds beyond the relay's state at the grant,
+   * and the deletions that came over the BroadcastChannel. A commit may build on an item or a
+   * deletion the relay never got (one from another tab while that tab's socket was down);
+   * carried along, it is stored with the commit instead of leaving the commit pending, or
+   * denied, at the relay, or resolved on a state the room does not have.
    */
-  private withDependencies(update: Uint8Array, grant: Map<number, number>): Uint8Array {
+  private withDependencies(update: Uint8Array, grant: Map<number, number>): { update: Uint8Array; deletions: Uint8Array | null } {
     const doc = this.session.doc
+    const parts = [update]
     const ahead = [...doc.store.clients.keys()].some((client) => Y.getState(doc.store, client) > (grant.get(client) ?? 0))
-    if (!ahead) return update
-    return Y.mergeUpdates([Y.encodeStateAsUpdate(doc, Y.encodeStateVector(grant)), update])
+    if (ahead) parts.unshift(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(grant)))
+    const deletions = this.session.connection.takeChannelDeletions()
+    if (deletions) parts.unshift(deletions)
+    return { update: parts.length === 1 ? update : Y.mergeUpdates(parts), deletions }
   }
 
   /** Encodes the writes as one update of the shadow doc; null if they change nothing. */

@@ -127,9 +127,7 @@ test('1. a lock built on a write that came over the BroadcastChannel is applied 
   assert.deepEqual([a.get('x'), b.get('x'), c.get('x')], [x, x, x])
 })
 
-test('1. a lock built on a deletion that came over the BroadcastChannel is applied everywhere, or rejected and applied nowhere', {
-  todo: 'withDependencies carries what the doc holds beyond the grant by state vector only: a deletion advances no clock, so it is never carried'
-}, async (t) => {
+test('1. a lock built on a deletion that came over the BroadcastChannel is applied everywhere, or rejected and applied nowhere', async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'bc-delete')

@@ -5,8 +5,8 @@
  * It does what y-websocket's channel does (sessions are made with `broadcastChannel: false`, so
  * the real one is off): a session publishes every update of its doc whose origin is not its own
  * provider, that is its own writes, never what it got from the relay or from the channel; the
- * other session applies it with its provider as origin, so that it does not send it on to the
- * relay. An update that reached a tab only this way is therefore unknown to the relay until the
+ * other session's provider handles it as a frame from its channel, so that it does not send it
+ * on to the relay. An update that reached a tab only this way is therefore unknown to the relay until the
  * writing tab's own socket sends it.
  *
  * @example
@@ -16,8 +16,13 @@
  *   bc.forward(a)            // B now reads x === 100; the relay does not know it
  *   bc.close()
  */
-import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import * as syncProtocol from 'y-protocols/sync'
+import { MESSAGE_SYNC } from '../../protocol/messages.js'
 import type { ServerState } from '../../client/session.js'
+
+/** y-websocket's handler of what arrives on its BroadcastChannel (private in y-websocket 3.1). */
+type ChannelSubscriber = (data: ArrayBuffer | Uint8Array, origin: unknown) => void
 
 interface End {
   session: ServerState<any>
@@ -44,7 +49,14 @@ export class ChannelPair {
     const source = this.end(from)
     const target = this.ends[0] === source ? this.ends[1] : this.ends[0]
     const updates = source.outbox.splice(0, n)
-    for (const update of updates) Y.applyUpdate(target.session.doc, update, target.session.provider)
+    // Through the provider's own channel handler, as a frame from another tab would arrive.
+    const subscriber = (target.session.provider as unknown as { _bcSubscriber: ChannelSubscriber })._bcSubscriber
+    for (const update of updates) {
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, MESSAGE_SYNC)
+      syncProtocol.writeUpdate(e, update)
+      subscriber(encoding.toUint8Array(e), this)
+    }
     return updates.length
   }
 
