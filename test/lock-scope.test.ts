@@ -140,3 +140,23 @@ test('two locks of one session granted before their updates arrive: each resolve
     proxy.close()
   }
 })
+
+test('append() inside a lock on another key is refused: the list would be created without its lock', async () => {
+  const [a] = await sessions(1) as [any]
+  await assert.rejects(
+    a.lock('other', () => { a.append('fresh-list', 'm') }),
+    /append\("fresh-list"\) inside lock\(\["other"\]\)/
+  )
+  assert.equal(a.has('fresh-list'), false)
+  await a.lock(['fresh-list', 'other'], () => { a.append('fresh-list', 'm') })
+  assert.deepEqual(a.get('fresh-list'), ['m'])
+})
+
+test('lock() with bad keys or no function rejects instead of throwing', async () => {
+  const [a] = await sessions(1) as [any]
+  for (const [keys, fn] of [[[], () => {}], [[1], () => {}], ['k', 'not a function']] as const) {
+    let promise: Promise<unknown> | undefined
+    assert.doesNotThrow(() => { promise = a.lock(keys, fn) })
+    await assert.rejects(promise!, TypeError)
+  }
+})
