@@ -66,20 +66,106 @@ export const memoryLogger = (): Logger & { lines: string[] } => {
 export const testRelay = (options: RelayOptions = {}): Promise<Relay> =>
   startRelay({ port: 0, memory: options.dataDir === undefined && options.store === undefined, logLevel: 'silent', ...options })
 
-export interface StockClient {
+/** What the tests use of a stock y-websocket provider, of any major (1.x, 2.x, 3.x). */
+export interface StockProvider {
+  readonly synced: boolean
+  readonly wsconnected: boolean
+  readonly url: string
+  on(event: string, fn: (...args: any[]) => void): unknown
+  once(event: string, fn: (...args: any[]) => void): unknown
+  off(event: string, fn: (...args: any[]) => void): unknown
+  connect(): void
+  destroy(): void
+}
+
+/** A stock `WebsocketProvider` class: y-websocket 3.x's own, or an aliased older major's. */
+export type StockProviderClass<P extends StockProvider = StockProvider> = new (
+  serverUrl: string,
+  room: string,
+  doc: Y.Doc,
+  options: { WebSocketPolyfill: never; disableBc: boolean; connect?: boolean }
+) => P
+
+export interface StockClient<P extends StockProvider = WebsocketProvider> {
   doc: Y.Doc
-  provider: WebsocketProvider
+  provider: P
   state: Y.Map<unknown>
   synced: Promise<void>
   destroy(): void
 }
 
-/** A stock y-websocket client, not one of ours. */
-export const stockClient = (url: string, room: string): StockClient => {
+/**
+ * A stock y-websocket client, not one of ours: y-websocket 3.x unless `Provider` is another
+ * major's class. With `connect: false` it waits for `provider.connect()`, so that a test can
+ * listen to its first attempt.
+ */
+export function stockClient(url: string, room: string): StockClient
+export function stockClient<P extends StockProvider>(
+  url: string,
+  room: string,
+  Provider: StockProviderClass<P>,
+  options?: { connect?: boolean }
+): StockClient<P>
+export function stockClient(
+  url: string,
+  room: string,
+  Provider: StockProviderClass = WebsocketProvider,
+  options: { connect?: boolean } = {}
+): StockClient<StockProvider> {
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
-  const synced = provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000)
-  return { doc, provider, state: doc.getMap('state'), synced, destroy: () => { provider.destroy(); doc.destroy() } }
+  const provider = new Provider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, connect: options.connect ?? true })
+  let synced: Promise<void> | undefined
+  return {
+    doc,
+    provider,
+    state: doc.getMap('state'),
+    // Made on first use: a client that is never meant to sync leaves no timer behind.
+    get synced() {
+      return (synced ??= provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000))
+    },
+    destroy: () => { provider.destroy(); doc.destroy() }
+  }
+}
+
+export interface SocketHistory {
+  /** When each connection attempt started (status `connecting`). */
+  attempts: number[]
+  /** When each socket opened (status `connected`). */
+  opens: number[]
+  /** When each socket closed, with its close code (0 for a local close). */
+  closes: Array<{ at: number; code: number }>
+  /** Resolves once `done()` holds, checked now and at each attempt, open and close. */
+  until(done: () => boolean): Promise<void>
+}
+
+/**
+ * Records a stock provider's connection attempts, opens and closes. Create the provider with
+ * `connect: false` to see its first attempt too.
+ */
+export const socketHistory = (provider: StockProvider): SocketHistory => {
+  const waiters = new Set<() => void>()
+  const changed = () => { for (const w of [...waiters]) w() }
+  const history: SocketHistory = {
+    attempts: [],
+    opens: [],
+    closes: [],
+    until: (done) =>
+      new Promise((resolve) => {
+        const check = () => { if (done()) { waiters.delete(check); resolve() } }
+        waiters.add(check)
+        check()
+      })
+  }
+  provider.on('status', ({ status }: { status: string }) => {
+    if (status === 'connecting') history.attempts.push(Date.now())
+    if (status === 'connected') history.opens.push(Date.now())
+    changed()
+  })
+  provider.on('connection-close', (event: { code?: number } | null) => {
+    history.closes.push({ at: Date.now(), code: event?.code ?? 0 })
+    changed()
+  })
+  return history
 }
 
 /** Resolves once `map` holds `key`, or rejects after `timeout` ms. */
