@@ -5,8 +5,9 @@
  * 4.0.0-x, prerelease) needs yjs 14 and is not tested.
  *
  * Stock clients append the room to the URL as it is (`ws://host/my room`); the WebSocket URL
- * parser escapes it (`/my%20room`) and the relay decodes it. Ours escapes it itself (`roomPath`).
- * Both must land in the same room, named as the application named it.
+ * parser escapes it (`/my%20room`) and our relay decodes it. Ours sends the same path
+ * (`roomPath`), so both land in the same room, named as the application named it, on our relay
+ * and on the reference relay, which takes the raw path as the name.
  *
  * Every client of a test is created before its first await, so that a failing test still
  * closes all of them.
@@ -18,7 +19,7 @@ import { WebsocketProvider as ProviderV1 } from 'y-websocket-v1'
 import { WebsocketProvider as ProviderV2 } from 'y-websocket-v2'
 import { WebsocketProvider as ProviderV3 } from 'y-websocket'
 import {
-  testRelay, stockClient, socketHistory, untilKey, rawSocket, memoryLogger, within,
+  testRelay, referenceRelay, stockClient, socketHistory, untilKey, rawSocket, memoryLogger, within,
   type StockProviderClass
 } from './helpers.js'
 import { connect, type ServerState } from '../client/index.js'
@@ -95,6 +96,28 @@ test('stock clients of every major and ours share one room', async () => {
   } finally {
     for (const c of stock) c.destroy()
     ours.close()
+    await relay.close()
+  }
+})
+
+test('through the reference relay too, ours and stock clients share every room: ours sends the path a stock client sends', async () => {
+  // @y/websocket-server 0.1.1 names a room by the raw path: `doc%3A123` and `doc:123` would be two.
+  const relay = await referenceRelay()
+  const rooms = [...ROOMS, 'x+y', 'a,b;c=d&e$', '100%'].map((room) => ({
+    room,
+    stock: stockClient(relay.url, room, ProviderV1),
+    ours: ourSession(relay.url, room)
+  }))
+  try {
+    await within(Promise.all(rooms.map(async ({ room, stock, ours }) => {
+      await Promise.all([stock.synced, ours.ready])
+      stock.state.set('stock', room)
+      ours.set('ours', room)
+      await Promise.all([ourKey(ours, 'stock', room), untilKey(stock.state, 'ours', room)])
+    })), 10_000, 'ours and a stock client in every room of the reference relay')
+    assert.equal(relay.rooms().length, rooms.length, `one doc a room: ${JSON.stringify(relay.rooms())}`)
+  } finally {
+    for (const { stock, ours } of rooms) { stock.destroy(); ours.close() }
     await relay.close()
   }
 })

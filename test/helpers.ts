@@ -239,6 +239,43 @@ export const updateOf = (frame: Uint8Array): Uint8Array | null => {
   return sub === 1 || sub === 2 ? decoding.readVarUint8Array(d) : null
 }
 
+export interface ReferenceRelay {
+  /** `ws://127.0.0.1:port`, as for our relay. */
+  url: string
+  /** Names of the docs it holds: the raw paths its clients connected to, without the slash. */
+  rooms(): string[]
+  close(): Promise<void>
+}
+
+/**
+ * The reference relay, @y/websocket-server 0.1.1's `setupWSConnection`, served in memory as its
+ * own server.js serves it: for checking that what works with ours works with it too. Its docs
+ * are module-wide: run one at a time.
+ */
+export const referenceRelay = async (): Promise<ReferenceRelay> => {
+  const [{ setupWSConnection, docs }, { WebSocketServer }, { createServer }] = await Promise.all([
+    import('@y/websocket-server/utils'),
+    import('ws'),
+    import('node:http')
+  ])
+  const wss = new WebSocketServer({ noServer: true })
+  const http = createServer((_req, res) => res.end('okay'))
+  http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => setupWSConnection(ws, req)))
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()))
+  return {
+    url: `ws://127.0.0.1:${(http.address() as { port: number }).port}`,
+    rooms: () => [...docs.keys()],
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate()
+      // Without persistence it keeps every doc, and each doc's awareness timer, for good.
+      for (const doc of docs.values()) doc.destroy()
+      docs.clear()
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    }
+  }
+}
+
 export interface RelayProcess {
   url: string
   httpUrl: string
