@@ -28,6 +28,15 @@ export const roomNameProblem = (name: string): string | null => {
 
 export const isRoomName = (name: string): boolean => roomNameProblem(name) === null
 
+/** `raw` URL-decoded as the relay decodes a path: a malformed escape is kept as it is. */
+const decoded = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
 /**
  * The room named by a request path, or null when there is none. `prefix` is the path the relay
  * is served under (`/collab`), without a trailing slash; a path outside it names no room.
@@ -36,14 +45,25 @@ export const roomFromPath = (path: string, prefix = ''): string | null => {
   const pathname = path.split('?')[0]!
   if (!pathname.startsWith(prefix + '/')) return null
   const raw = pathname.slice(prefix.length + 1)
-  let name = raw
-  try {
-    name = decodeURIComponent(raw)
-  } catch {
-    // The reference relay takes a malformed escape as it is; so do we.
-  }
+  // A malformed escape is taken as it is, as the reference relay takes every path.
+  const name = decoded(raw)
   return isRoomName(name) ? name : null
 }
 
-/** The path segment our client sends for `name`: escaped as a URL needs, slashes kept. */
-export const roomPath = (name: string): string => encodeURIComponent(name).replace(/%2F/g, '/')
+/**
+ * The path our client sends for `name`. It is the path a stock client sends for it (the room
+ * appended as it is, escaped by the URL parser: `my%20room`, `doc:123`, `a@b`), so that both share
+ * the room on any y-websocket relay, the reference relay included, which does not decode the
+ * path. Only for a name that path would not give back here (one with `?`, `#`, `\`, an escape
+ * such as `%41`, a space at either end) is it escaped in full, slashes kept.
+ */
+export const roomPath = (name: string): string => {
+  let stock: string | null = null
+  try {
+    stock = new URL(`ws://h/${name}`).pathname.slice(1)
+  } catch {
+    // Not a path a stock client could send.
+  }
+  if (stock !== null && decoded(stock) === name) return stock
+  return encodeURIComponent(name).replace(/%2F/g, '/')
+}

@@ -66,20 +66,106 @@ export const memoryLogger = (): Logger & { lines: string[] } => {
 export const testRelay = (options: RelayOptions = {}): Promise<Relay> =>
   startRelay({ port: 0, memory: options.dataDir === undefined && options.store === undefined, logLevel: 'silent', ...options })
 
-export interface StockClient {
+/** What the tests use of a stock y-websocket provider, of any major (1.x, 2.x, 3.x). */
+export interface StockProvider {
+  readonly synced: boolean
+  readonly wsconnected: boolean
+  readonly url: string
+  on(event: string, fn: (...args: any[]) => void): unknown
+  once(event: string, fn: (...args: any[]) => void): unknown
+  off(event: string, fn: (...args: any[]) => void): unknown
+  connect(): void
+  destroy(): void
+}
+
+/** A stock `WebsocketProvider` class: y-websocket 3.x's own, or an aliased older major's. */
+export type StockProviderClass<P extends StockProvider = StockProvider> = new (
+  serverUrl: string,
+  room: string,
+  doc: Y.Doc,
+  options: { WebSocketPolyfill: never; disableBc: boolean; connect?: boolean }
+) => P
+
+export interface StockClient<P extends StockProvider = WebsocketProvider> {
   doc: Y.Doc
-  provider: WebsocketProvider
+  provider: P
   state: Y.Map<unknown>
   synced: Promise<void>
   destroy(): void
 }
 
-/** A stock y-websocket client, not one of ours. */
-export const stockClient = (url: string, room: string): StockClient => {
+/**
+ * A stock y-websocket client, not one of ours: y-websocket 3.x unless `Provider` is another
+ * major's class. With `connect: false` it waits for `provider.connect()`, so that a test can
+ * listen to its first attempt.
+ */
+export function stockClient(url: string, room: string): StockClient
+export function stockClient<P extends StockProvider>(
+  url: string,
+  room: string,
+  Provider: StockProviderClass<P>,
+  options?: { connect?: boolean }
+): StockClient<P>
+export function stockClient(
+  url: string,
+  room: string,
+  Provider: StockProviderClass = WebsocketProvider,
+  options: { connect?: boolean } = {}
+): StockClient<StockProvider> {
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
-  const synced = provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000)
-  return { doc, provider, state: doc.getMap('state'), synced, destroy: () => { provider.destroy(); doc.destroy() } }
+  const provider = new Provider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, connect: options.connect ?? true })
+  let synced: Promise<void> | undefined
+  return {
+    doc,
+    provider,
+    state: doc.getMap('state'),
+    // Made on first use: a client that is never meant to sync leaves no timer behind.
+    get synced() {
+      return (synced ??= provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000))
+    },
+    destroy: () => { provider.destroy(); doc.destroy() }
+  }
+}
+
+export interface SocketHistory {
+  /** When each connection attempt started (status `connecting`). */
+  attempts: number[]
+  /** When each socket opened (status `connected`). */
+  opens: number[]
+  /** When each socket closed, with its close code (0 for a local close). */
+  closes: Array<{ at: number; code: number }>
+  /** Resolves once `done()` holds, checked now and at each attempt, open and close. */
+  until(done: () => boolean): Promise<void>
+}
+
+/**
+ * Records a stock provider's connection attempts, opens and closes. Create the provider with
+ * `connect: false` to see its first attempt too.
+ */
+export const socketHistory = (provider: StockProvider): SocketHistory => {
+  const waiters = new Set<() => void>()
+  const changed = () => { for (const w of [...waiters]) w() }
+  const history: SocketHistory = {
+    attempts: [],
+    opens: [],
+    closes: [],
+    until: (done) =>
+      new Promise((resolve) => {
+        const check = () => { if (done()) { waiters.delete(check); resolve() } }
+        waiters.add(check)
+        check()
+      })
+  }
+  provider.on('status', ({ status }: { status: string }) => {
+    if (status === 'connecting') history.attempts.push(Date.now())
+    if (status === 'connected') history.opens.push(Date.now())
+    changed()
+  })
+  provider.on('connection-close', (event: { code?: number } | null) => {
+    history.closes.push({ at: Date.now(), code: event?.code ?? 0 })
+    changed()
+  })
+  return history
 }
 
 /** Resolves once `map` holds `key`, or rejects after `timeout` ms. */
@@ -151,6 +237,43 @@ export const updateOf = (frame: Uint8Array): Uint8Array | null => {
   if (decoding.readVarUint(d) !== 0) return null
   const sub = decoding.readVarUint(d)
   return sub === 1 || sub === 2 ? decoding.readVarUint8Array(d) : null
+}
+
+export interface ReferenceRelay {
+  /** `ws://127.0.0.1:port`, as for our relay. */
+  url: string
+  /** Names of the docs it holds: the raw paths its clients connected to, without the slash. */
+  rooms(): string[]
+  close(): Promise<void>
+}
+
+/**
+ * The reference relay, @y/websocket-server 0.1.1's `setupWSConnection`, served in memory as its
+ * own server.js serves it: for checking that what works with ours works with it too. Its docs
+ * are module-wide: run one at a time.
+ */
+export const referenceRelay = async (): Promise<ReferenceRelay> => {
+  const [{ setupWSConnection, docs }, { WebSocketServer }, { createServer }] = await Promise.all([
+    import('@y/websocket-server/utils'),
+    import('ws'),
+    import('node:http')
+  ])
+  const wss = new WebSocketServer({ noServer: true })
+  const http = createServer((_req, res) => res.end('okay'))
+  http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => setupWSConnection(ws, req)))
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()))
+  return {
+    url: `ws://127.0.0.1:${(http.address() as { port: number }).port}`,
+    rooms: () => [...docs.keys()],
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate()
+      // Without persistence it keeps every doc, and each doc's awareness timer, for good.
+      for (const doc of docs.values()) doc.destroy()
+      docs.clear()
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    }
+  }
 }
 
 export interface RelayProcess {
