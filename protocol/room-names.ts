@@ -23,6 +23,8 @@ export const roomNameProblem = (name: string): string | null => {
   if (/[\u0000\ud800-\udfff]/u.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) {
     return 'a room name has no NUL and no lone surrogate'
   }
+  // A URL cannot carry such a segment, even escaped: its parser drops it on the way.
+  if (name.split('/').some((segment) => segment === '.' || segment === '..')) return 'a room name has no "." or ".." segment'
   return null
 }
 
