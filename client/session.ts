@@ -24,6 +24,7 @@ import type { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
 import { Changes, KEYS } from './changes.js'
 import { stateProxy } from './state-proxy.js'
+import { keyStore, subscribeKey, type KeyStore } from './key-store.js'
 
 export { KEYS, type Status }
 
@@ -208,6 +209,19 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /** A tracker: code run under it is bound to the keys it reads. See {@link Tracker}. */
   tracker(onChange: ChangeListener): Tracker {
     return new Tracker(this.bindings, onChange)
+  }
+
+  /**
+   * Calls `listener` with the value of `key` after each change of it, in any session (not now;
+   * see `store` for that). Returns the unsubscribe function. See client/subscription.ts.
+   */
+  subscribe<K extends keyof S & string>(key: K, listener: (value: S[K] | undefined) => void): () => void {
+    return subscribeKey<S[K]>(this, key, listener)
+  }
+
+  /** A store of `key` that follows the Svelte store contract (`subscribe`, `set`). See {@link KeyStore}. */
+  store<K extends keyof S & string>(key: K): KeyStore<S[K]> {
+    return keyStore<S[K]>(this, key)
   }
 
   /** Runs `fn` now and again (in a microtask) whenever a key it read changes. Returns a stop function. */
