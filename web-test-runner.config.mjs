@@ -3,6 +3,7 @@
  * started here. Run through `npm run test:browser`, which loads tsx so that this file can import
  * the relay's TypeScript source. Tests ask for the relay's URL with
  * `executeServerCommand('relay-url')`, and for a counter with `executeServerCommand('relay-metric', name)`.
+ * React tests (.tsx) get React as ES modules from test/react-esm-plugin.ts.
  * RELAY_LOG_LEVEL=debug shows the relay's log.
  */
 import { esbuildPlugin } from '@web/dev-server-esbuild'
@@ -10,6 +11,7 @@ import { chromeLauncher } from '@web/test-runner-chrome'
 import { fileURLToPath } from 'node:url'
 import { startRelay } from './relay/server.ts'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/chromium.ts'
+import { reactEsmPlugin } from './test/react-esm-plugin.ts'
 
 /** @returns {import('@web/test-runner').TestRunnerPlugin} */
 const relayPlugin = () => {
@@ -32,10 +34,11 @@ const relayPlugin = () => {
 }
 
 export default {
-  files: 'test/browser/**/*.test.ts',
+  files: 'test/browser/**/*.test.{ts,tsx}',
   nodeResolve: { exportConditions: ['production'] },
   plugins: [
-    esbuildPlugin({ ts: true, target: 'es2022', tsconfig: fileURLToPath(new URL('./tsconfig.json', import.meta.url)) }),
+    reactEsmPlugin(),
+    esbuildPlugin({ ts: true, tsx: true, target: 'es2022', tsconfig: fileURLToPath(new URL('./tsconfig.json', import.meta.url)) }),
     relayPlugin()
   ],
   browsers: [chromeLauncher({ launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS } })],

@@ -9,6 +9,9 @@
  */
 export { connect, ServerState, KEYS, type ConnectOptions, type Status } from './session.js'
 export { Tracker, type ChangeListener } from './tracker.js'
+export { subscribeTo, untracked, type TrackerHost } from './subscription.js'
+export { type KeyStore, type Subscriber } from './key-store.js'
+export { Presence, PRESENCE, type PresenceEntry, type PresenceState } from './presence.js'
 export { type LockOptions } from './lock.js'
 export { type Json } from './json.js'
 export { RerunSuppressedError, LockTimeoutError, LockLostError, SessionClosedError } from './errors.js'

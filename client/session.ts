@@ -24,6 +24,8 @@ import type { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
 import { Changes, KEYS } from './changes.js'
 import { stateProxy } from './state-proxy.js'
+import { Presence } from './presence.js'
+import { keyStore, subscribeKey, type KeyStore } from './key-store.js'
 
 export { KEYS, type Status }
 
@@ -45,6 +47,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * and `delete`. Inside a lock's function it reads and writes the lock's pending writes.
    */
   readonly state: S
+  /** Who is in the room: this session's presence and the others'. See {@link Presence}. */
+  readonly presence: Presence
   /** @internal */ readonly bindings = new Bindings()
   /** @internal */ readonly changes: Changes
   /** @internal */ scope: LockScope | null = null
@@ -65,6 +69,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     this.ready = this.connection.ready
     this.locks = new Locks(this, options.lockTimeout ?? 10_000)
     this.connection.closed.add(() => this.locks.destroy())
+    this.presence = new Presence(this.connection, this.bindings)
     this.state = stateProxy<S>({
       get: (key) => this.get(key as keyof S & string),
       set: (key, value) => this.set(key as keyof S & string, value as S[keyof S & string]),
@@ -208,6 +213,19 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /** A tracker: code run under it is bound to the keys it reads. See {@link Tracker}. */
   tracker(onChange: ChangeListener): Tracker {
     return new Tracker(this.bindings, onChange)
+  }
+
+  /**
+   * Calls `listener` with the value of `key` after each change of it, in any session (not now;
+   * see `store` for that). Returns the unsubscribe function. See client/subscription.ts.
+   */
+  subscribe<K extends keyof S & string>(key: K, listener: (value: S[K] | undefined) => void): () => void {
+    return subscribeKey<S[K]>(this, key, listener)
+  }
+
+  /** A store of `key` that follows the Svelte store contract (`subscribe`, `set`). See {@link KeyStore}. */
+  store<K extends keyof S & string>(key: K): KeyStore<S[K]> {
+    return keyStore<S[K]>(this, key)
   }
 
   /** Runs `fn` now and again (in a microtask) whenever a key it read changes. Returns a stop function. */

@@ -1,6 +1,7 @@
 /**
  * `<server-chat-rooms>`: a list of chat rooms, a form to create one, and the selected room's
- * `<server-chat>`. Empty and duplicate names are refused with a visible message.
+ * `<server-chat>`. Empty and duplicate names are refused with a visible message. It shows who
+ * is online by nickname, as the chat does (its chat hides its own line).
  *
  * Each chat room is a key of the element's one session (`chat-room:<name>`, a Y.Array of
  * messages), listed under the key `chat-rooms`, as the original keeps `room_<name>`. So the whole
@@ -20,23 +21,17 @@ import { sessionContext } from './session-context.js'
 import { sharedStyles } from './shared-styles.js'
 import { errorLine, statusLine } from './status-line.js'
 import { define } from './define.js'
+import { MAX_ROOM_NAME as MAX_NAME, ROOMS_KEY, createChatRoom, roomKey, roomNames } from './chat-model.js'
+import { onlineLine, onlineStyles } from './online-line.js'
 import './server-chat.js'
 
-/** The key listing the rooms' names, oldest first. */
-export const ROOMS_KEY = 'chat-rooms'
-/** The key holding the messages of chat room `name`. */
-export const roomKey = (name: string): string => `chat-room:${name}`
-const MAX_NAME = 40
-
-/** The valid room names of a stored list: any client may write it, so the rest is skipped. */
-const roomNames = (value: unknown): string[] =>
-  [...new Set((Array.isArray(value) ? value : []).filter((n): n is string =>
-    typeof n === 'string' && n.length > 0 && n.length <= MAX_NAME && n === n.trim()))]
+export { ROOMS_KEY, roomKey } from './chat-model.js'
 
 export class ServerChatRooms extends ServerStateElement {
   static override properties = { selected: { state: true }, error: { state: true } }
   static override styles = [
     sharedStyles,
+    onlineStyles,
     css`
       ul { list-style: none; display: flex; flex-wrap: wrap; gap: 0.4em; padding: 0; margin: 0 0 0.75em; }
       ul button[aria-pressed='false'] { background: #fff; color: var(--accent); }
@@ -67,6 +62,7 @@ export class ServerChatRooms extends ServerStateElement {
     const current = rooms.includes(this.selected) ? this.selected : ''
     return html`
       ${statusLine(this.status)}
+      ${onlineLine(this.server)}
       ${rooms.length === 0
         ? html`<p class="empty">No rooms yet: create one.</p>`
         : html`<ul aria-label="Rooms">${rooms.map((name) => html`<li>
@@ -78,7 +74,7 @@ export class ServerChatRooms extends ServerStateElement {
       </form>
       ${errorLine(this.error)}
       ${current
-        ? html`<h3>Room ${current}</h3><server-chat key=${roomKey(current)}></server-chat>`
+        ? html`<h3>Room ${current}</h3><server-chat key=${roomKey(current)} hide-online></server-chat>`
         : nothing}
     `
   }
@@ -98,11 +94,7 @@ export class ServerChatRooms extends ServerStateElement {
     if (roomNames(this.server.get(ROOMS_KEY)).includes(name)) return void (this.error = taken)
     try {
       // Checked again under the lock: another session may have created it meanwhile.
-      const created = await this.server.lock(ROOMS_KEY, (s) => {
-        if (roomNames(s[ROOMS_KEY]).includes(name)) return false
-        void this.server.append(ROOMS_KEY, name)
-        return true
-      })
+      const created = await createChatRoom(this.server, name)
       if (!created) return void (this.error = taken)
       input.value = ''
       this.select(name)

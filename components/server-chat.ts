@@ -1,7 +1,8 @@
 /**
  * `<server-chat>`: a chat shared by every session. Messages are `{ nickname, text, at }`, shown
  * oldest first and scrolled to the newest. Enter or Send sends; an empty nickname or message is
- * refused with a visible message.
+ * refused with a visible message. It shows who is online by nickname (the session's presence,
+ * which typing a nickname sets); `hide-online` hides that line.
  *
  * The messages are a Y.Array-backed list (`server.append`): sending one sends only that message,
  * however long the history, and the list is created under the key's lock.
@@ -15,27 +16,18 @@ import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
 import { errorLine, statusLine } from './status-line.js'
 import { define } from './define.js'
+import { chatMessages, setNickname, type ChatMessage } from './chat-model.js'
+import { onlineLine, onlineStyles } from './online-line.js'
 
-/** One chat message; `at` is the sender's clock, in ms since the epoch. */
-export interface ChatMessage {
-  nickname: string
-  text: string
-  at: number
-}
-
-/** The messages of a stored list, skipping entries that are not messages (any client may write). */
-export const chatMessages = (value: unknown): ChatMessage[] =>
-  (Array.isArray(value) ? value : []).filter(
-    (m): m is ChatMessage => typeof m?.nickname === 'string' && typeof m?.text === 'string' &&
-      typeof m?.at === 'number' && Number.isFinite(new Date(m.at).getTime())
-  )
+export { chatMessages, type ChatMessage } from './chat-model.js'
 
 const time = (at: number): string => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
 export class ServerChat extends ServerStateElement {
-  static override properties = { key: { type: String }, error: { state: true } }
+  static override properties = { key: { type: String }, hideOnline: { type: Boolean, attribute: 'hide-online' }, error: { state: true } }
   static override styles = [
     sharedStyles,
+    onlineStyles,
     css`
       ol {
         list-style: none; margin: 0 0 0.75em; padding: 0.5em; height: 12em; overflow-y: auto;
@@ -52,12 +44,15 @@ export class ServerChat extends ServerStateElement {
 
   /** The key holding the messages. Default `chat`. */
   declare key: string
+  /** Hides the line of who is online (the nicknames in the session's presence). Attribute `hide-online`. */
+  declare hideOnline: boolean
   declare protected error: string
   private shown = 0
 
   constructor() {
     super()
     this.key = 'chat'
+    this.hideOnline = false
     this.error = ''
   }
 
@@ -65,12 +60,14 @@ export class ServerChat extends ServerStateElement {
     const messages = chatMessages(this.server.get(this.key))
     return html`
       ${statusLine(this.status)}
+      ${this.hideOnline ? nothing : onlineLine(this.server)}
       <ol aria-label="Messages" aria-live="polite">
         ${messages.length === 0 ? html`<li class="empty">No messages yet.</li>` : nothing}
         ${messages.map((m) => html`<li><time>${time(m.at)}</time><span class="nick">${m.nickname}:</span>${m.text}</li>`)}
       </ol>
       <form class="row" @submit=${this.send}>
-        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10"></label>
+        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10"
+          @input=${(e: Event) => setNickname(this.server, (e.target as HTMLInputElement).value)}></label>
         <label class="grow">Message <input type="text" name="message" autocomplete="off"></label>
         <button type="submit">Send</button>
       </form>
@@ -100,6 +97,7 @@ export class ServerChat extends ServerStateElement {
     if (!nickname.value.trim()) return refuse('Enter a nickname first.', nickname)
     if (!message.value.trim()) return refuse('Enter a message to send.', message)
     const sent: ChatMessage = { nickname: nickname.value.trim(), text: message.value.trim(), at: Date.now() }
+    setNickname(this.server, sent.nickname)
     this.error = ''
     message.value = ''
     // append() throws at once when the session is closed; either way the text is given back.

@@ -1,32 +1,43 @@
 /**
- * Bundles the demo page's script with esbuild: `node --import tsx demo/build.ts [outdir]`
- * (default `dist/demo`). The relay serves `demo/` and then `dist/demo/`, so the page finds it at
- * `/demo.js`.
+ * Builds the demo pages into one folder (default `dist/demo`) that holds every file they need, so
+ * that the relay can serve that folder alone: the Lit page (`index.html`, `demo.js` from
+ * `demo/main.ts`), the React page (`react.html`, `react.js` from `demo/react-main.tsx`), their
+ * style sheets, and source maps. Run as `node --import tsx demo/build.ts [outdir]`.
  *
  * @example
  *   import { buildDemo } from './demo/build.js'
  *   await buildDemo('test/.tmp/demo')
  */
 import { build } from 'esbuild'
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs'
+import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 
-/** Writes `demo.js` (and its source map) into `outdir`. */
+/** The demo's files that are served as they are. */
+const STATIC = new Set(['.html', '.css'])
+
+/** Writes the pages, their bundles (and source maps) and style sheets into `outdir`. */
 export const buildDemo = async (outdir: string): Promise<void> => {
   await build({
-    entryPoints: { demo: here('./main.ts') },
+    entryPoints: { demo: here('./main.ts'), react: here('./react-main.tsx') },
     outdir,
     bundle: true,
     format: 'esm',
     target: 'es2022',
-    // Lit's production build: no dev-mode warning in the console.
+    // Lit's and React's production builds: no dev-mode warnings in the console.
     conditions: ['production'],
+    define: { 'process.env.NODE_ENV': '"production"' },
     minify: true,
     sourcemap: true,
     tsconfig: here('../tsconfig.json'),
     logLevel: 'warning'
   })
+  mkdirSync(outdir, { recursive: true })
+  for (const name of readdirSync(here('.'))) {
+    if (STATIC.has(extname(name))) copyFileSync(join(here('.'), name), join(outdir, name))
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,0 +1,64 @@
+/**
+ * The chat in React, on the `<server-chat>`'s key and message shape: messages appended to a list
+ * (`server.append`, one message on the wire), a nickname that is this session's presence, and
+ * who is online.
+ *
+ * @example
+ *   <ServerStateProvider><Chat /></ServerStateProvider>
+ *   <Chat chatKey="chat-room:lobby" hideOnline />
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react'
+import { chatMessages, setNickname, type ChatMessage } from '../../components/chat-model.js'
+import { useServerSession, useServerState } from '../../react/index.js'
+import { ErrorLine, OnlineLine, StatusLine } from './lines.js'
+
+const time = (at: number): string => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: string; hideOnline?: boolean }) => {
+  const server = useServerSession()
+  const messages = chatMessages(useServerState(chatKey))
+  const [nickname, setNick] = useState('')
+  const [text, setText] = useState('')
+  const [error, setError] = useState('')
+  const list = useRef<HTMLOListElement>(null)
+  useEffect(() => {
+    if (list.current) list.current.scrollTop = list.current.scrollHeight
+  }, [messages.length])
+  const send = (e: FormEvent) => {
+    e.preventDefault()
+    if (!nickname.trim()) return setError('Enter a nickname first.')
+    if (!text.trim()) return setError('Enter a message to send.')
+    const sent: ChatMessage = { nickname: nickname.trim(), text: text.trim(), at: Date.now() }
+    setNickname(server, sent.nickname)
+    setError('')
+    setText('')
+    let sending: Promise<void>
+    try {
+      sending = server.append(chatKey, sent)
+    } catch (err) {
+      sending = Promise.reject(err)
+    }
+    sending.catch((err: Error) => {
+      setError(`Not sent: ${err.message}`)
+      setText((t) => t || sent.text)
+    })
+  }
+  return (
+    <div className="yss">
+      <StatusLine />
+      {hideOnline ? null : <OnlineLine />}
+      <ol className="messages" aria-label="Messages" aria-live="polite" ref={list}>
+        {messages.length === 0 ? <li className="empty">No messages yet.</li> : null}
+        {messages.map((m, i) => <li key={i}><time>{time(m.at)}</time><span className="nick">{m.nickname}:</span>{m.text}</li>)}
+      </ol>
+      <form className="row" onSubmit={send}>
+        <label>Nickname <input type="text" name="nickname" autoComplete="nickname" size={10} value={nickname}
+          onChange={(e) => { setNick(e.target.value); setNickname(server, e.target.value) }} /></label>
+        <label className="grow">Message <input type="text" name="message" autoComplete="off" value={text}
+          onChange={(e) => setText(e.target.value)} /></label>
+        <button type="submit">Send</button>
+      </form>
+      <ErrorLine error={error} />
+    </div>
+  )
+}

@@ -1,0 +1,34 @@
+/**
+ * The global counter in React: `Count = N`, with Increment and Decrement as locked increments of
+ * the key `count` (the `<server-counter>`'s key), initialised to 0 under the lock.
+ *
+ * @example
+ *   <ServerStateProvider><Counter /></ServerStateProvider>
+ */
+import { useEffect, useState } from 'react'
+import { useServerSession, useServerState } from '../../react/index.js'
+import { ErrorLine, StatusLine } from './lines.js'
+
+const KEY = 'count'
+
+export const Counter = () => {
+  const server = useServerSession()
+  const count = useServerState(KEY)
+  const [error, setError] = useState('')
+  const report = (done: Promise<unknown>) => done.then(() => setError(''), (err: Error) => setError(err.message))
+  useEffect(() => {
+    report(server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = 0 }))
+  }, [server])
+  const step = (by: number) => report(server.lock(KEY, (s) => { s[KEY] = (typeof s[KEY] === 'number' ? s[KEY] : 0) + by }))
+  return (
+    <div className="yss">
+      <StatusLine />
+      <p className="value" aria-live="polite">Count = {typeof count === 'number' ? count : '…'}</p>
+      <div className="row">
+        <button onClick={() => step(1)}>Increment</button>
+        <button className="secondary" onClick={() => step(-1)}>Decrement</button>
+      </div>
+      <ErrorLine error={error} />
+    </div>
+  )
+}
