@@ -71,15 +71,23 @@ export interface StockClient {
   provider: WebsocketProvider
   state: Y.Map<unknown>
   synced: Promise<void>
+  /** Resolves with the close that ended it for good (a 44xx refusal), after which y-websocket stops retrying. */
+  refused: Promise<{ code: number; reason: string }>
   destroy(): void
 }
 
-/** A stock y-websocket client, not one of ours. */
-export const stockClient = (url: string, room: string): StockClient => {
+/** A stock y-websocket client, not one of ours; `params` go in its URL (`{ token }`). */
+export const stockClient = (url: string, room: string, options: { params?: Record<string, string>; WebSocketPolyfill?: typeof WebSocket } = {}): StockClient => {
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
+  const provider = new WebsocketProvider(url, room, doc, {
+    WebSocketPolyfill: (options.WebSocketPolyfill ?? WebSocket) as never,
+    disableBc: true,
+    ...(options.params ? { params: options.params } : {})
+  })
   const synced = provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000)
-  return { doc, provider, state: doc.getMap('state'), synced, destroy: () => { provider.destroy(); doc.destroy() } }
+  synced.catch(() => {}) // a client that is refused never syncs; a test that awaits it still sees the rejection
+  const refused = new Promise<{ code: number; reason: string }>((resolve) => provider.once('closed', (event) => resolve(event)))
+  return { doc, provider, state: doc.getMap('state'), synced, refused, destroy: () => { provider.destroy(); doc.destroy() } }
 }
 
 /** Resolves once `map` holds `key`, or rejects after `timeout` ms. */
@@ -103,9 +111,9 @@ export interface RawSocket {
   send(data: Uint8Array | string): void
 }
 
-/** A bare WebSocket that records every frame: for speaking the protocol byte by byte. */
-export const rawSocket = (url: string, room: string): RawSocket => {
-  const ws = new WebSocket(`${url}/${room}`)
+/** A bare WebSocket that records every frame: for speaking the protocol byte by byte. `room` may carry a query (`?token=…`). */
+export const rawSocket = (url: string, room: string, options: WebSocket.ClientOptions = {}): RawSocket => {
+  const ws = new WebSocket(`${url}/${room}`, options)
   const frames: Uint8Array[] = []
   const waiters: Array<() => void> = []
   ws.on('message', (data: Buffer) => {
@@ -135,6 +143,39 @@ export const rawSocket = (url: string, room: string): RawSocket => {
     })
   return { ws, frames, opened, closed, frame, send: (d) => ws.send(d) }
 }
+
+/** A WebSocket class that sends `headers` (a cookie, an Origin) with its upgrade: a `WebSocketPolyfill`. */
+export const webSocketWith = (headers: Record<string, string>): typeof WebSocket =>
+  class extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers })
+    }
+  } as typeof WebSocket
+
+/**
+ * The room's whole state as the relay holds it after everything sent on `ws` so far: sends a
+ * sync step 1 with an empty state vector on that socket and decodes the step 2 that answers it.
+ * The relay handles a socket's frames in order, so this proves what an earlier frame did not do.
+ */
+export const relayStateAfter = (ws: WebSocket, timeout = 5_000): Promise<Y.Doc> =>
+  new Promise<Y.Doc>((resolve, reject) => {
+    const timer = setTimeout(() => { ws.off('message', look); reject(new Error('timed out waiting for a sync step 2')) }, timeout)
+    const look = (data: Buffer) => {
+      const d = decoding.createDecoder(new Uint8Array(data))
+      if (decoding.readVarUint(d) !== 0 || decoding.readVarUint(d) !== 1) return
+      clearTimeout(timer)
+      ws.off('message', look)
+      const doc = new Y.Doc()
+      Y.applyUpdate(doc, decoding.readVarUint8Array(d))
+      resolve(doc)
+    }
+    ws.on('message', look)
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()))
+    ws.send(encoding.toUint8Array(e))
+  })
 
 /** Encodes a y-websocket sync update frame. */
 export const updateFrame = (update: Uint8Array): Uint8Array => {
@@ -266,6 +307,8 @@ export interface HoldingProxy {
   url: string
   /** While true, relay → client sync frames (type 0) are held back; other frames pass. */
   hold: boolean
+  /** Relay → client frames it accepts are dropped, never forwarded. */
+  drop?: (frame: Uint8Array) => boolean
   /** Forwards what was held, in order, and stops holding. */
   release(): void
   close(): void
@@ -295,6 +338,7 @@ export const holdingProxy = async (target: string): Promise<HoldingProxy> => {
     up.on('open', () => { for (const d of early.splice(0)) up.send(d) })
     down.on('message', (d: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(d) : early.push(d)))
     up.on('message', (d: Buffer) => {
+      if (ctl.drop?.(new Uint8Array(d))) return
       const forward = () => { if (down.readyState === WebSocket.OPEN) down.send(d) }
       if (ctl.hold && d[0] === 0) held.push(forward)
       else forward()
