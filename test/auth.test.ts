@@ -20,7 +20,7 @@ import {
   MESSAGE_YSS, YSS_ACCESS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_HELLO, decodeYss, encodeYss, type YssMessage
 } from '../protocol/messages.js'
 
-export const SECRET = 'a test secret of at least 32 bytes!!'
+const SECRET = 'a test secret of at least 32 bytes!!'
 const OTHER_SECRET = 'another secret, also 32 bytes long.'
 
 /** A relay that requires tokens signed with {@link SECRET}, refusals held 20 ms. */

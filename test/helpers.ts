@@ -253,6 +253,18 @@ export const session = async <S extends object = Record<string, any>>(
   return s
 }
 
+/** Resolves once `s` reaches `status` (now or later), or rejects after `timeout` ms. */
+export const untilStatus = (s: ServerState<any>, status: 'connecting' | 'connected' | 'disconnected', timeout = 5_000): Promise<void> =>
+  s.status === status
+    ? Promise.resolve()
+    : within(new Promise<void>((resolve) => {
+      const stop = s.onStatus((now) => { if (now === status) { stop(); resolve() } })
+    }), timeout, `status ${status}`)
+
+/** Resolves once `s` is closed for good (by `close()` or a refusal), or rejects after `timeout` ms. */
+export const untilClosed = (s: ServerState<any>, timeout = 5_000): Promise<void> =>
+  s.closed ? Promise.resolve() : within(new Promise<void>((resolve) => s.connection.closed.add(() => resolve())), timeout, 'the session to close')
+
 let barrierSeq = 0
 /**
  * Orders the test after everything `writer` sent so far: writes a fresh sentinel key and waits
