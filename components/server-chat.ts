@@ -13,7 +13,7 @@
 import { css, html, nothing, type PropertyValues } from 'lit'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { errorLine, statusLine } from './status-line.js'
+import { errorLine, readOnlyLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 
 /** One chat message; `at` is the sender's clock, in ms since the epoch. */
@@ -65,14 +65,15 @@ export class ServerChat extends ServerStateElement {
     const messages = chatMessages(this.server.get(this.key))
     return html`
       ${statusLine(this.status)}
+      ${readOnlyLine(this.server)}
       <ol aria-label="Messages" aria-live="polite">
         ${messages.length === 0 ? html`<li class="empty">No messages yet.</li>` : nothing}
         ${messages.map((m) => html`<li><time>${time(m.at)}</time><span class="nick">${m.nickname}:</span>${m.text}</li>`)}
       </ol>
       <form class="row" @submit=${this.send}>
-        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10"></label>
-        <label class="grow">Message <input type="text" name="message" autocomplete="off"></label>
-        <button type="submit">Send</button>
+        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10" ?disabled=${this.readOnly}></label>
+        <label class="grow">Message <input type="text" name="message" autocomplete="off" ?disabled=${this.readOnly}></label>
+        <button type="submit" ?disabled=${this.readOnly}>Send</button>
       </form>
       ${errorLine(this.error)}
     `
