@@ -4,12 +4,15 @@
  * the relay's TypeScript source. Tests ask for the relay's URL with
  * `executeServerCommand('relay-url')`, and for a counter with `executeServerCommand('relay-metric', name)`.
  * React tests (.tsx) get React as ES modules from test/react-esm-plugin.ts.
+ * A second relay, `executeServerCommand('auth-relay-url')`, has an authenticate hook: rooms under
+ * `read-only/` are read-only (user `viewer`) unless the token is `writer`; other rooms are writable.
  * RELAY_LOG_LEVEL=debug shows the relay's log.
  */
 import { esbuildPlugin } from '@web/dev-server-esbuild'
 import { chromeLauncher } from '@web/test-runner-chrome'
 import { fileURLToPath } from 'node:url'
 import { startRelay } from './relay/server.ts'
+import { tokenOf } from './relay/tokens.ts'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/chromium.ts'
 import { reactEsmPlugin } from './test/react-esm-plugin.ts'
 
@@ -17,16 +20,29 @@ import { reactEsmPlugin } from './test/react-esm-plugin.ts'
 const relayPlugin = () => {
   /** @type {import('./relay/server.ts').Relay | undefined} */
   let relay
+  /** @type {import('./relay/server.ts').Relay | undefined} */
+  let authRelay
   return {
     name: 'y-server-state-relay',
     async serverStart() {
-      relay = await startRelay({ port: 0, memory: true, logLevel: process.env.RELAY_LOG_LEVEL ?? 'warn' })
+      const logLevel = process.env.RELAY_LOG_LEVEL ?? 'warn'
+      relay = await startRelay({ port: 0, memory: true, logLevel })
+      authRelay = await startRelay({
+        port: 0,
+        memory: true,
+        logLevel,
+        authenticate: (req, room) => room.startsWith('read-only/') && tokenOf(req) !== 'writer'
+          ? { access: 'read', user: 'viewer' }
+          : { access: 'write' }
+      })
     },
     async serverStop() {
       await relay?.close()
+      await authRelay?.close()
     },
     executeCommand({ command, payload }) {
       if (command === 'relay-url') return relay?.url
+      if (command === 'auth-relay-url') return authRelay?.url
       if (command === 'relay-metric') return relay?.metrics.get(payload)
       return undefined
     }

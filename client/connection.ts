@@ -1,6 +1,13 @@
 /**
  * The connection of a session: one y-websocket socket to one room, its status, reconnection with
- * jitter, and the routing of our own message 100 (requests by id, and flushes).
+ * jitter, its token and access, and the routing of our own message 100 (requests by id, and
+ * flushes).
+ *
+ * On each socket open it sends HELLO before anything else, and the relay answers with ACCESS
+ * (`write` or `read`, and the user) before its sync step 2: so the session knows its access once
+ * it is connected. The `token` option, a function, is called before each connection attempt; a
+ * connection that was accepted and then closed with 4401 (its token expired) reconnects with a
+ * fresh token, while a token refused at connection closes the session for good.
  *
  * It tells the rest of the session about the socket through three hooks: `resynced` (synced
  * again with the relay, after a connect or reconnect), `lost` (the socket closed) and `closed`
@@ -15,10 +22,13 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
-import { MESSAGE_SYNC, MESSAGE_YSS, YSS_FLUSH, YSS_FLUSHED, decodeYss, encodeYss, type YssMessage } from '../protocol/messages.js'
-import { isRefusal } from '../protocol/close-codes.js'
+import {
+  MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, decodeYss, encodeYss, type Access, type YssMessage
+} from '../protocol/messages.js'
+import { CLOSE, isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
 import { SessionClosedError } from './errors.js'
+import { claimsOf, tokenFor, type TokenOption } from './access.js'
 
 export type Status = 'connecting' | 'connected' | 'disconnected'
 
@@ -35,9 +45,15 @@ export interface ConnectionOptions {
   broadcastChannel?: boolean
   /** Longest wait between reconnection attempts, before jitter. Default 2500 ms. */
   maxBackoffMs?: number
+  /**
+   * The relay's access token, sent as the `token` query parameter: a string, or a function (sync
+   * or async) called before every connection attempt, so that a session refreshes an expired
+   * token without a new session. A function that throws counts as a failed attempt (retried).
+   */
+  token?: TokenOption
 }
 
-type Events = { status: (status: Status) => void }
+type Events = { status: (status: Status) => void; access: (access: Access) => void }
 
 const defaultUrl = (): string => {
   const loc = (globalThis as { location?: Location }).location
@@ -63,6 +79,15 @@ export class Connection extends ObservableV2<Events> {
   private _status: Status = 'connecting'
   private _isClosed = false
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
+  private _access: Access = 'write'
+  private _user: string | undefined
+  private readonly params: Record<string, string>
+  private readonly token: TokenOption | undefined
+  private readonly maxBackoff: number
+  /** Whether the open socket has synced: the relay accepted it. */
+  private socketSynced = false
+  /** Set when the socket that just closed with 4401 is to be retried with a fresh token. */
+  private refreshToken = false
 
   constructor(doc: Y.Doc, options: ConnectionOptions) {
     super()
@@ -70,16 +95,21 @@ export class Connection extends ObservableV2<Events> {
     const problem = roomNameProblem(room)
     if (problem !== null) throw new TypeError(`connect(): invalid room name ${JSON.stringify(room)}: ${problem}`)
     this.room = room
-    const maxBackoff = options.maxBackoffMs ?? 2500
+    this.maxBackoff = options.maxBackoffMs ?? 2500
+    this.params = options.params ?? {}
+    this.token = options.token
+    // Connected below, once the token is known: y-websocket builds the URL when it connects.
     this.provider = new WebsocketProvider(options.url ?? defaultUrl(), roomPath(room), doc, {
-      params: options.params ?? {},
+      connect: false,
+      params: this.params,
       disableBc: options.broadcastChannel === false,
-      maxBackoffTime: maxBackoff,
+      maxBackoffTime: this.maxBackoff,
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill as typeof WebSocket } : {})
     })
     this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
       const m = decodeYss(decoder)
-      this.requests.get(m.id)?.(m)
+      if (m.type === YSS_ACCESS) this.setAccess(m.access, m.user || undefined)
+      else this.requests.get(m.id)?.(m)
     }
     this.noteChannelDeletions(doc)
     this.ready = new Promise<void>((resolve, reject) => {
@@ -88,6 +118,8 @@ export class Connection extends ObservableV2<Events> {
     })
     this.ready.catch(() => {})
     this.provider.on('status', ({ status }) => {
+      // Emitted as the socket opens, before the provider sends its sync step 1.
+      if (status === 'connected') this.send({ type: YSS_HELLO, id: 0 })
       if (status === 'disconnected') this.setStatus('disconnected')
       else if (status === 'connecting' && this._status !== 'connected') this.setStatus('connecting')
     })
@@ -95,16 +127,37 @@ export class Connection extends ObservableV2<Events> {
       if (!synced) return
       // The sync step 2 this session sent on connecting carried its whole delete set.
       this.channelDeletions = []
+      this.socketSynced = true
       this.setStatus('connected')
       for (const hook of [...this.resynced]) hook()
     })
     this.provider.on('connection-close', (event) => {
+      this.refreshToken = event?.code === CLOSE.unauthorized && this.socketSynced && typeof this.token === 'function'
+      this.socketSynced = false
       for (const hook of [...this.lost]) hook()
-      this.scheduleReconnect(event?.code, maxBackoff)
+      this.scheduleReconnect(event?.code)
     })
     this.provider.on('closed', ({ code, reason }) => {
+      if (this.refreshToken) return
       this.close(new SessionClosedError(`the relay closed the session for good (${code}: ${reason})`))
     })
+    this.connectNow()
+  }
+
+  /** `write`, or `read` for a session whose writes the relay drops: from the token, then from the relay. */
+  get access(): Access {
+    return this._access
+  }
+
+  /** The user the relay (or the token's `sub`) names, if any. */
+  get user(): string | undefined {
+    return this._user
+  }
+
+  /** Calls `listener` when the access or the user changes; returns a function that stops it. */
+  onAccess(listener: (access: Access) => void): () => void {
+    this.on('access', listener)
+    return () => this.off('access', listener)
   }
 
   get status(): Status {
@@ -219,17 +272,57 @@ export class Connection extends ObservableV2<Events> {
     }
   }
 
-  private scheduleReconnect(code: number | undefined, maxBackoff: number): void {
+  private scheduleReconnect(code: number | undefined): void {
     if (this._isClosed || !this.provider.shouldConnect) return
-    if (isRefusal(code)) return
-    // Replace y-websocket's fixed back-off by one with jitter, so that the sessions of a
-    // restarted relay do not all come back in the same millisecond.
+    if (isRefusal(code) && !this.refreshToken) return
     this.provider.shouldConnect = false
-    const base = Math.min(2 ** (this.provider.wsUnsuccessfulReconnects + 1) * 100, maxBackoff)
+    this.retryLater()
+  }
+
+  /**
+   * Connects after a back-off with jitter, in place of y-websocket's fixed one, so that the
+   * sessions of a restarted relay do not all come back in the same millisecond.
+   */
+  private retryLater(): void {
+    const base = Math.min(2 ** (this.provider.wsUnsuccessfulReconnects + 1) * 100, this.maxBackoff)
     clearTimeout(this.reconnectTimer)
-    this.reconnectTimer = setTimeout(() => {
-      if (!this._isClosed) this.provider.connect()
-    }, base / 2 + Math.random() * base / 2)
+    this.reconnectTimer = setTimeout(() => this.connectNow(), base / 2 + Math.random() * base / 2)
+  }
+
+  /** Gets the token (calling the option's function), then connects with it in the URL. */
+  private connectNow(): void {
+    if (this._isClosed) return
+    let token: string | undefined | Promise<string>
+    try {
+      token = tokenFor(this.token)
+    } catch {
+      return this.tokenFailed()
+    }
+    if (typeof token === 'object' && typeof token?.then === 'function') token.then((t) => this.connectWith(t), () => this.tokenFailed())
+    else this.connectWith(token as string | undefined)
+  }
+
+  private connectWith(token: string | undefined): void {
+    if (this._isClosed) return
+    this.provider.params = token ? { ...this.params, token } : this.params
+    const claims = token ? claimsOf(token) : null
+    if (claims) this.setAccess(claims.access, claims.user)
+    this.provider.connect()
+  }
+
+  /** A token function that threw: a failed attempt, retried after the back-off. */
+  private tokenFailed(): void {
+    if (this._isClosed) return
+    this.provider.wsUnsuccessfulReconnects++
+    this.setStatus('disconnected')
+    this.retryLater()
+  }
+
+  private setAccess(access: Access, user: string | undefined): void {
+    if (this._access === access && this._user === user) return
+    this._access = access
+    this._user = user
+    this.emit('access', [access])
   }
 
   private setStatus(status: Status): void {

@@ -31,3 +31,15 @@ export class LockLostError extends Error {
 export class SessionClosedError extends Error {
   override name = 'SessionClosedError'
 }
+
+/**
+ * A write (`set`, `delete`, `append`, `lock`, `forceRerunBoundSessions`) on a session with
+ * read-only access to its room. Nothing was written: the relay would drop it, so the session
+ * refuses it at once instead of diverging from the room.
+ */
+export class ReadOnlyError extends Error {
+  override name = 'ReadOnlyError'
+  constructor(readonly operation: string, readonly room: string) {
+    super(`${operation}: this session has read-only access to room "${room}"`)
+  }
+}

@@ -22,7 +22,7 @@ import {
 import { STATE } from '../protocol/doc-names.js'
 import { applyWrites, type Write } from './writes.js'
 import { jsonEqual } from './json.js'
-import { LockLostError, LockTimeoutError, SessionClosedError } from './errors.js'
+import { LockLostError, LockTimeoutError, ReadOnlyError, SessionClosedError } from './errors.js'
 import { LockScope } from './lock-scope.js'
 import type { Connection } from './connection.js'
 import type { Changes } from './changes.js'
@@ -126,6 +126,8 @@ export class Locks {
     if (conn.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
     const deadline = Date.now() + timeout
     if (conn.status !== 'connected') await this.untilConnected(keys, timeout)
+    // The relay told this connection its access before it synced.
+    if (conn.access === 'read') throw new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
     const id = conn.newRequestId()
     const grant = await this.acquire(keys, id, deadline, timeout)
     // The lease is ours from here: every path below ends it, by COMMIT or CANCEL.
@@ -273,6 +275,12 @@ export class Locks {
       const onLost = () => fail(new LockTimeoutError(keys, 'the connection dropped while waiting'))
       const onClose = (err: Error) => fail(err)
       const off = conn.onReply(id, (m) => {
+        if (m.type === YSS_DENIED) {
+          // Only a connection the relay holds read-only is denied a lease, today; say so plainly.
+          return fail(conn.access === 'read'
+            ? new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
+            : new LockTimeoutError(keys, `the relay denied the lease: ${m.reason}`))
+        }
         if (m.type !== YSS_GRANT) return
         cleanup()
         resolve(Y.decodeStateVector(m.stateVector))

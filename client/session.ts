@@ -18,16 +18,17 @@ import { FORCES, STATE } from '../protocol/doc-names.js'
 import { toFrozenJson, deepFreeze, jsonEqual, type Json } from './json.js'
 import { applyWrites, forceCount, type Write } from './writes.js'
 import { Bindings, Tracker, type ChangeListener } from './tracker.js'
-import { RerunSuppressedError, SessionClosedError } from './errors.js'
+import { ReadOnlyError, RerunSuppressedError, SessionClosedError } from './errors.js'
 import { Locks, type LockHost, type LockOptions } from './lock.js'
 import type { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
+import type { Access } from './access.js'
 import { Changes, KEYS } from './changes.js'
 import { stateProxy } from './state-proxy.js'
 import { Presence } from './presence.js'
 import { keyStore, subscribeKey, type KeyStore } from './key-store.js'
 
-export { KEYS, type Status }
+export { KEYS, type Status, type Access }
 
 export interface ConnectOptions extends ConnectionOptions {
   /** Default time a lock may wait for its lease. Default 10 s. */
@@ -100,6 +101,26 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     return this.connection.onStatus(listener)
   }
 
+  /**
+   * `write`, or `read` when the relay drops this session's writes: then `set`, `delete`,
+   * `append`, `forceRerunBoundSessions` throw, and `lock` rejects, with {@link ReadOnlyError} at
+   * once. Before the first connection it is what the token's `access` claim says (decoded, not
+   * verified), else `write`; the relay's answer on each connection, before `ready`, wins.
+   */
+  get access(): Access {
+    return this.connection.access
+  }
+
+  /** Who the relay says this session is (a token's `sub`), if it says. */
+  get user(): string | undefined {
+    return this.connection.user
+  }
+
+  /** Calls `listener` when `access` or `user` changes; returns a function that stops it. */
+  onAccess(listener: (access: Access) => void): () => void {
+    return this.connection.onAccess(listener)
+  }
+
   /** The value of `key`, frozen, or undefined. Binds the running tracker to `key`. */
   get<K extends keyof S & string>(key: K): S[K] | undefined {
     this.bindings.read(key)
@@ -117,6 +138,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * update, no traffic, no re-render. Anything that is not JSON throws a TypeError naming the key.
    */
   set<K extends keyof S & string>(key: K, value: S[K]): void {
+    this.writable(`set("${key}")`)
     const copy = toFrozenJson(key, value)
     if (jsonEqual(this.current(key), copy)) return
     this.write({ kind: 'set', key, value: copy, quiet: this.quiet })
@@ -124,6 +146,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** Deletes `key`; returns whether it was set. Deleting a missing key changes nothing. */
   delete(key: keyof S & string): boolean {
+    this.writable(`delete("${key}")`)
     if (!this.hasUntracked(key)) return false
     this.write({ kind: 'delete', key, quiet: this.quiet })
     return true
@@ -147,6 +170,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * key becomes a list, created under the key's lock so that two sessions cannot both create it.
    */
   append<K extends keyof S & string>(key: K, ...items: S[K] extends ReadonlyArray<infer T> ? T[] : Json[]): Promise<void> {
+    this.writable(`append("${key}")`)
     const copies = items.map((item) => toFrozenJson(key, item))
     if (copies.length === 0) return Promise.resolve()
     if (this.map.get(key) instanceof Y.Array && !this.scope) {
@@ -182,6 +206,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * returns once its writes are stored and broadcast.
    */
   lock<R>(keys: (keyof S & string) | ReadonlyArray<keyof S & string>, fn: (state: S) => R, options?: LockOptions): Promise<R> {
+    if (this.access === 'read') return Promise.reject(new ReadOnlyError(`lock(${JSON.stringify(keys)})`, this.room))
     return this.locks.lock(typeof keys === 'string' ? [keys] : [...keys], fn as (s: object) => R, options)
   }
 
@@ -200,6 +225,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** Re-renders every tracker bound to `key`, in every session, without a value change. */
   forceRerunBoundSessions(key: keyof S & string): void {
+    this.writable(`forceRerunBoundSessions("${key}")`)
     if (this.quiet) throw new RerunSuppressedError(`forceRerunBoundSessions("${key}") inside noRerun()`)
     this.write({ kind: 'force', key, quiet: false })
   }
@@ -287,6 +313,11 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
       if (pending.found) return pending.value !== undefined
     }
     return this.map.has(key)
+  }
+
+  /** Throws {@link ReadOnlyError} for `operation` on a read-only session. */
+  private writable(operation: string): void {
+    if (this.access === 'read') throw new ReadOnlyError(operation, this.room)
   }
 
   private write(w: Write): void {

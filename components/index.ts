@@ -13,7 +13,7 @@ export { ServerStateMixin, ServerStateElement, type ServerStateHost } from './se
 export { sessionContext } from './session-context.js'
 export { acquireSession, releasesSettled, type SessionLease } from './session-registry.js'
 export { sharedStyles } from './shared-styles.js'
-export { errorLine, statusLine } from './status-line.js'
+export { errorLine, readOnlyLine, statusLine } from './status-line.js'
 export { ServerCounter } from './server-counter.js'
 export { ServerSlider } from './server-slider.js'
 export { ServerChat, chatMessages, type ChatMessage } from './server-chat.js'

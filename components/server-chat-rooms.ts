@@ -19,7 +19,7 @@ import type { ServerState } from '../client/index.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sessionContext } from './session-context.js'
 import { sharedStyles } from './shared-styles.js'
-import { errorLine, statusLine } from './status-line.js'
+import { errorLine, readOnlyLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 import { MAX_ROOM_NAME as MAX_NAME, ROOMS_KEY, createChatRoom, roomKey, roomNames } from './chat-model.js'
 import { onlineLine, onlineStyles } from './online-line.js'
@@ -63,14 +63,15 @@ export class ServerChatRooms extends ServerStateElement {
     return html`
       ${statusLine(this.status)}
       ${onlineLine(this.server)}
+      ${readOnlyLine(this.server)}
       ${rooms.length === 0
         ? html`<p class="empty">No rooms yet: create one.</p>`
         : html`<ul aria-label="Rooms">${rooms.map((name) => html`<li>
             <button aria-pressed=${name === current ? 'true' : 'false'} @click=${() => this.select(name)}>${name}</button>
           </li>`)}</ul>`}
       <form class="row" @submit=${this.create}>
-        <label>Room name <input type="text" name="room" autocomplete="off" maxlength=${MAX_NAME}></label>
-        <button type="submit">Create room</button>
+        <label>Room name <input type="text" name="room" autocomplete="off" maxlength=${MAX_NAME} ?disabled=${this.readOnly}></label>
+        <button type="submit" ?disabled=${this.readOnly}>Create room</button>
       </form>
       ${errorLine(this.error)}
       ${current

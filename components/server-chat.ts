@@ -14,7 +14,7 @@
 import { css, html, nothing, type PropertyValues } from 'lit'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { errorLine, statusLine } from './status-line.js'
+import { errorLine, readOnlyLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 import { chatMessages, setNickname, type ChatMessage } from './chat-model.js'
 import { onlineLine, onlineStyles } from './online-line.js'
@@ -61,15 +61,16 @@ export class ServerChat extends ServerStateElement {
     return html`
       ${statusLine(this.status)}
       ${this.hideOnline ? nothing : onlineLine(this.server)}
+      ${readOnlyLine(this.server)}
       <ol aria-label="Messages" aria-live="polite">
         ${messages.length === 0 ? html`<li class="empty">No messages yet.</li>` : nothing}
         ${messages.map((m) => html`<li><time>${time(m.at)}</time><span class="nick">${m.nickname}:</span>${m.text}</li>`)}
       </ol>
       <form class="row" @submit=${this.send}>
-        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10"
+        <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10" ?disabled=${this.readOnly}
           @input=${(e: Event) => setNickname(this.server, (e.target as HTMLInputElement).value)}></label>
-        <label class="grow">Message <input type="text" name="message" autocomplete="off"></label>
-        <button type="submit">Send</button>
+        <label class="grow">Message <input type="text" name="message" autocomplete="off" ?disabled=${this.readOnly}></label>
+        <button type="submit" ?disabled=${this.readOnly}>Send</button>
       </form>
       ${errorLine(this.error)}
     `

@@ -8,10 +8,10 @@
  *   <server-counter url="ws://127.0.0.1:1234" room="team"></server-counter>
  */
 import { css, html } from 'lit'
-import type { ServerState } from '../client/index.js'
+import { ReadOnlyError, type ServerState } from '../client/index.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { errorLine, statusLine } from './status-line.js'
+import { errorLine, readOnlyLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 
 const KEY = 'count'
@@ -35,10 +35,11 @@ export class ServerCounter extends ServerStateElement {
     const count = this.server.get(KEY)
     return html`
       ${statusLine(this.status)}
+      ${readOnlyLine(this.server)}
       <p class="value" aria-live="polite">Count = ${typeof count === 'number' ? count : '…'}</p>
       <div class="row">
-        <button @click=${() => this.step(1)}>Increment</button>
-        <button class="secondary" @click=${() => this.step(-1)}>Decrement</button>
+        <button ?disabled=${this.readOnly} @click=${() => this.step(1)}>Increment</button>
+        <button class="secondary" ?disabled=${this.readOnly} @click=${() => this.step(-1)}>Decrement</button>
       </div>
       ${errorLine(this.error)}
     `
@@ -48,12 +49,17 @@ export class ServerCounter extends ServerStateElement {
     this.report(this.server.lock(KEY, (s) => { s[KEY] = (typeof s[KEY] === 'number' ? s[KEY] : 0) + by }))
   }
 
-  /** Shows a failed lock (offline, timed out) instead of losing the click silently. */
+  /**
+   * Shows a failed lock (offline, timed out) instead of losing the click silently. A read-only
+   * session's refusal is not an error: the read-only line says why the buttons are disabled.
+   */
   private report(done: Promise<unknown>): void {
     const server = this.server
     // Only the session shown now: a lock of one it left may fail as that one closes.
     const current = () => this.sessionError === null && this.server === server
-    done.then(() => { if (current()) this.error = '' }, (err: Error) => { if (current()) this.error = err.message })
+    done.then(() => { if (current()) this.error = '' }, (err: Error) => {
+      if (current()) this.error = err instanceof ReadOnlyError ? '' : err.message
+    })
   }
 }
 

@@ -9,11 +9,11 @@
  *   <server-slider room="default"></server-slider>
  */
 import { css, html } from 'lit'
-import type { ServerState } from '../client/index.js'
+import { ReadOnlyError, type ServerState } from '../client/index.js'
 import { live } from 'lit/directives/live.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
-import { errorLine, statusLine } from './status-line.js'
+import { errorLine, readOnlyLine, statusLine } from './status-line.js'
 import { define } from './define.js'
 
 const KEY = 'slider'
@@ -51,10 +51,10 @@ export class ServerSlider extends ServerStateElement {
     }
   }
 
-  /** The shared value starts at 50 for every session, set once under the key's lock. */
+  /** The shared value starts at 50 for every session, set once under the key's lock (not by a read-only one). */
   protected override sessionChanged(server: ServerState): void {
     server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => {
-      if (this.server === server) this.error = err.message
+      if (this.server === server && !(err instanceof ReadOnlyError)) this.error = err.message
     })
   }
 
@@ -64,8 +64,9 @@ export class ServerSlider extends ServerStateElement {
     const value = this.pending ?? (typeof shared === 'number' ? Math.min(100, Math.max(0, Math.round(shared))) : INITIAL)
     return html`
       ${statusLine(this.status)}
+      ${readOnlyLine(this.server)}
       <label>Value <output aria-live="polite">${value}</output>
-        <input type="range" min="0" max="100" step="1" .value=${live(String(value))}
+        <input type="range" min="0" max="100" step="1" .value=${live(String(value))} ?disabled=${this.readOnly}
           @input=${this.onInput} @change=${this.writeNow}>
       </label>
       ${errorLine(this.error)}

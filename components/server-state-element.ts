@@ -53,6 +53,8 @@ export declare class ServerStateHost {
   readonly state: Record<string, any>
   /** The session's connection status; a change re-renders the element. */
   readonly status: Status
+  /** Whether the session has read-only access (`server.access === 'read'`); a change re-renders the element. */
+  readonly readOnly: boolean
   /** Why the element has no session (a bad `url` or `room`), shown in its place; or null. */
   readonly sessionError: Error | null
   /**
@@ -98,6 +100,10 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
 
     get status(): Status {
       return this._server?.status ?? 'connecting'
+    }
+
+    get readOnly(): boolean {
+      return this._server?.access === 'read'
     }
 
     protected sessionChanged(_server: ServerState): void {}
@@ -165,7 +171,9 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       this._server = next
       this._lease = lease
       this._tracker = next.tracker(() => this.requestUpdate())
-      this._stopStatus = next.onStatus(() => this.requestUpdate())
+      const stopStatus = next.onStatus(() => this.requestUpdate())
+      const stopAccess = next.onAccess(() => this.requestUpdate())
+      this._stopStatus = () => { stopStatus(); stopAccess() }
       this.requestUpdate()
       // Not now: this may run inside a parent's render, whose tracker would then be taken for
       // the writer of whatever sessionChanged writes, and never re-run by it.

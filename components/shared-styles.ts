@@ -27,6 +27,7 @@ export const sharedStyles = css`
     cursor: pointer;
   }
   button.secondary { background: #fff; color: var(--accent); }
+  button:disabled, input:disabled { opacity: 0.55; cursor: not-allowed; }
   button:focus-visible, input:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
   input[type='text'] {
     border: 1px solid #b8c0d0;
@@ -37,6 +38,7 @@ export const sharedStyles = css`
   label { display: inline-flex; flex-direction: column; gap: 0.2em; font-size: 0.85em; color: #4a5368; }
   .row { display: flex; gap: 0.5em; align-items: flex-end; flex-wrap: wrap; }
   .error { color: #b3261e; font-size: 0.9em; margin: 0.4em 0 0; }
+  .read-only { color: #4a5368; font-size: 0.85em; margin: 0 0 0.5em; }
   .status { font-size: 0.8em; color: #6b7385; margin: 0 0 0.5em; }
   .status::before { content: '●'; margin-right: 0.35em; color: #c9a227; }
   .status[data-status='connected']::before { color: #2e9d55; }

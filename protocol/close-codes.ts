@@ -5,6 +5,7 @@
  *
  * @example
  *   ws.close(CLOSE.badRoom, 'invalid room name')
+ *   ws.close(CLOSE.unauthorized, 'token expired')
  *   if (isRefusal(event.code)) stopRetrying()
  */
 export const CLOSE = {
@@ -15,7 +16,11 @@ export const CLOSE = {
   tooBig: 1009,
   internalError: 1011,
   /** The path names no valid room. */
-  badRoom: 4400
+  badRoom: 4400,
+  /** No token, or one that is malformed, badly signed or expired; also sent when a token expires mid-session. */
+  unauthorized: 4401,
+  /** The credentials are valid but do not cover this room, or the page's origin is not allowed. */
+  forbidden: 4403
 } as const
 
 /** Whether a close code refuses the session for good: the client must not reconnect. */

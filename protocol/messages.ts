@@ -3,8 +3,9 @@
  * encoding of our own message {@link MESSAGE_YSS}.
  *
  * Messages 0 (sync), 1 (awareness), 2 (auth) and 3 (query awareness) are the y-websocket
- * protocol. Message {@link MESSAGE_YSS} is ours: lock leases and flush acknowledgements. The relay
- * only ever sends it in reply to one, so a stock y-websocket client never receives it.
+ * protocol. Message {@link MESSAGE_YSS} is ours: lock leases, flush acknowledgements, and the
+ * connection's access (HELLO, answered by ACCESS). The relay only ever sends it in reply to one,
+ * so a stock y-websocket client never receives it.
  * `relay/PROTOCOL.md` documents every frame.
  *
  * @example
@@ -36,6 +37,13 @@ export const YSS_CANCEL = 6
 export const YSS_FLUSH = 7
 /** Relay → client: the flush with this id is done. */
 export const YSS_FLUSHED = 8
+/** Client → relay: this client speaks message 100; the relay answers with {@link YSS_ACCESS}. Sent on every socket open. */
+export const YSS_HELLO = 9
+/** Relay → client: what this connection may do (`write` or `read`), and who it is (`user`, empty when unknown). */
+export const YSS_ACCESS = 10
+
+/** What a connection may do in its room. */
+export type Access = 'write' | 'read'
 
 export type YssMessage =
   | { type: typeof YSS_ACQUIRE; id: number; keys: string[] }
@@ -46,6 +54,8 @@ export type YssMessage =
   | { type: typeof YSS_CANCEL; id: number }
   | { type: typeof YSS_FLUSH; id: number }
   | { type: typeof YSS_FLUSHED; id: number }
+  | { type: typeof YSS_HELLO; id: number }
+  | { type: typeof YSS_ACCESS; id: number; access: Access; user: string }
 
 /** Most keys one lock request may name; more is refused as bad input. */
 export const MAX_LOCK_KEYS = 64
@@ -69,6 +79,10 @@ export const encodeYss = (m: YssMessage): Uint8Array => {
       break
     case YSS_DENIED:
       encoding.writeVarString(e, m.reason)
+      break
+    case YSS_ACCESS:
+      encoding.writeVarString(e, m.access)
+      encoding.writeVarString(e, m.user)
       break
   }
   return encoding.toUint8Array(e)
@@ -95,10 +109,16 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
       return { type, id, update: decoding.readVarUint8Array(d) }
     case YSS_DENIED:
       return { type, id, reason: decoding.readVarString(d) }
+    case YSS_ACCESS: {
+      const access = decoding.readVarString(d)
+      if (access !== 'write' && access !== 'read') throw new Error(`unknown access "${access}"`)
+      return { type, id, access, user: decoding.readVarString(d) }
+    }
     case YSS_DONE:
     case YSS_CANCEL:
     case YSS_FLUSH:
     case YSS_FLUSHED:
+    case YSS_HELLO:
       return { type, id }
     default:
       throw new Error(`unknown y-server-state message ${type}`)

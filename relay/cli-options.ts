@@ -1,12 +1,17 @@
 /**
- * The relay's command line: flags, environment and help text, parsed into {@link RelayOptions}.
- * Flags override the environment (`HOST`, `PORT`, `DATA_DIR`).
+ * The relay's command line: flags, environment and help text, parsed into {@link RelayOptions},
+ * and the `token` command's, parsed into {@link SignTokenOptions}. Flags override the environment
+ * (`HOST`, `PORT`, `DATA_DIR`, `AUTH_SECRET`). Key files are read here.
  *
  * @example
  *   parseCli(['--port', '0', '--memory'], process.env) // { host: '127.0.0.1', port: 0, memory: true, … }
+ *   parseTokenCli(['--room', 'team/*', '--read'], { AUTH_SECRET: '…' }) // { secret: '…', rooms: ['team/*'], access: 'read', ttl: '1h' }
  */
-import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { RelayOptions } from './server.js'
+import type { SignTokenOptions } from './tokens.js'
+import { parseTtl } from './tokens.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 
 export const HELP = `Usage: y-server-state-relay [options]
@@ -26,10 +31,51 @@ Options:
   --ping-ms N               ws ping interval; no pong by the next ping drops the socket (default 30000)
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
+
+Access (with none of --auth-secret, --auth-public-key, only a loopback host is served):
+  --auth-secret SECRET      require a JWT signed with SECRET, HS256, 32+ bytes (env AUTH_SECRET)
+  --auth-public-key FILE    require a JWT signed by the key pair of this PEM public key (ES256, RS256)
+  --anonymous               serve anyone with no token, even on a host that is not loopback
+  --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com
+  --read-only-presence      publish the presence of read-only connections (default: dropped)
+  -h, --help                show this help
+
+  y-server-state-relay token --help   prints a token for a script or a try
+`
+
+export const TOKEN_HELP = `Usage: y-server-state-relay token --room PATTERN [options]
+
+Prints one access token (a JWT) and exits.
+
+Options:
+  --room PATTERN            a room pattern the token covers, * for any run of characters;
+                            repeat for several ('team/*', 'lobby')
+  --read                    read-only access (default: write)
+  --sub USER                the user, told to the relay and the client
+  --ttl DURATION            lifetime: seconds, or 90s, 30m, 1h, 7d (default 1h)
+  --auth-secret SECRET      sign with SECRET, HS256 (env AUTH_SECRET)
+  --private-key FILE        sign with this PEM private key (PKCS #8; ES256 for P-256, RS256 for RSA)
   -h, --help                show this help
 `
 
 export class UsageError extends Error {}
+
+/** `parseArgs`, its errors as {@link UsageError}s. */
+const parse = <T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>>['values'] => {
+  try {
+    return parseArgs(config).values
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+const keyFile = (flag: string, path: string): string => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
 
 const integer = (name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
   if (value === undefined) return undefined
@@ -40,30 +86,31 @@ const integer = (name: string, value: string | undefined, min: number, max = Num
 }
 
 export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions | 'help' => {
-  let values
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        data: { type: 'string' },
-        memory: { type: 'boolean' },
-        'max-message-bytes': { type: 'string' },
-        'path-prefix': { type: 'string' },
-        'idle-unload-ms': { type: 'string' },
-        'lease-ms': { type: 'string' },
-        'ping-ms': { type: 'string' },
-        'compact-every': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    }).values
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
+  const values = parse({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    allowNegative: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      data: { type: 'string' },
+      memory: { type: 'boolean' },
+      'max-message-bytes': { type: 'string' },
+      'path-prefix': { type: 'string' },
+      'idle-unload-ms': { type: 'string' },
+      'lease-ms': { type: 'string' },
+      'ping-ms': { type: 'string' },
+      'compact-every': { type: 'string' },
+      'log-level': { type: 'string' },
+      'auth-secret': { type: 'string' },
+      'auth-public-key': { type: 'string' },
+      anonymous: { type: 'boolean' },
+      'allowed-origins': { type: 'string' },
+      'read-only-presence': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
   if (values.help) return 'help'
   const logLevel = values['log-level']
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -76,6 +123,17 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
   if (pathPrefix !== undefined && !/^\/[^?#]*[^/?#]$/.test(pathPrefix)) {
     throw new UsageError(`--path-prefix must start with / and not end with /, as in /collab, not "${pathPrefix}"`)
   }
+  const publicKeyFile = values['auth-public-key']
+  // A flag overrides the environment: --auth-public-key wins over AUTH_SECRET. An empty AUTH_SECRET is unset.
+  const secret = values['auth-secret'] ?? (publicKeyFile === undefined ? env.AUTH_SECRET || undefined : undefined)
+  if (secret !== undefined && publicKeyFile !== undefined) throw new UsageError('--auth-secret and --auth-public-key exclude each other')
+  if (secret === '') throw new UsageError('--auth-secret needs a secret')
+  if (values.anonymous && (secret !== undefined || publicKeyFile !== undefined)) {
+    throw new UsageError(`--anonymous excludes ${secret !== undefined ? '--auth-secret (or AUTH_SECRET)' : '--auth-public-key'}`)
+  }
+  const origins = values['allowed-origins']?.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  if (origins?.length === 0) throw new UsageError('--allowed-origins needs at least one origin, as in https://app.example.com')
+  const readOnlyPresence = values['read-only-presence']
   return {
     host: values.host ?? env.HOST ?? '127.0.0.1',
     port: integer('--port', values.port ?? env.PORT, 0, 65535) ?? 1234,
@@ -86,6 +144,49 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     leaseMs: integer('--lease-ms', values['lease-ms'], 1),
     pingMs: integer('--ping-ms', values['ping-ms'], 100),
     compactEvery: integer('--compact-every', values['compact-every'], 1),
-    logLevel: logLevel as LogLevel | undefined
+    logLevel: logLevel as LogLevel | undefined,
+    ...(secret !== undefined ? { authSecret: secret } : {}),
+    ...(publicKeyFile !== undefined ? { authPublicKey: keyFile('--auth-public-key', publicKeyFile) } : {}),
+    ...(values.anonymous ? { anonymous: true } : {}),
+    ...(origins ? { allowedOrigins: origins } : {}),
+    ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {})
+  }
+}
+
+/** The `token` command's flags: what to sign, and with which key. */
+export const parseTokenCli = (argv: string[], env: NodeJS.ProcessEnv): SignTokenOptions | 'help' => {
+  const values = parse({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      room: { type: 'string', multiple: true },
+      read: { type: 'boolean' },
+      sub: { type: 'string' },
+      ttl: { type: 'string' },
+      'auth-secret': { type: 'string' },
+      'private-key': { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  if (values.help) return 'help'
+  const rooms = values.room ?? []
+  if (rooms.length === 0 || rooms.some((r) => r === '')) throw new UsageError("token needs --room PATTERN, as in --room 'team/*'")
+  const ttl = values.ttl ?? '1h'
+  try {
+    parseTtl(ttl)
+  } catch (err) {
+    throw new UsageError(`--ttl: ${(err as Error).message}`)
+  }
+  const keyPath = values['private-key']
+  const secret = values['auth-secret'] ?? (keyPath === undefined ? env.AUTH_SECRET || undefined : undefined)
+  if (secret !== undefined && keyPath !== undefined) throw new UsageError('--auth-secret and --private-key exclude each other')
+  if (!secret && keyPath === undefined) throw new UsageError('token needs a key: --auth-secret SECRET (or AUTH_SECRET) or --private-key FILE')
+  return {
+    ...(keyPath !== undefined ? { privateKey: keyFile('--private-key', keyPath) } : { secret: secret! }),
+    rooms,
+    access: values.read ? 'read' : 'write',
+    ...(values.sub !== undefined ? { sub: values.sub } : {}),
+    ttl
   }
 }

@@ -1,20 +1,34 @@
 #!/usr/bin/env node
 /**
  * `y-server-state-relay`: the relay from the command line. A bad flag or value exits with
- * status 2; SIGTERM and SIGINT shut it down cleanly with status 0.
+ * status 2; a relay that cannot start (a port in use, no access control on a public host) exits
+ * with 1 and says why; SIGTERM and SIGINT shut it down cleanly with status 0.
+ * `y-server-state-relay token --room PATTERN …` prints one access token and exits 0.
  */
 import { startRelay } from './server.js'
-import { HELP, UsageError, parseCli } from './cli-options.js'
+import { signToken } from './tokens.js'
+import { HELP, TOKEN_HELP, UsageError, parseCli, parseTokenCli } from './cli-options.js'
 
-const main = async (): Promise<void> => {
-  let options
+/** Parses with `parse`; a usage error exits 2. */
+const parsed = <T>(parse: () => T, command: string): T => {
   try {
-    options = parseCli(process.argv.slice(2), process.env)
+    return parse()
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    process.stderr.write(`y-server-state-relay: ${err.message}\nTry --help.\n`)
+    process.stderr.write(`y-server-state-relay: ${err.message}\nTry ${command}--help.\n`)
     process.exit(2)
   }
+}
+
+const token = async (argv: string[]): Promise<void> => {
+  const options = parsed(() => parseTokenCli(argv, process.env), 'token ')
+  if (options === 'help') return void process.stdout.write(TOKEN_HELP)
+  process.stdout.write(`${await signToken(options)}\n`)
+}
+
+const main = async (): Promise<void> => {
+  if (process.argv[2] === 'token') return token(process.argv.slice(3))
+  const options = parsed(() => parseCli(process.argv.slice(2), process.env), '')
   if (options === 'help') {
     process.stdout.write(HELP)
     return

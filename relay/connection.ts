@@ -1,16 +1,19 @@
 /**
- * One client's WebSocket, as the relay holds it: the {@link Peer} a room sends to, the frames
- * that arrive before its room is loaded, and the close that detaches it from the room.
+ * One client's WebSocket, as the relay holds it: the {@link Peer} a room sends to, what it may do
+ * there (its grant), the frames that arrive before its room is loaded, the close that detaches it
+ * from the room, and the close with 4401 when its credentials expire.
  *
  * @example
- *   const conn = new RelayConnection(ws, 'default', deps)
+ *   const conn = new RelayConnection(ws, 'default', deps, { access: 'read', presence: false }, expiresAt)
  *   rooms.open('default').then((room) => conn.attach(room))
  *   ws.on('message', (data) => conn.receive(data))
  */
 import { WebSocket } from 'ws'
+import { CLOSE } from '../protocol/close-codes.js'
+import { atTime } from './deadline.js'
 import type { Metrics } from './metrics.js'
 import type { Logger } from './log.js'
-import type { Peer } from './peer.js'
+import type { Peer, PeerGrant } from './peer.js'
 import type { Room } from './room.js'
 import type { RoomRegistry } from './room-registry.js'
 
@@ -24,6 +27,13 @@ export interface ConnectionDeps {
 
 let nextId = 1
 
+/** A close reason as WebSocket allows it: at most 123 bytes of UTF-8. */
+export const closeReason = (reason: string): string => {
+  let cut = reason.slice(0, 123)
+  while (Buffer.byteLength(cut) > 123 || /[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1)
+  return cut
+}
+
 export class RelayConnection implements Peer {
   readonly id = nextId++
   closed = false
@@ -31,8 +41,12 @@ export class RelayConnection implements Peer {
   alive = true
   room: Room | null = null
   private readonly early: Uint8Array[] = []
+  private readonly stopExpiry: (() => void) | undefined
 
-  constructor(readonly ws: WebSocket, readonly roomName: string, private readonly deps: ConnectionDeps) {}
+  /** `expiresAt` (ms since the epoch): when its credentials end, the connection is closed with 4401. */
+  constructor(readonly ws: WebSocket, readonly roomName: string, private readonly deps: ConnectionDeps, readonly grant?: PeerGrant, expiresAt?: number) {
+    if (expiresAt !== undefined) this.stopExpiry = atTime(expiresAt, () => this.expire())
+  }
 
   send(frame: Uint8Array): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return
@@ -51,11 +65,17 @@ export class RelayConnection implements Peer {
   close(code: number, reason: string): void {
     if (this.closed) return
     this.closed = true
-    // A close reason is limited to 123 bytes.
-    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString())
+    this.ws.close(code, closeReason(reason))
     const force = setTimeout(() => this.ws.terminate(), 2_000)
     force.unref()
     this.detach()
+  }
+
+  private expire(): void {
+    if (this.closed) return
+    this.deps.metrics.inc('sessions_expired_total')
+    this.deps.log.info('connection closed: credentials expired', { room: this.roomName, conn: this.id, user: this.grant?.user })
+    this.close(CLOSE.unauthorized, 'credentials expired')
   }
 
   /** A frame from the client: to the room, or kept until the room is loaded. */
@@ -74,6 +94,7 @@ export class RelayConnection implements Peer {
 
   /** Leaves the room; the socket has closed or is closing. */
   detach(): void {
+    this.stopExpiry?.()
     this.deps.onDetached(this)
     if (!this.room) return
     this.room.leave(this)

@@ -4,8 +4,14 @@
  * @example
  *   import { startRelay } from 'y-server-state/relay'
  *   const relay = await startRelay({ port: 0, dataDir: './data' })
+ *   const secured = await startRelay({ host: '0.0.0.0', authSecret: process.env.AUTH_SECRET })
+ *   const token = await signToken({ secret: process.env.AUTH_SECRET!, rooms: ['team/*'], access: 'read', ttl: '1h' })
  */
 export { startRelay, type Relay, type RelayOptions } from './server.js'
+export { AuthError, type Access, type Authenticate, type AuthResult } from './auth.js'
+export { jwtAuthenticator, signToken, type SignTokenOptions, type TokenKey } from './tokens.js'
+export { roomMatches, roomsCover } from './room-patterns.js'
+export { isLoopbackHost } from './access-control.js'
 export { LevelStore, MemoryStore, type RoomStore } from './store.js'
 export { localBus, type Bus } from './bus.js'
 export { LeaseTable, type LeaseRequest, type LeaseTableOptions } from './leases.js'

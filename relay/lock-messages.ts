@@ -1,7 +1,8 @@
 /**
- * The relay's side of message 100: lock requests, commits and flushes, handled in a room's
- * ordered pipeline. Replies are effects of the batch, so each follows, on its socket, the
- * broadcast of every update that came before it.
+ * The relay's side of message 100: lock requests, commits, flushes and the HELLO that our client
+ * sends on each socket open (answered with the connection's ACCESS), handled in a room's ordered
+ * pipeline. Replies are effects of the batch, so each follows, on its socket, the broadcast of
+ * every update that came before it. A read-only connection's lock requests and commits are DENIED.
  *
  * A commit is applied only if its lease is held and it integrates completely: every item it
  * builds on, and every item it deletes, is in the room or in the commit itself. Otherwise it is
@@ -13,10 +14,10 @@
  */
 import * as Y from 'yjs'
 import {
-  YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, type YssMessage
+  YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
-import { PeerError, parsePeerUpdate, type Peer } from './peer.js'
+import { PeerError, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { LeaseTable } from './leases.js'
 
 /** What a room lends its lock messages. */
@@ -29,15 +30,25 @@ export interface LockContext {
   apply(peer: Peer, update: Uint8Array): void
 }
 
+const READ_ONLY = 'read-only: this connection may read the room but not write it'
+
 export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): void => {
   switch (m.type) {
     case YSS_ACQUIRE:
       for (let i = 1; i < m.keys.length; i++) {
         if (!(m.keys[i - 1]! < m.keys[i]!)) throw new PeerError(CLOSE.protocolError, 'lock keys must be sorted and unique')
       }
+      if (!mayWrite(peer)) {
+        ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: READ_ONLY })
+        break
+      }
       ctx.leases.acquire(peer, m.id, m.keys)
       break
     case YSS_COMMIT:
+      if (!mayWrite(peer)) {
+        ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: READ_ONLY })
+        break
+      }
       if (!ctx.leases.isGranted(peer, m.id)) {
         ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
         break
@@ -59,6 +70,9 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       break
     case YSS_FLUSH:
       ctx.reply(peer, { type: YSS_FLUSHED, id: m.id })
+      break
+    case YSS_HELLO:
+      ctx.reply(peer, { type: YSS_ACCESS, id: m.id, access: peer.grant?.access ?? 'write', user: peer.grant?.user ?? '' })
       break
     default:
       throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)

@@ -4,7 +4,9 @@
  * @example
  *   const m = new Metrics()
  *   m.inc('messages_in_total')
+ *   m.refused(4401)
  *   m.render({ connections: 3 }) // "# TYPE yss_messages_in_total counter\nyss_messages_in_total 1\n…"
+ *                                //  … yss_refused_total{code="4401"} 1
  */
 const COUNTERS = {
   messages_in_total: 'Frames received from clients.',
@@ -18,7 +20,9 @@ const COUNTERS = {
   rooms_loaded_total: 'Rooms loaded from the store since start.',
   rooms_unloaded_total: 'Idle rooms unloaded since start.',
   locks_granted_total: 'Lock leases granted.',
-  locks_expired_total: 'Lock leases that outlived the lease time.'
+  locks_expired_total: 'Lock leases that outlived the lease time.',
+  sessions_expired_total: 'Connections closed with 4401 because their credentials expired.',
+  read_only_updates_dropped_total: 'Non-empty updates from read-only connections, dropped.'
 } as const
 
 export type Counter = keyof typeof COUNTERS
@@ -31,8 +35,12 @@ const GAUGES = {
 
 export type Gauges = Record<keyof typeof GAUGES, number>
 
+/** Refusal codes always rendered, at 0 until one happens, so that a rate over them is defined. */
+const REFUSAL_CODES = [4400, 4401, 4403]
+
 export class Metrics {
   private readonly values = new Map<Counter, number>()
+  private readonly refusals = new Map<number, number>(REFUSAL_CODES.map((code) => [code, 0]))
 
   inc(name: Counter, by = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + by)
@@ -42,6 +50,15 @@ export class Metrics {
     return this.values.get(name) ?? 0
   }
 
+  /** Counts a connection refused (closed before it joined a room) with close `code`. */
+  refused(code: number): void {
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1)
+  }
+
+  refusedCount(code: number): number {
+    return this.refusals.get(code) ?? 0
+  }
+
   render(gauges: Gauges): string {
     let out = ''
     const line = (name: string, help: string, type: string, value: number) => {
@@ -49,6 +66,8 @@ export class Metrics {
     }
     for (const [name, help] of Object.entries(GAUGES)) line(name, help, 'gauge', gauges[name as keyof Gauges])
     for (const [name, help] of Object.entries(COUNTERS)) line(name, help, 'counter', this.get(name as Counter))
+    out += '# HELP yss_refused_total Connections refused before joining a room, by close code.\n# TYPE yss_refused_total counter\n'
+    for (const [code, n] of [...this.refusals].sort(([a], [b]) => a - b)) out += `yss_refused_total{code="${code}"} ${n}\n`
     return out
   }
 }

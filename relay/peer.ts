@@ -4,18 +4,38 @@
  * and over the test harness's in-process ones.
  *
  * @example
+ *   if (mayWrite(peer)) applyUpdate(update)
  *   try { parsePeerUpdate(update) } catch (err) { peer.fail((err as PeerError).code, (err as Error).message) }
  */
 import * as Y from 'yjs'
 import { CLOSE } from '../protocol/close-codes.js'
+import type { Access } from '../protocol/messages.js'
+
+/** What a connection may do in its room, decided before it joined. */
+export interface PeerGrant {
+  /** `read`: the room drops its updates and denies its lock requests. */
+  readonly access: Access
+  /** Who it is, when the relay knows (a token's `sub`). */
+  readonly user?: string
+  /** Whether the room applies its awareness updates (presence). */
+  readonly presence: boolean
+}
 
 export interface Peer {
   readonly id: number
   readonly closed: boolean
+  /** What it may do; absent, everything (a relay with no access control). */
+  readonly grant?: PeerGrant
   send(frame: Uint8Array): void
   /** Closes the connection for bad input, with a log line. */
   fail(code: number, reason: string): void
 }
+
+/** Whether the room applies `peer`'s updates and grants it locks. */
+export const mayWrite = (peer: Peer): boolean => peer.grant?.access !== 'read'
+
+/** Whether the room applies `peer`'s awareness updates. */
+export const mayPublishPresence = (peer: Peer): boolean => peer.grant?.presence !== false
 
 /** Bad input from a peer: the peer is closed with `code`, the room goes on. */
 export class PeerError extends Error {

@@ -22,7 +22,7 @@ import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, 
 import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
 import { handleLockMessage, type LockContext } from './lock-messages.js'
-import { PeerError, parsePeerUpdate, type Peer } from './peer.js'
+import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore } from './store.js'
 import type { Bus } from './bus.js'
 import type { Metrics } from './metrics.js'
@@ -276,9 +276,11 @@ export class Room {
         case MESSAGE_SYNC:
           this.handleSync(peer, d)
           break
-        case MESSAGE_AWARENESS:
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(d), peer)
+        case MESSAGE_AWARENESS: {
+          const update = decoding.readVarUint8Array(d)
+          if (mayPublishPresence(peer)) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer)
           break
+        }
         case MESSAGE_QUERY_AWARENESS:
           this.batch!.effects.push(() => peer.send(this.awarenessFrame([...this.awareness.getStates().keys()])))
           break
@@ -306,7 +308,10 @@ export class Room {
         encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, sv))
       })))
     } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
-      this.applyPeerUpdate(peer, decoding.readVarUint8Array(d))
+      const update = decoding.readVarUint8Array(d)
+      // A read-only peer's updates are dropped, not refused: a stock client always sends a step 2.
+      if (mayWrite(peer)) this.applyPeerUpdate(peer, update)
+      else if (update.length > 2) this.ctx.metrics.inc('read_only_updates_dropped_total') // [0, 0] is the empty update
     } else {
       throw new PeerError(CLOSE.protocolError, `unknown sync message ${sub}`)
     }

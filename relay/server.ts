@@ -1,6 +1,8 @@
 /**
  * The relay: an HTTP server whose WebSocket upgrades at `/<room>` speak the y-websocket protocol,
- * plus `GET /healthz`, `GET /metrics` and the demo page's static files.
+ * plus `GET /healthz`, `GET /metrics` and the demo page's static files. Each upgrade is admitted
+ * (origin, credentials: see `access-control.ts`) before its room is loaded; a refusal is held
+ * open for `refusalDelayMs`, then closed with its 44xx code.
  *
  * @example
  *   import { startRelay } from 'y-server-state/relay'
@@ -9,21 +11,23 @@
  *   await relay.close()
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { MAX_ROOM_BYTES, roomFromPath } from '../protocol/room-names.js'
 import { LevelStore, MemoryStore, type RoomStore } from './store.js'
 import { localBus, type Bus } from './bus.js'
 import { Metrics } from './metrics.js'
-import { createLogger, type Logger, type LogLevel } from './log.js'
+import { createLogger, type LogFields, type Logger, type LogLevel } from './log.js'
 import { LogLimiter } from './log-limiter.js'
 import { RoomRegistry } from './room-registry.js'
-import { RelayConnection } from './connection.js'
+import { RelayConnection, closeReason } from './connection.js'
+import { accessControl, type AccessOptions } from './access-control.js'
+import type { PeerGrant } from './peer.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
 
-export interface RelayOptions {
-  /** Interface to listen on. Default `127.0.0.1`. */
+export interface RelayOptions extends AccessOptions {
+  /** Interface to listen on. Default `127.0.0.1`; with no access control, only a loopback one unless `anonymous`. */
   host?: string
   /** Port; 0 picks a free one. Default 1234. */
   port?: number
@@ -72,6 +76,8 @@ const MiB = 1024 * 1024
 
 export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => {
   const host = options.host ?? '127.0.0.1'
+  // First: a relay that would serve anyone on a network must not open a store or a port.
+  const access = accessControl(options)
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
   const metrics = new Metrics()
   const store = options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data'))
@@ -95,27 +101,24 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const deps = { metrics, log, rooms, onDetached: (conn: RelayConnection) => connections.delete(conn) }
 
   /**
-   * Refuses a connection for good with a 44xx close. Y-websocket clients before 3.x take any
-   * open for a success and reconnect at once after the close: holding the socket first bounds
-   * them to about one attempt a refusal delay.
+   * Refuses a connection with a close code: for good with a 44xx one, or 1011 when the
+   * `authenticate` hook failed. Y-websocket clients before 3.x take any open for a success and
+   * reconnect at once after the close: holding the socket first bounds them to about one attempt
+   * a refusal delay. The log line names the cause, never the request's query (its token).
    */
-  const refuse = (ws: WebSocket, code: number, reason: string, cause: string, fields: Record<string, string>): void => {
+  const refuse = (ws: WebSocket, code: number, reason: string, cause: string, fields: LogFields): void => {
     metrics.inc('errors_total')
+    metrics.refused(code)
     limited.warn(cause, `connection refused: ${reason}`, fields)
     ws.on('message', () => {})
     ws.on('error', () => {})
-    const timer = setTimeout(() => ws.close(code, reason), refusalDelayMs)
+    const timer = setTimeout(() => ws.close(code, closeReason(reason)), refusalDelayMs)
     timer.unref()
     ws.on('close', () => clearTimeout(timer))
   }
 
-  const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
-    const name = roomFromPath(req.url ?? '/', pathPrefix)
-    if (name === null) {
-      const path = (req.url ?? '').split('?')[0]!.slice(0, 200)
-      return refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, `room:${path}`, { path })
-    }
-    const conn = new RelayConnection(ws, name, deps)
+  const onConnection = (ws: WebSocket, name: string, grant: PeerGrant, expiresAt: number | undefined): void => {
+    const conn = new RelayConnection(ws, name, deps, grant, expiresAt)
     connections.add(conn)
     metrics.inc('connections_total')
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -138,7 +141,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       }
     })
     ws.on('close', (code: number) => {
-      log.debug('connection closed', { room: name, conn: conn.id, code })
+      log.debug('connection closed', { room: name, conn: conn.id, code, user: grant.user })
       conn.closed = true
       conn.detach()
     })
@@ -163,11 +166,30 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     }
   }
 
+  /** Admits the request before the upgrade, so that no frame arrives while it is decided. */
+  const onUpgrade = async (req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> => {
+    const name = roomFromPath(req.url ?? '/', pathPrefix)
+    if (name === null) {
+      const path = (req.url ?? '').split('?')[0]!.slice(0, 200)
+      return wss.handleUpgrade(req, socket, head, (ws) =>
+        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, `room:${path}`, { path }))
+    }
+    const ignore = () => {} // a socket that fails while the hook runs is dropped by handleUpgrade
+    socket.on('error', ignore)
+    const admission = await access.admit(req, name)
+    socket.off('error', ignore)
+    if (closing) return void socket.destroy()
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!admission.ok) refuse(ws, admission.code, admission.reason, admission.cause, admission.fields)
+      else onConnection(ws, name, admission.grant, admission.expiresAt)
+    })
+  }
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes })
   const http = createServer(onRequest)
   http.on('upgrade', (req, socket, head) => {
     if (closing) return socket.destroy()
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req))
+    void onUpgrade(req, socket as Socket, head)
   })
 
   await new Promise<void>((resolve, reject) => {

@@ -91,38 +91,60 @@ export interface StockClient<P extends StockProvider = WebsocketProvider> {
   provider: P
   state: Y.Map<unknown>
   synced: Promise<void>
+  /** Resolves with the close that ended it for good (a 44xx refusal), after which y-websocket stops retrying. */
+  refused: Promise<{ code: number; reason: string }>
   destroy(): void
+}
+
+/** How a stock client is made: its URL `params` (`{ token }`), WebSocket class, and whether it connects at once. */
+export interface StockClientOptions {
+  params?: Record<string, string>
+  WebSocketPolyfill?: typeof WebSocket
+  /** With `false` it waits for `provider.connect()`, so that a test can listen to its first attempt. */
+  connect?: boolean
 }
 
 /**
  * A stock y-websocket client, not one of ours: y-websocket 3.x unless `Provider` is another
- * major's class. With `connect: false` it waits for `provider.connect()`, so that a test can
- * listen to its first attempt.
+ * major's class.
  */
-export function stockClient(url: string, room: string): StockClient
+export function stockClient(url: string, room: string, options?: StockClientOptions): StockClient
 export function stockClient<P extends StockProvider>(
   url: string,
   room: string,
   Provider: StockProviderClass<P>,
-  options?: { connect?: boolean }
+  options?: StockClientOptions
 ): StockClient<P>
 export function stockClient(
   url: string,
   room: string,
-  Provider: StockProviderClass = WebsocketProvider,
-  options: { connect?: boolean } = {}
+  providerOrOptions: StockProviderClass | StockClientOptions = {},
+  more: StockClientOptions = {}
 ): StockClient<StockProvider> {
+  const Provider = typeof providerOrOptions === 'function' ? providerOrOptions : WebsocketProvider as unknown as StockProviderClass
+  const options = typeof providerOrOptions === 'function' ? more : providerOrOptions
   const doc = new Y.Doc()
-  const provider = new Provider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, connect: options.connect ?? true })
+  const provider = new Provider(url, room, doc, {
+    WebSocketPolyfill: (options.WebSocketPolyfill ?? WebSocket) as never,
+    disableBc: true,
+    connect: options.connect ?? true,
+    ...(options.params ? { params: options.params } : {})
+  } as { WebSocketPolyfill: never; disableBc: boolean; connect?: boolean })
   let synced: Promise<void> | undefined
+  const refused = new Promise<{ code: number; reason: string }>((resolve) => provider.once('closed', (event: { code: number; reason: string }) => resolve(event)))
   return {
     doc,
     provider,
     state: doc.getMap('state'),
     // Made on first use: a client that is never meant to sync leaves no timer behind.
     get synced() {
-      return (synced ??= provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000))
+      if (!synced) {
+        synced = provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000)
+        synced.catch(() => {}) // a refused client never syncs; a test that awaits it still sees the rejection
+      }
+      return synced
     },
+    refused,
     destroy: () => { provider.destroy(); doc.destroy() }
   }
 }
@@ -189,9 +211,9 @@ export interface RawSocket {
   send(data: Uint8Array | string): void
 }
 
-/** A bare WebSocket that records every frame: for speaking the protocol byte by byte. */
-export const rawSocket = (url: string, room: string): RawSocket => {
-  const ws = new WebSocket(`${url}/${room}`)
+/** A bare WebSocket that records every frame: for speaking the protocol byte by byte. `room` may carry a query (`?token=…`). */
+export const rawSocket = (url: string, room: string, options: WebSocket.ClientOptions = {}): RawSocket => {
+  const ws = new WebSocket(`${url}/${room}`, options)
   const frames: Uint8Array[] = []
   const waiters: Array<() => void> = []
   ws.on('message', (data: Buffer) => {
@@ -221,6 +243,39 @@ export const rawSocket = (url: string, room: string): RawSocket => {
     })
   return { ws, frames, opened, closed, frame, send: (d) => ws.send(d) }
 }
+
+/** A WebSocket class that sends `headers` (a cookie, an Origin) with its upgrade: a `WebSocketPolyfill`. */
+export const webSocketWith = (headers: Record<string, string>): typeof WebSocket =>
+  class extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers })
+    }
+  } as typeof WebSocket
+
+/**
+ * The room's whole state as the relay holds it after everything sent on `ws` so far: sends a
+ * sync step 1 with an empty state vector on that socket and decodes the step 2 that answers it.
+ * The relay handles a socket's frames in order, so this proves what an earlier frame did not do.
+ */
+export const relayStateAfter = (ws: WebSocket, timeout = 5_000): Promise<Y.Doc> =>
+  new Promise<Y.Doc>((resolve, reject) => {
+    const timer = setTimeout(() => { ws.off('message', look); reject(new Error('timed out waiting for a sync step 2')) }, timeout)
+    const look = (data: Buffer) => {
+      const d = decoding.createDecoder(new Uint8Array(data))
+      if (decoding.readVarUint(d) !== 0 || decoding.readVarUint(d) !== 1) return
+      clearTimeout(timer)
+      ws.off('message', look)
+      const doc = new Y.Doc()
+      Y.applyUpdate(doc, decoding.readVarUint8Array(d))
+      resolve(doc)
+    }
+    ws.on('message', look)
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()))
+    ws.send(encoding.toUint8Array(e))
+  })
 
 /** Encodes a y-websocket sync update frame. */
 export const updateFrame = (update: Uint8Array): Uint8Array => {
@@ -335,6 +390,18 @@ export const session = async <S extends object = Record<string, any>>(
   return s
 }
 
+/** Resolves once `s` reaches `status` (now or later), or rejects after `timeout` ms. */
+export const untilStatus = (s: ServerState<any>, status: 'connecting' | 'connected' | 'disconnected', timeout = 5_000): Promise<void> =>
+  s.status === status
+    ? Promise.resolve()
+    : within(new Promise<void>((resolve) => {
+      const stop = s.onStatus((now) => { if (now === status) { stop(); resolve() } })
+    }), timeout, `status ${status}`)
+
+/** Resolves once `s` is closed for good (by `close()` or a refusal), or rejects after `timeout` ms. */
+export const untilClosed = (s: ServerState<any>, timeout = 5_000): Promise<void> =>
+  s.closed ? Promise.resolve() : within(new Promise<void>((resolve) => s.connection.closed.add(() => resolve())), timeout, 'the session to close')
+
 let barrierSeq = 0
 /**
  * Orders the test after everything `writer` sent so far: writes a fresh sentinel key and waits
@@ -389,6 +456,8 @@ export interface HoldingProxy {
   url: string
   /** While true, relay → client sync frames (type 0) are held back; other frames pass. */
   hold: boolean
+  /** Relay → client frames it accepts are dropped, never forwarded. */
+  drop?: (frame: Uint8Array) => boolean
   /** Forwards what was held, in order, and stops holding. */
   release(): void
   close(): void
@@ -418,6 +487,7 @@ export const holdingProxy = async (target: string): Promise<HoldingProxy> => {
     up.on('open', () => { for (const d of early.splice(0)) up.send(d) })
     down.on('message', (d: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(d) : early.push(d)))
     up.on('message', (d: Buffer) => {
+      if (ctl.drop?.(new Uint8Array(d))) return
       const forward = () => { if (down.readyState === WebSocket.OPEN) down.send(d) }
       if (ctl.hold && d[0] === 0) held.push(forward)
       else forward()
