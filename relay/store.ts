@@ -14,10 +14,17 @@
  *   const doc = new Y.Doc()
  *   for (const u of await store.load('default')) Y.applyUpdate(doc, u)
  */
+import { resolve } from 'node:path'
 import * as Y from 'yjs'
-import { LeveldbPersistence, getLevelUpdates } from 'y-leveldb'
+import { LeveldbPersistence, getLevelUpdates, type LevelDb } from 'y-leveldb'
 
 export interface RoomStore {
+  /**
+   * Makes the store ready, before any other call. Rejects, with a message an operator can act
+   * on, if the store cannot be used (for LevelStore: another relay holds the data directory).
+   * Optional: a store without it is ready when constructed.
+   */
+  open?(): Promise<void>
   /** Every stored update of the room, oldest first; `[]` for a new room. Rejects if unreadable. */
   load(room: string): Promise<Uint8Array[]>
   /** Stores one update durably. Rejects if it was not stored. */
@@ -30,6 +37,8 @@ export interface RoomStore {
 
 export class MemoryStore implements RoomStore {
   private readonly rooms = new Map<string, Uint8Array[]>()
+
+  async open(): Promise<void> {}
 
   async load(room: string): Promise<Uint8Array[]> {
     return [...(this.rooms.get(room) ?? [])]
@@ -53,6 +62,26 @@ export class LevelStore implements RoomStore {
 
   constructor(readonly dir: string) {
     this.db = new LeveldbPersistence(dir)
+  }
+
+  async open(): Promise<void> {
+    // level opens by itself in the background and keeps the error to itself: every later call
+    // would then fail, and every room would fail to load. Open here and say why it failed.
+    const error = await this.db._transact(async (db) => {
+      try {
+        await db.open()
+        return false
+      } catch (err) {
+        return err
+      }
+    })
+    if (error === false) return
+    const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause
+    const where = resolve(this.dir)
+    if (cause?.code === 'LEVEL_LOCKED') {
+      throw new Error(`the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`)
+    }
+    throw new Error(`cannot open the store in ${where}: ${cause?.message ?? (error as Error | null)?.message ?? 'unknown error'}`)
   }
 
   // y-leveldb logs a failed operation and resolves with null instead of rejecting; turn that

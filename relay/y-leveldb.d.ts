@@ -1,6 +1,10 @@
 // y-leveldb ships types its package.json "exports" does not point to; these cover what we use.
 declare module 'y-leveldb' {
   import type * as Y from 'yjs'
+  /** The level instance y-leveldb hands to `_transact`, with its own key and value encodings. */
+  export interface LevelDb {
+    open(): Promise<void>
+  }
   export class LeveldbPersistence {
     constructor(location: string, opts?: { levelOptions?: object })
     getYDoc(docName: string): Promise<Y.Doc | null>
@@ -8,7 +12,7 @@ declare module 'y-leveldb' {
     flushDocument(docName: string): Promise<void>
     destroy(): Promise<void>
     /** Runs `f` in y-leveldb's queue of operations; resolves null if `f` threw (it logs). */
-    _transact<T>(f: (db: unknown) => Promise<T>): Promise<T | null>
+    _transact<T>(f: (db: LevelDb) => Promise<T>): Promise<T | null>
   }
-  export function getLevelUpdates(db: unknown, docName: string): Promise<Uint8Array[]>
+  export function getLevelUpdates(db: LevelDb, docName: string): Promise<Uint8Array[]>
 }
