@@ -24,7 +24,7 @@ import {
   decodeYss, encodeYss, type YssMessage
 } from '../client/protocol.js'
 import { LeaseTable } from './leases.js'
-import type { RoomStore } from './store.js'
+import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
 import type { Metrics } from './metrics.js'
 import type { Logger } from './log.js'
@@ -89,6 +89,8 @@ export class Room {
   private batch: Batch | null = null
   private draining: Promise<void> | null = null
   private appendsSinceCompact = 0
+  /** The store's position of what the room loaded and appended: what a compaction covers. */
+  private stored: StorePosition = 0
   private readonly unsubscribe: () => void
   /** Set when the room can no longer be trusted in memory; it is then dropped. */
   failed = false
@@ -131,8 +133,9 @@ export class Room {
 
   /** Loads a room from the store. Rejects, and serves nothing, if the store cannot read it. */
   static async load(name: string, ctx: RoomContext): Promise<Room> {
-    const updates = await ctx.store.load(name)
+    const { updates, position } = await ctx.store.load(name)
     const room = new Room(name, ctx)
+    room.stored = position
     try {
       room.doc.transact(() => {
         for (const u of updates) Y.applyUpdate(room.doc, u, LOAD)
@@ -177,7 +180,7 @@ export class Room {
   async compact(): Promise<void> {
     await this.idle()
     if (this.appendsSinceCompact === 0 || this.failed) return
-    await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
+    await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored)
     this.appendsSinceCompact = 0
   }
 
@@ -219,7 +222,7 @@ export class Room {
         // Without bus updates, the broadcast is the same merge: do it once.
         if (batch.updates.length === batch.outgoing.length) batch.outgoing = [update]
         try {
-          await this.ctx.store.append(this.name, update)
+          this.stored = await this.ctx.store.append(this.name, update)
         } catch (err) {
           this.fail('store write failed', err)
           return
@@ -232,7 +235,7 @@ export class Room {
       this.batch = null
       for (const effect of batch.effects) effect()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
-        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc)).then(
+        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored).then(
           () => { this.appendsSinceCompact = 0 },
           (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
         )

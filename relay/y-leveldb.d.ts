@@ -15,4 +15,6 @@ declare module 'y-leveldb' {
     _transact<T>(f: (db: LevelDb) => Promise<T>): Promise<T | null>
   }
   export function getLevelUpdates(db: LevelDb, docName: string): Promise<Uint8Array[]>
+  /** A room's updates with their keys, `['v1', docName, 'update', clock]`, by clock. */
+  export function getLevelUpdatesEntries(db: LevelDb, docName: string): Promise<Array<{ key: ['v1', string, 'update', number]; value: Uint8Array }>>
 }

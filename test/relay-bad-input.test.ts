@@ -103,8 +103,8 @@ test('an invalid room name closes with 4400 and never reaches the store', async 
   const relay = await testRelay({
     logger,
     store: {
-      load: async (room) => { appended.push(room); return [] },
-      append: async (room) => { appended.push(room) },
+      load: async (room) => { appended.push(room); return { updates: [], position: 0 } },
+      append: async (room) => { appended.push(room); return 1 },
       compact: async () => {},
       close: async () => {}
     }

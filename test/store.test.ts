@@ -6,7 +6,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
+import * as Y from 'yjs'
 import type { Relay } from '../relay/server.js'
+import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
 import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within } from './helpers.js'
 
 /** The message a start failed with; a relay that started anyway is closed and fails the test. */
@@ -64,3 +66,62 @@ test('a start that fails to listen releases the data directory', async () => {
     dir.remove()
   }
 })
+
+/** An update that sets `state[key] = value` on top of `doc`. */
+const write = (doc: Y.Doc, key: string, value: unknown): Uint8Array => {
+  const before = Y.encodeStateVector(doc)
+  doc.getMap('state').set(key, value)
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+const stateOf = (updates: Uint8Array[]): Record<string, unknown> => {
+  const doc = new Y.Doc()
+  for (const u of updates) Y.applyUpdate(doc, u)
+  return doc.getMap('state').toJSON()
+}
+
+for (const [kind, make] of [
+  ['MemoryStore', () => ({ store: new MemoryStore(), reopen: null })],
+  ['LevelStore', () => {
+    const dir = tempDir('yss-positions')
+    return { store: new LevelStore(dir.path), reopen: () => new LevelStore(dir.path), dir }
+  }]
+] as const) {
+  test(`${kind}: positions grow with appends, and a compaction keeps what came after it`, async () => {
+    const made: { store: RoomStore; reopen: (() => RoomStore) | null; dir?: { remove(): void } } = make()
+    let store = made.store
+    try {
+      await store.open?.()
+      assert.deepEqual(await store.load('p'), { updates: [], position: 0 })
+      const doc = new Y.Doc()
+      const positions: number[] = []
+      for (let i = 0; i < 4; i++) positions.push(await store.append('p', write(doc, `k${i}`, i)))
+      for (let i = 1; i < 4; i++) assert.ok(positions[i]! > positions[i - 1]!, `${positions}`)
+      assert.ok(positions[0]! > 0)
+      assert.equal((await store.load('p')).position, positions[3])
+      assert.equal((await store.load('other')).position, 0)
+
+      // A compaction that covers the first two appends only: the later two stay.
+      const snapshot = new Y.Doc()
+      for (const u of (await store.load('p')).updates.slice(0, 2)) Y.applyUpdate(snapshot, u)
+      await store.compact('p', Y.encodeStateAsUpdate(snapshot), positions[1]!)
+      const after = await store.load('p')
+      assert.ok(after.position >= positions[3]!, `${after.position}`)
+      assert.ok(after.updates.length <= 3, `${after.updates.length} updates`)
+      assert.deepEqual(stateOf(after.updates), { k0: 0, k1: 1, k2: 2, k3: 3 })
+      const next = await store.append('p', write(doc, 'k4', 4))
+      assert.ok(next > after.position)
+      if (made.reopen) {
+        await store.close()
+        store = made.reopen()
+        await store.open?.()
+        const again = await store.load('p')
+        assert.equal(again.position, next)
+        assert.deepEqual(stateOf(again.updates), { k0: 0, k1: 1, k2: 2, k3: 3, k4: 4 })
+      }
+    } finally {
+      await store.close()
+      made.dir?.remove()
+    }
+  })
+}
