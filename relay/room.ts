@@ -140,6 +140,8 @@ export class Room {
       room.doc.transact(() => {
         for (const u of updates) Y.applyUpdate(room.doc, u, LOAD)
       }, LOAD)
+      // An update still waiting for one the store did not return: the history is incomplete.
+      if (room.doc.store.pendingStructs || room.doc.store.pendingDs) throw new Error('stored history incomplete: updates depend on missing ones')
     } catch (err) {
       room.destroy()
       throw err

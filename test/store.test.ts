@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import * as Y from 'yjs'
 import type { Relay } from '../relay/server.js'
 import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
-import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within } from './helpers.js'
+import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, rawSocket, memoryLogger } from './helpers.js'
 
 /** The message a start failed with; a relay that started anyway is closed and fails the test. */
 const refusal = (start: Promise<Relay>): Promise<string> =>
@@ -125,3 +125,43 @@ for (const [kind, make] of [
     }
   })
 }
+
+test('a room whose stored updates wait for missing ones is refused, never served short', async () => {
+  const doc = new Y.Doc()
+  const first = write(doc, 'a', 1)
+  const second = write(doc, 'b', 2) // its struct follows `first`'s
+  const before = Y.encodeStateVector(doc)
+  doc.getMap('state').delete('a')
+  const deletion = Y.encodeStateAsUpdate(doc, before) // only a delete set
+  const stored: Record<string, Uint8Array[]> = {
+    whole: [first, second, deletion],
+    structs: [second], // `first` lost: `b` would wait as a pending struct
+    deletes: [deletion] // `first` lost: the delete would wait as a pending delete set
+  }
+  const writes: string[] = []
+  const logger = memoryLogger()
+  const store: RoomStore = {
+    load: async (room) => ({ updates: stored[room] ?? [], position: (stored[room] ?? []).length }),
+    append: async (room) => { writes.push(room); return 9 },
+    compact: async (room) => { writes.push(room) },
+    close: async () => {}
+  }
+  const relay = await testRelay({ store, logger })
+  try {
+    for (const room of ['structs', 'deletes']) {
+      const raw = rawSocket(relay.url, room)
+      const closed = await within(raw.closed, 5_000, `the close of ${room}`)
+      assert.deepEqual(closed, { code: 1011, reason: 'room failed to load' }, room)
+      assert.equal(raw.frames.length, 0, `${room}: nothing was served`)
+      assert.ok(logger.lines.some((l) => l.includes('room failed to load') && l.includes(`room=${room}`) && l.includes('incomplete')), room)
+    }
+    const whole = stockClient(relay.url, 'whole')
+    await whole.synced
+    assert.deepEqual(whole.state.toJSON(), { b: 2 })
+    whole.destroy()
+    await relay.close() // compacts what it holds: never the refused rooms
+    assert.deepEqual(writes.filter((r) => r !== 'whole'), [])
+  } finally {
+    await relay.close()
+  }
+})
