@@ -16,9 +16,12 @@
  *   for (const u of updates) Y.applyUpdate(doc, u)
  *   await store.compact('default', Y.encodeStateAsUpdate(doc), position)
  */
+import { createHash } from 'node:crypto'
 import { resolve } from 'node:path'
 import * as Y from 'yjs'
-import { LeveldbPersistence, getLevelUpdatesEntries } from 'y-leveldb'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import { LeveldbPersistence, getLevelBulkKeys, getLevelUpdatesEntries, type DocKey, type LevelDb, type LevelOp, type UpdateEntry } from 'y-leveldb'
 
 /**
  * How far a room's stored history goes: returned by `load` and `append`, handed back to
@@ -93,67 +96,257 @@ export class MemoryStore implements RoomStore {
   async close(): Promise<void> {}
 }
 
-export class LevelStore implements RoomStore {
-  private readonly db: LeveldbPersistence
+/**
+ * Our own keys, beside y-leveldb's (`v1`, `v1_sv`), which it never reads or deletes: one
+ * integrity record a room, and the mark that a store's rooms all have one.
+ */
+const OURS = 'y-server-state'
+const recordKey = (room: string): DocKey => [OURS, 'room', room]
+const FORMAT_KEY: DocKey = [OURS, 'format']
+/** y-leveldb's keys, as y-leveldb lays them out. */
+const updateKey = (room: string, clock: number): DocKey => ['v1', room, 'update', clock]
+const stateVectorKey = (room: string): DocKey => ['v1_sv', room]
 
-  constructor(readonly dir: string) {
-    this.db = new LeveldbPersistence(dir)
+/**
+ * What a room's stored history must be, written in the same LevelDB batch as every append and
+ * compaction, so that it always describes the updates next to it: the updates at y-leveldb
+ * clocks `first`..`last`, every one, whose bytes chain to `digest`. LevelDB can lose records
+ * without an error (a damaged log is replayed up to the damage); a record that survives them
+ * tells what is missing.
+ */
+interface IntegrityRecord {
+  first: number
+  last: number
+  /** The room's position: how many appends it ever had. */
+  appends: number
+  /** sha-256 chained over the updates in clock order (see {@link chain}). */
+  digest: Uint8Array
+}
+
+const NO_DIGEST: Uint8Array = new Uint8Array(0)
+const chain = (digest: Uint8Array, update: Uint8Array): Uint8Array =>
+  createHash('sha256').update(digest).update(update).digest()
+
+const encodeRecord = (r: IntegrityRecord): Buffer => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 1) // version
+  encoding.writeVarUint(e, r.first)
+  encoding.writeVarUint(e, r.last)
+  encoding.writeVarUint(e, r.appends)
+  encoding.writeVarUint8Array(e, r.digest)
+  return asBuffer(encoding.toUint8Array(e))
+}
+
+const decodeRecord = (room: string, bytes: Uint8Array): IntegrityRecord => {
+  try {
+    const d = decoding.createDecoder(bytes)
+    if (decoding.readVarUint(d) !== 1) throw new Error('unknown version')
+    const r = { first: decoding.readVarUint(d), last: decoding.readVarUint(d), appends: decoding.readVarUint(d), digest: decoding.readVarUint8Array(d) }
+    if (decoding.hasContent(d) || r.last < r.first || r.appends <= r.last - r.first) throw new Error('inconsistent')
+    return r
+  } catch (err) {
+    throw new Error(`the integrity record of room "${room}" is damaged (${(err as Error).message})`)
+  }
+}
+
+/** y-leveldb's state-vector entry: it lists the room among y-leveldb's documents. */
+const stateVectorValue = (update: Uint8Array, clock: number): Buffer => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, clock)
+  encoding.writeVarUint8Array(e, Y.encodeStateVectorFromUpdate(update))
+  return asBuffer(encoding.toUint8Array(e))
+}
+
+/** level wants Buffers; this one shares the bytes. */
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+
+const getOrNull = async (db: LevelDb, key: DocKey): Promise<Uint8Array | null> => {
+  try {
+    return await db.get(key)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'LEVEL_NOT_FOUND') return null
+    throw err
+  }
+}
+
+/** Checks that `entries` are what `record` says, and returns their updates. */
+const verify = (record: IntegrityRecord, entries: UpdateEntry[]): Uint8Array[] => {
+  const expected = record.last - record.first + 1
+  const clocks = entries.map((e) => e.key[3])
+  if (entries.length !== expected || clocks.some((c, i) => c !== record.first + i)) {
+    const missing = expected - clocks.filter((c) => c >= record.first && c <= record.last).length
+    throw new Error(`stored history incomplete: ${missing} of its ${expected} updates (clocks ${record.first}..${record.last}) missing` +
+      (entries.length - expected + missing > 0 ? `, ${entries.length - expected + missing} unexpected` : ''))
+  }
+  let digest: Uint8Array = NO_DIGEST
+  for (const { value } of entries) digest = chain(digest, value)
+  if (Buffer.compare(digest, record.digest) !== 0) throw new Error('stored updates damaged: their checksum differs from the one written with them')
+  return entries.map((e) => e.value)
+}
+
+export class LevelStore implements RoomStore {
+  private opening: Promise<LeveldbPersistence> | null = null
+
+  constructor(readonly dir: string) {}
+
+  /** Opens LevelDB if not yet done; every other member opens it too, if needed. */
+  async open(): Promise<void> {
+    await this.persistence()
   }
 
-  async open(): Promise<void> {
+  private persistence(): Promise<LeveldbPersistence> {
+    return (this.opening ??= this.openStore())
+  }
+
+  private async openStore(): Promise<LeveldbPersistence> {
+    const where = resolve(this.dir)
+    const persistence = new LeveldbPersistence(this.dir)
     // level opens by itself in the background and keeps the error to itself: every later call
     // would then fail, and every room would fail to load. Open here and say why it failed.
-    const error = await this.db._transact(async (db) => {
-      try {
-        await db.open()
-        return false
-      } catch (err) {
-        return err
+    const failed = await persistence._transact((db) => db.open().then(() => null, (err: Error) => err))
+    if (failed) {
+      const cause = (failed as { cause?: { code?: string; message?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new Error(`the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`)
       }
-    })
-    if (error === false) return
-    const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause
-    const where = resolve(this.dir)
-    if (cause?.code === 'LEVEL_LOCKED') {
-      throw new Error(`the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`)
+      throw new Error(`cannot open the store in ${where}: ${cause?.message ?? failed.message}`)
     }
-    throw new Error(`cannot open the store in ${where}: ${cause?.message ?? (error as Error | null)?.message ?? 'unknown error'}`)
+    try {
+      await this.run(persistence, 'open', null, async (db) => {
+        if ((await getOrNull(db, FORMAT_KEY)) === null) await adopt(db)
+      })
+    } catch (err) {
+      await persistence.destroy()
+      throw err
+    }
+    return persistence
   }
 
-  // y-leveldb logs a failed operation and resolves with null instead of rejecting; turn that
-  // back into a rejection, or a room that failed to load would be served empty.
-  private static ok<T>(what: string, room: string, value: T | null): T {
-    if (value === null || value === undefined) throw new Error(`store: ${what} failed for room "${room}"`)
-    return value
+  /**
+   * Runs `f` in y-leveldb's queue, which orders it after every earlier operation. y-leveldb logs
+   * a failure and resolves with null instead of rejecting: keep the error, and reject with it.
+   * _transact is private in y-leveldb, whose version is pinned.
+   */
+  private async run<T>(persistence: LeveldbPersistence, what: string, room: string | null, f: (db: LevelDb) => Promise<T>): Promise<T> {
+    const result = await persistence._transact<{ value: T } | { error: unknown }>(async (db) => {
+      try {
+        return { value: await f(db) }
+      } catch (error) {
+        return { error }
+      }
+    })
+    if (result && 'value' in result) return result.value
+    const error = result?.error as Error | undefined
+    throw new Error(`store: ${what} failed${room === null ? '' : ` for room "${room}"`}: ${error?.message ?? 'unknown error'}`, { cause: error })
   }
 
   async load(room: string): Promise<LoadedRoom> {
-    // The stored updates as they are: the room applies them itself. getYDoc would apply them to a
-    // throw-away doc first (twice the work), and y-leveldb's queue keeps the result of its last
-    // operation, so that doc, as large as the room, stayed in memory until the next store call.
-    // Parsing, a quarter of the cost of applying, still refuses a corrupt record here.
-    // _transact is that queue: private in y-leveldb, whose version is pinned.
-    // A position is y-leveldb's clock of the room's last update, plus one: 0 for no update.
-    const loaded = await this.db._transact(async (db) => {
-      const stored = await getLevelUpdatesEntries(db, room)
-      for (const { value } of stored) Y.parseUpdateMeta(value)
-      return { updates: stored.map((e) => e.value), position: stored.length === 0 ? 0 : stored[stored.length - 1]!.key[3] + 1 }
+    // The stored updates as they are: the room applies them itself (applying them here too
+    // would double the work of a load). The integrity record stands in for a trial run.
+    return this.run(await this.persistence(), 'load', room, async (db) => {
+      const bytes = await getOrNull(db, recordKey(room))
+      const entries = await getLevelUpdatesEntries(db, room)
+      if (bytes === null) {
+        if (entries.length === 0) return { updates: [], position: 0 }
+        throw new Error(`${entries.length} stored updates without an integrity record: written by another program, or the record was lost`)
+      }
+      const record = decodeRecord(room, bytes)
+      return { updates: verify(record, entries), position: record.appends }
     })
-    return LevelStore.ok('load', room, loaded)
   }
 
   async append(room: string, update: Uint8Array): Promise<StorePosition> {
-    return LevelStore.ok('append', room, await this.db.storeUpdate(room, update)) + 1
+    return this.run(await this.persistence(), 'append', room, async (db) => {
+      const bytes = await getOrNull(db, recordKey(room))
+      const record = bytes === null ? null : decodeRecord(room, bytes)
+      if (record === null && (await getLevelUpdatesEntries(db, room, { reverse: true, limit: 1 })).length > 0) {
+        throw new Error('the room has stored updates without an integrity record; it is not written to')
+      }
+      const clock = record === null ? 0 : record.last + 1
+      const next: IntegrityRecord = {
+        first: record?.first ?? 0,
+        last: clock,
+        appends: (record?.appends ?? 0) + 1,
+        digest: chain(record?.digest ?? NO_DIGEST, update)
+      }
+      // One batch: the update, and the record that counts it, are stored together or not at all.
+      const ops: LevelOp[] = [
+        { type: 'put', key: updateKey(room, clock), value: asBuffer(update) },
+        { type: 'put', key: recordKey(room), value: encodeRecord(next) }
+      ]
+      if (record === null) ops.push({ type: 'put', key: stateVectorKey(room), value: stateVectorValue(update, 0) })
+      await db.batch(ops)
+      return next.appends
+    })
   }
 
-  async compact(room: string, _state: Uint8Array, _upTo: StorePosition): Promise<void> {
-    // flushDocument merges the stored updates itself, so it covers `upTo` and everything
-    // appended since, and it writes the merge before it deletes them: a crash in between leaves
-    // duplicates, never a loss.
-    await this.db.flushDocument(room)
+  async compact(room: string, state: Uint8Array, upTo: StorePosition): Promise<void> {
+    await this.run(await this.persistence(), 'compact', room, async (db) => {
+      const bytes = await getOrNull(db, recordKey(room))
+      const record = bytes === null ? null : decodeRecord(room, bytes)
+      if (record === null || upTo > record.appends) {
+        if (upTo === 0) return
+        throw new Error(`compaction up to position ${upTo}, past the stored history (${record?.appends ?? 0})`)
+      }
+      // The update at clock `last` holds append `appends`, the one before it the append before,
+      // and so on: `upTo` is at clock `at`. `state` takes its place, those before it go, and the
+      // updates after it stay. Nothing to do if the first update already covers `upTo`.
+      const at = record.last - (record.appends - upTo)
+      if (at <= record.first && at < record.last) return
+      const later = at === record.last ? [] : await getLevelUpdatesEntries(db, room, { gte: updateKey(room, at + 1) })
+      let digest: Uint8Array = chain(NO_DIGEST, state)
+      for (const { value } of later) digest = chain(digest, value)
+      const ops: LevelOp[] = []
+      for (let clock = record.first; clock < at; clock++) ops.push({ type: 'del', key: updateKey(room, clock) })
+      ops.push(
+        { type: 'put', key: updateKey(room, at), value: asBuffer(state) },
+        { type: 'put', key: stateVectorKey(room), value: stateVectorValue(state, at) },
+        { type: 'put', key: recordKey(room), value: encodeRecord({ ...record, first: at, digest }) }
+      )
+      // One batch: a crash leaves the history as it was before or as it is after, never between.
+      await db.batch(ops)
+    })
   }
 
   async close(): Promise<void> {
-    await this.db.destroy()
+    const opening = this.opening
+    if (!opening) return
+    const persistence = await opening.catch(() => null)
+    await persistence?.destroy()
   }
+}
+
+/**
+ * Gives every room of a store written without integrity records (by an earlier version, or by
+ * y-leveldb alone) a record of what it holds now, once, if what it holds is whole: its updates
+ * at consecutive clocks, each of which parses, none of them waiting for a missing one. A room
+ * that is not whole gets none, and is refused when asked for.
+ */
+const adopt = async (db: LevelDb): Promise<void> => {
+  const rooms = new Set<string>()
+  for (const key of await getLevelBulkKeys(db, { gte: ['v1'], lt: ['v1_sv'] })) {
+    if (key[2] === 'update') rooms.add(key[1] as string)
+  }
+  for (const room of rooms) {
+    const entries = await getLevelUpdatesEntries(db, room)
+    const first = entries[0]!.key[3]
+    const doc = new Y.Doc()
+    let digest: Uint8Array = NO_DIGEST
+    try {
+      doc.transact(() => {
+        entries.forEach(({ key, value }, i) => {
+          if (key[3] !== first + i) throw new Error('a gap in the clocks')
+          Y.applyUpdate(doc, value)
+          digest = chain(digest, value)
+        })
+      })
+      if (doc.store.pendingStructs || doc.store.pendingDs) throw new Error('pending updates')
+    } catch {
+      continue
+    } finally {
+      doc.destroy()
+    }
+    await db.batch([{ type: 'put', key: recordKey(room), value: encodeRecord({ first, last: first + entries.length - 1, appends: entries.length, digest }) }])
+  }
+  await db.batch([{ type: 'put', key: FORMAT_KEY, value: asBuffer(new Uint8Array([1])) }])
 }

@@ -4,9 +4,11 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import * as Y from 'yjs'
+import { LeveldbPersistence } from 'y-leveldb'
 import type { Relay } from '../relay/server.js'
 import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
 import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, rawSocket, memoryLogger } from './helpers.js'
@@ -163,5 +165,120 @@ test('a room whose stored updates wait for missing ones is refused, never served
     assert.deepEqual(writes.filter((r) => r !== 'whole'), [])
   } finally {
     await relay.close()
+  }
+})
+
+/** Deterministic bytes that compress badly, so LevelDB stores them as they are. */
+const noise = (seed: number, length: number): string => {
+  let x = seed * 2654435761 + 1
+  let out = ''
+  while (out.length < length) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    out += (x >>> 0).toString(36)
+  }
+  return out.slice(0, length)
+}
+
+/** Opens and closes the store: LevelDB moves what its log holds into a table file. */
+const settle = async (dir: string): Promise<void> => {
+  const store = new LevelStore(dir)
+  await store.open()
+  await store.close()
+}
+
+/** Connects to `room` and expects it refused: 1011, nothing served, the reason logged. */
+const expectRefused = async (dataDir: string, room: string, reason: RegExp): Promise<void> => {
+  const logger = memoryLogger()
+  const relay = await testRelay({ dataDir, logger })
+  try {
+    const raw = rawSocket(relay.url, room)
+    const closed = await within(raw.closed, 5_000, `the close of ${room}`)
+    assert.deepEqual(closed, { code: 1011, reason: 'room failed to load' })
+    assert.equal(raw.frames.length, 0, 'nothing was served')
+    const line = logger.lines.find((l) => l.includes('room failed to load') && l.includes(`room=${room}`))
+    assert.ok(line && reason.test(line), `logged: ${logger.lines.join('\n')}`)
+  } finally {
+    await relay.close()
+  }
+  // Never overwritten: the store still refuses it, for the same reason.
+  const store = new LevelStore(dataDir)
+  await assert.rejects(store.load(room), reason)
+  await store.close()
+}
+
+test('a room whose stored bytes were changed on disk is refused', async () => {
+  const dir = tempDir('yss-flip')
+  try {
+    const store = new LevelStore(dir.path)
+    const doc = new Y.Doc()
+    for (let i = 0; i < 40; i++) await store.append('flipped', write(doc, `k${i}`, (i === 20 ? 'MARKER-' : '') + noise(i, 300)))
+    await store.close()
+    await settle(dir.path)
+    // One changed letter inside a stored string: the update still parses and applies.
+    const table = readdirSync(dir.path).filter((f) => f.endsWith('.ldb')).map((f) => join(dir.path, f))
+      .find((f) => readFileSync(f).includes('MARKER-'))
+    assert.ok(table, 'the marker is stored uncompressed in a table file')
+    const bytes = readFileSync(table)
+    bytes[bytes.indexOf('MARKER-')] = 'N'.charCodeAt(0)
+    writeFileSync(table, bytes)
+    await expectRefused(dir.path, 'flipped', /damaged/)
+  } finally {
+    dir.remove()
+  }
+})
+
+test('a room that lost a stored update without a trace in Yjs is refused', async () => {
+  const dir = tempDir('yss-lost')
+  try {
+    // Two writers, each on its own keys: no update of one depends on the other's.
+    const a = new Y.Doc()
+    const b = new Y.Doc()
+    const store = new LevelStore(dir.path)
+    await store.append('lost', write(a, 'a0', 0))
+    await store.append('lost', write(b, 'b0', 0))
+    await store.append('lost', write(a, 'a1', 1))
+    await store.append('lost', write(b, 'b1', 1))
+    await store.close()
+    // LevelDB drops records it cannot read back, and says nothing: drop a's last update.
+    const db = new LeveldbPersistence(dir.path)
+    await db._transact((level) => level.batch([{ type: 'del', key: ['v1', 'lost', 'update', 2] }]))
+    await db.destroy()
+    await expectRefused(dir.path, 'lost', /incomplete: 1 of its 4 updates/)
+  } finally {
+    dir.remove()
+  }
+})
+
+test('a store written by y-leveldb alone is served, and stays readable by it after our writes and compactions', async () => {
+  const dir = tempDir('yss-adopt')
+  try {
+    const theirs = new LeveldbPersistence(dir.path)
+    const doc = new Y.Doc()
+    for (let i = 0; i < 3; i++) await theirs.storeUpdate('legacy', write(doc, `old${i}`, i))
+    await theirs.storeUpdate('gappy', write(new Y.Doc(), 'x', 1))
+    await theirs.storeUpdate('gappy', write(doc, 'never', 0))
+    await theirs._transact((level) => level.batch([{ type: 'del', key: ['v1', 'gappy', 'update', 0] }]))
+    await theirs.destroy()
+
+    const relay = await testRelay({ dataDir: dir.path, compactEvery: 2 })
+    try {
+      const client = stockClient(relay.url, 'legacy')
+      const watcher = stockClient(relay.url, 'legacy')
+      await Promise.all([client.synced, watcher.synced])
+      assert.deepEqual(client.state.toJSON(), { old0: 0, old1: 1, old2: 2 })
+      for (let i = 0; i < 5; i++) client.state.set(`new${i}`, i)
+      await untilKey(watcher.state, 'new4', 4)
+      client.destroy(); watcher.destroy()
+      const raw = rawSocket(relay.url, 'gappy')
+      assert.equal((await within(raw.closed, 5_000, 'the close of gappy')).code, 1011)
+    } finally {
+      await relay.close() // compacts
+    }
+    const again = new LeveldbPersistence(dir.path)
+    const read = await again.getYDoc('legacy')
+    assert.deepEqual(read?.getMap('state').toJSON(), { old0: 0, old1: 1, old2: 2, new0: 0, new1: 1, new2: 2, new3: 3, new4: 4 })
+    await again.destroy()
+  } finally {
+    dir.remove()
   }
 })
