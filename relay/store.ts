@@ -4,8 +4,22 @@
  *
  * `LevelStore` (the default) keeps rooms in an embedded LevelDB through y-leveldb, the
  * ecosystem's usual store: no server to run, and a data directory that the reference relay's
- * persistence can read too. LevelDB appends to its write-ahead log before `put` resolves, so a
- * stored update survives a SIGKILL of the relay (not a power cut: writes are not fsynced).
+ * persistence can read too (its keys, laid out as y-leveldb lays them out, plus keys of ours it
+ * ignores). LevelDB appends to its write-ahead log before a write resolves, so a stored update
+ * survives a SIGKILL of the relay (not a power cut: writes are not fsynced).
+ *
+ * A room is served whole or not at all. LevelDB, as classic-level runs it, skips damaged log
+ * records when it replays its log, and says so only in its LOG file; a truncated log looks like
+ * a crash. So:
+ * - one relay at a time: a data directory whose LevelDB lock is held refuses `open`;
+ * - each room has an integrity record, written in the batch of each append and compaction
+ *   (see {@link IntegrityRecord}): a room whose updates do not match it is refused;
+ * - a store whose log lost writes (LevelDB's LOG reports skipped bytes, or the store holds
+ *   fewer writes than its witness file saw stored) cannot tell which rooms lost them: it
+ *   refuses to open, writes DAMAGED, and stays closed until an operator deletes that file.
+ * What is not seen: the writes of the last ~50 ms before a SIGKILL, cut from the log's end
+ * (the witness did not see them yet), and the same after a power cut.
+ *
  * `MemoryStore` keeps nothing across restarts.
  *
  * @example
@@ -17,7 +31,9 @@
  *   await store.compact('default', Y.encodeStateAsUpdate(doc), position)
  */
 import { createHash } from 'node:crypto'
-import { resolve } from 'node:path'
+import { existsSync, linkSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
@@ -98,11 +114,24 @@ export class MemoryStore implements RoomStore {
 
 /**
  * Our own keys, beside y-leveldb's (`v1`, `v1_sv`), which it never reads or deletes: one
- * integrity record a room, and the mark that a store's rooms all have one.
+ * integrity record a room, the mark that a store's rooms all have one, and the store's count
+ * of writes.
  */
 const OURS = 'y-server-state'
 const recordKey = (room: string): DocKey => [OURS, 'room', room]
 const FORMAT_KEY: DocKey = [OURS, 'format']
+const HEAD_KEY: DocKey = [OURS, 'head']
+/**
+ * Files of ours in the data directory, beside LevelDB's, which it leaves alone. The witness
+ * holds the store's count of writes, rewritten soon after they are stored: a log that ends
+ * before it lost stored writes. DAMAGED, once written, keeps the store closed until an operator
+ * deletes it; DAMAGED-<n>.log keep the logs LevelDB recovered from (RECOVERING-<n>.log while
+ * it does).
+ */
+const WITNESS = 'y-server-state-head'
+const WITNESS_DELAY_MS = 50
+const DAMAGED = 'DAMAGED'
+const RECOVERING_LOG = /^RECOVERING-\d+\.log$/
 /** y-leveldb's keys, as y-leveldb lays them out. */
 const updateKey = (room: string, clock: number): DocKey => ['v1', room, 'update', clock]
 const stateVectorKey = (room: string): DocKey => ['v1_sv', room]
@@ -186,6 +215,12 @@ const verify = (record: IntegrityRecord, entries: UpdateEntry[]): Uint8Array[] =
 
 export class LevelStore implements RoomStore {
   private opening: Promise<LeveldbPersistence> | null = null
+  /** The store's count of writes (batches), as stored in HEAD_KEY. */
+  private head = 0
+  /** The count the witness file holds, or is being written with. */
+  private witnessed = 0
+  private witnessTimer: ReturnType<typeof setTimeout> | undefined
+  private witnessing: Promise<void> = Promise.resolve()
 
   constructor(readonly dir: string) {}
 
@@ -200,11 +235,18 @@ export class LevelStore implements RoomStore {
 
   private async openStore(): Promise<LeveldbPersistence> {
     const where = resolve(this.dir)
+    if (existsSync(join(this.dir, DAMAGED))) {
+      throw new Error(`the store in ${where} is damaged and stays closed: see ${join(where, DAMAGED)}`)
+    }
+    // LevelDB replays its logs when it opens, skips what it cannot read, and deletes them. Keep
+    // them (a hard link each) until we know that it skipped nothing.
+    const kept = keepLogs(this.dir)
     const persistence = new LeveldbPersistence(this.dir)
     // level opens by itself in the background and keeps the error to itself: every later call
     // would then fail, and every room would fail to load. Open here and say why it failed.
     const failed = await persistence._transact((db) => db.open().then(() => null, (err: Error) => err))
     if (failed) {
+      dropLogs(this.dir)
       const cause = (failed as { cause?: { code?: string; message?: string } }).cause
       if (cause?.code === 'LEVEL_LOCKED') {
         throw new Error(`the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`)
@@ -212,14 +254,56 @@ export class LevelStore implements RoomStore {
       throw new Error(`cannot open the store in ${where}: ${cause?.message ?? failed.message}`)
     }
     try {
-      await this.run(persistence, 'open', null, async (db) => {
-        if ((await getOrNull(db, FORMAT_KEY)) === null) await adopt(db)
+      const damage = await this.run(persistence, 'open', null, async (db) => {
+        const head = await getOrNull(db, HEAD_KEY)
+        this.head = this.witnessed = head === null ? 0 : decoding.readVarUint(decoding.createDecoder(head))
+        const damage = [...recoveryDamage(this.dir), ...witnessDamage(this.dir, this.head)]
+        if (damage.length === 0) {
+          dropLogs(this.dir)
+          if ((await getOrNull(db, FORMAT_KEY)) === null) await adopt(db)
+        }
+        return damage
       })
+      if (damage.length > 0) {
+        markDamaged(this.dir, kept, damage)
+        throw new Error(`the store in ${where} is damaged: ${damage[0]}${damage.length > 1 ? ` (and ${damage.length - 1} more)` : ''}. ` +
+          `It stays closed, and nothing of it is served, until an operator acts: see ${join(where, DAMAGED)}`)
+      }
     } catch (err) {
       await persistence.destroy()
       throw err
     }
     return persistence
+  }
+
+  /** Stores `ops` as one batch with the store's count of writes, which the witness follows. */
+  private async write(db: LevelDb, ops: LevelOp[]): Promise<void> {
+    const head = this.head + 1
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, head)
+    await db.batch([...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }])
+    this.head = head
+    this.witnessTimer ??= setTimeout(() => {
+      this.witnessTimer = undefined
+      void this.witness()
+    }, WITNESS_DELAY_MS)
+    this.witnessTimer.unref?.()
+  }
+
+  /**
+   * Writes the count of writes stored so far to the witness file: never more than LevelDB has,
+   * since it follows the batch. Replaced by a rename, so it is never seen half written.
+   */
+  private witness(): Promise<void> {
+    this.witnessing = this.witnessing.then(async () => {
+      const head = this.head
+      if (head === this.witnessed) return
+      const file = join(this.dir, WITNESS)
+      await writeFile(`${file}.tmp`, `${head}\n`)
+      await rename(`${file}.tmp`, file)
+      this.witnessed = head
+    }).catch(() => {}) // a witness left behind only makes the next check weaker
+    return this.witnessing
   }
 
   /**
@@ -275,7 +359,7 @@ export class LevelStore implements RoomStore {
         { type: 'put', key: recordKey(room), value: encodeRecord(next) }
       ]
       if (record === null) ops.push({ type: 'put', key: stateVectorKey(room), value: stateVectorValue(update, 0) })
-      await db.batch(ops)
+      await this.write(db, ops)
       return next.appends
     })
   }
@@ -304,7 +388,7 @@ export class LevelStore implements RoomStore {
         { type: 'put', key: recordKey(room), value: encodeRecord({ ...record, first: at, digest }) }
       )
       // One batch: a crash leaves the history as it was before or as it is after, never between.
-      await db.batch(ops)
+      await this.write(db, ops)
     })
   }
 
@@ -312,7 +396,11 @@ export class LevelStore implements RoomStore {
     const opening = this.opening
     if (!opening) return
     const persistence = await opening.catch(() => null)
-    await persistence?.destroy()
+    if (!persistence) return
+    await persistence.destroy() // after every queued write
+    clearTimeout(this.witnessTimer)
+    this.witnessTimer = undefined
+    await this.witness()
   }
 }
 
@@ -349,4 +437,84 @@ const adopt = async (db: LevelDb): Promise<void> => {
     await db.batch([{ type: 'put', key: recordKey(room), value: encodeRecord({ first, last: first + entries.length - 1, appends: entries.length, digest }) }])
   }
   await db.batch([{ type: 'put', key: FORMAT_KEY, value: asBuffer(new Uint8Array([1])) }])
+}
+
+/** Hard-links each LevelDB log as RECOVERING-<n>.log; returns their names. */
+const keepLogs = (dir: string): string[] => {
+  const kept: string[] = []
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return kept // a new directory
+  }
+  for (const name of names) {
+    if (!/^\d+\.log$/.test(name)) continue
+    try {
+      linkSync(join(dir, name), join(dir, `RECOVERING-${name}`))
+      kept.push(name)
+    } catch {
+      // no hard links here: the damage is still found, its log just not kept
+    }
+  }
+  return kept
+}
+
+/** Removes the RECOVERING-<n>.log links, those of an open that died too. */
+const dropLogs = (dir: string): void => {
+  try {
+    for (const name of readdirSync(dir)) if (RECOVERING_LOG.test(name)) unlinkSync(join(dir, name))
+  } catch {
+    // no directory: nothing was kept
+  }
+}
+
+/** What LevelDB's info log says it skipped while it replayed its logs at this open. */
+const recoveryDamage = (dir: string): string[] => {
+  let log: string
+  try {
+    log = readFileSync(join(dir, 'LOG'), 'utf8')
+  } catch (err) {
+    return [`LevelDB's LOG, which tells what its recovery skipped, cannot be read (${(err as Error).message})`]
+  }
+  // Without paranoid checks, which classic-level does not expose, LevelDB logs a damaged log
+  // record as "(ignoring error) <file>: dropping <n> bytes; Corruption: ..." and goes on.
+  const damage: string[] = []
+  for (const line of log.split('\n')) {
+    const dropped = /([^\s/]+): dropping (\d+) bytes; (.*)$/.exec(line)
+    if (dropped) damage.push(`LevelDB dropped ${dropped[2]} bytes of its log ${dropped[1]} while recovering (${dropped[3]})`)
+    else if (/ignoring error/i.test(line)) damage.push(`LevelDB ignored an error while recovering (${line.replace(/^\S+ \S+ /, '')})`)
+  }
+  return damage
+}
+
+/** Whether the store holds fewer writes than the witness saw stored. */
+const witnessDamage = (dir: string, head: number): string[] => {
+  let text: string
+  try {
+    text = readFileSync(join(dir, WITNESS), 'utf8')
+  } catch (err) {
+    return (err as { code?: string }).code === 'ENOENT' ? [] : [`the witness file ${WITNESS} cannot be read (${(err as Error).message})`]
+  }
+  const seen = /^\d+\n$/.test(text) ? Number(text) : NaN
+  if (Number.isNaN(seen)) return [`the witness file ${WITNESS} is damaged`]
+  return seen > head ? [`it holds ${head} writes, but ${seen} had been stored: the last ${seen - head} are lost (a truncated or damaged log)`] : []
+}
+
+/** Writes DAMAGED, which keeps the store closed, and keeps the logs LevelDB recovered from. */
+const markDamaged = (dir: string, kept: string[], damage: string[]): void => {
+  for (const name of kept) renameSync(join(dir, `RECOVERING-${name}`), join(dir, `DAMAGED-${name}`))
+  writeFileSync(join(dir, DAMAGED), [
+    `y-server-state found this store damaged when it opened it, at ${new Date().toISOString()}:`,
+    ...damage.map((d) => `- ${d}`),
+    '',
+    'Stored updates are missing, in rooms it cannot name, so the relay serves none of this store.',
+    kept.length > 0 ? `The logs LevelDB recovered from are kept as ${kept.map((n) => `DAMAGED-${n}`).join(', ')}.` : '',
+    'Restore this directory from a backup. Or, to serve what is left, delete this file: a room',
+    'whose history shows a gap is still refused, but a room that lost its latest updates is then',
+    'served without them.',
+    ''
+  ].join('\n'))
+  // Told in DAMAGED; once an operator deletes it, the store starts again from what is left.
+  rmSync(join(dir, WITNESS), { force: true })
 }

@@ -4,14 +4,14 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import * as Y from 'yjs'
 import { LeveldbPersistence } from 'y-leveldb'
 import type { Relay } from '../relay/server.js'
 import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
-import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, rawSocket, memoryLogger } from './helpers.js'
+import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, eventually, rawSocket, memoryLogger } from './helpers.js'
 
 /** The message a start failed with; a relay that started anyway is closed and fails the test. */
 const refusal = (start: Promise<Relay>): Promise<string> =>
@@ -282,3 +282,107 @@ test('a store written by y-leveldb alone is served, and stays readable by it aft
     dir.remove()
   }
 })
+
+const WITNESS = 'y-server-state-head'
+const witnessed = (dir: string): number => {
+  try {
+    return Number(readFileSync(join(dir, WITNESS), 'utf8'))
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Writes `n` keys through a relay process on `dir`, then stops it with `signal`; after the
+ * witness file caught up with the store if `witness` is set.
+ */
+const fillAndStop = async (dir: string, n: number, signal: NodeJS.Signals, witness = false): Promise<void> => {
+  const relay = await spawnRelay(['--port', '0', '--data', dir, '--log-level', 'warn'])
+  try {
+    const writer = stockClient(relay.url, 'r')
+    const watcher = stockClient(relay.url, 'r')
+    await Promise.all([writer.synced, watcher.synced])
+    for (let i = 0; i < n; i++) writer.state.set(`k${i}`, { i, text: noise(i, 40) })
+    // The watcher sees the last key only once the relay stored it.
+    await untilKey(watcher.state, `k${n - 1}`, undefined, 20_000)
+    if (witness) {
+      // The store rewrites its witness file soon after each write: wait for it to catch up.
+      const metrics = await (await fetch(`${relay.httpUrl}metrics`)).text()
+      const stored = Number(/^yss_store_writes_total (\d+)$/m.exec(metrics)![1])
+      await eventually(() => witnessed(dir) >= stored, 'the witness file to follow the store')
+    }
+    writer.destroy(); watcher.destroy()
+  } finally {
+    assert.equal(await relay.kill(signal), signal === 'SIGKILL' ? null : 0)
+  }
+}
+
+/** Starts a relay process on `dir` that must refuse to start; returns what it printed. */
+const refusedProcess = (dir: string): Promise<string> =>
+  spawnRelay(['--port', '0', '--data', dir, '--log-level', 'warn']).then(
+    async (relay) => {
+      const reader = stockClient(relay.url, 'r')
+      await within(reader.synced, 5_000, 'a sync').catch(() => {})
+      const served = reader.state.size
+      reader.destroy()
+      await relay.kill('SIGKILL')
+      return assert.fail(`the relay started on a damaged store, and served ${served} of the keys`)
+    },
+    (err: Error) => err.message
+  )
+
+const logFile = (dir: string): string => {
+  const logs = readdirSync(dir).filter((f) => /^\d+\.log$/.test(f))
+  assert.equal(logs.length, 1, `${readdirSync(dir)}`)
+  return join(dir, logs[0]!)
+}
+
+for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+  test(`a log with flipped bytes, after ${signal}: the relay refuses the store, and keeps refusing it`, async () => {
+    const dir = tempDir('yss-logflip')
+    try {
+      await fillAndStop(dir.path, 1_000, signal)
+      const log = logFile(dir.path)
+      const bytes = readFileSync(log)
+      for (let k = 0; k < 4; k++) bytes[(bytes.length >> 1) + k]! ^= 0x5a
+      writeFileSync(log, bytes)
+
+      const first = await refusedProcess(dir.path)
+      assert.match(first, /relay exited with 1/)
+      assert.ok(first.includes(`the store in ${resolve(dir.path)} is damaged`), first)
+      assert.match(first, /LevelDB dropped \d+ bytes of its log \d+\.log while recovering \(Corruption: /)
+      // The log LevelDB recovered from is kept as it was.
+      assert.deepEqual(readFileSync(join(dir.path, `DAMAGED-${log.split('/').pop()}`)), bytes)
+      assert.match(readFileSync(join(dir.path, 'DAMAGED'), 'utf8'), /dropped \d+ bytes/)
+      // LevelDB replayed what it could into a table and deleted the log: the next start would
+      // see nothing wrong, but DAMAGED keeps the store closed.
+      const second = await refusedProcess(dir.path)
+      assert.ok(second.includes(`the store in ${resolve(dir.path)} is damaged and stays closed: see ${join(resolve(dir.path), 'DAMAGED')}`), second)
+      if (signal === 'SIGKILL') {
+        // An operator who accepts the loss deletes DAMAGED.
+        rmSync(join(dir.path, 'DAMAGED'))
+        const relay = await spawnRelay(['--port', '0', '--data', dir.path, '--log-level', 'warn'])
+        await relay.kill('SIGTERM')
+      }
+    } finally {
+      dir.remove()
+    }
+  })
+
+  test(`a truncated log, after ${signal}: the relay refuses the store`, async () => {
+    const dir = tempDir('yss-logcut')
+    try {
+      // SIGTERM writes the witness as the store closes; after a SIGKILL, it is as recent as the
+      // last rewrite, 50 ms after a write at most: a cut within those is not seen.
+      await fillAndStop(dir.path, 1_000, signal, signal === 'SIGKILL')
+      const log = logFile(dir.path)
+      truncateSync(log, statSync(log).size >> 1)
+      const refused = await refusedProcess(dir.path)
+      assert.ok(refused.includes(`the store in ${resolve(dir.path)} is damaged`), refused)
+      assert.match(refused, /it holds \d+ writes, but \d+ had been stored: the last \d+ are lost/)
+      assert.ok(existsSync(join(dir.path, 'DAMAGED')))
+    } finally {
+      dir.remove()
+    }
+  })
+}
