@@ -271,7 +271,8 @@ export class LevelStore implements RoomStore {
       }
     } catch (err) {
       await persistence.destroy()
-      throw err
+      if (existsSync(join(this.dir, DAMAGED))) throw err
+      throw new Error(`cannot open the store in ${where}: ${(err as Error).message.replace(/^store: open failed: /, '')}`)
     }
     return persistence
   }
@@ -416,6 +417,8 @@ const adopt = async (db: LevelDb): Promise<void> => {
     if (key[2] === 'update') rooms.add(key[1] as string)
   }
   for (const room of rooms) {
+    // A record is never replaced here: this may run again if the format mark itself was lost.
+    if ((await getOrNull(db, recordKey(room))) !== null) continue
     const entries = await getLevelUpdatesEntries(db, room)
     const first = entries[0]!.key[3]
     const doc = new Y.Doc()

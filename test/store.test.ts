@@ -239,11 +239,32 @@ test('a room that lost a stored update without a trace in Yjs is refused', async
     await store.append('lost', write(a, 'a1', 1))
     await store.append('lost', write(b, 'b1', 1))
     await store.close()
-    // LevelDB drops records it cannot read back, and says nothing: drop a's last update.
+    // LevelDB drops records it cannot read back, and says nothing: drop b's last update.
     const db = new LeveldbPersistence(dir.path)
-    await db._transact((level) => level.batch([{ type: 'del', key: ['v1', 'lost', 'update', 2] }]))
+    await db._transact((level) => level.batch([{ type: 'del', key: ['v1', 'lost', 'update', 3] }]))
     await db.destroy()
     await expectRefused(dir.path, 'lost', /incomplete: 1 of its 4 updates/)
+    // Nor if the mark that the store's rooms have records is lost too: records are never redone.
+    const again = new LeveldbPersistence(dir.path)
+    await again._transact((level) => level.batch([{ type: 'del', key: ['y-server-state', 'format'] }]))
+    await again.destroy()
+    await expectRefused(dir.path, 'lost', /incomplete: 1 of its 4 updates/)
+  } finally {
+    dir.remove()
+  }
+})
+
+test('a store whose own keys cannot be read refuses to open, naming the directory', async () => {
+  const dir = tempDir('yss-head')
+  try {
+    const store = new LevelStore(dir.path)
+    await store.append('r', write(new Y.Doc(), 'a', 1))
+    await store.close()
+    const db = new LeveldbPersistence(dir.path)
+    await db._transact((level) => level.batch([{ type: 'put', key: ['y-server-state', 'head'], value: Buffer.alloc(0) }]))
+    await db.destroy()
+    const message = await refusal(testRelay({ dataDir: dir.path }))
+    assert.ok(message.startsWith(`cannot open the store in ${resolve(dir.path)}: `), message)
   } finally {
     dir.remove()
   }
