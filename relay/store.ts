@@ -106,6 +106,7 @@ export class MemoryStore implements RoomStore {
   async compact(room: string, state: Uint8Array, upTo: StorePosition): Promise<void> {
     const stored = this.rooms.get(room)
     if (!stored || upTo > stored.position) throw new Error(`store: compaction of room "${room}" up to ${upTo}, past its history`)
+    if (upTo < stored.entries[0]!.upTo) return // a later compaction covered it already
     stored.entries = [{ upTo, update: state }, ...stored.entries.filter((e) => e.upTo > upTo)]
   }
 
