@@ -23,7 +23,7 @@ import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
 import { handleLockMessage, type LockContext } from './lock-messages.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
-import type { RoomStore } from './store.js'
+import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
 import type { Metrics } from './metrics.js'
 import type { Logger } from './log.js'
@@ -72,6 +72,8 @@ export class Room {
   private batch: Batch | null = null
   private draining: Promise<void> | null = null
   private appendsSinceCompact = 0
+  /** The store's position of what the room loaded and appended: what a compaction covers. */
+  private stored: StorePosition = 0
   private readonly unsubscribe: () => void
   /** Until the store is read, frames and bus updates wait in the queue. */
   private loading = true
@@ -131,7 +133,8 @@ export class Room {
   static async load(name: string, ctx: RoomContext): Promise<Room> {
     const room = new Room(name, ctx)
     try {
-      const updates = await ctx.store.load(name)
+      const { updates, position } = await ctx.store.load(name)
+      room.stored = position
       room.doc.transact(() => {
         for (const u of updates) Y.applyUpdate(room.doc, u, LOAD)
       }, LOAD)
@@ -180,7 +183,7 @@ export class Room {
   async compact(): Promise<void> {
     await this.idle()
     if (this.appendsSinceCompact === 0 || this.failed) return
-    await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
+    await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored)
     this.appendsSinceCompact = 0
   }
 
@@ -222,7 +225,7 @@ export class Room {
         // Without bus updates, the broadcast is the same merge: do it once.
         if (batch.updates.length === batch.outgoing.length) batch.outgoing = [update]
         try {
-          await this.ctx.store.append(this.name, update)
+          this.stored = await this.ctx.store.append(this.name, update)
         } catch (err) {
           this.fail('store write failed', err)
           return
@@ -235,7 +238,7 @@ export class Room {
       this.batch = null
       for (const effect of batch.effects) effect()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
-        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc)).then(
+        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored).then(
           () => { this.appendsSinceCompact = 0 },
           (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
         )

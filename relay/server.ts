@@ -81,6 +81,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
   const metrics = new Metrics()
   const store = options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data'))
+  // Before listening: a store that cannot open (a data directory another relay holds) stops the start.
+  await store.open?.()
   const idleUnloadMs = options.idleUnloadMs ?? 30_000
   const staticDirs = options.staticDirs ?? defaultStaticDirs()
   const connections = new Set<RelayConnection>()
@@ -198,7 +200,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       http.off('error', reject)
       resolve()
     })
-  })
+  }).catch(async (err) => { await store.close(); throw err }) // release the data directory
   const port = (http.address() as AddressInfo).port
   const urlHost = host.includes(':') ? `[${host}]` : host
   const url = `ws://${urlHost}:${port}`

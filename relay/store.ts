@@ -4,89 +4,521 @@
  *
  * `LevelStore` (the default) keeps rooms in an embedded LevelDB through y-leveldb, the
  * ecosystem's usual store: no server to run, and a data directory that the reference relay's
- * persistence can read too. LevelDB appends to its write-ahead log before `put` resolves, so a
- * stored update survives a SIGKILL of the relay (not a power cut: writes are not fsynced).
+ * persistence can read too (its keys, laid out as y-leveldb lays them out, plus keys of ours it
+ * ignores). LevelDB appends to its write-ahead log before a write resolves, so a stored update
+ * survives a SIGKILL of the relay (not a power cut: writes are not fsynced).
+ *
+ * A room is served whole or not at all. LevelDB, as classic-level runs it, skips damaged log
+ * records when it replays its log, and says so only in its LOG file; a truncated log looks like
+ * a crash. So:
+ * - one relay at a time: a data directory whose LevelDB lock is held refuses `open`;
+ * - each room has an integrity record, written in the batch of each append and compaction
+ *   (see {@link IntegrityRecord}): a room whose updates do not match it is refused;
+ * - a store whose log lost writes (LevelDB's LOG reports skipped bytes, or the store holds
+ *   fewer writes than its witness file saw stored) cannot tell which rooms lost them: it
+ *   refuses to open, writes DAMAGED, and stays closed until an operator deletes that file.
+ * What is not seen: the writes of the last ~50 ms before a SIGKILL, cut from the log's end
+ * (the witness did not see them yet), and the same after a power cut.
+ *
  * `MemoryStore` keeps nothing across restarts.
  *
  * @example
  *   const store = new LevelStore('./data')
  *   await store.append('default', update)
+ *   const { updates, position } = await store.load('default')
  *   const doc = new Y.Doc()
- *   for (const u of await store.load('default')) Y.applyUpdate(doc, u)
+ *   for (const u of updates) Y.applyUpdate(doc, u)
+ *   await store.compact('default', Y.encodeStateAsUpdate(doc), position)
  */
+import { createHash } from 'node:crypto'
+import { existsSync, linkSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import * as Y from 'yjs'
-import { LeveldbPersistence, getLevelUpdates } from 'y-leveldb'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import { LeveldbPersistence, getLevelBulkKeys, getLevelUpdatesEntries, type DocKey, type LevelDb, type LevelOp, type UpdateEntry } from 'y-leveldb'
 
+/**
+ * How far a room's stored history goes: returned by `load` and `append`, handed back to
+ * `compact`. Opaque, except that it compares: of two positions of one room, the greater is the
+ * later. Positions of different rooms are unrelated. A room never written is at 0.
+ */
+export type StorePosition = number
+
+/** What `load` read: a room's stored history and the position it reaches. */
+export interface LoadedRoom {
+  /** The stored updates, oldest first; applied together, they are the room. */
+  updates: Uint8Array[]
+  /** The position of the last append these updates hold. */
+  position: StorePosition
+}
+
+/**
+ * Where a relay keeps rooms. Calls for one room come one at a time, from the relay that holds
+ * the room; calls for different rooms may overlap.
+ */
 export interface RoomStore {
-  /** Every stored update of the room, oldest first; `[]` for a new room. Rejects if unreadable. */
-  load(room: string): Promise<Uint8Array[]>
-  /** Stores one update durably. Rejects if it was not stored. */
-  append(room: string, update: Uint8Array): Promise<void>
-  /** Replaces the room's updates by `state`, which holds all of them. */
-  compact(room: string, state: Uint8Array): Promise<void>
-  /** Finishes pending writes and releases the store. */
+  /**
+   * Makes the store ready, before any other call. Rejects, with a message an operator can act
+   * on, if the store cannot be used (for LevelStore: another relay holds the data directory).
+   * Optional: a store without it is ready when constructed.
+   */
+  open?(): Promise<void>
+  /**
+   * Reads a room's whole stored history: `{ updates: [], position: 0 }` for a room never
+   * written. Rejects if any of it cannot be read, or is known to be missing or damaged: a room
+   * is served whole or not at all.
+   */
+  load(room: string): Promise<LoadedRoom>
+  /**
+   * Stores one update durably, after every update appended before it, and resolves with the
+   * position after it (greater than every earlier one). Rejects if it was not stored.
+   */
+  append(room: string, update: Uint8Array): Promise<StorePosition>
+  /**
+   * Replaces the history up to `upTo` by `state`, which holds every update up to there (it may
+   * hold more). Updates appended after `upTo` are kept. `upTo` is a position `load` or `append`
+   * returned for this room. Never loses an update, even if it fails or the process dies midway.
+   */
+  compact(room: string, state: Uint8Array, upTo: StorePosition): Promise<void>
+  /** Finishes pending writes and releases the store. No call may follow. */
   close(): Promise<void>
 }
 
 export class MemoryStore implements RoomStore {
-  private readonly rooms = new Map<string, Uint8Array[]>()
+  private readonly rooms = new Map<string, { position: StorePosition; entries: Array<{ upTo: StorePosition; update: Uint8Array }> }>()
 
-  async load(room: string): Promise<Uint8Array[]> {
-    return [...(this.rooms.get(room) ?? [])]
+  async open(): Promise<void> {}
+
+  async load(room: string): Promise<LoadedRoom> {
+    const stored = this.rooms.get(room)
+    return { updates: stored?.entries.map((e) => e.update) ?? [], position: stored?.position ?? 0 }
   }
 
-  async append(room: string, update: Uint8Array): Promise<void> {
-    const list = this.rooms.get(room)
-    if (list) list.push(update)
-    else this.rooms.set(room, [update])
+  async append(room: string, update: Uint8Array): Promise<StorePosition> {
+    let stored = this.rooms.get(room)
+    if (!stored) this.rooms.set(room, (stored = { position: 0, entries: [] }))
+    stored.entries.push({ upTo: ++stored.position, update })
+    return stored.position
   }
 
-  async compact(room: string, state: Uint8Array): Promise<void> {
-    this.rooms.set(room, [state])
+  async compact(room: string, state: Uint8Array, upTo: StorePosition): Promise<void> {
+    const stored = this.rooms.get(room)
+    if (!stored || upTo > stored.position) throw new Error(`store: compaction of room "${room}" up to ${upTo}, past its history`)
+    if (upTo < stored.entries[0]!.upTo) return // a later compaction covered it already
+    stored.entries = [{ upTo, update: state }, ...stored.entries.filter((e) => e.upTo > upTo)]
   }
 
   async close(): Promise<void> {}
 }
 
+/**
+ * Our own keys, beside y-leveldb's (`v1`, `v1_sv`), which it never reads or deletes: one
+ * integrity record a room, the mark that a store's rooms all have one, and the store's count
+ * of writes.
+ */
+const OURS = 'y-server-state'
+const recordKey = (room: string): DocKey => [OURS, 'room', room]
+const FORMAT_KEY: DocKey = [OURS, 'format']
+const HEAD_KEY: DocKey = [OURS, 'head']
+/**
+ * Files of ours in the data directory, beside LevelDB's, which it leaves alone. The witness
+ * holds the store's count of writes, rewritten soon after they are stored: a log that ends
+ * before it lost stored writes. DAMAGED, once written, keeps the store closed until an operator
+ * deletes it; DAMAGED-<n>.log keep the logs LevelDB recovered from (RECOVERING-<n>.log while
+ * it does).
+ */
+const WITNESS = 'y-server-state-head'
+const WITNESS_DELAY_MS = 50
+const DAMAGED = 'DAMAGED'
+const RECOVERING_LOG = /^RECOVERING-\d+\.log$/
+/** y-leveldb's keys, as y-leveldb lays them out. */
+const updateKey = (room: string, clock: number): DocKey => ['v1', room, 'update', clock]
+const stateVectorKey = (room: string): DocKey => ['v1_sv', room]
+
+/**
+ * What a room's stored history must be, written in the same LevelDB batch as every append and
+ * compaction, so that it always describes the updates next to it: the updates at y-leveldb
+ * clocks `first`..`last`, every one, whose bytes chain to `digest`. LevelDB can lose records
+ * without an error (a damaged log is replayed up to the damage); a record that survives them
+ * tells what is missing.
+ */
+interface IntegrityRecord {
+  first: number
+  last: number
+  /** The room's position: how many appends it ever had. */
+  appends: number
+  /** sha-256 chained over the updates in clock order (see {@link chain}). */
+  digest: Uint8Array
+}
+
+const NO_DIGEST: Uint8Array = new Uint8Array(0)
+const chain = (digest: Uint8Array, update: Uint8Array): Uint8Array =>
+  createHash('sha256').update(digest).update(update).digest()
+
+const encodeRecord = (r: IntegrityRecord): Buffer => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 1) // version
+  encoding.writeVarUint(e, r.first)
+  encoding.writeVarUint(e, r.last)
+  encoding.writeVarUint(e, r.appends)
+  encoding.writeVarUint8Array(e, r.digest)
+  return asBuffer(encoding.toUint8Array(e))
+}
+
+const decodeRecord = (room: string, bytes: Uint8Array): IntegrityRecord => {
+  try {
+    const d = decoding.createDecoder(bytes)
+    if (decoding.readVarUint(d) !== 1) throw new Error('unknown version')
+    const r = { first: decoding.readVarUint(d), last: decoding.readVarUint(d), appends: decoding.readVarUint(d), digest: decoding.readVarUint8Array(d) }
+    if (decoding.hasContent(d) || r.last < r.first || r.appends <= r.last - r.first) throw new Error('inconsistent')
+    return r
+  } catch (err) {
+    throw new Error(`the integrity record of room "${room}" is damaged (${(err as Error).message})`)
+  }
+}
+
+/** y-leveldb's state-vector entry: it lists the room among y-leveldb's documents. */
+const stateVectorValue = (update: Uint8Array, clock: number): Buffer => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, clock)
+  encoding.writeVarUint8Array(e, Y.encodeStateVectorFromUpdate(update))
+  return asBuffer(encoding.toUint8Array(e))
+}
+
+/** level wants Buffers; this one shares the bytes. */
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+
+const getOrNull = async (db: LevelDb, key: DocKey): Promise<Uint8Array | null> => {
+  try {
+    return await db.get(key)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'LEVEL_NOT_FOUND') return null
+    throw err
+  }
+}
+
+/** Checks that `entries` are what `record` says, and returns their updates. */
+const verify = (record: IntegrityRecord, entries: UpdateEntry[]): Uint8Array[] => {
+  const expected = record.last - record.first + 1
+  const clocks = entries.map((e) => e.key[3])
+  if (entries.length !== expected || clocks.some((c, i) => c !== record.first + i)) {
+    const missing = expected - clocks.filter((c) => c >= record.first && c <= record.last).length
+    throw new Error(`stored history incomplete: ${missing} of its ${expected} updates (clocks ${record.first}..${record.last}) missing` +
+      (entries.length - expected + missing > 0 ? `, ${entries.length - expected + missing} unexpected` : ''))
+  }
+  let digest: Uint8Array = NO_DIGEST
+  for (const { value } of entries) digest = chain(digest, value)
+  if (Buffer.compare(digest, record.digest) !== 0) throw new Error('stored updates damaged: their checksum differs from the one written with them')
+  return entries.map((e) => e.value)
+}
+
 export class LevelStore implements RoomStore {
-  private readonly db: LeveldbPersistence
+  private opening: Promise<LeveldbPersistence> | null = null
+  /** The store's count of writes (batches), as stored in HEAD_KEY. */
+  private head = 0
+  /** The count the witness file holds, or is being written with. */
+  private witnessed = 0
+  private witnessTimer: ReturnType<typeof setTimeout> | undefined
+  private witnessing: Promise<void> = Promise.resolve()
 
-  constructor(readonly dir: string) {
-    this.db = new LeveldbPersistence(dir)
+  constructor(readonly dir: string) {}
+
+  /** Opens LevelDB if not yet done; every other member opens it too, if needed. */
+  async open(): Promise<void> {
+    await this.persistence()
   }
 
-  // y-leveldb logs a failed operation and resolves with null instead of rejecting; turn that
-  // back into a rejection, or a room that failed to load would be served empty.
-  private static ok<T>(what: string, room: string, value: T | null): T {
-    if (value === null || value === undefined) throw new Error(`store: ${what} failed for room "${room}"`)
-    return value
+  private persistence(): Promise<LeveldbPersistence> {
+    return (this.opening ??= this.openStore())
   }
 
-  async load(room: string): Promise<Uint8Array[]> {
-    // The stored updates as they are: the room applies them itself. getYDoc would apply them to a
-    // throw-away doc first (twice the work), and y-leveldb's queue keeps the result of its last
-    // operation, so that doc, as large as the room, stayed in memory until the next store call.
-    // Parsing, a quarter of the cost of applying, still refuses a corrupt record here.
-    // _transact is that queue: private in y-leveldb, whose version is pinned.
-    const updates = await this.db._transact(async (db) => {
-      const stored = await getLevelUpdates(db, room)
-      for (const u of stored) Y.parseUpdateMeta(u)
-      return stored
+  private async openStore(): Promise<LeveldbPersistence> {
+    const where = resolve(this.dir)
+    if (existsSync(join(this.dir, DAMAGED))) {
+      throw new Error(`the store in ${where} is damaged and stays closed: see ${join(where, DAMAGED)}`)
+    }
+    // LevelDB replays its logs when it opens, skips what it cannot read, and deletes them. Keep
+    // them (a hard link each) until we know that it skipped nothing.
+    const kept = keepLogs(this.dir)
+    const persistence = new LeveldbPersistence(this.dir)
+    // level opens by itself in the background and keeps the error to itself: every later call
+    // would then fail, and every room would fail to load. Open here and say why it failed.
+    const failed = await persistence._transact((db) => db.open().then(() => null, (err: Error) => err))
+    if (failed) {
+      dropLogs(this.dir)
+      const cause = (failed as { cause?: { code?: string; message?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new Error(`the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`)
+      }
+      throw new Error(`cannot open the store in ${where}: ${cause?.message ?? failed.message}`)
+    }
+    try {
+      const damage = await this.run(persistence, 'open', null, async (db) => {
+        const head = await getOrNull(db, HEAD_KEY)
+        this.head = this.witnessed = head === null ? 0 : decoding.readVarUint(decoding.createDecoder(head))
+        const damage = [...recoveryDamage(this.dir), ...witnessDamage(this.dir, this.head)]
+        if (damage.length === 0) {
+          dropLogs(this.dir)
+          if ((await getOrNull(db, FORMAT_KEY)) === null) await adopt(db)
+        }
+        return damage
+      })
+      if (damage.length > 0) {
+        markDamaged(this.dir, kept, damage)
+        throw new Error(`the store in ${where} is damaged: ${damage[0]}${damage.length > 1 ? ` (and ${damage.length - 1} more)` : ''}. ` +
+          `It stays closed, and nothing of it is served, until an operator acts: see ${join(where, DAMAGED)}`)
+      }
+    } catch (err) {
+      await persistence.destroy()
+      if (existsSync(join(this.dir, DAMAGED))) throw err
+      throw new Error(`cannot open the store in ${where}: ${(err as Error).message.replace(/^store: open failed: /, '')}`)
+    }
+    return persistence
+  }
+
+  /** Stores `ops` as one batch with the store's count of writes, which the witness follows. */
+  private async write(db: LevelDb, ops: LevelOp[]): Promise<void> {
+    const head = this.head + 1
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, head)
+    await db.batch([...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }])
+    this.head = head
+    this.witnessTimer ??= setTimeout(() => {
+      this.witnessTimer = undefined
+      void this.witness()
+    }, WITNESS_DELAY_MS)
+    this.witnessTimer.unref?.()
+  }
+
+  /**
+   * Writes the count of writes stored so far to the witness file: never more than LevelDB has,
+   * since it follows the batch. Replaced by a rename, so it is never seen half written.
+   */
+  private witness(): Promise<void> {
+    this.witnessing = this.witnessing.then(async () => {
+      const head = this.head
+      if (head === this.witnessed) return
+      const file = join(this.dir, WITNESS)
+      await writeFile(`${file}.tmp`, `${head}\n`)
+      await rename(`${file}.tmp`, file)
+      this.witnessed = head
+    }).catch(() => {}) // a witness left behind only makes the next check weaker
+    return this.witnessing
+  }
+
+  /**
+   * Runs `f` in y-leveldb's queue, which orders it after every earlier operation. y-leveldb logs
+   * a failure and resolves with null instead of rejecting: keep the error, and reject with it.
+   * _transact is private in y-leveldb, whose version is pinned.
+   */
+  private async run<T>(persistence: LeveldbPersistence, what: string, room: string | null, f: (db: LevelDb) => Promise<T>): Promise<T> {
+    const result = await persistence._transact<{ value: T } | { error: unknown }>(async (db) => {
+      try {
+        return { value: await f(db) }
+      } catch (error) {
+        return { error }
+      }
     })
-    return LevelStore.ok('load', room, updates)
+    if (result && 'value' in result) return result.value
+    const error = result?.error as Error | undefined
+    throw new Error(`store: ${what} failed${room === null ? '' : ` for room "${room}"`}: ${error?.message ?? 'unknown error'}`, { cause: error })
   }
 
-  async append(room: string, update: Uint8Array): Promise<void> {
-    LevelStore.ok('append', room, await this.db.storeUpdate(room, update))
+  async load(room: string): Promise<LoadedRoom> {
+    // The stored updates as they are: the room applies them itself (applying them here too
+    // would double the work of a load). The integrity record stands in for a trial run.
+    return this.run(await this.persistence(), 'load', room, async (db) => {
+      const bytes = await getOrNull(db, recordKey(room))
+      const entries = await getLevelUpdatesEntries(db, room)
+      if (bytes === null) {
+        if (entries.length === 0) return { updates: [], position: 0 }
+        throw new Error(`${entries.length} stored updates without an integrity record: written by another program, or the record was lost`)
+      }
+      const record = decodeRecord(room, bytes)
+      return { updates: verify(record, entries), position: record.appends }
+    })
   }
 
-  async compact(room: string, _state: Uint8Array): Promise<void> {
-    // flushDocument merges the stored updates itself and writes the merge before it deletes
-    // them, so a crash in between leaves duplicates, never a loss.
-    await this.db.flushDocument(room)
+  async append(room: string, update: Uint8Array): Promise<StorePosition> {
+    return this.run(await this.persistence(), 'append', room, async (db) => {
+      const bytes = await getOrNull(db, recordKey(room))
+      const record = bytes === null ? null : decodeRecord(room, bytes)
+      if (record === null && (await getLevelUpdatesEntries(db, room, { reverse: true, limit: 1 })).length > 0) {
+        throw new Error('the room has stored updates without an integrity record; it is not written to')
+      }
+      const clock = record === null ? 0 : record.last + 1
+      const next: IntegrityRecord = {
+        first: record?.first ?? 0,
+        last: clock,
+        appends: (record?.appends ?? 0) + 1,
+        digest: chain(record?.digest ?? NO_DIGEST, update)
+      }
+      // One batch: the update, and the record that counts it, are stored together or not at all.
+      const ops: LevelOp[] = [
+        { type: 'put', key: updateKey(room, clock), value: asBuffer(update) },
+        { type: 'put', key: recordKey(room), value: encodeRecord(next) }
+      ]
+      if (record === null) ops.push({ type: 'put', key: stateVectorKey(room), value: stateVectorValue(update, 0) })
+      await this.write(db, ops)
+      return next.appends
+    })
+  }
+
+  async compact(room: string, state: Uint8Array, upTo: StorePosition): Promise<void> {
+    await this.run(await this.persistence(), 'compact', room, async (db) => {
+      const bytes = await getOrNull(db, recordKey(room))
+      const record = bytes === null ? null : decodeRecord(room, bytes)
+      if (record === null || upTo > record.appends) {
+        if (upTo === 0) return
+        throw new Error(`compaction up to position ${upTo}, past the stored history (${record?.appends ?? 0})`)
+      }
+      // The update at clock `last` holds append `appends`, the one before it the append before,
+      // and so on: `upTo` is at clock `at`. `state` takes its place, those before it go, and the
+      // updates after it stay. Nothing to do if the first update already covers `upTo`.
+      const at = record.last - (record.appends - upTo)
+      if (at <= record.first && at < record.last) return
+      const later = at === record.last ? [] : await getLevelUpdatesEntries(db, room, { gte: updateKey(room, at + 1) })
+      let digest: Uint8Array = chain(NO_DIGEST, state)
+      for (const { value } of later) digest = chain(digest, value)
+      const ops: LevelOp[] = []
+      for (let clock = record.first; clock < at; clock++) ops.push({ type: 'del', key: updateKey(room, clock) })
+      ops.push(
+        { type: 'put', key: updateKey(room, at), value: asBuffer(state) },
+        { type: 'put', key: stateVectorKey(room), value: stateVectorValue(state, at) },
+        { type: 'put', key: recordKey(room), value: encodeRecord({ ...record, first: at, digest }) }
+      )
+      // One batch: a crash leaves the history as it was before or as it is after, never between.
+      await this.write(db, ops)
+    })
   }
 
   async close(): Promise<void> {
-    await this.db.destroy()
+    const opening = this.opening
+    if (!opening) return
+    const persistence = await opening.catch(() => null)
+    if (!persistence) return
+    await persistence.destroy() // after every queued write
+    clearTimeout(this.witnessTimer)
+    this.witnessTimer = undefined
+    await this.witness()
   }
+}
+
+/**
+ * Gives every room of a store written without integrity records (by an earlier version, or by
+ * y-leveldb alone) a record of what it holds now, once, if what it holds is whole: its updates
+ * at consecutive clocks, each of which parses, none of them waiting for a missing one. A room
+ * that is not whole gets none, and is refused when asked for.
+ */
+const adopt = async (db: LevelDb): Promise<void> => {
+  const rooms = new Set<string>()
+  for (const key of await getLevelBulkKeys(db, { gte: ['v1'], lt: ['v1_sv'] })) {
+    if (key[2] === 'update') rooms.add(key[1] as string)
+  }
+  for (const room of rooms) {
+    // A record is never replaced here: this may run again if the format mark itself was lost.
+    if ((await getOrNull(db, recordKey(room))) !== null) continue
+    const entries = await getLevelUpdatesEntries(db, room)
+    const first = entries[0]!.key[3]
+    const doc = new Y.Doc()
+    let digest: Uint8Array = NO_DIGEST
+    try {
+      doc.transact(() => {
+        entries.forEach(({ key, value }, i) => {
+          if (key[3] !== first + i) throw new Error('a gap in the clocks')
+          Y.applyUpdate(doc, value)
+          digest = chain(digest, value)
+        })
+      })
+      if (doc.store.pendingStructs || doc.store.pendingDs) throw new Error('pending updates')
+    } catch {
+      continue
+    } finally {
+      doc.destroy()
+    }
+    await db.batch([{ type: 'put', key: recordKey(room), value: encodeRecord({ first, last: first + entries.length - 1, appends: entries.length, digest }) }])
+  }
+  await db.batch([{ type: 'put', key: FORMAT_KEY, value: asBuffer(new Uint8Array([1])) }])
+}
+
+/** Hard-links each LevelDB log as RECOVERING-<n>.log; returns their names. */
+const keepLogs = (dir: string): string[] => {
+  const kept: string[] = []
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return kept // a new directory
+  }
+  for (const name of names) {
+    if (!/^\d+\.log$/.test(name)) continue
+    try {
+      linkSync(join(dir, name), join(dir, `RECOVERING-${name}`))
+      kept.push(name)
+    } catch {
+      // no hard links here: the damage is still found, its log just not kept
+    }
+  }
+  return kept
+}
+
+/** Removes the RECOVERING-<n>.log links, those of an open that died too. */
+const dropLogs = (dir: string): void => {
+  try {
+    for (const name of readdirSync(dir)) if (RECOVERING_LOG.test(name)) unlinkSync(join(dir, name))
+  } catch {
+    // no directory: nothing was kept
+  }
+}
+
+/** What LevelDB's info log says it skipped while it replayed its logs at this open. */
+const recoveryDamage = (dir: string): string[] => {
+  let log: string
+  try {
+    log = readFileSync(join(dir, 'LOG'), 'utf8')
+  } catch (err) {
+    return [`LevelDB's LOG, which tells what its recovery skipped, cannot be read (${(err as Error).message})`]
+  }
+  // Without paranoid checks, which classic-level does not expose, LevelDB logs a damaged log
+  // record as "(ignoring error) <file>: dropping <n> bytes; Corruption: ..." and goes on.
+  const damage: string[] = []
+  for (const line of log.split('\n')) {
+    const dropped = /([^\s/]+): dropping (\d+) bytes; (.*)$/.exec(line)
+    if (dropped) damage.push(`LevelDB dropped ${dropped[2]} bytes of its log ${dropped[1]} while recovering (${dropped[3]})`)
+    else if (/ignoring error/i.test(line)) damage.push(`LevelDB ignored an error while recovering (${line.replace(/^\S+ \S+ /, '')})`)
+  }
+  return damage
+}
+
+/** Whether the store holds fewer writes than the witness saw stored. */
+const witnessDamage = (dir: string, head: number): string[] => {
+  let text: string
+  try {
+    text = readFileSync(join(dir, WITNESS), 'utf8')
+  } catch (err) {
+    return (err as { code?: string }).code === 'ENOENT' ? [] : [`the witness file ${WITNESS} cannot be read (${(err as Error).message})`]
+  }
+  const seen = /^\d+\n$/.test(text) ? Number(text) : NaN
+  if (Number.isNaN(seen)) return [`the witness file ${WITNESS} is damaged`]
+  return seen > head ? [`it holds ${head} writes, but ${seen} had been stored: the last ${seen - head} are lost (a truncated or damaged log)`] : []
+}
+
+/** Writes DAMAGED, which keeps the store closed, and keeps the logs LevelDB recovered from. */
+const markDamaged = (dir: string, kept: string[], damage: string[]): void => {
+  for (const name of kept) renameSync(join(dir, `RECOVERING-${name}`), join(dir, `DAMAGED-${name}`))
+  writeFileSync(join(dir, DAMAGED), [
+    `y-server-state found this store damaged when it opened it, at ${new Date().toISOString()}:`,
+    ...damage.map((d) => `- ${d}`),
+    '',
+    'Stored updates are missing, in rooms it cannot name, so the relay serves none of this store.',
+    kept.length > 0 ? `The logs LevelDB recovered from are kept as ${kept.map((n) => `DAMAGED-${n}`).join(', ')}.` : '',
+    'Restore this directory from a backup. Or, to serve what is left, delete this file: a room',
+    'whose history shows a gap is still refused, but a room that lost its latest updates is then',
+    'served without them.',
+    ''
+  ].join('\n'))
+  // Told in DAMAGED; once an operator deletes it, the store starts again from what is left.
+  rmSync(join(dir, WITNESS), { force: true })
 }

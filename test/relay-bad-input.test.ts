@@ -104,8 +104,8 @@ test('a path that names no room closes with 4400 and never reaches the store; wh
     logger,
     refusalDelayMs: 20,
     store: {
-      load: async (room) => { loaded.push(room); return [] },
-      append: async () => {},
+      load: async (room) => { loaded.push(room); return { updates: [], position: 0 } },
+      append: async () => 1,
       compact: async () => {},
       close: async () => {}
     }

@@ -93,7 +93,7 @@ test('a room is compacted, so its store does not grow with every update', async 
       a.state.set('counter', i)
       await untilKey(b.state, 'counter', i) // one update a batch: 100 appends
     }
-    const stored = await store.load('compact')
+    const stored = (await store.load('compact')).updates
     assert.ok(stored.length <= 10, `stored ${stored.length} updates`)
     const doc = new Y.Doc()
     for (const u of stored) Y.applyUpdate(doc, u)
@@ -108,8 +108,8 @@ test('a room that fails to load is never served, and never overwritten', async (
   const logger = memoryLogger()
   const writes: string[] = []
   const failing: RoomStore = {
-    load: async (room) => { if (room === 'broken') throw new Error('disk says no'); return [] },
-    append: async (room) => { writes.push(room) },
+    load: async (room) => { if (room === 'broken') throw new Error('disk says no'); return { updates: [], position: 0 } },
+    append: async (room) => { writes.push(room); return 1 },
     compact: async (room) => { writes.push(room) },
     close: async () => {}
   }
@@ -151,8 +151,8 @@ test('a failed store write drops the room instead of echoing what was not stored
   const inner = new MemoryStore()
   const store: RoomStore = {
     load: (r) => inner.load(r),
-    append: async (r, u) => { if (fail) throw new Error('disk full'); await inner.append(r, u) },
-    compact: (r, s) => inner.compact(r, s),
+    append: async (r, u) => { if (fail) throw new Error('disk full'); return inner.append(r, u) },
+    compact: (r, s, p) => inner.compact(r, s, p),
     close: () => inner.close()
   }
   const relay = await testRelay({ store, logger: memoryLogger() })

@@ -255,7 +255,7 @@ export class Network {
   /** The room as its store holds it, in a fresh doc. */
   async storedDoc(room: string): Promise<Y.Doc> {
     const doc = new Y.Doc()
-    for (const update of await this.store.load(room)) Y.applyUpdate(doc, update)
+    for (const update of (await this.store.load(room)).updates) Y.applyUpdate(doc, update)
     return doc
   }
 
