@@ -13,7 +13,7 @@
  * @example
  *   <server-chat-rooms room="default"></server-chat-rooms>
  */
-import { css, html, nothing } from 'lit'
+import { css, html, nothing, type TemplateResult } from 'lit'
 import { ContextProvider } from '@lit/context'
 import type { ServerState } from '../client/index.js'
 import { ServerStateElement } from './server-state-element.js'
@@ -56,7 +56,7 @@ export class ServerChatRooms extends ServerStateElement {
     this.chatSession.setValue(server)
   }
 
-  override render() {
+  override render(): TemplateResult {
     const rooms = roomNames(this.server.get(ROOMS_KEY))
     // A selection from another session or room (after a url or room change) is not shown.
     const current = rooms.includes(this.selected) ? this.selected : ''

@@ -11,7 +11,7 @@
  *   <server-chat></server-chat>              <!-- key "chat" -->
  *   <server-chat key="support"></server-chat>
  */
-import { css, html, nothing, type PropertyValues } from 'lit'
+import { css, html, nothing, type PropertyValues, type TemplateResult } from 'lit'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
 import { errorLine, readOnlyLine, statusLine } from './status-line.js'
@@ -56,7 +56,7 @@ export class ServerChat extends ServerStateElement {
     this.error = ''
   }
 
-  override render() {
+  override render(): TemplateResult {
     const messages = chatMessages(this.server.get(this.key))
     return html`
       ${statusLine(this.status)}

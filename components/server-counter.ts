@@ -7,7 +7,7 @@
  *   <server-counter></server-counter>
  *   <server-counter url="ws://127.0.0.1:1234" room="team"></server-counter>
  */
-import { css, html } from 'lit'
+import { css, html, type TemplateResult } from 'lit'
 import { ReadOnlyError, type ServerState } from '../client/index.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
@@ -31,7 +31,7 @@ export class ServerCounter extends ServerStateElement {
     this.report(server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = 0 }))
   }
 
-  override render() {
+  override render(): TemplateResult {
     const count = this.server.get(KEY)
     return html`
       ${statusLine(this.status)}

@@ -8,7 +8,7 @@
  * @example
  *   <server-slider room="default"></server-slider>
  */
-import { css, html } from 'lit'
+import { css, html, type TemplateResult } from 'lit'
 import { ReadOnlyError, type ServerState } from '../client/index.js'
 import { live } from 'lit/directives/live.js'
 import { ServerStateElement } from './server-state-element.js'
@@ -58,7 +58,7 @@ export class ServerSlider extends ServerStateElement {
     })
   }
 
-  override render() {
+  override render(): TemplateResult {
     const shared = this.server.get(KEY)
     // Any client may write the key: show it within the slider's range.
     const value = this.pending ?? (typeof shared === 'number' ? Math.min(100, Math.max(0, Math.round(shared))) : INITIAL)

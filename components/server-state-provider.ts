@@ -14,7 +14,7 @@
  *
  *   provider.session = connect({ room: 'team', broadcastChannel: false })
  */
-import { LitElement, css, html, type PropertyValues } from 'lit'
+import { LitElement, css, html, type PropertyValues, type TemplateResult } from 'lit'
 import { ContextProvider } from '@lit/context'
 import type { ServerState } from '../client/index.js'
 import { sessionContext } from './session-context.js'
@@ -59,7 +59,7 @@ export class ServerStateProvider extends LitElement {
     if (changed.has('url') || changed.has('room') || changed.has('session')) this.provide()
   }
 
-  override render() {
+  override render(): TemplateResult {
     return html`<slot></slot>`
   }
 

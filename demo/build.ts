@@ -2,7 +2,9 @@
  * Builds the demo pages into one folder (default `dist/demo`) that holds every file they need, so
  * that the relay can serve that folder alone: the Lit page (`index.html`, `demo.js` from
  * `demo/main.ts`), the React page (`react.html`, `react.js` from `demo/react-main.tsx`), their
- * style sheets, and source maps. Run as `node --import tsx demo/build.ts [outdir]`.
+ * style sheets, and source maps. Run as `node --import tsx demo/build.ts [outdir] [--no-sourcemap]`;
+ * `npm pack` builds without source maps (they embed Lit's and React's sources: megabytes a user
+ * of the package does not need).
  *
  * @example
  *   import { buildDemo } from './demo/build.js'
@@ -18,8 +20,8 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 /** The demo's files that are served as they are. */
 const STATIC = new Set(['.html', '.css'])
 
-/** Writes the pages, their bundles (and source maps) and style sheets into `outdir`. */
-export const buildDemo = async (outdir: string): Promise<void> => {
+/** Writes the pages, their bundles (and, unless told not to, source maps) and style sheets into `outdir`. */
+export const buildDemo = async (outdir: string, { sourcemap = true }: { sourcemap?: boolean } = {}): Promise<void> => {
   await build({
     entryPoints: { demo: here('./main.ts'), react: here('./react-main.tsx') },
     outdir,
@@ -30,7 +32,7 @@ export const buildDemo = async (outdir: string): Promise<void> => {
     conditions: ['production'],
     define: { 'process.env.NODE_ENV': '"production"' },
     minify: true,
-    sourcemap: true,
+    sourcemap,
     tsconfig: here('../tsconfig.json'),
     logLevel: 'warning'
   })
@@ -41,5 +43,7 @@ export const buildDemo = async (outdir: string): Promise<void> => {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await buildDemo(process.argv[2] ?? here('../dist/demo'))
+  const args = process.argv.slice(2)
+  const outdir = args.find((arg) => !arg.startsWith('--')) ?? here('../dist/demo')
+  await buildDemo(outdir, { sourcemap: !args.includes('--no-sourcemap') })
 }
