@@ -1,8 +1,8 @@
 /**
  * Builds the demo pages into one folder (default `dist/demo`) that holds every file they need, so
  * that the relay can serve that folder alone: the Lit page (`index.html`, `demo.js` from
- * `demo/main.ts`), the React page (`react.html`, `react.js` from `demo/react-main.tsx`), the
- * inspector (`inspect.html`, `inspect.js` from `demo/inspect.ts`), their style sheets, and source maps. Run as `node --import tsx demo/build.ts [outdir]`.
+ * `demo/main.ts`), the React page (`react.html`, `react.js` from `demo/react-main.tsx`), their
+ * style sheets, and source maps. Run as `node --import tsx demo/build.ts [outdir]`.
  *
  * @example
  *   import { buildDemo } from './demo/build.js'
@@ -21,6 +21,7 @@ const STATIC = new Set(['.html', '.css'])
 /** Writes the pages, their bundles (and source maps) and style sheets into `outdir`. */
 export const buildDemo = async (outdir: string): Promise<void> => {
   await build({
+    // The inspector, served at /inspect, is inspect.html with inspect.js from demo/inspect.ts.
     entryPoints: { demo: here('./main.ts'), react: here('./react-main.tsx'), inspect: here('./inspect.ts') },
     outdir,
     bundle: true,
