@@ -23,7 +23,8 @@ const STATIC = new Set(['.html', '.css'])
 /** Writes the pages, their bundles (and, unless told not to, source maps) and style sheets into `outdir`. */
 export const buildDemo = async (outdir: string, { sourcemap = true }: { sourcemap?: boolean } = {}): Promise<void> => {
   await build({
-    entryPoints: { demo: here('./main.ts'), react: here('./react-main.tsx') },
+    // The inspector, served at /inspect, is inspect.html with inspect.js from demo/inspect.ts.
+    entryPoints: { demo: here('./main.ts'), react: here('./react-main.tsx'), inspect: here('./inspect.ts') },
     outdir,
     bundle: true,
     format: 'esm',

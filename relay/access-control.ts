@@ -49,6 +49,8 @@ export type Admission =
 export interface AccessControl {
   /** Whether credentials are required (a secret, a public key or a hook). */
   readonly authenticated: boolean
+  /** The hook that checks credentials (for a secret or a public key, the JWT check), or null when none is required. */
+  readonly authenticate: Authenticate | null
   /** Admits or refuses one upgrade request for `room`; never rejects. */
   admit(req: IncomingMessage, room: string): Promise<Admission>
 }
@@ -119,5 +121,5 @@ export const accessControl = (options: AccessOptions): AccessControl => {
       ...(expiresAt !== undefined ? { expiresAt } : {})
     }
   }
-  return { authenticated, admit }
+  return { authenticated, authenticate, admit }
 }

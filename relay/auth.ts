@@ -34,6 +34,8 @@ export interface AuthResult {
   user?: string
   /** When the grant ends, in ms since the epoch; the connection is closed with 4401 then. */
   expiresAt?: number
+  /** Whether these credentials may also inspect the room (the relay's `/inspect` page and `/api/rooms`; see inspector-access.ts). */
+  inspect?: boolean
 }
 
 export type Authenticate = (req: IncomingMessage, room: string) => AuthResult | Promise<AuthResult>
@@ -62,6 +64,7 @@ const resultProblem = (r: unknown): string | null => {
   if (result.access !== 'write' && result.access !== 'read') return `returned access ${JSON.stringify(result.access)}, not "write" or "read"`
   if (result.user !== undefined && typeof result.user !== 'string') return 'returned a user that is not a string'
   if (result.expiresAt !== undefined && !Number.isFinite(result.expiresAt)) return 'returned an expiresAt that is not a number of ms'
+  if (result.inspect !== undefined && typeof result.inspect !== 'boolean') return 'returned an inspect that is not a boolean'
   return null
 }
 

@@ -17,7 +17,7 @@ import { LOG_LEVELS, type LogLevel } from './log.js'
 export const HELP = `Usage: y-server-state-relay [options]
 
 Serves y-server-state (and any y-websocket client) at ws://HOST:PORT/<room>,
-with the demo page at http://HOST:PORT/, /healthz and /metrics.
+with the demo page at http://HOST:PORT/, the inspector at /inspect, /healthz and /metrics.
 
 Options:
   --host HOST               interface to listen on (env HOST; default 127.0.0.1)
@@ -53,6 +53,7 @@ Options:
   --read                    read-only access (default: write)
   --sub USER                the user, told to the relay and the client
   --ttl DURATION            lifetime: seconds, or 90s, 30m, 1h, 7d (default 1h)
+  --inspect                 may also inspect the rooms it covers (/inspect); --room '*' for all
   --auth-secret SECRET      sign with SECRET, HS256 (env AUTH_SECRET)
   --private-key FILE        sign with this PEM private key (PKCS #8; ES256 for P-256, RS256 for RSA)
   -h, --help                show this help
@@ -164,6 +165,7 @@ export const parseTokenCli = (argv: string[], env: NodeJS.ProcessEnv): SignToken
       read: { type: 'boolean' },
       sub: { type: 'string' },
       ttl: { type: 'string' },
+      inspect: { type: 'boolean' },
       'auth-secret': { type: 'string' },
       'private-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
@@ -187,6 +189,7 @@ export const parseTokenCli = (argv: string[], env: NodeJS.ProcessEnv): SignToken
     rooms,
     access: values.read ? 'read' : 'write',
     ...(values.sub !== undefined ? { sub: values.sub } : {}),
+    ...(values.inspect ? { inspect: true } : {}),
     ttl
   }
 }

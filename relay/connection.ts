@@ -36,6 +36,8 @@ export const closeReason = (reason: string): string => {
 
 export class RelayConnection implements Peer {
   readonly id = nextId++
+  /** When the socket was accepted (`Date.now()`). */
+  readonly openedAt = Date.now()
   closed = false
   /** Whether a pong came since the last ping. */
   alive = true

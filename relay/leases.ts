@@ -12,6 +12,7 @@
  *   const table = new LeaseTable({ leaseMs: 10_000, onGrant: (r) => send(r.holder, r.id) })
  *   table.acquire(conn, 1, ['a', 'b'])    // granted at once if both are free
  *   table.release(conn, 1)                // true: it was held; the next waiter is granted
+ *   table.snapshot()                      // [{ key: 'a', holder: { holder: conn, id: 1, … }, waiting: [] }, …]
  */
 export interface LeaseRequest<H> {
   readonly holder: H
@@ -20,6 +21,20 @@ export interface LeaseRequest<H> {
   /** Index of the key the request waits for; `keys.length` once granted. */
   next: number
   timer: ReturnType<typeof setTimeout> | undefined
+  /** When it was asked for (`Date.now()`). */
+  readonly requestedAt: number
+  /** When it came to hold all its keys, or undefined while it waits. */
+  grantedAt: number | undefined
+}
+
+/** A request as {@link LeaseTable.snapshot} shows it. */
+export type LeaseView<H> = Pick<LeaseRequest<H>, 'holder' | 'id' | 'keys' | 'requestedAt' | 'grantedAt'>
+
+/** One key in {@link LeaseTable.snapshot}: who holds it, and who waits for it, in order. */
+export interface KeyLeases<H> {
+  key: string
+  holder: LeaseView<H> | null
+  waiting: LeaseView<H>[]
 }
 
 export interface LeaseTableOptions<H> {
@@ -42,7 +57,7 @@ export class LeaseTable<H> {
     let mine = this.byHolder.get(holder)
     if (!mine) this.byHolder.set(holder, (mine = new Map()))
     if (mine.has(id)) throw new Error(`lock request ${id} is already open`)
-    const request: LeaseRequest<H> = { holder, id, keys, next: 0, timer: undefined }
+    const request: LeaseRequest<H> = { holder, id, keys, next: 0, timer: undefined, requestedAt: Date.now(), grantedAt: undefined }
     mine.set(id, request)
     this.advance(request)
   }
@@ -51,6 +66,21 @@ export class LeaseTable<H> {
   isGranted(holder: H, id: number): boolean {
     const r = this.byHolder.get(holder)?.get(id)
     return r !== undefined && r.next === r.keys.length
+  }
+
+  /**
+   * Every key held or waited for, sorted: the request that holds it (`grantedAt` undefined while
+   * it still waits for a later key of its own) and those that wait for it, first in line first.
+   * Copies, for the inspector: reading it changes nothing.
+   */
+  snapshot(): KeyLeases<H>[] {
+    const view = (r: LeaseRequest<H>): LeaseView<H> =>
+      ({ holder: r.holder, id: r.id, keys: r.keys, requestedAt: r.requestedAt, grantedAt: r.grantedAt })
+    const keys = new Set([...this.owners.keys(), ...this.waiters.keys()])
+    return [...keys].sort().map((key) => {
+      const owner = this.owners.get(key)
+      return { key, holder: owner ? view(owner) : null, waiting: (this.waiters.get(key) ?? []).map(view) }
+    })
   }
 
   /** Ends a request, held or waiting. Returns whether it held its lease. */
@@ -116,6 +146,7 @@ export class LeaseTable<H> {
       if (this.release(request.holder, request.id)) this.options.onExpire?.(request)
     }, this.options.leaseMs)
     request.timer.unref?.()
+    request.grantedAt = Date.now()
     this.options.onGrant(request)
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The relay: an HTTP server whose WebSocket upgrades at `/<room>` speak the y-websocket protocol,
- * plus `GET /healthz`, `GET /metrics` and the demo page's static files. Each upgrade is admitted
+ * plus `GET /healthz`, `GET /metrics`, the inspector's API under `/api/` (inspector-api.ts), the
+ * inspector page at `/inspect` and the demo page's static files. Each upgrade is admitted
  * (origin, credentials: see `access-control.ts`) before its room is loaded; a refusal is held
  * open for `refusalDelayMs`, then closed with its 44xx code.
  *
@@ -25,6 +26,8 @@ import { RelayConnection, closeReason } from './connection.js'
 import { accessControl, type AccessOptions } from './access-control.js'
 import type { PeerGrant } from './peer.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
+import { inspectorApi } from './inspector-api.js'
+import { INSPECT_PAGE } from '../protocol/inspector.js'
 
 export interface RelayOptions extends AccessOptions {
   /** Interface to listen on. Default `127.0.0.1`; with no access control, only a loopback one unless `anonymous`. */
@@ -101,6 +104,12 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     compactEvery: options.compactEvery ?? 500
   }, idleUnloadMs)
   const deps = { metrics, log, rooms, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const gauges = () => {
+    let locksOpen = 0
+    for (const room of rooms.loaded()) locksOpen += room.leases.size
+    return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }
+  }
+  const api = inspectorApi({ rooms, connections, renderMetrics: () => metrics.render(gauges()), authenticate: access.authenticate, log })
 
   /**
    * Refuses a connection with a close code: for good with a 44xx one, or 1011 when the
@@ -160,10 +169,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       res.end(ready && !closing ? 'ok\n' : 'not ready\n')
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      let locksOpen = 0
-      for (const room of rooms.loaded()) locksOpen += room.leases.size
-      res.end(metrics.render({ connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }))
+      res.end(metrics.render(gauges()))
+    } else if (path.startsWith('/api/')) {
+      void api(req, res)
     } else {
+      if (path === INSPECT_PAGE) req.url = `${INSPECT_PAGE}.html`
       serveStatic(staticDirs, req, res)
     }
   }

@@ -7,6 +7,7 @@
  * - `rooms`: a list of room patterns, `*` matching any run of characters (`["team/*", "lobby"]`);
  * - `access`: `"write"` (the default) or `"read"`;
  * - `sub`: the user, logged and told to our client;
+ * - `inspect`: `true` lets the token also inspect the rooms it covers (see inspector-access.ts);
  * - `exp`: the expiry, in seconds since the epoch (RFC 7519); required.
  *
  * Keys: a shared secret of at least 32 bytes for HS256 (RFC 7518 §3.2), or a key pair, P-256 for
@@ -39,6 +40,8 @@ export interface SignTokenOptions {
   sub?: string
   /** Lifetime: seconds, or `90s`, `30m`, `1h`, `7d`. Default `1h`. */
   ttl?: number | string
+  /** Let the token inspect the rooms it covers (the claim `"inspect": true`). Default false. */
+  inspect?: boolean
 }
 
 const MIN_SECRET_BYTES = 32
@@ -75,10 +78,11 @@ export const parseTtl = (ttl: number | string): number => {
   return seconds
 }
 
-/** The token a request carries: its `token` query parameter, or null. */
+/** The token a request carries: its `token` query parameter, else its `Authorization: Bearer` header, or null. */
 export const tokenOf = (req: IncomingMessage): string | null => {
   const query = (req.url ?? '').split('?')[1]
-  return query === undefined ? null : new URLSearchParams(query).get('token') || null
+  const param = query === undefined ? null : new URLSearchParams(query).get('token') || null
+  return param ?? (/^Bearer +(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? null)
 }
 
 /** Why jose refused a token, in words that name no part of it. */
@@ -96,11 +100,11 @@ const refusal = (err: unknown): string => {
 
 /** The grant a verified token's claims make; throws {@link AuthError} for claims that are not ours. */
 const grantOf = (payload: JWTPayload, room: string) => {
-  const { rooms, access = 'write', sub } = payload as JWTPayload & { rooms?: unknown; access?: unknown }
+  const { rooms, access = 'write', sub, inspect } = payload as JWTPayload & { rooms?: unknown; access?: unknown; inspect?: unknown }
   if (!Array.isArray(rooms) || !rooms.every((r) => typeof r === 'string')) throw new AuthError(4401, 'token has no "rooms" list')
   if (access !== 'write' && access !== 'read') throw new AuthError(4401, 'token "access" is neither "write" nor "read"')
   if (!roomsCover(rooms, room)) throw new AuthError(4403, 'token does not cover this room')
-  return { access, ...(typeof sub === 'string' ? { user: sub } : {}), expiresAt: payload.exp! * 1000 } as const
+  return { access, ...(typeof sub === 'string' ? { user: sub } : {}), expiresAt: payload.exp! * 1000, ...(inspect === true ? { inspect } : {}) } as const
 }
 
 /**
@@ -135,7 +139,7 @@ export const jwtAuthenticator = (key: TokenKey): Authenticate => {
 
 /** Signs a token for `rooms`; see {@link SignTokenOptions}. */
 export const signToken = async (options: SignTokenOptions): Promise<string> => {
-  const { secret, privateKey, rooms, access = 'write', sub, ttl = '1h' } = options
+  const { secret, privateKey, rooms, access = 'write', sub, ttl = '1h', inspect = false } = options
   if ((secret === undefined) === (privateKey === undefined)) throw new TypeError('signToken: give either secret or privateKey')
   if (!Array.isArray(rooms) || rooms.length === 0 || !rooms.every((r) => typeof r === 'string' && r.length > 0)) {
     throw new TypeError('signToken: rooms is a non-empty list of room patterns')
@@ -149,7 +153,7 @@ export const signToken = async (options: SignTokenOptions): Promise<string> => {
     alg = algorithmOf(pemKey(privateKey!, 'private'))
     key = await importPKCS8(privateKey!, alg)
   }
-  const jwt = new SignJWT({ rooms, access }).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt()
+  const jwt = new SignJWT({ rooms, access, ...(inspect ? { inspect: true } : {}) }).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
   if (sub !== undefined) jwt.setSubject(sub)
   return jwt.sign(key)
