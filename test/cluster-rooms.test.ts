@@ -1,0 +1,155 @@
+/**
+ * Several relays on one Redis and one PostgreSQL (SEMANTICS.md §2.5): sessions of one room on
+ * different relays see each other's writes, forced re-runs and presence; stock clients on
+ * different relays receive the room's updates in one order; what is acknowledged survives every
+ * relay; compaction moves rooms into PostgreSQL and trims the streams; a token is checked by
+ * whichever relay a session reaches. Each test has its own redis-server and database.
+ */
+import { test, after, before } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { Redis } from 'ioredis'
+import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
+import { signToken } from '../relay/tokens.js'
+import { eventually, session, stockClient, within } from './helpers.js'
+import { pgDatabase, startRedis, type PgDatabase, type RedisServer } from './cluster-services.js'
+
+let redis: RedisServer
+let db: PgDatabase
+const relays: Relay[] = []
+
+before(async () => {
+  ;[redis, db] = await Promise.all([startRedis(), pgDatabase()])
+})
+after(async () => {
+  for (const r of relays) await r.close().catch(() => {})
+  await redis.remove()
+  await db.drop()
+})
+
+const relay = async (options: RelayOptions = {}): Promise<Relay> => {
+  const r = await startRelay({
+    port: 0, logLevel: 'silent', redis: redis.url, postgres: db.url,
+    ...options,
+    cluster: { livenessMs: 1_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 0, lockMs: 2_000 }, ...options.cluster }
+  })
+  relays.push(r)
+  return r
+}
+
+test('sessions on two relays see each other\'s writes, forced re-runs and presence', async () => {
+  const [a, b] = await Promise.all([relay(), relay()])
+  const sa = await session(a.url, 'shared')
+  const sb = await session(b.url, 'shared')
+  try {
+    sa.set('x', 1)
+    await eventually(() => sb.get('x') === 1, 'B to see A\'s write')
+    sb.set('y', 'from b')
+    await eventually(() => sa.get('y') === 'from b', 'A to see B\'s write')
+    const before = sb.version('x')
+    sa.forceRerunBoundSessions('x')
+    await eventually(() => sb.version('x') === before + 1, 'B to see A\'s forced re-run')
+    sa.presence.set({ name: 'alice' })
+    await eventually(() => sb.presence.list().some((p) => !p.self && p.state.name === 'alice'), 'B to see A\'s presence')
+    // A session's own update is acknowledged (stored in Redis) before its flush resolves.
+    sa.set('z', [1, 2, 3])
+    await sa.flush()
+    const direct = new Redis(redis.url)
+    const length = await direct.xlen('yss:{shared}:s')
+    direct.disconnect()
+    assert.ok(length >= 3, `the room's stream holds the writes (${length} entries)`)
+  } finally {
+    sa.close()
+    sb.close()
+  }
+})
+
+test('stock clients on three relays receive concurrent writes in one order', async () => {
+  const rs = await Promise.all([relay(), relay(), relay()])
+  const clients = rs.map((r) => stockClient(r.url, 'order'))
+  const frames: Array<Array<Set<string>>> = clients.map(() => [])
+  clients.forEach((c, i) => {
+    c.doc.on('update', (u: Uint8Array) => {
+      const ids = new Set<string>()
+      for (const s of Y.decodeUpdate(u).structs) for (let k = 0; k < s.length; k++) ids.add(`${s.id.client}:${s.id.clock + k}`)
+      frames[i]!.push(ids)
+    })
+  })
+  try {
+    await Promise.all(clients.map((c) => c.synced))
+    const writers = await Promise.all(rs.map((r) => session(r.url, 'order')))
+    for (let i = 0; i < 40; i++) writers.forEach((w, j) => w.set(`k${j}`, i))
+    await Promise.all(writers.map((w) => w.flush()))
+    await eventually(() => clients.every((c) => [0, 1, 2].every((j) => c.doc.getMap('state').get(`k${j}`) === 39)), 'every client to see every last write', 10_000)
+    // Where each item first arrived, per client: an item that arrived in an earlier frame than
+    // another at one client never arrives in a later frame than it at another.
+    const at = frames.map((fs) => {
+      const m = new Map<string, number>()
+      fs.forEach((ids, f) => { for (const id of ids) if (!m.has(id)) m.set(id, f) })
+      return m
+    })
+    const ids = [...at[0]!.keys()]
+    assert.ok(ids.length >= 120)
+    for (let x = 1; x < at.length; x++) {
+      for (const p of ids) for (const q of ids) {
+        if (at[0]!.get(p)! < at[0]!.get(q)!) assert.ok(at[x]!.get(p)! <= at[x]!.get(q)!, `client ${x} received ${q} before ${p}`)
+        if (at[x]!.get(p)! < at[x]!.get(q)!) assert.ok(at[0]!.get(p)! <= at[0]!.get(q)!, `client 0 received ${q} before ${p}`)
+      }
+    }
+    for (const w of writers) w.close()
+  } finally {
+    for (const c of clients) c.destroy()
+  }
+})
+
+test('everything acknowledged survives every relay, and compaction moves it into PostgreSQL', async () => {
+  const a = await relay()
+  const s = await session(a.url, 'durable')
+  for (let i = 0; i < 20; i++) s.set(`k${i}`, i)
+  await s.flush()
+  s.close()
+  await a.close()
+  await eventually(async () => (await db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'durable'`)).length === 1, 'the room to be compacted into PostgreSQL', 10_000)
+  const direct = new Redis(redis.url)
+  await eventually(async () => (await direct.xlen('yss:{durable}:s')) === 0, 'the stream to be trimmed', 10_000)
+  direct.disconnect()
+  const b = await relay()
+  const again = await session(b.url, 'durable')
+  assert.deepEqual(Array.from({ length: 20 }, (_, i) => again.get(`k${i}`)), Array.from({ length: 20 }, (_, i) => i))
+  again.set('after', true)
+  await again.flush()
+  again.close()
+  const c = await relay()
+  const third = await session(c.url, 'durable')
+  assert.equal(third.get('after'), true)
+  assert.equal(third.get('k19'), 19)
+  third.close()
+})
+
+test('/healthz and /metrics of a relay in a cluster', async () => {
+  const a = await relay()
+  const health = await fetch(a.url.replace('ws://', 'http://') + '/healthz')
+  assert.equal(health.status, 200)
+  const metrics = await (await fetch(a.url.replace('ws://', 'http://') + '/metrics')).text()
+  assert.match(metrics, /^yss_cluster_redis_up 1$/m)
+})
+
+test('a token is checked by whichever relay a session reaches: read-only on one, writes from another', async () => {
+  const secret = 'a-secret-of-at-least-thirty-two-bytes!!'
+  const [a, b] = await Promise.all([relay({ authSecret: secret }), relay({ authSecret: secret })])
+  const writer = await session(a.url, 'team/doc', { token: await signToken({ secret, rooms: ['team/*'], access: 'write', ttl: '1h' }) })
+  const reader = await session(b.url, 'team/doc', { token: await signToken({ secret, rooms: ['team/*'], access: 'read', ttl: '1h' }) })
+  try {
+    assert.equal(reader.access, 'read')
+    writer.set('note', 'hello')
+    await eventually(() => reader.get('note') === 'hello', 'the read-only session on B to see A\'s write')
+    assert.throws(() => reader.set('note', 'no'))
+    const stranger = stockClient(b.url, 'team/doc')
+    const { code } = await within(stranger.refused, 5_000, 'the refusal')
+    stranger.destroy()
+    assert.equal(code, 4401)
+  } finally {
+    writer.close()
+    reader.close()
+  }
+})
