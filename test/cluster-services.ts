@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { after, before } from 'node:test'
+import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
 import { within } from './helpers.js'
 
 export const freePort = (): Promise<number> =>
@@ -143,6 +145,37 @@ export const pgCluster = async (): Promise<PgCluster> => {
     remove: () => {
       try { stop() } catch { /* already stopped */ }
       rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/**
+ * A test file's own Redis and database (started before its tests, removed after them), and
+ * in-process relays on them, closed after the tests. `relay(options)` starts one; its
+ * `cluster` tuning is merged over `defaults`.
+ */
+export const clusterFixture = (defaults: NonNullable<RelayOptions['cluster']> = {}) => {
+  let redis: RedisServer | undefined
+  let db: PgDatabase | undefined
+  const relays: Relay[] = []
+  before(async () => {
+    ;[redis, db] = await Promise.all([startRedis(), pgDatabase()])
+  })
+  after(async () => {
+    for (const r of relays) await r.close().catch(() => {})
+    await redis?.remove()
+    await db?.drop()
+  })
+  return {
+    get redis(): RedisServer { return redis! },
+    get db(): PgDatabase { return db! },
+    relay: async (options: RelayOptions = {}): Promise<Relay> => {
+      const r = await startRelay({
+        port: 0, logLevel: 'silent', redis: redis!.url, postgres: db!.url, ...options,
+        cluster: { ...defaults, ...options.cluster, compaction: { ...defaults.compaction, ...options.cluster?.compaction } }
+      })
+      relays.push(r)
+      return r
     }
   }
 }

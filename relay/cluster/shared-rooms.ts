@@ -112,9 +112,9 @@ export class SharedRooms implements RoomStore, Bus {
   private readonly loop: Promise<void>
 
   constructor(private readonly o: SharedRoomsOptions) {
-    o.reader.on('ready', () => {
-      o.reader.client('ID').then((id) => { this.readerClientId = Number(id) }, () => {})
-    })
+    const learnId = () => { o.reader.client('ID').then((id) => { this.readerClientId = Number(id) }, () => {}) }
+    o.reader.on('ready', learnId)
+    if (o.reader.status === 'ready') learnId()
     this.loop = this.readLoop()
     if (o.presence) this.presence = o.presence
   }
