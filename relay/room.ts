@@ -262,6 +262,7 @@ export class Room {
           return
         }
       }
+      if (this.failed) return // an update of another relay, applied into the batch meanwhile, failed
       this.batch = null
       for (const effect of batch.effects) effect()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {

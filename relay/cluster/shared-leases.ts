@@ -57,6 +57,8 @@ export class SharedLeases<H> implements Leases<H> {
   private readonly byHolder = new Map<H, Map<number, Request<H>>>()
   private readonly byFence = new Map<number, Request<H>>()
   private poller: ReturnType<typeof setTimeout> | undefined
+  /** Grants published before the acquire's reply told this relay the fence (a race of two sockets). */
+  private readonly early = new Map<number, number>()
   private readonly unregister: () => void
   private closed = false
 
@@ -84,7 +86,9 @@ export class SharedLeases<H> implements Leases<H> {
         if (r.state === 'ended') return this.releaseFence(fence!)
         r.state = 'waiting'
         this.byFence.set(fence!, r)
-        this.granted(grants)
+        const early = this.early.get(fence!)
+        this.early.clear()
+        this.granted(early === undefined ? grants : [...grants, fence!, early])
         if (r.state === 'waiting') this.schedulePoll()
       },
       (err) => this.deny(r, `the shared lock table is unreachable, try again: ${(err as Error).message}`)
@@ -131,6 +135,9 @@ export class SharedLeases<H> implements Leases<H> {
 
   /** A grant published for one of this relay's requests, or found by polling. */
   remoteGrant(fence: number, n: number): void {
+    if (!this.byFence.has(fence) && [...this.byHolder.values()].some((m) => [...m.values()].some((r) => r.state === 'asking'))) {
+      this.early.set(fence, n)
+    }
     this.granted([fence, n])
   }
 
