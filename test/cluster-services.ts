@@ -6,7 +6,7 @@
  * stops it. Each waits for the service's own "ready" line or answer, never a fixed time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -122,7 +122,11 @@ export interface PgCluster {
   remove(): void
 }
 
-const PG_BIN = '/usr/lib/postgresql/15/bin'
+/** The newest PostgreSQL's programs on Debian (/usr/lib/postgresql/<version>/bin). */
+const PG_BIN = (() => {
+  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((x, y) => Number(y) - Number(x))
+  return `/usr/lib/postgresql/${versions[0] ?? '15'}/bin`
+})()
 
 export const pgCluster = async (): Promise<PgCluster> => {
   const dir = mkdtempSync(join(tmpdir(), 'yss-pg-'))
