@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
 import type { Relay, RelayOptions } from '../relay/server.js'
 import { LockLostError, LockTimeoutError } from '../client/errors.js'
 import { eventually, session, within } from './helpers.js'
@@ -91,5 +92,33 @@ test('a commit after its lease expired by Redis\'s clock is refused and applied 
   } finally {
     slow.close()
     other.close()
+  }
+})
+
+test('lock requests through three relays are served first come, first served', async () => {
+  const rs = await three()
+  const holder = worker(rs[0]!.url, 'fifo', 'hold', 1)
+  const direct = new Redis(fixture.redis.url)
+  const queued = async (): Promise<number> => direct.llen('yss:{fifo}:w:count')
+  const order = [rs[1]!, rs[2]!, rs[0]!]
+  const sessions = await Promise.all(order.map((r) => session(r.url, 'fifo')))
+  try {
+    await holder.line((l) => l === 'ready', 'the holder to sync')
+    holder.go()
+    await holder.line((l) => l === 'holding', 'the holder to hold the lease')
+    const calls: Array<Promise<void>> = []
+    for (let i = 0; i < sessions.length; i++) {
+      calls.push(sessions[i]!.lock(['count', 'order'], (s) => { s.order = [...(s.order ?? []), i] }, { timeout: 20_000 }))
+      await eventually(async () => (await queued()) === i + 1, `request ${i} to queue in Redis`)
+    }
+    holder.proc.kill('SIGKILL')
+    await within(Promise.all(calls), 20_000, 'every queued lock')
+    const check = await session(rs[1]!.url, 'fifo')
+    assert.deepEqual(check.get('order'), [0, 1, 2])
+    check.close()
+  } finally {
+    holder.proc.kill('SIGKILL')
+    direct.disconnect()
+    for (const s of sessions) s.close()
   }
 })

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { Redis } from 'ioredis'
 import { signToken } from '../relay/tokens.js'
-import { eventually, session, stockClient, within } from './helpers.js'
+import { barrier, counter, eventually, session, stockClient, within } from './helpers.js'
 import { clusterFixture } from './cluster-services.js'
 
 const fixture = clusterFixture({ livenessMs: 1_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 0, lockMs: 2_000 } })
@@ -40,6 +40,24 @@ test('sessions on two relays see each other\'s writes, forced re-runs and presen
   } finally {
     sa.close()
     sb.close()
+  }
+})
+
+test('noRerun across relays: the other relay\'s session is not re-run, a loud write re-runs it', async () => {
+  const [a, b] = await Promise.all([relay(), relay()])
+  const writer = await session(a.url, 'quiet')
+  const reader = await session(b.url, 'quiet')
+  try {
+    const theirs = counter(reader, () => reader.get('foo'))
+    writer.noRerun(() => { writer.state.foo = 1 })
+    await barrier(writer, [reader])
+    assert.equal(reader.get('foo'), 1)
+    assert.equal(theirs.count, 0)
+    writer.state.foo = 2
+    await eventually(() => theirs.count === 1, 'the loud write to re-run the reader')
+  } finally {
+    writer.close()
+    reader.close()
   }
 })
 
