@@ -43,6 +43,37 @@ test('sessions on two relays see each other\'s writes, forced re-runs and presen
   }
 })
 
+test('a relay that loads a room while another writes to it misses nothing (subscribed before it loads)', async () => {
+  const [a, b] = await Promise.all([relay(), relay()])
+  const writer = await session(a.url, 'loading')
+  let stop = false
+  let written = 0
+  const writing = (async () => {
+    while (!stop) {
+      writer.set(`k${written}`, written)
+      written++
+      if (written % 20 === 0) await writer.flush()
+    }
+  })()
+  try {
+    await eventually(() => written >= 40, 'the writes to be under way')
+    const late = await Promise.all([1, 2, 3].map(() => session(b.url, 'loading')))
+    stop = true
+    await writing
+    await writer.flush()
+    const n = written
+    for (const s of late) {
+      await eventually(() => s.get(`k${n - 1}`) === n - 1, 'the last write to reach a late session')
+      const missing = Array.from({ length: n }, (_, i) => i).filter((i) => s.get(`k${i}`) !== i)
+      assert.deepEqual(missing, [])
+      s.close()
+    }
+  } finally {
+    stop = true
+    writer.close()
+  }
+})
+
 test('noRerun across relays: the other relay\'s session is not re-run, a loud write re-runs it', async () => {
   const [a, b] = await Promise.all([relay(), relay()])
   const writer = await session(a.url, 'quiet')

@@ -46,7 +46,9 @@ export const untilReady = (redis: Redis, timeoutMs = 10_000): Promise<void> => {
 export const redisFailure = (err: unknown): Error => {
   const e = err as Error & { name?: string }
   if (e instanceof UnavailableError) return e
-  if (e?.name === 'ReplyError') return e
+  // Replies that mean "not now": out of memory (noeviction), loading its append-only file, a
+  // script running too long, a replica, no primary. Other replies are errors of ours.
+  if (e?.name === 'ReplyError' && !/^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN)/.test(e.message)) return e
   return new UnavailableError(`Redis: ${e?.message ?? String(err)}`)
 }
 
