@@ -9,6 +9,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { Redis } from 'ioredis'
+import { CLAIM_COMPACTION } from '../relay/cluster/scripts.js'
 import { signToken } from '../relay/tokens.js'
 import { barrier, counter, eventually, session, stockClient, within } from './helpers.js'
 import { clusterFixture } from './cluster-services.js'
@@ -37,6 +38,9 @@ test('sessions on two relays see each other\'s writes, forced re-runs and presen
     const appended = Number(await direct.get('yss:{shared}:n'))
     direct.disconnect()
     assert.ok(appended >= 3, `the room's stream numbered the writes (${appended} appended)`)
+    // A session that leaves takes its presence with it, on the other relay too.
+    sa.close()
+    await eventually(() => !sb.presence.list().some((p) => p.state.name === 'alice'), 'A\'s presence to leave B')
   } finally {
     sa.close()
     sb.close()
@@ -179,5 +183,29 @@ test('a token is checked by whichever relay a session reaches: read-only on one,
   } finally {
     writer.close()
     reader.close()
+  }
+})
+
+test('a compaction job whose relay died is taken over by another relay', async () => {
+  // Relays of a prefix of their own: the other tests' relays take no job of theirs.
+  const prefix = 'yss-takeover'
+  const a = await relay({ cluster: { prefix, compaction: { intervalMs: 600_000 } } }) // never looks for jobs
+  const s = await session(a.url, 'takeover')
+  s.set('kept', 'yes')
+  await s.flush()
+  s.close()
+  // A relay that takes the job and dies: its claim, and nothing after it.
+  const direct = new Redis(fixture.redis.url)
+  try {
+    await eventually(async () => (await CLAIM_COMPACTION.run(direct, ['', `${prefix}:`, '', 'r-dead', 1_000])) === 'takeover', 'the dead relay to take the job')
+    const claimedAt = Date.now()
+    assert.equal(await direct.get(`${prefix}:compacting:takeover`), 'r-dead')
+    await relay({ cluster: { prefix } }) // looks for jobs every 100 ms; the dead relay's is due again after its 1,000 ms
+    await eventually(async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'takeover'`)).length === 1, 'another relay to take the job over', 10_000)
+    // Not before the dead relay's job time ran out: the job was its until then.
+    assert.ok(Date.now() - claimedAt >= 900, `taken over after ${Date.now() - claimedAt} ms`)
+    assert.equal(await direct.get(`${prefix}:compacting:takeover`), null)
+  } finally {
+    direct.disconnect()
   }
 })
