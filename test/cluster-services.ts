@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { after, before } from 'node:test'
+import { afterEach, beforeEach } from 'node:test'
 import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
 import { within } from './helpers.js'
 
@@ -154,19 +154,19 @@ export const pgCluster = async (): Promise<PgCluster> => {
 }
 
 /**
- * A test file's own Redis and database (started before its tests, removed after them), and
- * in-process relays on them, closed after the tests. `relay(options)` starts one; its
- * `cluster` tuning is merged over `defaults`.
+ * Each test's own Redis and database (started before it, removed after it), and in-process
+ * relays on them, closed after it. `relay(options)` starts one; its `cluster` tuning is merged
+ * over `defaults`.
  */
 export const clusterFixture = (defaults: NonNullable<RelayOptions['cluster']> = {}) => {
   let redis: RedisServer | undefined
   let db: PgDatabase | undefined
   const relays: Relay[] = []
-  before(async () => {
+  beforeEach(async () => {
     ;[redis, db] = await Promise.all([startRedis(), pgDatabase()])
   })
-  after(async () => {
-    for (const r of relays) await r.close().catch(() => {})
+  afterEach(async () => {
+    for (const r of relays.splice(0)) await r.close().catch(() => {})
     await redis?.remove()
     await db?.drop()
   })

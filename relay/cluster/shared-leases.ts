@@ -180,10 +180,19 @@ export class SharedLeases<H> implements Leases<H> {
     if (was !== 'ended') this.releaseFence(r.fence)
   }
 
-  private releaseFence(fence: number): void {
+  /**
+   * Ends the request in Redis. If Redis cannot be reached, tries again every `pollMs` for a while:
+   * a request left queued there would be granted later and hold its keys until its lease time.
+   */
+  private releaseFence(fence: number, attempt = 0): void {
     this.script(RELEASE, [fence]).then(
       (reply) => this.granted((reply as number[]).slice(1).map(Number)),
-      (err) => this.d.log.warn('lock release failed; the lease ends at its time', { room: this.room, fence, error: String(err) })
+      (err) => {
+        if (attempt === 0) this.d.log.warn('lock release failed; retrying (else the lease ends at its time)', { room: this.room, fence, error: String(err) })
+        if (attempt >= 60) return
+        const retry = setTimeout(() => this.releaseFence(fence, attempt + 1), this.d.pollMs)
+        retry.unref?.()
+      }
     )
   }
 
