@@ -14,7 +14,7 @@ import { eventually, session, within } from './helpers.js'
 import { race, worker } from './lock-workers.js'
 import { clusterFixture } from './cluster-services.js'
 
-const fixture = clusterFixture({ livenessMs: 1_500 })
+const fixture = clusterFixture()
 const three = (options: RelayOptions = {}): Promise<Relay[]> => Promise.all([0, 1, 2].map(() => fixture.relay(options)))
 
 const N = 8
