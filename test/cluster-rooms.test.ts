@@ -11,7 +11,7 @@ import * as Y from 'yjs'
 import { Redis } from 'ioredis'
 import { CLAIM_COMPACTION } from '../relay/cluster/scripts.js'
 import { signToken } from '../relay/tokens.js'
-import { barrier, counter, eventually, session, stockClient, within } from './helpers.js'
+import { barrier, counter, eventually, session, socketHistory, stockClient, within } from './helpers.js'
 import { clusterFixture } from './cluster-services.js'
 
 const fixture = clusterFixture({ livenessMs: 3_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 0, lockMs: 2_000 } })
@@ -208,5 +208,27 @@ test('a compaction job whose relay died is taken over by another relay', async (
     assert.equal(await direct.get(`${prefix}:compacting:takeover`), null)
   } finally {
     direct.disconnect()
+  }
+})
+
+test('a room that Redis lost but PostgreSQL holds is refused, not served empty', async () => {
+  const a = await relay()
+  const s = await session(a.url, 'lost')
+  s.set('kept', 'in postgres')
+  await s.flush()
+  s.close()
+  await eventually(async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'lost'`)).length === 1, 'the room to be compacted', 10_000)
+  await a.close()
+  const direct = new Redis(fixture.redis.url)
+  await direct.flushall() // Redis loses its data (an append-only file switched off, say)
+  direct.disconnect()
+  const b = await relay()
+  const stock = stockClient(b.url, 'lost')
+  const history = socketHistory(stock.provider)
+  try {
+    await within(history.until(() => history.closes.some((c) => c.code === 1011)), 10_000, 'the room to be refused')
+    assert.equal(stock.state.get('kept'), undefined)
+  } finally {
+    stock.destroy()
   }
 })

@@ -168,7 +168,13 @@ export class SharedRooms implements RoomStore, Bus {
     for (let attempt = 0; attempt < 5; attempt++) {
       const all = await this.loadScript(P, room, '-')
       if (all.entries.length > 0 && all.entries[0]!.n === 1) return this.history(room, [], all.entries, 0, '0-0')
-      if (all.entries.length === 0 && all.last === 0 && all.pg === 0) return { updates: [], n: 0, id: '0-0' }
+      if (all.entries.length === 0 && all.last === 0 && all.pg === 0) {
+        // New to Redis. If PostgreSQL holds it, Redis lost its data: refuse rather than serve it empty.
+        // If PostgreSQL cannot be asked, it is served as new (relays keep serving without PostgreSQL).
+        const row = await this.o.snapshots.get(room).catch((err) => { if (err instanceof UnavailableError) return null; throw err })
+        if (row) throw new Error(`room "${room}": PostgreSQL holds its updates up to ${row.n}, but Redis has none: Redis lost data; not served`)
+        return { updates: [], n: 0, id: '0-0' }
+      }
       const snap = await this.o.snapshots.get(room)
       if (!snap || snap.n < all.pg) {
         throw new Error(`room "${room}": PostgreSQL holds its updates up to ${snap?.n ?? 0}, but Redis says up to ${all.pg}; not served`)

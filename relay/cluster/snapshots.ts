@@ -25,6 +25,7 @@ export class Snapshots {
   private readonly pool: pg.Pool
   private lastCheck = 0
   private lastOk = false
+  private created = false
 
   constructor(url: string, readonly table = 'yss_rooms') {
     if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`invalid table name ${table}`)
@@ -33,7 +34,9 @@ export class Snapshots {
     this.pool.on('error', () => {})
   }
 
+  /** Creates the table if missing; `get` and `put` call it until it once succeeded. */
   async open(): Promise<void> {
+    if (this.created) return
     await this.query(`CREATE TABLE IF NOT EXISTS ${this.table} (
       room text PRIMARY KEY,
       state bytea NOT NULL,
@@ -41,9 +44,11 @@ export class Snapshots {
       upto_id text NOT NULL,
       updated_at timestamptz NOT NULL DEFAULT now()
     )`)
+    this.created = true
   }
 
   async get(room: string): Promise<Snapshot | null> {
+    await this.open()
     const { rows } = await this.query(`SELECT state, upto_n, upto_id FROM ${this.table} WHERE room = $1`, [room])
     const row = rows[0] as { state: Buffer; upto_n: string; upto_id: string } | undefined
     return row ? { state: new Uint8Array(row.state), n: Number(row.upto_n), id: row.upto_id } : null
@@ -51,6 +56,7 @@ export class Snapshots {
 
   /** Stores the room's state up to update `n`, unless a row already holds as much. */
   async put(room: string, state: Uint8Array, n: number, id: string): Promise<void> {
+    await this.open()
     await this.query(
       `INSERT INTO ${this.table} (room, state, upto_n, upto_id) VALUES ($1, $2, $3, $4)
        ON CONFLICT (room) DO UPDATE SET state = excluded.state, upto_n = excluded.upto_n, upto_id = excluded.upto_id, updated_at = now()
