@@ -56,6 +56,24 @@ test('processes over three relays moving value between two keys under one lock c
   }
 })
 
+test('multi-key locks over overlapping keys through three relays never deadlock and conserve the total', async () => {
+  const rs = await three()
+  const pairs = [['a', 'b'], ['b', 'c'], ['c', 'a']] as const
+  const sessions = await Promise.all(rs.map((r) => session(r.url, 'overlap')))
+  try {
+    await within(Promise.all(sessions.map(async (s, i) => {
+      const [from, to] = pairs[i]!
+      for (let k = 0; k < 20; k++) await s.lock([from, to], (st) => { st[from] = (st[from] ?? 0) - 1; st[to] = (st[to] ?? 0) + 1 }, { timeout: 10_000 })
+    })), 30_000, 'every locked move')
+    const check = await session(rs[0]!.url, 'overlap')
+    assert.equal(check.get('a') + check.get('b') + check.get('c'), 0)
+    assert.deepEqual([check.get('a'), check.get('b'), check.get('c')], [0, 0, 0]) // each key lost 20 and gained 20
+    check.close()
+  } finally {
+    for (const s of sessions) s.close()
+  }
+})
+
 test('a lease held through one relay makes a lock on another time out, and is handed over when its holder dies', async () => {
   const rs = await three()
   const holder = worker(rs[0]!.url, 'held', 'hold', 1)
