@@ -88,6 +88,8 @@ test('Redis restarted: nothing acknowledged lost; while it is down relays close 
     await a.flush()
     await redis.kill()
     assert.equal(await health(rs[0]!), 503)
+    // A lock while Redis is down is refused, and never applied.
+    await assert.rejects(a.lock('locked', (s) => { s.locked = 'never' }, { timeout: 3_000 }))
     // A write while Redis is down is not acknowledged: its room closes with 1013, try again later.
     b.set('during', 'down')
     let flushed = false
@@ -101,6 +103,9 @@ test('Redis restarted: nothing acknowledged lost; while it is down relays close 
     const check = await session(rs[0]!.url, 'redis-restart')
     assert.deepEqual(Array.from({ length: 10 }, (_, i) => check.get(`before${i}`)), Array.from({ length: 10 }, (_, i) => i))
     assert.equal(check.get('during'), 'down')
+    assert.equal(check.get('locked'), undefined)
+    await check.lock('locked', (s) => { s.locked = 'after' })
+    assert.equal(check.get('locked'), 'after')
     check.close()
   } finally {
     stock.destroy()
