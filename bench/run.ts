@@ -15,8 +15,9 @@ import { locks } from './scenarios/locks.js'
 import { chat } from './scenarios/chat.js'
 import { render } from './scenarios/render.js'
 import { coldLoad } from './scenarios/cold-load.js'
+import { cluster } from './scenarios/cluster.js'
 
-const SCENARIOS: Scenario[] = [fanout, paced, connections, locks, chat, render, coldLoad]
+const SCENARIOS: Scenario[] = [fanout, paced, connections, locks, chat, render, coldLoad, cluster]
 
 const names = positional()
 const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n))

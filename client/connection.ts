@@ -33,8 +33,12 @@ import { claimsOf, tokenFor, type TokenOption } from './access.js'
 export type Status = 'connecting' | 'connected' | 'disconnected'
 
 export interface ConnectionOptions {
-  /** The relay, `ws://host:port` (with a path prefix if it has one). Default in a browser: the page's own host. */
-  url?: string
+  /**
+   * The relay, `ws://host:port` (with a path prefix if it has one). Default in a browser: the
+   * page's own host. Several relays of one cluster (`['ws://a:1234', 'ws://b:1234']`): the
+   * session starts with the first and moves to the next each time a socket closes or fails.
+   */
+  url?: string | readonly string[]
   /** The room; default `default`. Any name a stock y-websocket client may use, up to 2,048 bytes. */
   room?: string
   /** A WebSocket implementation where there is no global one (Node 20: `ws`). */
@@ -88,6 +92,9 @@ export class Connection extends ObservableV2<Events> {
   private socketSynced = false
   /** Set when the socket that just closed with 4401 is to be retried with a fresh token. */
   private refreshToken = false
+  /** The relays to rotate through, and the one in use. */
+  private readonly urls: string[]
+  private urlIndex = 0
 
   constructor(doc: Y.Doc, options: ConnectionOptions) {
     super()
@@ -98,8 +105,10 @@ export class Connection extends ObservableV2<Events> {
     this.maxBackoff = options.maxBackoffMs ?? 2500
     this.params = options.params ?? {}
     this.token = options.token
+    this.urls = (typeof options.url === 'string' ? [options.url] : options.url ? [...options.url] : [defaultUrl()]).map((u) => u.replace(/\/+$/, ''))
+    if (this.urls.length === 0) throw new TypeError('connect(): url is an empty list')
     // Connected below, once the token is known: y-websocket builds the URL when it connects.
-    this.provider = new WebsocketProvider(options.url ?? defaultUrl(), roomPath(room), doc, {
+    this.provider = new WebsocketProvider(this.urls[0]!, roomPath(room), doc, {
       connect: false,
       params: this.params,
       disableBc: options.broadcastChannel === false,
@@ -272,10 +281,19 @@ export class Connection extends ObservableV2<Events> {
     }
   }
 
+  /** The relay URL in use (one of the `url` option's). */
+  get url(): string {
+    return this.urls[this.urlIndex]!
+  }
+
   private scheduleReconnect(code: number | undefined): void {
     if (this._isClosed || !this.provider.shouldConnect) return
     if (isRefusal(code) && !this.refreshToken) return
     this.provider.shouldConnect = false
+    if (this.urls.length > 1) {
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length
+      this.provider.serverUrl = this.urls[this.urlIndex]!
+    }
     this.retryLater()
   }
 

@@ -15,6 +15,8 @@ export const CLOSE = {
   invalidPayload: 1007,
   tooBig: 1009,
   internalError: 1011,
+  /** The shared store behind several relays is unreachable: nothing more is acknowledged; reconnect later. */
+  tryAgainLater: 1013,
   /** The path names no valid room. */
   badRoom: 4400,
   /** No token, or one that is malformed, badly signed or expired; also sent when a token expires mid-session. */

@@ -13,6 +13,7 @@ import type { RelayOptions } from './server.js'
 import type { SignTokenOptions } from './tokens.js'
 import { parseTtl } from './tokens.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
+import { CLUSTER_FLAGS, CLUSTER_HELP, clusterFromCli } from './cluster/cli.js'
 
 export const HELP = `Usage: y-server-state-relay [options]
 
@@ -39,7 +40,7 @@ Access (with none of --auth-secret, --auth-public-key, only a loopback host is s
   --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com
   --read-only-presence      publish the presence of read-only connections (default: dropped)
   -h, --help                show this help
-
+${CLUSTER_HELP}
   y-server-state-relay token --help   prints a token for a script or a try
 `
 
@@ -109,10 +110,13 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       anonymous: { type: 'boolean' },
       'allowed-origins': { type: 'string' },
       'read-only-presence': { type: 'boolean' },
+      ...CLUSTER_FLAGS,
       help: { type: 'boolean', short: 'h' }
     }
   })
   if (values.help) return 'help'
+  const shared = clusterFromCli(values, env, (m) => new UsageError(m))
+  if (shared.redis !== undefined && (values.data !== undefined || values.memory)) throw new UsageError('--redis excludes --data and --memory: rooms are kept in Redis and PostgreSQL')
   const logLevel = values['log-level']
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`)
@@ -150,7 +154,8 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(publicKeyFile !== undefined ? { authPublicKey: keyFile('--auth-public-key', publicKeyFile) } : {}),
     ...(values.anonymous ? { anonymous: true } : {}),
     ...(origins ? { allowedOrigins: origins } : {}),
-    ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {})
+    ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {}),
+    ...shared
   }
 }
 

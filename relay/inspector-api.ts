@@ -73,7 +73,7 @@ export const inspectorApi = (deps: InspectorApiDeps) => {
     for (const c of deps.connections) counts.set(c.roomName, (counts.get(c.roomName) ?? 0) + 1)
     const loaded = new Map(deps.rooms.loaded().map((r) => [r.name, r]))
     const rooms = deps.rooms.names().sort().map((name): RoomSummary => {
-      const locks = loaded.get(name)?.leases.snapshot() ?? []
+      const locks = loaded.get(name)?.leases.snapshot?.() ?? []
       return {
         name,
         loaded: loaded.has(name),
@@ -91,7 +91,7 @@ export const inspectorApi = (deps: InspectorApiDeps) => {
       name,
       loaded: loaded !== undefined,
       connections: connectionsOf(name).map(connectionOf),
-      locks: (loaded?.leases.snapshot() ?? []).map((l) => ({
+      locks: (loaded?.leases.snapshot?.() ?? []).map((l) => ({
         key: l.key,
         holder: l.holder && requestOf(l.holder),
         waiting: l.waiting.map(requestOf)

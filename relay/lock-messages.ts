@@ -18,16 +18,18 @@ import {
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { PeerError, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
-import type { LeaseTable } from './leases.js'
+import type { Leases } from './leases-api.js'
 
 /** What a room lends its lock messages. */
 export interface LockContext {
   readonly doc: Y.Doc
-  readonly leases: LeaseTable<Peer>
+  readonly leases: Leases<Peer>
   /** Sends `reply` to `peer` once the batch in hand is stored and broadcast. */
   reply(peer: Peer, reply: YssMessage): void
   /** Applies a parsed peer update to the doc, in the batch in hand. */
   apply(peer: Peer, update: Uint8Array): void
+  /** Set when the lease table is shared by several relays: checks the lease and stores the commit atomically, then replies. */
+  commitShared?(peer: Peer, id: number, update: Uint8Array): void
 }
 
 const READ_ONLY = 'read-only: this connection may read the room but not write it'
@@ -58,6 +60,10 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
         if (!integrates(ctx.doc, m.update)) {
           ctx.leases.release(peer, m.id)
           ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
+          break
+        }
+        if (ctx.commitShared) {
+          ctx.commitShared(peer, m.id, m.update)
           break
         }
         ctx.apply(peer, m.update)

@@ -18,9 +18,11 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
+import type { LeaseCallbacks, LeaseTableFactory, Leases } from './leases-api.js'
+import { isUnavailable } from './unavailable.js'
 import { handleLockMessage, type LockContext } from './lock-messages.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore, StorePosition } from './store.js'
@@ -38,12 +40,14 @@ export interface RoomContext {
   compactEvery: number
   /** Called when the room dropped itself (see {@link Room.failed}). */
   onFailed(room: Room): void
+  /** The rooms' lease tables when several relays share them; default the in-process {@link LeaseTable}. */
+  leaseTables?: LeaseTableFactory<Peer>
 }
 
 const LOAD = Symbol('load')
 const BUS = Symbol('bus')
 
-type Item = { peer: Peer; frame: Uint8Array } | { remote: Uint8Array }
+type Item = { peer: Peer; frame: Uint8Array } | { remote: Uint8Array } | { run: () => void }
 
 interface Batch {
   /** Updates from peers, stored as one write. */
@@ -51,6 +55,8 @@ interface Batch {
   /** Every update applied, peers' and the bus's: broadcast as one merged update. */
   outgoing: Uint8Array[]
   effects: Array<() => void>
+  /** A sync step 1 came: with a shared bus, answer it only once every update stored before it is here. */
+  barrier?: boolean
 }
 
 const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
@@ -65,7 +71,7 @@ export class Room {
   readonly doc = new Y.Doc()
   readonly awareness = new awarenessProtocol.Awareness(this.doc)
   readonly peers = new Set<Peer>()
-  readonly leases: LeaseTable<Peer>
+  readonly leases: Leases<Peer>
   /** Awareness client ids each peer controls, removed when it leaves. */
   private readonly controlled = new Map<Peer, Set<number>>()
   private readonly queue: Item[] = []
@@ -75,6 +81,7 @@ export class Room {
   /** The store's position of what the room loaded and appended: what a compaction covers. */
   private stored: StorePosition = 0
   private readonly unsubscribe: () => void
+  private readonly stopPresence: (() => void) | undefined
   /** Until the store is read, frames and bus updates wait in the queue. */
   private loading = true
   /** Set when the room can no longer be trusted in memory; it is then dropped. */
@@ -84,7 +91,7 @@ export class Room {
 
   private constructor(readonly name: string, private readonly ctx: RoomContext) {
     this.awareness.setLocalState(null)
-    this.leases = new LeaseTable<Peer>({
+    const callbacks: LeaseCallbacks<Peer> = {
       leaseMs: ctx.leaseMs,
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
@@ -93,8 +100,10 @@ export class Room {
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
         ctx.log.warn('lock lease expired', { room: name, peer: r.holder.id, keys: r.keys.join(',') })
-      }
-    })
+      },
+      onDeny: (r, reason) => this.defer(() => r.holder.send(encodeYss({ type: YSS_DENIED, id: r.id, reason })))
+    }
+    this.leases = ctx.leaseTables?.(name, callbacks) ?? new LeaseTable<Peer>(callbacks)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === LOAD) return
       const batch = this.batch!
@@ -119,11 +128,19 @@ export class Room {
       doc: this.doc,
       leases: this.leases,
       reply: (peer, reply) => this.batch!.effects.push(() => peer.send(encodeYss(reply))),
-      apply: (peer, update) => this.applyParsedUpdate(peer, update)
+      apply: (peer, update) => this.applyParsedUpdate(peer, update),
+      ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {})
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
     // updates are idempotent, so one that is also in the store is harmless.
-    this.unsubscribe = ctx.bus.subscribe(name, (update) => this.enqueue({ remote: update }))
+    // While a batch is being stored, another relay's update is applied into it: a shared bus
+    // passes updates in the store's order, so they go out before the batch's own replies.
+    this.unsubscribe = ctx.bus.subscribe(
+      name,
+      (update) => (this.batch && !this.failed ? this.applyRemote(update) : this.enqueue({ remote: update })),
+      (err) => this.fail('updates from the shared store were lost', err)
+    )
+    this.stopPresence = ctx.bus.presence?.(name, this.awareness)
   }
 
   /**
@@ -189,6 +206,8 @@ export class Room {
 
   destroy(): void {
     this.unsubscribe()
+    this.stopPresence?.()
+    this.leases.close?.()
     this.awareness.destroy()
     this.doc.destroy()
   }
@@ -217,6 +236,7 @@ export class Room {
       const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [] })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
+        else if ('run' in item) batch.effects.push(item.run)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
         if (this.failed) return
       }
@@ -234,7 +254,15 @@ export class Room {
         this.ctx.metrics.inc('store_bytes_total', update.length)
         this.appendsSinceCompact++
         void this.ctx.bus.publish(this.name, update).catch((err) => this.ctx.log.error('bus publish failed', { room: this.name, error: String(err) }))
+      } else if (batch.barrier && this.ctx.bus.barrier) {
+        try {
+          await this.ctx.bus.barrier(this.name)
+        } catch (err) {
+          this.fail('the shared store could not be read', err)
+          return
+        }
       }
+      if (this.failed) return // an update of another relay, applied into the batch meanwhile, failed
       this.batch = null
       for (const effect of batch.effects) effect()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
@@ -261,14 +289,32 @@ export class Room {
     this.queue.length = 0
     this.ctx.metrics.inc('errors_total')
     this.ctx.log.error(what, { room: this.name, error: String(err) })
-    for (const peer of this.peers) peer.fail(CLOSE.internalError, 'room failed; reconnect')
+    const unavailable = isUnavailable(err)
+    for (const peer of this.peers) peer.fail(unavailable ? CLOSE.tryAgainLater : CLOSE.internalError, unavailable ? 'store unreachable; try again later' : 'room failed; reconnect')
     this.ctx.onFailed(this)
   }
 
-  /** Runs `effect` after the batch in hand is stored, or now if there is none. */
+  /**
+   * Runs `effect` after the batch in hand is stored, or now if there is none; after the queued
+   * updates of other relays if some wait (a shared lease table grants between batches).
+   */
   private defer(effect: () => void): void {
     if (this.batch) this.batch.effects.push(effect)
+    else if (this.queue.length > 0 || this.loading) this.enqueue({ run: effect })
     else effect()
+  }
+
+  /**
+   * A commit under a shared lease: the table checks the lease and stores the update in one
+   * atomic step; the update reaches this doc read back from the store, like any other, and
+   * DONE follows its broadcast. If it cannot tell whether the update was stored, the peer is
+   * closed with 1013: it learns the outcome from the room's state once it reconnects.
+   */
+  private commitShared(peer: Peer, id: number, update: Uint8Array): void {
+    this.leases.commit!(peer, id, update).then(
+      (outcome) => this.defer(() => peer.send(encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))),
+      (err) => peer.fail(CLOSE.tryAgainLater, `lock commit outcome unknown: ${(err as Error).message}`)
+    )
   }
 
   private handle(peer: Peer, data: Uint8Array): void {
@@ -305,6 +351,7 @@ export class Room {
     if (sub === syncProtocol.messageYjsSyncStep1) {
       const sv = decoding.readVarUint8Array(d)
       Y.decodeStateVector(sv) // throws on a malformed one, before any effect is queued
+      if (this.ctx.bus.barrier) this.batch!.barrier = true
       this.batch!.effects.push(() => peer.send(frame((e) => {
         encoding.writeVarUint(e, MESSAGE_SYNC)
         encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)

@@ -28,6 +28,8 @@ import type { PeerGrant } from './peer.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
 import { inspectorApi } from './inspector-api.js'
 import { INSPECT_PAGE } from '../protocol/inspector.js'
+import { isUnavailable } from './unavailable.js'
+import type { Cluster, ClusterOptions } from './cluster/index.js'
 
 export interface RelayOptions extends AccessOptions {
   /** Interface to listen on. Default `127.0.0.1`; with no access control, only a loopback one unless `anonymous`. */
@@ -42,6 +44,15 @@ export interface RelayOptions extends AccessOptions {
   store?: RoomStore
   /** Fan-out to other relays; the default serves one relay alone. */
   bus?: Bus
+  /**
+   * Share rooms with every relay configured with the same Redis and PostgreSQL (`redis://HOST:PORT`,
+   * `postgres://…`; both are needed): the store, the bus and the lock tables then live there
+   * (see relay/cluster). Overrides `store`, `dataDir`, `memory` and `bus`.
+   */
+  redis?: string
+  postgres?: string
+  /** Tuning of the cluster parts (key prefix, liveness, compaction timing…). */
+  cluster?: Omit<ClusterOptions, 'redis' | 'postgres' | 'log'>
   /** Largest frame accepted; a larger one closes its connection with 1009. Default 100 MiB, as the reference relay. */
   maxMessageBytes?: number
   /** The path the relay is served under behind a reverse proxy (`/collab`): rooms are `/collab/<room>`. Default none. */
@@ -83,7 +94,12 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const access = accessControl(options)
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
   const metrics = new Metrics()
-  const store = options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data'))
+  if ((options.redis === undefined) !== (options.postgres === undefined)) throw new Error('several relays need both Redis and PostgreSQL: pass redis and postgres together')
+  const cluster: Cluster | null = options.redis !== undefined
+    ? await (await import('./cluster/index.js')).startCluster({ ...options.cluster, redis: options.redis, postgres: options.postgres!, log })
+    : null
+  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data'))
+  const bus = cluster?.bus ?? options.bus ?? localBus
   // Before listening: a store that cannot open (a data directory another relay holds) stops the start.
   await store.open?.()
   const idleUnloadMs = options.idleUnloadMs ?? 30_000
@@ -97,7 +113,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   let closing: Promise<void> | null = null
   const rooms = new RoomRegistry({
     store,
-    bus: options.bus ?? localBus,
+    bus,
+    ...(cluster ? { leaseTables: cluster.leaseTables } : {}),
     metrics,
     log,
     leaseMs: options.leaseMs ?? 10_000,
@@ -158,18 +175,22 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     })
     rooms.open(name).then(
       (room) => conn.attach(room),
-      () => conn.close(CLOSE.internalError, 'room failed to load')
+      (err) => isUnavailable(err) ? conn.close(CLOSE.tryAgainLater, 'store unreachable; try again later') : conn.close(CLOSE.internalError, 'room failed to load')
     )
   }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!
     if (path === '/healthz') {
-      res.writeHead(ready && !closing ? 200 : 503, { 'content-type': 'text/plain' })
-      res.end(ready && !closing ? 'ok\n' : 'not ready\n')
+      // With several relays, a relay whose Redis or PostgreSQL does not answer is not ready.
+      void (cluster ? cluster.health() : Promise.resolve({ ok: true, problems: [] as string[] })).then(({ ok, problems }) => {
+        const up = ready && !closing && ok
+        res.writeHead(up ? 200 : 503, { 'content-type': 'text/plain' })
+        res.end(up ? 'ok\n' : `not ready${problems.length > 0 ? `: ${problems.join(', ')}` : ''}\n`)
+      })
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      res.end(metrics.render(gauges()))
+      res.end(metrics.render(gauges()) + (cluster?.renderMetrics() ?? ''))
     } else if (path.startsWith('/api/')) {
       void api(req, res)
     } else {
@@ -210,7 +231,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       http.off('error', reject)
       resolve()
     })
-  }).catch(async (err) => { await store.close(); throw err }) // release the data directory
+  }).catch(async (err) => { await store.close(); await cluster?.close(); throw err }) // release the data directory
   const port = (http.address() as AddressInfo).port
   const urlHost = host.includes(':') ? `[${host}]` : host
   const url = `ws://${urlHost}:${port}`
@@ -229,7 +250,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   }, options.pingMs ?? 30_000)
   heartbeat.unref()
   ready = true
-  log.debug('listening', { url, http: httpUrl, store: options.store ? 'custom' : options.memory ? 'memory' : `leveldb:${options.dataDir ?? './data'}` })
+  log.debug('listening', { url, http: httpUrl, store: cluster ? 'redis+postgres' : options.store ? 'custom' : options.memory ? 'memory' : `leveldb:${options.dataDir ?? './data'}` })
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -240,7 +261,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       for (const ws of wss.clients) ws.terminate()
       await rooms.close()
       await store.close()
-      await (options.bus ?? localBus).close()
+      await bus.close()
+      await cluster?.close()
       http.closeAllConnections()
       await httpClosed
       log.info('closed', { url })

@@ -4,49 +4,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { join } from 'node:path'
-import { ROOT, testRelay, session, within, eventually } from './helpers.js'
-
-interface Worker {
-  proc: ChildProcess
-  /** Resolves with the first output line that `match` accepts. */
-  line(match: (l: string) => boolean, what: string, timeout?: number): Promise<string>
-  go(): void
-}
-
-const worker = (url: string, room: string, mode: string, ops: number): Worker => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/lock-worker.ts'), url, room, mode, String(ops)], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit']
-  })
-  const lines: string[] = []
-  const waiters = new Set<() => void>()
-  createInterface({ input: proc.stdout! }).on('line', (l) => {
-    lines.push(l)
-    for (const w of [...waiters]) w()
-  })
-  const line = (match: (l: string) => boolean, what: string, timeout = 30_000) =>
-    within(new Promise<string>((resolve, reject) => {
-      const look = () => {
-        const found = lines.find(match)
-        if (found !== undefined) { waiters.delete(look); resolve(found) }
-      }
-      waiters.add(look)
-      proc.once('exit', (code) => { look(); reject(new Error(`worker exited with ${code} before ${what}`)) })
-      look()
-    }), timeout, what)
-  return { proc, line, go: () => proc.stdin!.write('go\n') }
-}
-
-/** Starts every worker, waits until all are synced, then lets them go at once. */
-const race = async (workers: Worker[]): Promise<Array<{ done: number; net: number }>> => {
-  await Promise.all(workers.map((w) => w.line((l) => l === 'ready', 'the worker to sync')))
-  for (const w of workers) w.go()
-  const results = await Promise.all(workers.map((w) => w.line((l) => l.startsWith('{'), 'the worker to finish', 120_000)))
-  return results.map((r) => JSON.parse(r))
-}
+import { testRelay, session, eventually } from './helpers.js'
+import { race, worker, type Worker } from './lock-workers.js'
 
 const locksOpen = async (httpUrl: string): Promise<number> => {
   const text = await (await fetch(`${httpUrl}metrics`)).text()

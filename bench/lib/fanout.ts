@@ -30,10 +30,10 @@ export interface FanoutRun {
 }
 
 const ROOM = 'fanout'
-const WRITER = 424242
+export const WRITER = 424242
 
 /** The writer's updates, one small map set each, all by client {@link WRITER}. */
-const writerUpdates = (count: number): Uint8Array[] => {
+export const writerUpdates = (count: number): Uint8Array[] => {
   const doc = new Y.Doc()
   doc.clientID = WRITER
   const map = doc.getMap('state')

@@ -21,6 +21,9 @@ export interface RelaySpec {
   dataDir?: string
   /** Ours only: folders served over HTTP. */
   staticDirs?: string[]
+  /** Ours only: share rooms through this Redis and PostgreSQL (the cluster scenario). */
+  redis?: string
+  postgres?: string
 }
 
 interface Running {
@@ -35,7 +38,7 @@ const startOurs = async (spec: RelaySpec): Promise<Running> => {
     host: '127.0.0.1',
     port: 0,
     logLevel: 'silent',
-    ...(spec.dataDir ? { dataDir: spec.dataDir } : { memory: true }),
+    ...(spec.redis ? { redis: spec.redis, postgres: spec.postgres!, cluster: { redisUnsafe: true } } : spec.dataDir ? { dataDir: spec.dataDir } : { memory: true }),
     ...(spec.staticDirs ? { staticDirs: spec.staticDirs } : {})
   })
   const names = ['messages_in_total', 'messages_out_total', 'bytes_in_total', 'bytes_out_total', 'store_writes_total'] as const

@@ -1,0 +1,50 @@
+/**
+ * The counters of a relay's cluster parts, rendered after the relay's own on `GET /metrics`
+ * (prefix `yss_cluster_`), with gauges for what the relay sees of Redis and PostgreSQL.
+ *
+ * @example
+ *   const m = new ClusterMetrics()
+ *   m.inc('appends_total')
+ *   m.render({ redis_up: 1, postgres_up: 1, rooms_streamed: 3 })
+ */
+const COUNTERS = {
+  appends_total: 'Batches of updates appended to room streams.',
+  entries_read_total: 'Stream entries read (this relay\'s and other relays\').',
+  lock_scripts_total: 'Lease scripts run in Redis (acquire, release, commit, poll).',
+  commits_stored_total: 'Lock commits checked and stored in one step.',
+  commits_denied_total: 'Lock commits refused by the shared lease table.',
+  compactions_total: 'Rooms compacted into PostgreSQL by this relay.',
+  compaction_failures_total: 'Compactions that failed (retried later).',
+  redis_errors_total: 'Redis calls that failed.',
+  presence_messages_total: 'Presence messages received from other relays.',
+  liveness_lost_total: 'Times this relay found its liveness key expired and reset its sessions.'
+} as const
+
+export type ClusterCounter = keyof typeof COUNTERS
+
+const GAUGES = {
+  redis_up: 'Whether Redis answers (1) or not (0).',
+  postgres_up: 'Whether PostgreSQL answers (1) or not (0).',
+  rooms_streamed: 'Rooms whose stream this relay reads.'
+} as const
+
+export type ClusterGauges = Record<keyof typeof GAUGES, number>
+
+export class ClusterMetrics {
+  private readonly values = new Map<ClusterCounter, number>()
+
+  inc(name: ClusterCounter, by = 1): void {
+    this.values.set(name, (this.values.get(name) ?? 0) + by)
+  }
+
+  get(name: ClusterCounter): number {
+    return this.values.get(name) ?? 0
+  }
+
+  render(gauges: ClusterGauges): string {
+    let out = ''
+    for (const [name, help] of Object.entries(GAUGES)) out += `# HELP yss_cluster_${name} ${help}\n# TYPE yss_cluster_${name} gauge\nyss_cluster_${name} ${gauges[name as keyof ClusterGauges]}\n`
+    for (const [name, help] of Object.entries(COUNTERS)) out += `# HELP yss_cluster_${name} ${help}\n# TYPE yss_cluster_${name} counter\nyss_cluster_${name} ${this.get(name as ClusterCounter)}\n`
+    return out
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * A room's lease table shared by every relay of a cluster: the table lives in Redis and changes
+ * only through the Lua scripts of `scripts.ts` (FIFO a key, sorted multi-key requests, leases
+ * timed by Redis's clock, requests of dead relays reaped). This class is one relay's view of one
+ * room's table: the requests of its own connections, each with its fence (the request's number
+ * in Redis, which no other request ever has).
+ *
+ * - `acquire` runs the acquire script; the grant comes in its reply, or later, published on the
+ *   relay's grant channel by whichever script handed the keys over, or found by polling (every
+ *   `pollMs` while something waits: a lost message only delays a grant). A grant carries the
+ *   room's update number at that moment; `onGrant` is called only once this relay has read every
+ *   update up to it, so the GRANT's state vector covers every update any relay stored before.
+ * - `commit` checks the fence and appends the update in one script: a holder whose lease
+ *   expired, or whose relay was presumed dead, can never write under it.
+ * - `release` and `dropHolder` answer from the local view and run the release script.
+ * - If Redis cannot be reached, `acquire` is denied (`onDeny`: the client's lock rejects, nothing
+ *   applied), and `commit` rejects (the outcome is unknown: the room closes the connection, and
+ *   the client learns the outcome from the room once it reconnects).
+ *
+ * @example
+ *   const table = new SharedLeases('default', callbacks, deps)
+ *   table.acquire(peer, 1, ['count'])                  // onGrant later
+ *   const outcome = await table.commit(peer, 1, update) // { ok: true } once read back
+ */
+import type { Redis } from 'ioredis'
+import type { CommitOutcome, LeaseCallbacks, LeaseHolderRequest, Leases } from '../leases-api.js'
+import type { Logger } from '../log.js'
+import { UnavailableError } from '../unavailable.js'
+import { ACQUIRE, COMMIT, POLL, RELEASE } from './scripts.js'
+import { redisFailure } from './redis-client.js'
+import type { ClusterKeys } from './keys.js'
+import type { ClusterMetrics } from './cluster-metrics.js'
+
+export interface SharedLeasesDeps {
+  redis: Redis
+  keys: ClusterKeys
+  relayId(): string
+  /** Resolves once this relay has handed the room every update up to `n`. */
+  reached(room: string, n: number): Promise<void>
+  log: Logger
+  metrics: ClusterMetrics
+  /** How often waiting requests ask Redis whether they were granted. */
+  pollMs: number
+  compactDelayMs: number
+  /** Registers the table for grants published to this relay; returns the unregister. */
+  register(room: string, table: SharedLeases<unknown>): () => void
+}
+
+type State = 'asking' | 'waiting' | 'granted' | 'ended'
+
+interface Request<H> extends LeaseHolderRequest<H> {
+  fence: number | null
+  state: State
+}
+
+export class SharedLeases<H> implements Leases<H> {
+  private readonly byHolder = new Map<H, Map<number, Request<H>>>()
+  private readonly byFence = new Map<number, Request<H>>()
+  private poller: ReturnType<typeof setTimeout> | undefined
+  /** Grants published before the acquire's reply told this relay the fence (a race of two sockets). */
+  private readonly early = new Map<number, number>()
+  private readonly unregister: () => void
+  private closed = false
+
+  constructor(readonly room: string, private readonly cb: LeaseCallbacks<H>, private readonly d: SharedLeasesDeps) {
+    this.unregister = d.register(room, this as SharedLeases<unknown>)
+  }
+
+  get size(): number {
+    let n = 0
+    for (const mine of this.byHolder.values()) n += mine.size
+    return n
+  }
+
+  acquire(holder: H, id: number, keys: readonly string[]): void {
+    let mine = this.byHolder.get(holder)
+    if (!mine) this.byHolder.set(holder, (mine = new Map()))
+    if (mine.has(id)) throw new Error(`lock request ${id} is already open`)
+    const r: Request<H> = { holder, id, keys, fence: null, state: 'asking' }
+    mine.set(id, r)
+    this.script(ACQUIRE, [this.d.relayId(), this.cb.leaseMs, JSON.stringify(keys)]).then(
+      (reply) => {
+        const [fence, ...grants] = (reply as number[]).map(Number)
+        if (fence! < 0) return this.deny(r, 'this relay lost its liveness in Redis; reconnect')
+        r.fence = fence!
+        if (r.state === 'ended') return this.releaseFence(fence!)
+        r.state = 'waiting'
+        this.byFence.set(fence!, r)
+        const early = this.early.get(fence!)
+        this.early.clear()
+        this.granted(early === undefined ? grants : [...grants, fence!, early])
+        if (r.state === 'waiting') this.schedulePoll()
+      },
+      (err) => this.deny(r, `the shared lock table is unreachable, try again: ${(err as Error).message}`)
+    )
+  }
+
+  isGranted(holder: H, id: number): boolean {
+    return this.byHolder.get(holder)?.get(id)?.state === 'granted'
+  }
+
+  release(holder: H, id: number): boolean {
+    const r = this.take(holder, id)
+    if (!r) return false
+    const held = r.state === 'granted'
+    this.end(r)
+    return held
+  }
+
+  dropHolder(holder: H): void {
+    const mine = this.byHolder.get(holder)
+    if (!mine) return
+    this.byHolder.delete(holder)
+    for (const r of mine.values()) this.end(r)
+  }
+
+  async commit(holder: H, id: number, update: Uint8Array): Promise<CommitOutcome> {
+    const r = this.byHolder.get(holder)?.get(id)
+    if (!r || r.state !== 'granted' || r.fence === null) return { ok: false, reason: 'the lease is not held: it expired or was never granted' }
+    const fence = r.fence
+    this.take(holder, id)
+    r.state = 'ended'
+    this.byFence.delete(fence)
+    const reply = (await this.script(COMMIT, [this.d.relayId(), fence, Buffer.from(update.buffer, update.byteOffset, update.byteLength), this.d.compactDelayMs, 'commit'])) as Array<number | string>
+    if (Number(reply[0]) !== 1) {
+      this.d.metrics.inc('commits_denied_total')
+      return { ok: false, reason: String(reply[1]) }
+    }
+    this.d.metrics.inc('commits_stored_total')
+    const n = Number(reply[1])
+    this.granted(reply.slice(2).map(Number))
+    await this.d.reached(this.room, n)
+    return { ok: true }
+  }
+
+  /** A grant published for one of this relay's requests, or found by polling. */
+  remoteGrant(fence: number, n: number): void {
+    if (!this.byFence.has(fence) && [...this.byHolder.values()].some((m) => [...m.values()].some((r) => r.state === 'asking'))) {
+      this.early.set(fence, n)
+    }
+    this.granted([fence, n])
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.poller)
+    for (const holder of [...this.byHolder.keys()]) this.dropHolder(holder)
+    this.unregister()
+  }
+
+  /** Handles (fence, number) pairs of grants: this relay's own are granted once it has read up to the number. */
+  private granted(pairs: number[]): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const r = this.byFence.get(pairs[i]!)
+      if (!r || r.state !== 'waiting') continue
+      r.state = 'granted'
+      const n = pairs[i + 1]!
+      this.d.reached(this.room, n).then(
+        () => { if (r.state === 'granted') this.cb.onGrant(r) },
+        () => {} // the room failed: its connections close, which ends the request
+      )
+    }
+  }
+
+  private take(holder: H, id: number): Request<H> | undefined {
+    const mine = this.byHolder.get(holder)
+    const r = mine?.get(id)
+    if (!mine || !r) return undefined
+    mine.delete(id)
+    if (mine.size === 0) this.byHolder.delete(holder)
+    return r
+  }
+
+  private end(r: Request<H>): void {
+    const was = r.state
+    r.state = 'ended'
+    if (r.fence === null) return // the acquire reply releases it
+    this.byFence.delete(r.fence)
+    if (was !== 'ended') this.releaseFence(r.fence)
+  }
+
+  /**
+   * Ends the request in Redis. If Redis cannot be reached, tries again every `pollMs` for a while:
+   * a request left queued there would be granted later and hold its keys until its lease time.
+   */
+  private releaseFence(fence: number, attempt = 0): void {
+    this.script(RELEASE, [fence]).then(
+      (reply) => this.granted((reply as number[]).slice(1).map(Number)),
+      (err) => {
+        if (attempt === 0) this.d.log.warn('lock release failed; retrying (else the lease ends at its time)', { room: this.room, fence, error: String(err) })
+        if (attempt >= 60) return
+        const retry = setTimeout(() => this.releaseFence(fence, attempt + 1), this.d.pollMs)
+        retry.unref?.()
+      }
+    )
+  }
+
+  private deny(r: Request<H>, reason: string): void {
+    const open = this.byHolder.get(r.holder)?.get(r.id) === r
+    if (r.fence !== null) this.byFence.delete(r.fence)
+    if (!open) return
+    this.take(r.holder, r.id)
+    r.state = 'ended'
+    this.cb.onDeny?.(r, reason)
+  }
+
+  private schedulePoll(): void {
+    if (this.poller || this.closed) return
+    this.poller = setTimeout(() => {
+      this.poller = undefined
+      void this.poll()
+    }, this.d.pollMs)
+    this.poller.unref?.()
+  }
+
+  private async poll(): Promise<void> {
+    const waiting = [...this.byFence.values()].filter((r) => r.state === 'waiting')
+    if (waiting.length === 0 || this.closed) return
+    try {
+      const statuses = (await this.script(POLL, waiting.map((r) => r.fence!))) as number[]
+      waiting.forEach((r, i) => {
+        const s = Number(statuses[i])
+        if (s >= 0) this.granted([r.fence!, s])
+        else if (s === -2) this.deny(r, 'the lease request was dropped by the shared table (its relay was presumed dead)')
+      })
+    } catch {
+      // Redis is unreachable: poll again.
+    }
+    if ([...this.byFence.values()].some((r) => r.state === 'waiting')) this.schedulePoll()
+  }
+
+  private async script(script: typeof ACQUIRE, args: Array<string | number | Buffer>): Promise<unknown> {
+    this.d.metrics.inc('lock_scripts_total')
+    if (this.d.redis.status !== 'ready') throw new UnavailableError('Redis is unreachable')
+    try {
+      return await script.run(this.d.redis, [this.d.keys.room(this.room), this.d.keys.global, this.room, ...args])
+    } catch (err) {
+      this.d.metrics.inc('redis_errors_total')
+      throw redisFailure(err)
+    }
+  }
+}
