@@ -1,7 +1,7 @@
 /**
  * Bundles the demo page's script with esbuild: `node --import tsx demo/build.ts [outdir]`
- * (default `dist/demo`). The relay serves `demo/` and then `dist/demo/`, so the page finds it at
- * `/demo.js`.
+ * (default `dist/demo`). The relay serves `demo/index.html` and `dist/demo/`, so the page finds it
+ * at `/demo.js`.
  *
  * @example
  *   import { buildDemo } from './demo/build.js'

@@ -49,7 +49,7 @@ export interface RelayOptions {
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
   compactEvery?: number
-  /** Folders served over HTTP for paths other than the endpoints. Default: the demo page. */
+  /** Folders (or files, served at `/<name>`) served over HTTP for paths other than the endpoints. Default: the built demo page. */
   staticDirs?: string[]
   logLevel?: LogLevel
   logger?: Logger
