@@ -8,6 +8,26 @@
 import { parseArgs } from 'node:util'
 import type { RelayOptions } from './server.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
+import { DEFAULT_LIMITS, LIMIT_NAMES, type LimitName, type LimitOptions } from './limits.js'
+
+/** `maxQueuedBytes` → `max-queued-bytes`. */
+const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+
+const LIMIT_HELP: Record<LimitName, string> = {
+  maxQueuedBytes: 'bytes queued for one socket; more closes it with 1008',
+  maxUpdateItems: 'structs + deleted ranges in one update; more closes with 4413',
+  maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
+  maxPendingBytes: 'updates a room holds for missing ones; more closes with 1008',
+  maxLockRequests: 'open lock requests per connection; more are DENIED',
+  maxLockKeyChars: 'characters of keys in a connection\'s open lock requests',
+  maxAwarenessStates: 'awareness states per connection; more are dropped',
+  maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
+  maxEarlyFrames: 'frames sent before the room is loaded; more closes with 1008',
+  maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
+}
+
+const LIMIT_LINES = LIMIT_NAMES.map((name) =>
+  `  --${flagOf(name)} N`.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
 
 export const HELP = `Usage: y-server-state-relay [options]
 
@@ -27,6 +47,9 @@ Options:
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
   -h, --help                show this help
+
+Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
+${LIMIT_LINES}
 `
 
 export class UsageError extends Error {}
@@ -58,7 +81,8 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
         'ping-ms': { type: 'string' },
         'compact-every': { type: 'string' },
         'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' }
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagOf(name), { type: 'string' as const }]))
       }
     }).values
   } catch (err) {
@@ -86,6 +110,16 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     leaseMs: integer('--lease-ms', values['lease-ms'], 1),
     pingMs: integer('--ping-ms', values['ping-ms'], 100),
     compactEvery: integer('--compact-every', values['compact-every'], 1),
-    logLevel: logLevel as LogLevel | undefined
+    logLevel: logLevel as LogLevel | undefined,
+    ...limitOptions(values as Record<string, string | undefined>)
   }
+}
+
+const limitOptions = (values: Record<string, string | undefined>): LimitOptions => {
+  const limits: LimitOptions = {}
+  for (const name of LIMIT_NAMES) {
+    const value = integer(`--${flagOf(name)}`, values[flagOf(name)], 1)
+    if (value !== undefined) limits[name] = value
+  }
+  return limits
 }

@@ -1,11 +1,16 @@
 /**
- * The relay's counters and gauges, rendered as Prometheus text for `GET /metrics`.
+ * The relay's counters and gauges, rendered as Prometheus text for `GET /metrics`, and one
+ * labelled counter, `yss_limit_hits_total{limit="…"}`: how often each abuse limit was hit
+ * (relay/limits.ts), every limit listed from the start at 0.
  *
  * @example
  *   const m = new Metrics()
  *   m.inc('messages_in_total')
- *   m.render({ connections: 3 }) // "# TYPE yss_messages_in_total counter\nyss_messages_in_total 1\n…"
+ *   m.limitHit('maxRoomBytes')
+ *   m.render({ connections: 3 }) // "…yss_messages_in_total 1\n…yss_limit_hits_total{limit=\"room_bytes\"} 1\n…"
  */
+import { LIMIT_NAMES, limitLabel, type LimitName } from './limits.js'
+
 const COUNTERS = {
   messages_in_total: 'Frames received from clients.',
   messages_out_total: 'Frames sent to clients.',
@@ -33,6 +38,7 @@ export type Gauges = Record<keyof typeof GAUGES, number>
 
 export class Metrics {
   private readonly values = new Map<Counter, number>()
+  private readonly limitHits = new Map<LimitName, number>()
 
   inc(name: Counter, by = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + by)
@@ -42,6 +48,15 @@ export class Metrics {
     return this.values.get(name) ?? 0
   }
 
+  /** Counts one refusal (a close, a denial, a dropped state) by the limit `name`. */
+  limitHit(name: LimitName): void {
+    this.limitHits.set(name, this.hits(name) + 1)
+  }
+
+  hits(name: LimitName): number {
+    return this.limitHits.get(name) ?? 0
+  }
+
   render(gauges: Gauges): string {
     let out = ''
     const line = (name: string, help: string, type: string, value: number) => {
@@ -49,6 +64,8 @@ export class Metrics {
     }
     for (const [name, help] of Object.entries(GAUGES)) line(name, help, 'gauge', gauges[name as keyof Gauges])
     for (const [name, help] of Object.entries(COUNTERS)) line(name, help, 'counter', this.get(name as Counter))
+    out += '# HELP yss_limit_hits_total Refusals by an abuse limit (closes, denials, dropped states).\n# TYPE yss_limit_hits_total counter\n'
+    for (const name of LIMIT_NAMES) out += `yss_limit_hits_total{limit="${limitLabel(name)}"} ${this.hits(name)}\n`
     return out
   }
 }

@@ -21,8 +21,10 @@ import { LogLimiter } from './log-limiter.js'
 import { RoomRegistry } from './room-registry.js'
 import { RelayConnection } from './connection.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
+import type { LimitOptions } from './limits.js'
 
-export interface RelayOptions {
+/** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
+export interface RelayOptions extends LimitOptions {
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string
   /** Port; 0 picks a free one. Default 1234. */
