@@ -12,10 +12,14 @@ export const CLOSE = {
   protocolError: 1002,
   unsupportedData: 1003,
   invalidPayload: 1007,
+  /** A limit on what the relay holds for a connection: it does not read, or sent too much too early. Retry later. */
+  policyViolation: 1008,
   tooBig: 1009,
   internalError: 1011,
   /** The path names no valid room. */
-  badRoom: 4400
+  badRoom: 4400,
+  /** An update too large to apply, or one that would grow its room past the room's limit. */
+  tooLarge: 4413
 } as const
 
 /** Whether a close code refuses the session for good: the client must not reconnect. */

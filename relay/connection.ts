@@ -2,6 +2,10 @@
  * One client's WebSocket, as the relay holds it: the {@link Peer} a room sends to, the frames
  * that arrive before its room is loaded, and the close that detaches it from the room.
  *
+ * It bounds what the relay holds for the client: what is queued on its socket (a socket that
+ * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008), and the frames
+ * it sends before its room is loaded (`maxEarlyFrames`, `maxEarlyBytes`; more close it with 1008).
+ *
  * @example
  *   const conn = new RelayConnection(ws, 'default', deps)
  *   rooms.open('default').then((room) => conn.attach(room))
@@ -13,11 +17,17 @@ import type { Logger } from './log.js'
 import type { Peer } from './peer.js'
 import type { Room } from './room.js'
 import type { RoomRegistry } from './room-registry.js'
+import type { LogLimiter } from './log-limiter.js'
+import type { LimitName, Limits } from './limits.js'
+import { CLOSE } from '../protocol/close-codes.js'
 
 export interface ConnectionDeps {
   metrics: Metrics
   log: Logger
   rooms: RoomRegistry
+  limits: Limits
+  /** For lines a client can cause over and over: once a minute per cause. */
+  limited: LogLimiter
   /** Called once when the connection is done, to forget it. */
   onDetached(conn: RelayConnection): void
 }
@@ -30,15 +40,35 @@ export class RelayConnection implements Peer {
   /** Whether a pong came since the last ping. */
   alive = true
   room: Room | null = null
-  private readonly early: Uint8Array[] = []
+  private early: Uint8Array[] = []
+  private earlyBytes = 0
 
   constructor(readonly ws: WebSocket, readonly roomName: string, private readonly deps: ConnectionDeps) {}
 
   send(frame: Uint8Array): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.reserve(frame.length)) return
     this.ws.send(frame)
     this.deps.metrics.inc('messages_out_total')
     this.deps.metrics.inc('bytes_out_total', frame.length)
+  }
+
+  reserve(bytes: number): boolean {
+    if (this.closed) return false
+    // What ws has not yet handed to the kernel: its own queue and the socket's write buffer.
+    const queued = this.ws.bufferedAmount
+    const max = this.deps.limits.maxQueuedBytes
+    if (queued === 0 || queued + bytes <= max) return true
+    this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
+    return false
+  }
+
+  overLimit(limit: LimitName, code: number, reason: string): void {
+    if (this.closed) return
+    this.deps.metrics.limitHit(limit)
+    this.deps.limited.warn(`limit:${limit}:${this.roomName}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
+    this.close(code, reason)
+    // Nothing more it sends is read: it is dropped (terminated) two seconds after the close.
+    this.ws.pause()
   }
 
   fail(code: number, reason: string): void {
@@ -51,6 +81,7 @@ export class RelayConnection implements Peer {
   close(code: number, reason: string): void {
     if (this.closed) return
     this.closed = true
+    this.early = []
     // A close reason is limited to 123 bytes.
     this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString())
     const force = setTimeout(() => this.ws.terminate(), 2_000)
@@ -58,10 +89,19 @@ export class RelayConnection implements Peer {
     this.detach()
   }
 
-  /** A frame from the client: to the room, or kept until the room is loaded. */
+  /** A frame from the client: to the room, or kept until the room is loaded, within the limits. */
   receive(data: Uint8Array): void {
-    if (this.room) this.room.receive(this, data)
-    else this.early.push(data)
+    if (this.closed) return
+    if (this.room) return this.room.receive(this, data)
+    const { maxEarlyFrames, maxEarlyBytes } = this.deps.limits
+    this.earlyBytes += data.length
+    if (this.early.length >= maxEarlyFrames) {
+      this.overLimit('maxEarlyFrames', CLOSE.policyViolation, `over ${maxEarlyFrames} frames before the room was loaded`)
+    } else if (this.earlyBytes > maxEarlyBytes) {
+      this.overLimit('maxEarlyBytes', CLOSE.policyViolation, `over ${maxEarlyBytes} bytes before the room was loaded`)
+    } else {
+      this.early.push(data)
+    }
   }
 
   /** Joins the loaded room and hands it the frames that came first. */
@@ -69,7 +109,9 @@ export class RelayConnection implements Peer {
     if (this.closed) return this.deps.rooms.released(room)
     this.room = room
     room.join(this)
-    for (const data of this.early.splice(0)) room.receive(this, data)
+    const early = this.early
+    this.early = []
+    for (const data of early) room.receive(this, data)
   }
 
   /** Leaves the room; the socket has closed or is closing. */

@@ -21,7 +21,7 @@ import { LogLimiter } from './log-limiter.js'
 import { RoomRegistry } from './room-registry.js'
 import { RelayConnection } from './connection.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
-import type { LimitOptions } from './limits.js'
+import { resolveLimits, type LimitOptions } from './limits.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends LimitOptions {
@@ -84,6 +84,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const maxMessageBytes = options.maxMessageBytes ?? 100 * MiB
   const refusalDelayMs = options.refusalDelayMs ?? 1_000
   const limited = new LogLimiter(log, 60_000)
+  const limits = resolveLimits(options)
   let ready = false
   let closing: Promise<void> | null = null
   const rooms = new RoomRegistry({
@@ -92,9 +93,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     metrics,
     log,
     leaseMs: options.leaseMs ?? 10_000,
-    compactEvery: options.compactEvery ?? 500
+    compactEvery: options.compactEvery ?? 500,
+    limits,
+    limited
   }, idleUnloadMs)
-  const deps = { metrics, log, rooms, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const deps = { metrics, log, rooms, limits, limited, onDetached: (conn: RelayConnection) => connections.delete(conn) }
 
   /**
    * Refuses a connection for good with a 44xx close. Y-websocket clients before 3.x take any
