@@ -66,8 +66,8 @@ export class RelayConnection implements Peer {
     if (this.closed) return
     this.deps.metrics.limitHit(limit)
     this.deps.limited.warn(`limit:${limit}:${this.roomName}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
-    this.close(code, reason)
-    // Nothing more it sends is read: it is dropped (terminated) two seconds after the close.
+    // Nothing more it sends is read, and it is dropped soon after the close frame went out.
+    this.close(code, reason, 250)
     this.ws.pause()
   }
 
@@ -78,13 +78,14 @@ export class RelayConnection implements Peer {
     this.close(code, reason)
   }
 
-  close(code: number, reason: string): void {
+  /** Closes the socket with `code`; it is dropped `graceMs` later if the client has not closed it by then. */
+  close(code: number, reason: string, graceMs = 2_000): void {
     if (this.closed) return
     this.closed = true
     this.early = []
     // A close reason is limited to 123 bytes.
     this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString())
-    const force = setTimeout(() => this.ws.terminate(), 2_000)
+    const force = setTimeout(() => this.ws.terminate(), graceMs)
     force.unref()
     this.detach()
   }

@@ -9,7 +9,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { rawSocket, stockClient, testRelay, updateFrame, within } from './helpers.js'
+import * as encoding from 'lib0/encoding'
+import { rawSocket, stockClient, testRelay, updateFrame, updateOf, within } from './helpers.js'
 import { MiB, awarenessFrame, underAttack, queryAwareness, roundTrip, syncStep1 } from './limits-helpers.js'
 
 test('frames sent before the room has loaded are bounded by maxEarlyBytes and maxEarlyFrames: past them, 1008', { timeout: 60_000 }, (t) => underAttack({}, async (relay, pair) => {
@@ -47,6 +48,14 @@ test('frames sent before the room has loaded are bounded by maxEarlyBytes and ma
   }
 }, true))
 
+const stepOne = (sv: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint8Array(e, sv)
+  return encoding.toUint8Array(e)
+}
+
 test('repeated sync step 1 and query awareness that arrive together are answered once a batch', async (t) => {
   const relay = await testRelay()
   try {
@@ -74,6 +83,15 @@ test('repeated sync step 1 and query awareness that arrive together are answered
     // One answer a batch; the 100 frames arrive in a few TCP reads, and so a few batches.
     assert.ok(step2 >= 1 && step2 <= 10, `${step2} sync step 2 answers`)
     assert.ok(presence >= 1 && presence <= 10, `${presence} presence answers`)
+
+    // Step 1 from a client that holds the room, then from one that holds nothing: the one answer covers both.
+    const at = asker.frames.length
+    asker.send(stepOne(Y.encodeStateVector(doc)))
+    asker.send(syncStep1())
+    await roundTrip(asker)
+    const covered = new Y.Doc()
+    for (const f of asker.frames.slice(at)) if (f[0] === 0 && f[1] === 1) Y.applyUpdate(covered, updateOf(f)!)
+    assert.equal((covered.getMap('state').get('big') as string).length, MiB)
   } finally {
     await relay.close()
   }
