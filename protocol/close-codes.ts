@@ -13,6 +13,8 @@ export const CLOSE = {
   protocolError: 1002,
   unsupportedData: 1003,
   invalidPayload: 1007,
+  /** A limit on what the relay holds for a connection: it does not read, or sent too much too early. Retry later. */
+  policyViolation: 1008,
   tooBig: 1009,
   internalError: 1011,
   /** The shared store behind several relays is unreachable: nothing more is acknowledged; reconnect later. */
@@ -22,7 +24,9 @@ export const CLOSE = {
   /** No token, or one that is malformed, badly signed or expired; also sent when a token expires mid-session. */
   unauthorized: 4401,
   /** The credentials are valid but do not cover this room, or the page's origin is not allowed. */
-  forbidden: 4403
+  forbidden: 4403,
+  /** An update too large to apply, or one that would grow its room past the room's limit. */
+  tooLarge: 4413
 } as const
 
 /** Whether a close code refuses the session for good: the client must not reconnect. */

@@ -14,6 +14,26 @@ import type { SignTokenOptions } from './tokens.js'
 import { parseTtl } from './tokens.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterFromCli } from './cluster/cli.js'
+import { DEFAULT_LIMITS, LIMIT_NAMES, type LimitName, type LimitOptions } from './limits.js'
+
+/** `maxQueuedBytes` → `max-queued-bytes`. */
+const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+
+const LIMIT_HELP: Record<LimitName, string> = {
+  maxQueuedBytes: 'bytes queued for one socket; more closes it with 1008',
+  maxUpdateItems: 'structs + deleted ranges in one update; more closes with 4413',
+  maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
+  maxPendingBytes: 'updates a room holds for missing ones; more closes with 1008',
+  maxLockRequests: 'open lock requests per connection; more are DENIED',
+  maxLockKeyChars: 'characters of keys in a connection\'s open lock requests',
+  maxAwarenessStates: 'awareness states per connection; more are dropped',
+  maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
+  maxEarlyFrames: 'frames sent before the room is loaded; more closes with 1008',
+  maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
+}
+
+const LIMIT_LINES = LIMIT_NAMES.map((name) =>
+  `  --${flagOf(name)} N`.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
 
 export const HELP = `Usage: y-server-state-relay [options]
 
@@ -58,6 +78,9 @@ Options:
   --auth-secret SECRET      sign with SECRET, HS256 (env AUTH_SECRET)
   --private-key FILE        sign with this PEM private key (PKCS #8; ES256 for P-256, RS256 for RSA)
   -h, --help                show this help
+
+Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
+${LIMIT_LINES}
 `
 
 export class UsageError extends Error {}
@@ -111,6 +134,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       'allowed-origins': { type: 'string' },
       'read-only-presence': { type: 'boolean' },
       ...CLUSTER_FLAGS,
+      ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagOf(name), { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -155,6 +179,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(values.anonymous ? { anonymous: true } : {}),
     ...(origins ? { allowedOrigins: origins } : {}),
     ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {}),
+    ...limitOptions(values as Record<string, string | undefined>),
     ...shared
   }
 }
@@ -197,4 +222,13 @@ export const parseTokenCli = (argv: string[], env: NodeJS.ProcessEnv): SignToken
     ...(values.inspect ? { inspect: true } : {}),
     ttl
   }
+}
+
+const limitOptions = (values: Record<string, string | undefined>): LimitOptions => {
+  const limits: LimitOptions = {}
+  for (const name of LIMIT_NAMES) {
+    const value = integer(`--${flagOf(name)}`, values[flagOf(name)], 1)
+    if (value !== undefined) limits[name] = value
+  }
+  return limits
 }

@@ -3,6 +3,10 @@
  * there (its grant), the frames that arrive before its room is loaded, the close that detaches it
  * from the room, and the close with 4401 when its credentials expire.
  *
+ * It bounds what the relay holds for the client: what is queued on its socket (a socket that
+ * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008), and the frames
+ * it sends before its room is loaded (`maxEarlyFrames`, `maxEarlyBytes`; more close it with 1008).
+ *
  * @example
  *   const conn = new RelayConnection(ws, 'default', deps, { access: 'read', presence: false }, expiresAt)
  *   rooms.open('default').then((room) => conn.attach(room))
@@ -16,11 +20,16 @@ import type { Logger } from './log.js'
 import type { Peer, PeerGrant } from './peer.js'
 import type { Room } from './room.js'
 import type { RoomRegistry } from './room-registry.js'
+import type { LogLimiter } from './log-limiter.js'
+import type { LimitName, Limits } from './limits.js'
 
 export interface ConnectionDeps {
   metrics: Metrics
   log: Logger
   rooms: RoomRegistry
+  limits: Limits
+  /** For lines a client can cause over and over: once a minute per cause. */
+  limited: LogLimiter
   /** Called once when the connection is done, to forget it. */
   onDetached(conn: RelayConnection): void
 }
@@ -42,7 +51,8 @@ export class RelayConnection implements Peer {
   /** Whether a pong came since the last ping. */
   alive = true
   room: Room | null = null
-  private readonly early: Uint8Array[] = []
+  private early: Uint8Array[] = []
+  private earlyBytes = 0
   private readonly stopExpiry: (() => void) | undefined
 
   /** `expiresAt` (ms since the epoch): when its credentials end, the connection is closed with 4401. */
@@ -51,10 +61,29 @@ export class RelayConnection implements Peer {
   }
 
   send(frame: Uint8Array): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.reserve(frame.length)) return
     this.ws.send(frame)
     this.deps.metrics.inc('messages_out_total')
     this.deps.metrics.inc('bytes_out_total', frame.length)
+  }
+
+  reserve(bytes: number): boolean {
+    if (this.closed) return false
+    // What ws has not yet handed to the kernel: its own queue and the socket's write buffer.
+    const queued = this.ws.bufferedAmount
+    const max = this.deps.limits.maxQueuedBytes
+    if (queued === 0 || queued + bytes <= max) return true
+    this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
+    return false
+  }
+
+  overLimit(limit: LimitName, code: number, reason: string): void {
+    if (this.closed) return
+    this.deps.metrics.limitHit(limit)
+    this.deps.limited.warn(`limit:${limit}:${this.roomName}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
+    // Nothing more it sends is read, and it is dropped soon after the close frame went out.
+    this.close(code, reason, 250)
+    this.ws.pause()
   }
 
   fail(code: number, reason: string): void {
@@ -64,11 +93,13 @@ export class RelayConnection implements Peer {
     this.close(code, reason)
   }
 
-  close(code: number, reason: string): void {
+  /** Closes the socket with `code`; it is dropped `graceMs` later if the client has not closed it by then. */
+  close(code: number, reason: string, graceMs = 2_000): void {
     if (this.closed) return
     this.closed = true
+    this.early = []
     this.ws.close(code, closeReason(reason))
-    const force = setTimeout(() => this.ws.terminate(), 2_000)
+    const force = setTimeout(() => this.ws.terminate(), graceMs)
     force.unref()
     this.detach()
   }
@@ -80,10 +111,19 @@ export class RelayConnection implements Peer {
     this.close(CLOSE.unauthorized, 'credentials expired')
   }
 
-  /** A frame from the client: to the room, or kept until the room is loaded. */
+  /** A frame from the client: to the room, or kept until the room is loaded, within the limits. */
   receive(data: Uint8Array): void {
-    if (this.room) this.room.receive(this, data)
-    else this.early.push(data)
+    if (this.closed) return
+    if (this.room) return this.room.receive(this, data)
+    const { maxEarlyFrames, maxEarlyBytes } = this.deps.limits
+    this.earlyBytes += data.length
+    if (this.early.length >= maxEarlyFrames) {
+      this.overLimit('maxEarlyFrames', CLOSE.policyViolation, `over ${maxEarlyFrames} frames before the room was loaded`)
+    } else if (this.earlyBytes > maxEarlyBytes) {
+      this.overLimit('maxEarlyBytes', CLOSE.policyViolation, `over ${maxEarlyBytes} bytes before the room was loaded`)
+    } else {
+      this.early.push(data)
+    }
   }
 
   /** Joins the loaded room and hands it the frames that came first. */
@@ -91,7 +131,9 @@ export class RelayConnection implements Peer {
     if (this.closed) return this.deps.rooms.released(room)
     this.room = room
     room.join(this)
-    for (const data of this.early.splice(0)) room.receive(this, data)
+    const early = this.early
+    this.early = []
+    for (const data of early) room.receive(this, data)
   }
 
   /** Leaves the room; the socket has closed or is closing. */

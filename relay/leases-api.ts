@@ -16,7 +16,7 @@
  *   if (table.commit) await table.commit(peer, 1, update)   // shared: { ok: true } or { ok: false, reason }
  *   else table.release(peer, 1)
  */
-import type { KeyLeases } from './leases.js'
+import type { HolderLoad, KeyLeases } from './leases.js'
 
 export interface LeaseHolderRequest<H> {
   readonly holder: H
@@ -62,6 +62,8 @@ export interface Leases<H> {
    * in-process table has it; a shared table keeps its queues in Redis and leaves it out.
    */
   snapshot?(): KeyLeases<H>[]
+  /** What one holder has open here, so that the room can cap it; absent, nothing is capped. */
+  load?(holder: H): HolderLoad
 }
 
 /** Makes the lease table of a room; absent, rooms use the in-process {@link LeaseTable}. */

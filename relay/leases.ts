@@ -8,6 +8,11 @@
  * several relays (Redis, say) fits the same shape; the room orders each grant after the updates
  * it has broadcast, and the grant carries its state vector.
  *
+ * Costs: a request waits in one key's queue at a time, linked in place, so queueing, granting and
+ * ending a request, waiting or held, take O(its keys), whatever the queues' lengths; dropping a
+ * holder takes O(its requests' keys). `load(holder)` tells what a holder has open, so that the
+ * caller can cap it.
+ *
  * @example
  *   const table = new LeaseTable({ leaseMs: 10_000, onGrant: (r) => send(r.holder, r.id) })
  *   table.acquire(conn, 1, ['a', 'b'])    // granted at once if both are free
@@ -45,26 +50,53 @@ export interface LeaseTableOptions<H> {
   onExpire?(request: LeaseRequest<H>): void
 }
 
+/** What one holder has open, held or waiting. */
+export interface HolderLoad {
+  requests: number
+  /** UTF-16 code units of the keys its open requests name. */
+  keyChars: number
+}
+
+/** A request as the table keeps it: linked into the queue of the key it waits for. */
+interface Entry<H> extends LeaseRequest<H> {
+  before: Entry<H> | null
+  after: Entry<H> | null
+  queue: Queue<H> | null
+}
+
+interface Queue<H> {
+  head: Entry<H> | null
+  tail: Entry<H> | null
+}
+
+interface Holding<H> extends HolderLoad {
+  byId: Map<number, Entry<H>>
+}
+
 export class LeaseTable<H> {
-  private readonly owners = new Map<string, LeaseRequest<H>>()
-  private readonly waiters = new Map<string, LeaseRequest<H>[]>()
-  private readonly byHolder = new Map<H, Map<number, LeaseRequest<H>>>()
+  private readonly owners = new Map<string, Entry<H>>()
+  private readonly waiters = new Map<string, Queue<H>>()
+  private readonly byHolder = new Map<H, Holding<H>>()
+  private open = 0
 
   constructor(private readonly options: LeaseTableOptions<H>) {}
 
   /** Queues a request; `keys` must be sorted and unique, and `id` new for this holder. */
   acquire(holder: H, id: number, keys: readonly string[]): void {
     let mine = this.byHolder.get(holder)
-    if (!mine) this.byHolder.set(holder, (mine = new Map()))
-    if (mine.has(id)) throw new Error(`lock request ${id} is already open`)
-    const request: LeaseRequest<H> = { holder, id, keys, next: 0, timer: undefined, requestedAt: Date.now(), grantedAt: undefined }
-    mine.set(id, request)
+    if (!mine) this.byHolder.set(holder, (mine = { byId: new Map(), requests: 0, keyChars: 0 }))
+    if (mine.byId.has(id)) throw new Error(`lock request ${id} is already open`)
+    const request: Entry<H> = { holder, id, keys, next: 0, timer: undefined, before: null, after: null, queue: null, requestedAt: Date.now(), grantedAt: undefined }
+    mine.byId.set(id, request)
+    mine.requests++
+    mine.keyChars += chars(keys)
+    this.open++
     this.advance(request)
   }
 
   /** Whether the request holds all its keys. */
   isGranted(holder: H, id: number): boolean {
-    const r = this.byHolder.get(holder)?.get(id)
+    const r = this.byHolder.get(holder)?.byId.get(id)
     return r !== undefined && r.next === r.keys.length
   }
 
@@ -79,44 +111,53 @@ export class LeaseTable<H> {
     const keys = new Set([...this.owners.keys(), ...this.waiters.keys()])
     return [...keys].sort().map((key) => {
       const owner = this.owners.get(key)
-      return { key, holder: owner ? view(owner) : null, waiting: (this.waiters.get(key) ?? []).map(view) }
+      const waiting: LeaseView<H>[] = []
+      for (let e = this.waiters.get(key)?.head ?? null; e; e = e.after) waiting.push(view(e))
+      return { key, holder: owner ? view(owner) : null, waiting }
     })
   }
 
   /** Ends a request, held or waiting. Returns whether it held its lease. */
   release(holder: H, id: number): boolean {
     const mine = this.byHolder.get(holder)
-    const request = mine?.get(id)
+    const request = mine?.byId.get(id)
     if (!mine || !request) return false
-    mine.delete(id)
-    if (mine.size === 0) this.byHolder.delete(holder)
+    mine.byId.delete(id)
+    mine.requests--
+    mine.keyChars -= chars(request.keys)
+    if (mine.requests === 0) this.byHolder.delete(holder)
+    this.open--
     return this.end(request)
   }
 
-  /** Ends every request of a holder that went away. */
+  /**
+   * Ends every request of a holder that went away: first every one that waits, so that none of
+   * them is granted on the way, then the held keys go to the next in line.
+   */
   dropHolder(holder: H): void {
     const mine = this.byHolder.get(holder)
     if (!mine) return
     this.byHolder.delete(holder)
-    for (const request of mine.values()) this.end(request)
+    this.open -= mine.requests
+    for (const request of mine.byId.values()) this.unlink(request)
+    for (const request of mine.byId.values()) this.end(request)
+  }
+
+  /** What `holder` has open. */
+  load(holder: H): HolderLoad {
+    const mine = this.byHolder.get(holder)
+    return { requests: mine?.requests ?? 0, keyChars: mine?.keyChars ?? 0 }
   }
 
   /** Requests open (held or waiting), for tests and metrics. */
   get size(): number {
-    let n = 0
-    for (const mine of this.byHolder.values()) n += mine.size
-    return n
+    return this.open
   }
 
-  private end(request: LeaseRequest<H>): boolean {
+  private end(request: Entry<H>): boolean {
     clearTimeout(request.timer)
     const held = request.next === request.keys.length
-    const waitingFor = request.keys[request.next]
-    if (waitingFor !== undefined) {
-      const queue = this.waiters.get(waitingFor)
-      const at = queue?.indexOf(request) ?? -1
-      if (queue && at >= 0) queue.splice(at, 1)
-    }
+    this.unlink(request)
     for (let i = 0; i < request.next; i++) this.handOver(request.keys[i]!)
     request.next = -1
     return held
@@ -125,20 +166,17 @@ export class LeaseTable<H> {
   private handOver(key: string): void {
     this.owners.delete(key)
     const queue = this.waiters.get(key)
-    const nextInLine = queue?.shift()
-    if (queue && queue.length === 0) this.waiters.delete(key)
-    if (nextInLine) this.advance(nextInLine)
+    const nextInLine = queue?.head
+    if (nextInLine) {
+      this.unlink(nextInLine)
+      this.advance(nextInLine)
+    }
   }
 
-  private advance(request: LeaseRequest<H>): void {
+  private advance(request: Entry<H>): void {
     while (request.next < request.keys.length) {
       const key = request.keys[request.next]!
-      if (this.owners.has(key)) {
-        const queue = this.waiters.get(key)
-        if (queue) queue.push(request)
-        else this.waiters.set(key, [request])
-        return
-      }
+      if (this.owners.has(key)) return this.enqueue(key, request)
       this.owners.set(key, request)
       request.next++
     }
@@ -149,4 +187,32 @@ export class LeaseTable<H> {
     request.grantedAt = Date.now()
     this.options.onGrant(request)
   }
+
+  private enqueue(key: string, request: Entry<H>): void {
+    let queue = this.waiters.get(key)
+    if (!queue) this.waiters.set(key, (queue = { head: null, tail: null }))
+    request.queue = queue
+    request.before = queue.tail
+    if (queue.tail) queue.tail.after = request
+    else queue.head = request
+    queue.tail = request
+  }
+
+  /** Takes a waiting request out of its queue, in O(1); a queue left empty is forgotten. */
+  private unlink(request: Entry<H>): void {
+    const queue = request.queue
+    if (!queue) return
+    if (request.before) request.before.after = request.after
+    else queue.head = request.after
+    if (request.after) request.after.before = request.before
+    else queue.tail = request.before
+    request.before = request.after = request.queue = null
+    if (!queue.head) this.waiters.delete(request.keys[request.next]!)
+  }
+}
+
+const chars = (keys: readonly string[]): number => {
+  let n = 0
+  for (const k of keys) n += k.length
+  return n
 }

@@ -9,6 +9,10 @@
  * DENIED and nothing of it is applied: a commit left pending in the doc would be acknowledged
  * without being stored or broadcast.
  *
+ * A connection may have `maxLockRequests` requests open, naming `maxLockKeyChars` characters of
+ * keys between them; a request past either is DENIED at once and never queued. A commit is costed
+ * like any update (the room's `check`) before it is parsed in full.
+ *
  * @example
  *   handleLockMessage(room.lockContext, peer, decodeYss(decoder))
  */
@@ -19,17 +23,23 @@ import {
 import { CLOSE } from '../protocol/close-codes.js'
 import { PeerError, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { Leases } from './leases-api.js'
+import type { LimitName, Limits } from './limits.js'
 
 /** What a room lends its lock messages. */
 export interface LockContext {
   readonly doc: Y.Doc
   readonly leases: Leases<Peer>
+  readonly limits: Pick<Limits, 'maxLockRequests' | 'maxLockKeyChars'>
   /** Sends `reply` to `peer` once the batch in hand is stored and broadcast. */
   reply(peer: Peer, reply: YssMessage): void
-  /** Applies a parsed peer update to the doc, in the batch in hand. */
+  /** Throws a PeerError unless a peer's update parses and is within the room's limits. */
+  check(update: Uint8Array): void
+  /** Applies a checked peer update to the doc, in the batch in hand. */
   apply(peer: Peer, update: Uint8Array): void
   /** Set when the lease table is shared by several relays: checks the lease and stores the commit atomically, then replies. */
   commitShared?(peer: Peer, id: number, update: Uint8Array): void
+  /** Counts and logs a request DENIED by `limit`. */
+  refused(peer: Peer, limit: LimitName, detail: string): void
 }
 
 const READ_ONLY = 'read-only: this connection may read the room but not write it'
@@ -44,6 +54,7 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
         ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: READ_ONLY })
         break
       }
+      if (!withinLimits(ctx, peer, m.id, m.keys)) break
       ctx.leases.acquire(peer, m.id, m.keys)
       break
     case YSS_COMMIT:
@@ -56,7 +67,7 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
         break
       }
       if (m.update.length > 0) {
-        parsePeerUpdate(m.update)
+        ctx.check(m.update)
         if (!integrates(ctx.doc, m.update)) {
           ctx.leases.release(peer, m.id)
           ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
@@ -83,6 +94,23 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
     default:
       throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
   }
+}
+
+/** Whether `peer` may open one more request for `keys`; if not, the request is DENIED. */
+const withinLimits = (ctx: LockContext, peer: Peer, id: number, keys: readonly string[]): boolean => {
+  const { maxLockRequests, maxLockKeyChars } = ctx.limits
+  const load = ctx.leases.load?.(peer)
+  if (!load) return true // a table shared by several relays keeps its queues in Redis
+  let chars = load.keyChars
+  for (const k of keys) chars += k.length
+  const [limit, detail] =
+    load.requests >= maxLockRequests ? ['maxLockRequests', `${maxLockRequests} lock requests open`] as const
+      : chars > maxLockKeyChars ? ['maxLockKeyChars', `over ${maxLockKeyChars} characters of keys in open lock requests`] as const
+        : [null, '']
+  if (!limit) return true
+  ctx.refused(peer, limit, detail)
+  ctx.reply(peer, { type: YSS_DENIED, id, reason: `too many open lock requests on this connection: ${detail}` })
+  return false
 }
 
 /**

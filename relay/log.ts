@@ -17,11 +17,21 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void
 }
 
+/**
+ * Longest field value written, in characters: a longer one is cut, with a note of how much was
+ * left out. Fields carry what clients sent (lock keys, room names, reasons), and no client may
+ * make the log grow faster than the lines it causes.
+ */
+export const MAX_FIELD_CHARS = 512
+
 const quote = (v: string): string => (/^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v))
 
+const capped = (v: string): string =>
+  v.length <= MAX_FIELD_CHARS ? v : `${v.slice(0, MAX_FIELD_CHARS)}…(${v.length - MAX_FIELD_CHARS} more chars)`
+
 export const formatLine = (level: string, msg: string, fields: LogFields = {}): string => {
-  let line = `time=${new Date().toISOString()} level=${level} msg=${JSON.stringify(msg)}`
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${quote(String(v))}`
+  let line = `time=${new Date().toISOString()} level=${level} msg=${JSON.stringify(capped(msg))}`
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${quote(capped(String(v)))}`
   return line
 }
 

@@ -1,5 +1,7 @@
 /**
- * The relay's counters and gauges, rendered as Prometheus text for `GET /metrics`.
+ * The relay's counters and gauges, rendered as Prometheus text for `GET /metrics`, and one
+ * labelled counter, `yss_limit_hits_total{limit="…"}`: how often each abuse limit was hit
+ * (relay/limits.ts), every limit listed from the start at 0.
  *
  * @example
  *   const m = new Metrics()
@@ -7,7 +9,10 @@
  *   m.refused(4401)
  *   m.render({ connections: 3 }) // "# TYPE yss_messages_in_total counter\nyss_messages_in_total 1\n…"
  *                                //  … yss_refused_total{code="4401"} 1
+ *   m.limitHit('maxRoomBytes')
  */
+import { LIMIT_NAMES, limitLabel, type LimitName } from './limits.js'
+
 const COUNTERS = {
   messages_in_total: 'Frames received from clients.',
   messages_out_total: 'Frames sent to clients.',
@@ -41,6 +46,7 @@ const REFUSAL_CODES = [4400, 4401, 4403]
 export class Metrics {
   private readonly values = new Map<Counter, number>()
   private readonly refusals = new Map<number, number>(REFUSAL_CODES.map((code) => [code, 0]))
+  private readonly limitHits = new Map<LimitName, number>()
 
   inc(name: Counter, by = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + by)
@@ -59,6 +65,15 @@ export class Metrics {
     return this.refusals.get(code) ?? 0
   }
 
+  /** Counts one refusal (a close, a denial, a dropped state) by the limit `name`. */
+  limitHit(name: LimitName): void {
+    this.limitHits.set(name, this.hits(name) + 1)
+  }
+
+  hits(name: LimitName): number {
+    return this.limitHits.get(name) ?? 0
+  }
+
   render(gauges: Gauges): string {
     let out = ''
     const line = (name: string, help: string, type: string, value: number) => {
@@ -68,6 +83,8 @@ export class Metrics {
     for (const [name, help] of Object.entries(COUNTERS)) line(name, help, 'counter', this.get(name as Counter))
     out += '# HELP yss_refused_total Connections refused before joining a room, by close code.\n# TYPE yss_refused_total counter\n'
     for (const [code, n] of [...this.refusals].sort(([a], [b]) => a - b)) out += `yss_refused_total{code="${code}"} ${n}\n`
+    out += '# HELP yss_limit_hits_total Refusals by an abuse limit (closes, denials, dropped states).\n# TYPE yss_limit_hits_total counter\n'
+    for (const name of LIMIT_NAMES) out += `yss_limit_hits_total{limit="${limitLabel(name)}"} ${this.hits(name)}\n`
     return out
   }
 }

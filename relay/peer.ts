@@ -20,15 +20,25 @@ export interface PeerGrant {
   /** Whether the room applies its awareness updates (presence). */
   readonly presence: boolean
 }
+import type { LimitName } from './limits.js'
 
 export interface Peer {
   readonly id: number
   readonly closed: boolean
   /** What it may do; absent, everything (a relay with no access control). */
   readonly grant?: PeerGrant
+  /** Queues a frame; a peer whose socket does not drain is closed instead (see `reserve`). */
   send(frame: Uint8Array): void
+  /**
+   * Whether `bytes` more may be queued for this peer, before a large answer is encoded. If its
+   * socket already holds so much that they would pass `maxQueuedBytes`, the peer is closed for
+   * not reading (1008) and the answer is never encoded.
+   */
+  reserve(bytes: number): boolean
   /** Closes the connection for bad input, with a log line. */
   fail(code: number, reason: string): void
+  /** Closes the connection for passing `limit`: counted in /metrics, logged once a minute a room and limit. */
+  overLimit(limit: LimitName, code: number, reason: string): void
 }
 
 /** Whether the room applies `peer`'s updates and grants it locks. */
@@ -37,9 +47,9 @@ export const mayWrite = (peer: Peer): boolean => peer.grant?.access !== 'read'
 /** Whether the room applies `peer`'s awareness updates. */
 export const mayPublishPresence = (peer: Peer): boolean => peer.grant?.presence !== false
 
-/** Bad input from a peer: the peer is closed with `code`, the room goes on. */
+/** Bad input from a peer, or input over a limit: the peer is closed with `code`, the room goes on. */
 export class PeerError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(readonly code: number, message: string, readonly limit?: LimitName) {
     super(message)
   }
 }

@@ -7,6 +7,11 @@
  * echoed before it is stored, and a grant or an acknowledgement always follows, on the same
  * socket, every update that came before it.
  *
+ * It keeps within its limits (relay/limits.ts): an update is costed before it is applied and
+ * refused if it is too large or would grow the room too far; what waits for missing updates is
+ * bounded; presence is bounded per connection; and a peer's repeated requests for the whole room
+ * or all presence are answered once a batch, and only while its socket drains.
+ *
  * @example
  *   const room = await Room.load('default', context)
  *   room.join(peer)              // sends sync step 1 and the awareness states
@@ -29,6 +34,12 @@ import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
 import type { Metrics } from './metrics.js'
 import type { Logger } from './log.js'
+import type { LogLimiter } from './log-limiter.js'
+import type { Limits } from './limits.js'
+import { updateCost } from './update-cost.js'
+import { RoomSize } from './room-size.js'
+import { PendingUpdates } from './pending.js'
+import { Presence } from './presence.js'
 
 export interface RoomContext {
   store: RoomStore
@@ -38,6 +49,9 @@ export interface RoomContext {
   leaseMs: number
   /** Compact the room's store after this many appends. */
   compactEvery: number
+  limits: Limits
+  /** For lines a client can cause over and over: once a minute per cause. */
+  limited: LogLimiter
   /** Called when the room dropped itself (see {@link Room.failed}). */
   onFailed(room: Room): void
   /** The rooms' lease tables when several relays share them; default the in-process {@link LeaseTable}. */
@@ -57,6 +71,20 @@ interface Batch {
   effects: Array<() => void>
   /** A sync step 1 came: with a shared bus, answer it only once every update stored before it is here. */
   barrier?: boolean
+  /** Peers whose sync step 1 is answered in this batch, with the state vector to answer. */
+  syncAnswers: Map<Peer, Map<number, number>>
+  /** Peers whose query awareness is answered in this batch. */
+  awarenessAnswers: Set<Peer>
+}
+
+/** The lowest clock of each client in either state vector: an answer to both. */
+const lowest = (a: Map<number, number>, b: Map<number, number>): Map<number, number> => {
+  const both = new Map<number, number>()
+  for (const [client, clock] of a) {
+    const other = b.get(client)
+    if (other !== undefined) both.set(client, Math.min(clock, other))
+  }
+  return both
 }
 
 const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
@@ -72,8 +100,9 @@ export class Room {
   readonly awareness = new awarenessProtocol.Awareness(this.doc)
   readonly peers = new Set<Peer>()
   readonly leases: Leases<Peer>
-  /** Awareness client ids each peer controls, removed when it leaves. */
-  private readonly controlled = new Map<Peer, Set<number>>()
+  readonly size: RoomSize
+  private readonly presence: Presence<Peer>
+  private readonly pending: PendingUpdates<Peer>
   private readonly queue: Item[] = []
   private batch: Batch | null = null
   private draining: Promise<void> | null = null
@@ -91,6 +120,9 @@ export class Room {
 
   private constructor(readonly name: string, private readonly ctx: RoomContext) {
     this.awareness.setLocalState(null)
+    this.size = new RoomSize(ctx.limits.maxRoomBytes, () => Y.encodeStateAsUpdate(this.doc).length)
+    this.presence = new Presence(this.awareness, ctx.limits)
+    this.pending = new PendingUpdates(this.doc, ctx.limits.maxPendingBytes)
     const callbacks: LeaseCallbacks<Peer> = {
       leaseMs: ctx.leaseMs,
       onGrant: (r) => {
@@ -99,36 +131,39 @@ export class Room {
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
-        ctx.log.warn('lock lease expired', { room: name, peer: r.holder.id, keys: r.keys.join(',') })
+        ctx.limited.warn(`lease-expired:${name}`, 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
       },
       onDeny: (r, reason) => this.defer(() => r.holder.send(encodeYss({ type: YSS_DENIED, id: r.id, reason })))
     }
     this.leases = ctx.leaseTables?.(name, callbacks) ?? new LeaseTable<Peer>(callbacks)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === LOAD) return
+      this.size.grew(update)
       const batch = this.batch!
       if (origin !== BUS) batch.updates.push(update)
       // A batch's updates go out as one merged update, at the place of the first: a burst costs
       // one frame a peer, not one a peer and update. Replies queued after it still follow it.
       if (batch.outgoing.push(update) === 1) batch.effects.push(() => this.broadcastUpdates(batch))
     })
-    this.awareness.on('update', ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
-      const changed = [...added!, ...updated!, ...removed!]
-      const mine = this.controlled.get(origin as Peer)
-      if (mine) {
-        for (const id of [...added!, ...updated!]) mine.add(id)
-        for (const id of removed!) mine.delete(id)
-      }
+    this.awareness.on('update', (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+      const changed = [...change.added, ...change.updated, ...change.removed]
       this.broadcast(frame((e) => {
         encoding.writeVarUint(e, MESSAGE_AWARENESS)
         encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
       }))
+      this.presence.changed(change, origin)
     })
     this.lockContext = {
       doc: this.doc,
       leases: this.leases,
+      limits: ctx.limits,
       reply: (peer, reply) => this.batch!.effects.push(() => peer.send(encodeYss(reply))),
+      check: (update) => this.checkUpdate(update),
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
+      refused: (peer, limit, detail) => {
+        ctx.metrics.limitHit(limit)
+        ctx.limited.warn(`limit:${limit}:${name}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
+      },
       ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {})
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
@@ -152,6 +187,9 @@ export class Room {
     try {
       const { updates, position } = await ctx.store.load(name)
       room.stored = position
+      let bytes = 0
+      for (const u of updates) bytes += u.length
+      room.size.measured(bytes)
       room.doc.transact(() => {
         for (const u of updates) Y.applyUpdate(room.doc, u, LOAD)
       }, LOAD)
@@ -170,7 +208,7 @@ export class Room {
 
   join(peer: Peer): void {
     this.peers.add(peer)
-    this.controlled.set(peer, new Set())
+    this.presence.join(peer)
     peer.send(frame((e) => {
       encoding.writeVarUint(e, MESSAGE_SYNC)
       syncProtocol.writeSyncStep1(e, this.doc)
@@ -182,9 +220,8 @@ export class Room {
   leave(peer: Peer): void {
     if (!this.peers.delete(peer)) return
     this.leases.dropHolder(peer)
-    const ids = this.controlled.get(peer)
-    this.controlled.delete(peer)
-    if (ids && ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null)
+    this.pending.left(peer)
+    this.presence.leave(peer)
   }
 
   receive(peer: Peer, data: Uint8Array): void {
@@ -200,7 +237,9 @@ export class Room {
   async compact(): Promise<void> {
     await this.idle()
     if (this.appendsSinceCompact === 0 || this.failed) return
-    await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored)
+    const whole = Y.encodeStateAsUpdate(this.doc)
+    await this.ctx.store.compact(this.name, whole, this.stored)
+    this.size.measured(whole.length)
     this.appendsSinceCompact = 0
   }
 
@@ -233,7 +272,7 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [] })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), awarenessAnswers: new Set() })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if ('run' in item) batch.effects.push(item.run)
@@ -266,7 +305,9 @@ export class Room {
       this.batch = null
       for (const effect of batch.effects) effect()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
-        await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored).then(
+        const whole = Y.encodeStateAsUpdate(this.doc)
+        this.size.measured(whole.length)
+        await this.ctx.store.compact(this.name, whole, this.stored).then(
           () => { this.appendsSinceCompact = 0 },
           (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
         )
@@ -327,11 +368,15 @@ export class Room {
           break
         case MESSAGE_AWARENESS: {
           const update = decoding.readVarUint8Array(d)
-          if (mayPublishPresence(peer)) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer)
+          if (!mayPublishPresence(peer)) break
+          for (const limit of this.presence.apply(peer, update)) {
+            this.ctx.metrics.limitHit(limit)
+            this.ctx.limited.warn(`limit:${limit}:${this.name}`, 'awareness states dropped: over a limit', { room: this.name, conn: peer.id, limit })
+          }
           break
         }
         case MESSAGE_QUERY_AWARENESS:
-          this.batch!.effects.push(() => peer.send(this.awarenessFrame([...this.awareness.getStates().keys()])))
+          this.answerAwareness(peer)
           break
         case MESSAGE_YSS:
           handleLockMessage(this.lockContext, peer, decodeYss(d))
@@ -342,21 +387,18 @@ export class Room {
       if (decoding.hasContent(d)) throw new PeerError(CLOSE.protocolError, 'trailing bytes after the message')
     } catch (err) {
       const e = err instanceof PeerError ? err : new PeerError(CLOSE.protocolError, `malformed message: ${(err as Error).message}`)
-      peer.fail(e.code, e.message)
+      if (e.limit) peer.overLimit(e.limit, e.code, e.message)
+      else peer.fail(e.code, e.message)
     }
   }
 
   private handleSync(peer: Peer, d: decoding.Decoder): void {
     const sub = decoding.readVarUint(d)
     if (sub === syncProtocol.messageYjsSyncStep1) {
-      const sv = decoding.readVarUint8Array(d)
-      Y.decodeStateVector(sv) // throws on a malformed one, before any effect is queued
+      // Throws on a malformed state vector, before any effect is queued.
+      const sv = Y.decodeStateVector(decoding.readVarUint8Array(d))
       if (this.ctx.bus.barrier) this.batch!.barrier = true
-      this.batch!.effects.push(() => peer.send(frame((e) => {
-        encoding.writeVarUint(e, MESSAGE_SYNC)
-        encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)
-        encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, sv))
-      })))
+      this.answerSync(peer, sv)
     } else if (sub === syncProtocol.messageYjsSyncStep2 || sub === syncProtocol.messageYjsUpdate) {
       const update = decoding.readVarUint8Array(d)
       // A read-only peer's updates are dropped, not refused: a stock client always sends a step 2.
@@ -368,8 +410,60 @@ export class Room {
   }
 
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
-    parsePeerUpdate(update)
+    this.checkUpdate(update)
     this.applyParsedUpdate(peer, update)
+    if (!this.pending.applied(peer)) {
+      throw new PeerError(CLOSE.policyViolation, `updates that wait for missing updates passed ${this.ctx.limits.maxPendingBytes} bytes`, 'maxPendingBytes')
+    }
+  }
+
+  /**
+   * Throws a {@link PeerError} unless `update` parses and is within the limits: at most
+   * `maxUpdateItems` structs and deleted ranges, and not able to grow the room past `maxRoomBytes`.
+   * Costs O(update), never O(room).
+   */
+  private checkUpdate(update: Uint8Array): void {
+    const { maxUpdateItems, maxRoomBytes } = this.ctx.limits
+    let items: number
+    try {
+      items = updateCost(update, maxUpdateItems).items
+    } catch (err) {
+      throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
+    }
+    if (items > maxUpdateItems) {
+      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} structs and deleted ranges`, 'maxUpdateItems')
+    }
+    parsePeerUpdate(update)
+    if (!this.size.admits(update.length, items)) {
+      throw new PeerError(CLOSE.tooLarge, `room is full: the update could grow it past ${maxRoomBytes} bytes`, 'maxRoomBytes')
+    }
+  }
+
+  /** Queues a sync step 2 for `peer`: one a batch, answering every step 1 it sent in the batch. */
+  private answerSync(peer: Peer, sv: Map<number, number>): void {
+    const answers = this.batch!.syncAnswers
+    const queued = answers.get(peer)
+    answers.set(peer, queued ? lowest(queued, sv) : sv)
+    if (queued) return
+    this.batch!.effects.push(() => {
+      if (peer.closed || !peer.reserve(this.size.bytes)) return
+      peer.send(frame((e) => {
+        encoding.writeVarUint(e, MESSAGE_SYNC)
+        encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)
+        encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(answers.get(peer)!)))
+      }))
+    })
+  }
+
+  /** Queues every awareness state for `peer`: once a batch. */
+  private answerAwareness(peer: Peer): void {
+    const answers = this.batch!.awarenessAnswers
+    if (answers.has(peer)) return
+    answers.add(peer)
+    this.batch!.effects.push(() => {
+      if (peer.closed || !peer.reserve(this.presence.bytes)) return
+      peer.send(this.awarenessFrame([...this.awareness.getStates().keys()]))
+    })
   }
 
   /** Applies a peer's update that {@link parsePeerUpdate} accepted. */

@@ -31,7 +31,10 @@ import { INSPECT_PAGE } from '../protocol/inspector.js'
 import { isUnavailable } from './unavailable.js'
 import type { Cluster, ClusterOptions } from './cluster/index.js'
 
-export interface RelayOptions extends AccessOptions {
+import { resolveLimits, type LimitOptions } from './limits.js'
+
+/** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
+export interface RelayOptions extends AccessOptions, LimitOptions {
   /** Interface to listen on. Default `127.0.0.1`; with no access control, only a loopback one unless `anonymous`. */
   host?: string
   /** Port; 0 picks a free one. Default 1234. */
@@ -67,7 +70,7 @@ export interface RelayOptions extends AccessOptions {
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
   compactEvery?: number
-  /** Folders served over HTTP for paths other than the endpoints. Default: the demo page. */
+  /** Folders (or files, served at `/<name>`) served over HTTP for paths other than the endpoints. Default: the built demo page. */
   staticDirs?: string[]
   logLevel?: LogLevel
   logger?: Logger
@@ -109,6 +112,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const maxMessageBytes = options.maxMessageBytes ?? 100 * MiB
   const refusalDelayMs = options.refusalDelayMs ?? 1_000
   const limited = new LogLimiter(log, 60_000)
+  const limits = resolveLimits(options)
   let ready = false
   let closing: Promise<void> | null = null
   const rooms = new RoomRegistry({
@@ -118,9 +122,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     metrics,
     log,
     leaseMs: options.leaseMs ?? 10_000,
-    compactEvery: options.compactEvery ?? 500
+    compactEvery: options.compactEvery ?? 500,
+    limits,
+    limited
   }, idleUnloadMs)
-  const deps = { metrics, log, rooms, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const deps = { metrics, log, rooms, limits, limited, onDetached: (conn: RelayConnection) => connections.delete(conn) }
   const gauges = () => {
     let locksOpen = 0
     for (const room of rooms.loaded()) locksOpen += room.leases.size

@@ -1,12 +1,15 @@
 /**
- * Serves files for `GET` requests from a list of folders, first match wins. Paths are resolved
- * inside each folder and never outside it.
+ * Serves files for `GET` requests from a list of folders, first match wins; an entry that is a
+ * file is served at `/<its name>` alone. A path is resolved inside its folder, and the file it
+ * names must be there too once symlinks are followed (a symlink out of the folder is not
+ * served), with no segment starting with a dot. By default only the built demo page is served:
+ * `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources.
  *
  * @example
- *   http.createServer((req, res) => serveStatic(['./demo'], req, res))
+ *   http.createServer((req, res) => serveStatic(['./dist/demo', './demo/index.html'], req, res))
  */
-import { createReadStream, existsSync, statSync } from 'node:fs'
-import { dirname, extname, join, resolve, sep } from 'node:path'
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs'
+import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
@@ -28,10 +31,37 @@ export const packageRoot = (): string => {
   return dir
 }
 
-/** The demo page's source folder and its built bundle. */
+/** The demo page: its HTML and its built bundle, not its sources. */
 export const defaultStaticDirs = (): string[] => {
   const root = packageRoot()
-  return [join(root, 'demo'), join(root, 'dist', 'demo')]
+  return [join(root, 'demo', 'index.html'), join(root, 'dist', 'demo')]
+}
+
+/** The real path of `path`, or null if it does not exist. */
+const real = (path: string): string | null => {
+  try {
+    return realpathSync(path)
+  } catch {
+    return null
+  }
+}
+
+/** The file `path` names in `entry` (a folder, or a file served under its own name), or null. */
+const fileIn = (entry: string, path: string): string | null => {
+  const base = real(resolve(entry))
+  if (base === null) return null
+  let isDir = false
+  try {
+    isDir = statSync(base).isDirectory()
+  } catch {}
+  if (!isDir) return path === `/${basename(entry)}` ? base : null
+  const file = real(resolve(base, '.' + path))
+  if (file === null || !file.startsWith(base + sep)) return null
+  try {
+    return statSync(file).isFile() ? file : null
+  } catch {
+    return null
+  }
 }
 
 export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerResponse): void => {
@@ -47,15 +77,10 @@ export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerRes
     return
   }
   if (path.endsWith('/')) path += 'index.html'
-  for (const dir of dirs) {
-    const base = resolve(dir)
-    const file = resolve(base, '.' + path)
-    if (file !== base && !file.startsWith(base + sep)) continue
-    let isFile = false
-    try {
-      isFile = statSync(file).isFile()
-    } catch {}
-    if (!isFile) continue
+  const hidden = path.split('/').some((segment) => segment.startsWith('.'))
+  for (const dir of hidden ? [] : dirs) {
+    const file = fileIn(dir, path)
+    if (file === null) continue
     res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' })
     if (req.method === 'HEAD') res.end()
     else createReadStream(file).pipe(res)

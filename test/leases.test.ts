@@ -76,3 +76,24 @@ test('a request id may not be reused while open', () => {
   t.acquire('a', 1, ['k'])
   assert.throws(() => t.acquire('a', 1, ['j']), /already open/)
 })
+
+test('dropping a holder with 100,000 queued requests, or releasing them newest first, takes linear time', (ctx) => {
+  const grants: string[] = []
+  const t = new LeaseTable<string>({ leaseMs: 60_000, onGrant: (r) => grants.push(`${r.holder}#${r.id}`) })
+  t.acquire('owner', 0, ['k'])
+  for (let i = 1; i <= 100_000; i++) t.acquire('flood', i, ['k'])
+  t.acquire('victim', 1, ['k'])
+  let started = performance.now()
+  t.dropHolder('flood')
+  const dropMs = performance.now() - started
+  t.release('owner', 0)
+  assert.deepEqual(grants, ['owner#0', 'victim#1'], 'none of the dropped requests was granted on the way')
+  assert.equal(t.size, 1)
+  for (let i = 1; i <= 100_000; i++) t.acquire(`h${i}`, 1, ['j'])
+  started = performance.now()
+  for (let i = 100_000; i >= 2; i--) t.release(`h${i}`, 1)
+  const releaseMs = performance.now() - started
+  ctx.diagnostic(`drop of 100,000 queued requests ${dropMs.toFixed(0)} ms, 100,000 releases newest first ${releaseMs.toFixed(0)} ms`)
+  assert.ok(dropMs < 1_000 && releaseMs < 1_000, `drop ${dropMs.toFixed(0)} ms, release ${releaseMs.toFixed(0)} ms`)
+  assert.deepEqual(t.load('h1'), { requests: 1, keyChars: 1 })
+})

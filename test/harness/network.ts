@@ -41,6 +41,8 @@ import * as Y from 'yjs'
 import { RoomRegistry } from '../../relay/room-registry.js'
 import { MemoryStore, type RoomStore } from '../../relay/store.js'
 import { Metrics } from '../../relay/metrics.js'
+import { resolveLimits } from '../../relay/limits.js'
+import { LogLimiter } from '../../relay/log-limiter.js'
 import type { Room } from '../../relay/room.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { roomFromPath } from '../../protocol/room-names.js'
@@ -95,6 +97,8 @@ export class Network {
     this.timeout = options.timeout ?? 5_000
     this.maxRounds = options.maxRounds ?? 200
     this.rooms = new RoomRegistry({
+      limits: resolveLimits({}),
+      limited: new LogLimiter(this.log, 60_000),
       store: this.store,
       bus: this.bus,
       metrics: this.metrics,

@@ -15,6 +15,7 @@ import type { Peer } from '../../relay/peer.js'
 import type { Room } from '../../relay/room.js'
 import type { RoomRegistry } from '../../relay/room-registry.js'
 import type { Logger } from '../../relay/log.js'
+import type { LimitName } from '../../relay/limits.js'
 import type { Link } from './link.js'
 
 let nextPeerId = 1
@@ -29,6 +30,15 @@ export class HarnessPeer implements Peer {
     if (this.closed) return
     // The room may hand the same buffer to every peer: each link keeps its own copy.
     this.link.down.push({ kind: 'frame', frame: new Uint8Array(frame) })
+  }
+
+  /** Frames wait in the link until the test delivers them: there is no socket buffer to bound. */
+  reserve(_bytes: number): boolean {
+    return !this.closed
+  }
+
+  overLimit(limit: LimitName, code: number, reason: string): void {
+    this.fail(code, `${limit}: ${reason}`)
   }
 
   fail(code: number, reason: string): void {

@@ -1,0 +1,85 @@
+/**
+ * The relay's abuse limits: what one socket, one update, one room or one connection's locks and
+ * presence may cost the relay. Each default is far above what a real deployment uses; each is a
+ * `startRelay` option and a CLI flag, and each time one is hit `/metrics` counts it in
+ * `yss_limit_hits_total{limit="<snake_case name>"}`. README.md ("Limits") says what happens then.
+ *
+ * @example
+ *   const limits = resolveLimits({ maxRoomBytes: 8 * MiB }) // the rest at their defaults
+ *   limits.maxQueuedBytes                                  // 33554432
+ */
+const MiB = 1024 * 1024
+const KiB = 1024
+
+export interface Limits {
+  /**
+   * Bytes queued for one socket and not yet taken by the network. A frame that would queue more
+   * behind what is already waiting (or an answer that would encode more) closes the socket with
+   * 1008: it does not read. A frame to a drained socket always goes. Default 32 MiB (twice `maxRoomBytes`).
+   */
+  maxQueuedBytes: number
+  /**
+   * Structs plus deleted ranges in one update; a larger update is refused with 4413 before it is
+   * applied. Default 100,000.
+   */
+  maxUpdateItems: number
+  /**
+   * A room's size, as an update of the whole room (what a joining client downloads). An update
+   * that could grow it past this is refused with 4413. Default 16 MiB: as many struct objects in
+   * memory take about 20 times that.
+   */
+  maxRoomBytes: number
+  /**
+   * Bytes of updates a room holds that wait for updates it does not have (they are never stored;
+   * deletes count 16 times their bytes, as every later update re-reads them). Past it they are
+   * dropped and the connection that sent the last is closed with 1008; they are dropped too once
+   * every connection that sent them has gone. Default 64 KiB.
+   */
+  maxPendingBytes: number
+  /** Lock requests one connection may have open (held or waiting); more are DENIED. Default 256. */
+  maxLockRequests: number
+  /** Characters of keys one connection's open lock requests may name; more are DENIED. Default 65,536. */
+  maxLockKeyChars: number
+  /** Awareness states (client ids) one connection may publish; more are dropped. Default 4. */
+  maxAwarenessStates: number
+  /** Bytes of one awareness state, JSON-encoded; a larger one is dropped. Default 64 KiB. */
+  maxAwarenessBytes: number
+  /** Frames one connection may send before its room is loaded; more close it with 1008. Default 1,024. */
+  maxEarlyFrames: number
+  /** Bytes one connection may send before its room is loaded; more close it with 1008. Default 16 MiB. */
+  maxEarlyBytes: number
+}
+
+export type LimitOptions = Partial<Limits>
+
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  maxQueuedBytes: 32 * MiB,
+  maxUpdateItems: 100_000,
+  maxRoomBytes: 16 * MiB,
+  maxPendingBytes: 64 * KiB,
+  maxLockRequests: 256,
+  maxLockKeyChars: 64 * KiB,
+  maxAwarenessStates: 4,
+  maxAwarenessBytes: 64 * KiB,
+  maxEarlyFrames: 1_024,
+  maxEarlyBytes: 16 * MiB
+}
+
+export type LimitName = keyof Limits
+
+export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as LimitName[]
+
+/** `maxRoomBytes` → `room_bytes`: the label of a limit in `/metrics`. */
+export const limitLabel = (name: LimitName): string => name.replace(/^max/, '').replace(/[A-Z]/g, (c, i: number) => (i > 0 ? '_' : '') + c.toLowerCase())
+
+/** The limits of `options`, defaults for the rest. */
+export const resolveLimits = (options: LimitOptions): Limits => {
+  const limits = { ...DEFAULT_LIMITS }
+  for (const name of LIMIT_NAMES) {
+    const value = options[name]
+    if (value === undefined) continue
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, not ${value}`)
+    limits[name] = value
+  }
+  return limits
+}

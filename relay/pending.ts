@@ -1,0 +1,56 @@
+/**
+ * The updates a room's doc holds back because they build on updates it does not have (Yjs's
+ * pending structs and deletes). They are never stored or broadcast, yet every joiner is sent them
+ * and every later update re-reads the pending deletes (500 KB of them cost each update 70 ms), so
+ * they are kept in bounds: at most `maxBytes`, pending deletes counted {@link DELETE_WEIGHT} times
+ * their bytes, and only while a connection that sent them is still there. A legitimate client's
+ * pending update is brief and small (sent just before the sync step 2 that carries what it builds
+ * on); if it is dropped, the client's next sync sends it again.
+ *
+ * @example
+ *   const pending = new PendingUpdates(doc, 64 * 1024)
+ *   Y.applyUpdate(doc, update, peer)
+ *   if (!pending.applied(peer)) peer.overLimit(...)  // over the limit: dropped
+ *   pending.left(peer)                               // its pending updates go with it
+ */
+import type * as Y from 'yjs'
+
+/** How many times its bytes a pending delete set counts: every later update re-reads it. */
+export const DELETE_WEIGHT = 16
+
+export class PendingUpdates<P> {
+  /** Connections whose updates added to what is pending. */
+  private readonly senders = new Set<P>()
+  private last = 0
+
+  constructor(private readonly doc: Y.Doc, private readonly maxBytes: number) {}
+
+  /** What is held back, in bytes: the pending structs' update, and the pending delete set weighted. */
+  get bytes(): number {
+    const store = this.doc.store
+    return (store.pendingStructs?.update.length ?? 0) + DELETE_WEIGHT * (store.pendingDs?.length ?? 0)
+  }
+
+  /** After `sender`'s update was applied. False if what is pending passed the limit and was dropped. */
+  applied(sender: P): boolean {
+    const bytes = this.bytes
+    if (bytes === 0) this.senders.clear()
+    else if (bytes !== this.last) this.senders.add(sender)
+    this.last = bytes
+    if (bytes <= this.maxBytes) return true
+    this.drop()
+    return false
+  }
+
+  /** `sender` is gone: once no sender of what is pending remains, it is dropped. */
+  left(sender: P): void {
+    if (this.senders.delete(sender) && this.senders.size === 0) this.drop()
+  }
+
+  private drop(): void {
+    this.doc.store.pendingStructs = null
+    this.doc.store.pendingDs = null
+    this.senders.clear()
+    this.last = 0
+  }
+}
