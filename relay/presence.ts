@@ -40,8 +40,9 @@ export class Presence<P> {
   constructor(private readonly awareness: awarenessProtocol.Awareness, private readonly limits: PresenceLimits) {}
 
   /**
-   * Call from the awareness's 'update' event, after anything else that reads the event's ids
-   * (a removed id's clock is forgotten here).
+   * Call from the awareness's 'update' event. A removed id's clock is forgotten once the event
+   * is over, so that every other listener of the same event (the shared presence of several
+   * relays, say) can still encode the removal.
    */
   changed({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void {
     const mine = this.controlled.get(origin as P)
@@ -50,7 +51,7 @@ export class Presence<P> {
       mine?.delete(id)
       this.total -= this.sizes.get(id) ?? 0
       this.sizes.delete(id)
-      if (id !== this.awareness.clientID) this.awareness.meta.delete(id)
+      if (id !== this.awareness.clientID) queueMicrotask(() => { if (!this.awareness.states.has(id)) this.awareness.meta.delete(id) })
     }
   }
 
