@@ -60,6 +60,9 @@ Access (with none of --auth-secret, --auth-public-key, only a loopback host is s
   --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com
   --read-only-presence      publish the presence of read-only connections (default: dropped)
   -h, --help                show this help
+
+Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
+${LIMIT_LINES}
 ${CLUSTER_HELP}
   y-server-state-relay token --help   prints a token for a script or a try
 `
@@ -78,9 +81,6 @@ Options:
   --auth-secret SECRET      sign with SECRET, HS256 (env AUTH_SECRET)
   --private-key FILE        sign with this PEM private key (PKCS #8; ES256 for P-256, RS256 for RSA)
   -h, --help                show this help
-
-Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
-${LIMIT_LINES}
 `
 
 export class UsageError extends Error {}

@@ -53,9 +53,9 @@ export interface Limits {
 export type LimitOptions = Partial<Limits>
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
-  maxQueuedBytes: 32 * MiB,
+  maxQueuedBytes: 64 * MiB,
   maxUpdateItems: 100_000,
-  maxRoomBytes: 16 * MiB,
+  maxRoomBytes: 32 * MiB,
   maxPendingBytes: 64 * KiB,
   maxLockRequests: 256,
   maxLockKeyChars: 64 * KiB,
