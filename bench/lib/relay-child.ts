@@ -1,6 +1,6 @@
 /**
  * Child process: one relay under test, alone in its process. Started by {@link launchRelay} with a
- * JSON spec; answers `memory` (after a full GC), `metrics` (ours only) and `close`.
+ * JSON spec; answers `memory` (after a full GC), `metrics` (ours only), `cpu` (`process.cpuUsage()`) and `close`.
  *
  * The reference relay is @y/websocket-server's own `setupWSConnection`, served exactly as its
  * `server.js` does, with the `ws` it ships with (6.x, not ours). Its LevelDB persistence is
@@ -99,6 +99,8 @@ serveRequests(async (msg) => {
       return { memory: await memoryAfterGc() }
     case 'metrics':
       return { metrics: running.metrics?.() ?? {} }
+    case 'cpu':
+      return { cpu: process.cpuUsage() }
     case 'close':
       await running.close().catch(() => {})
       // A normal exit, so that --cpu-prof writes its profile.
