@@ -8,6 +8,7 @@
  *   rooms.open('default').then((room) => conn.attach(room))
  *   ws.on('message', (data) => conn.receive(data))
  */
+import type { Duplex } from 'node:stream'
 import { WebSocket } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { atTime } from './deadline.js'
@@ -26,6 +27,9 @@ export interface ConnectionDeps {
 }
 
 let nextId = 1
+
+/** The TCP socket under a ws WebSocket (ws keeps it as `_socket`; it corks it around each frame itself). */
+const socketOf = (ws: WebSocket): Duplex | null => (ws as unknown as { _socket: Duplex | null })._socket
 
 /** A close reason as WebSocket allows it: at most 123 bytes of UTF-8. */
 export const closeReason = (reason: string): string => {
@@ -53,6 +57,14 @@ export class RelayConnection implements Peer {
     this.ws.send(frame)
     this.deps.metrics.inc('messages_out_total')
     this.deps.metrics.inc('bytes_out_total', frame.length)
+  }
+
+  cork(): void {
+    socketOf(this.ws)?.cork()
+  }
+
+  uncork(): void {
+    socketOf(this.ws)?.uncork()
   }
 
   fail(code: number, reason: string): void {

@@ -29,6 +29,12 @@ export interface Peer {
   send(frame: Uint8Array): void
   /** Closes the connection for bad input, with a log line. */
   fail(code: number, reason: string): void
+  /**
+   * Holds what is sent until {@link uncork}, so that the frames of one batch leave in one write
+   * (and wake the client once). Optional: a peer without it sends each frame at once.
+   */
+  cork?(): void
+  uncork?(): void
 }
 
 /** Whether the room applies `peer`'s updates and grants it locks. */

@@ -51,6 +51,8 @@ interface Batch {
   /** Every update applied, peers' and the bus's: broadcast as one merged update. */
   outgoing: Uint8Array[]
   effects: Array<() => void>
+  /** Peers granted a lock in this batch: written first, as a hand-over waits for its GRANT. */
+  urgent: Set<Peer>
 }
 
 const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
@@ -88,6 +90,7 @@ export class Room {
       leaseMs: ctx.leaseMs,
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
+        this.batch?.urgent.add(r.holder)
         this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: Y.encodeStateVector(this.doc) })))
       },
       onExpire: (r) => {
@@ -214,7 +217,7 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [] })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], urgent: new Set() })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
@@ -236,13 +239,31 @@ export class Room {
         void this.ctx.bus.publish(this.name, update).catch((err) => this.ctx.log.error('bus publish failed', { room: this.name, error: String(err) }))
       }
       this.batch = null
-      for (const effect of batch.effects) effect()
+      this.runEffects(batch)
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
         await this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.stored).then(
           () => { this.appendsSinceCompact = 0 },
           (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
         )
       }
+    }
+  }
+
+  /**
+   * Runs a batch's effects in order with every peer's socket corked, so that what one peer is
+   * sent in a batch (a broadcast and a lock reply, say) leaves in one write and wakes it once.
+   * Peers granted a lock are written first: the next holder's GRANT is on every hand-over's path.
+   * The order of the frames on each socket is the effects' order, whatever the order of writes.
+   */
+  private runEffects(batch: Batch): void {
+    if (batch.effects.length === 0) return
+    const corked = [...this.peers]
+    for (const peer of corked) peer.cork?.()
+    try {
+      for (const effect of batch.effects) effect()
+    } finally {
+      for (const peer of corked) if (batch.urgent.has(peer)) peer.uncork?.()
+      for (const peer of corked) if (!batch.urgent.has(peer)) peer.uncork?.()
     }
   }
 
