@@ -13,7 +13,9 @@
  * with GET, writes it with SET, and gives the token back with RPUSH.
  */
 import WebSocket from 'ws'
-import { connect, type ServerState } from '../../client/index.js'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { ServerState } from '../../client/index.js'
 import { serveRequests } from './children.js'
 import { respConnect, type RespClient } from './resp.js'
 
@@ -59,6 +61,10 @@ serveRequests(async (msg) => {
   switch (msg.cmd) {
     case 'connect':
       if (msg.system === 'ours') {
+        // The client as the package ships it (compiled by tsc), or its sources under tsx.
+        const { connect } = (typeof msg.compiledDir === 'string'
+          ? await import(pathToFileURL(join(msg.compiledDir, 'client/index.js')).href)
+          : await import('../../client/index.js')) as typeof import('../../client/index.js')
         ours = connect<{ count: number }>({
           url: msg.url as string,
           room: msg.room as string,

@@ -12,7 +12,8 @@
 import WebSocket from 'ws'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { connect } from '../../client/index.js'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { launchRelay } from './relay.js'
 import { spawnChild } from './children.js'
 
@@ -25,10 +26,12 @@ const procCpuUs = (pid: number): number => {
   return (Number(f[11]) + Number(f[12])) * 1e4
 }
 
-const relay = await launchRelay({ system: 'ours' })
+const compiled = process.env.PROBE_COMPILED
+const { connect } = (compiled ? await import(pathToFileURL(join(compiled, 'client/index.js')).href) : await import('../../client/index.js')) as typeof import('../../client/index.js')
+const relay = await launchRelay({ system: 'ours', ...(compiled ? { compiledDir: compiled } : {}) })
 const passive = await Promise.all(Array.from({ length: p }, () =>
   spawnChild(fileURLToPath(new URL('./lock-child.ts', import.meta.url)), [], { execArgv: (process.env.PROBE_ARGS ?? '').split(' ').filter(Boolean) })))
-await Promise.all(passive.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'probe' })))
+await Promise.all(passive.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'probe', compiledDir: compiled })))
 const s = connect<{ count: number }>({ url: relay.url, room: 'probe', WebSocketPolyfill: WebSocket, broadcastChannel: false })
 await s.ready
 const increment = () => s.lock('count', (st) => { st.count = (st.count ?? 0) + 1 })

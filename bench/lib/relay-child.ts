@@ -10,6 +10,7 @@ import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import * as Y from 'yjs'
 import { serveRequests, memoryAfterGc } from './children.js'
@@ -21,6 +22,8 @@ export interface RelaySpec {
   dataDir?: string
   /** Ours only: folders served over HTTP. */
   staticDirs?: string[]
+  /** Ours only: run the relay compiled by tsc in this directory (see lib/compiled.ts), as the package ships it, instead of the sources under tsx. */
+  compiledDir?: string
 }
 
 interface Running {
@@ -30,7 +33,9 @@ interface Running {
 }
 
 const startOurs = async (spec: RelaySpec): Promise<Running> => {
-  const { startRelay } = await import('../../relay/server.js')
+  const { startRelay } = (spec.compiledDir
+    ? await import(pathToFileURL(join(spec.compiledDir, 'relay/server.js')).href)
+    : await import('../../relay/server.js')) as typeof import('../../relay/server.js')
   const relay = await startRelay({
     host: '127.0.0.1',
     port: 0,

@@ -17,6 +17,7 @@ import { startRedis, redisVersion } from '../lib/redis-server.js'
 import { respConnect } from '../lib/resp.js'
 import { rotation } from '../lib/systems.js'
 import { session } from '../../test/helpers.js'
+import { compiledPackage } from '../lib/compiled.js'
 import { median } from '../lib/stats.js'
 import { num, type Headline, type Scenario, type Table, type Target } from '../lib/report.js'
 
@@ -63,11 +64,17 @@ const procCpuUs = (pid: number): number => {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100 // utime, stime in clock ticks (USER_HZ 100)
 }
 
+/** Our relay, as the package ships it unless BENCH_SOURCES=1. */
+const ourRelay = () => {
+  const compiledDir = compiledPackage()
+  return launchRelay({ system: 'ours', ...(compiledDir ? { compiledDir } : {}) })
+}
+
 const measureOurs = async (processes: number, ops: number): Promise<LockRun> => {
-  const relay = await launchRelay({ system: 'ours' })
+  const relay = await ourRelay()
   const children = await spawnLockers(processes, 'ours')
   try {
-    await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'locks' })))
+    await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'locks', compiledDir: compiledPackage() })))
     const { perSec, done, clientCpuUs, serverCpuUs } = await race(children, ops, async () => { const c = await relay.cpu(); return c.user + c.system })
     const checker = await session(relay.url, 'locks')
     const finalCount = checker.get('count') as number
@@ -107,13 +114,13 @@ interface MemoryRun {
 const message = (i: number) => ({ nickname: `user-${i % 97}`, text: `Hello from message ${i}, how is everyone doing today?` })
 
 const measureMemory = async (system: 'ours' | 'plain', existing: number, after: number): Promise<MemoryRun> => {
-  const relay = await launchRelay({ system: 'ours' })
+  const relay = await ourRelay()
   const child = await spawnChild(MEMORY_CHILD, [])
   try {
     const seeder = await session(relay.url, 'chat')
     for (let i = 0; i < existing; i += 1000) await seeder.append('messages', ...Array.from({ length: Math.min(1000, existing - i) }, (_, k) => message(i + k)))
     await seeder.flush()
-    const { length } = await child.request<{ length: number }>({ cmd: 'connect', system, url: relay.url, room: 'chat' })
+    const { length } = await child.request<{ length: number }>({ cmd: 'connect', system, url: relay.url, room: 'chat', compiledDir: compiledPackage() })
     // Messages that arrive after the session locked: each is applied to every copy of the room.
     for (let i = 0; i < after; i++) await seeder.append('messages', message(existing + i))
     await seeder.flush()
@@ -140,7 +147,7 @@ export const locks: Scenario = {
     '(in memory, in its own process). The peer: a FIFO mutex on a redis-server of the bench\'s own (persistence off), the simplest exact ' +
     'alternative a user would reach for: BLPOP a token from a list (Redis serves blocked clients first come, first served), GET the ' +
     'counter, SET it, RPUSH the token back, through a minimal RESP client (bench/lib/resp.ts). The two systems alternate within each ' +
-    'repeat. Memory: a room holding a chat of M messages; a fresh process connects one client and reads its heap plus external memory ' +
+    'repeat. Our relay and client run as the package ships them, compiled by tsc (`BENCH_SOURCES=1`: the sources under tsx). Memory: a room holding a chat of M messages; a fresh process connects one client and reads its heap plus external memory ' +
     'after full collections, minus the same before it connected; then 100 more messages arrive and the figure is read. Ours is a ' +
     'session that has locked (a counter, and one message appended under the lock of the list); the peer a stock y-websocket client ' +
     '(Y.Doc and WebsocketProvider) that pushed one message.',
