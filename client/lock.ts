@@ -62,6 +62,17 @@ export const lockKeys = (keys: readonly unknown[]): string[] => {
   return sorted
 }
 
+/** Whether the writes to `key` append items to it, and do nothing else to its value. */
+const onlyAppended = (writes: readonly Write[], key: string): boolean => {
+  let appended = false
+  for (const w of writes) {
+    if (w.key !== key || w.kind === 'force') continue
+    if (w.kind !== 'append' || w.items.length === 0) return false
+    appended = true
+  }
+  return appended
+}
+
 /** Whether `doc` holds everything described by the state vector `sv`. */
 const holds = (doc: Y.Doc, sv: Map<number, number>): boolean => {
   for (const [client, clock] of sv) if (Y.getState(doc.store, client) < clock) return false
@@ -161,9 +172,10 @@ export class Locks {
       cancel()
       throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
     }
-    // Keys whose writes end where they started change nothing: no update, no re-render.
+    // Keys whose writes end where they started change nothing: no update, no re-render. A key
+    // that only had items appended did change, and comparing it would copy the whole list.
     const state = s.doc.getMap(STATE)
-    const unchanged = new Set([...scope.keysWritten()].filter((key) => jsonEqual(scope.lookup(key, state).value, s.current(key))))
+    const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
     const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
     const commit = writes.length > 0 ? this.encode(writes, cancel) : null
     if (!commit) {
