@@ -2,7 +2,8 @@
  * The package as it ships: the relay and the client compiled by tsc (tsconfig.build.json) into
  * bench/.build, for scenarios that measure their CPU. Under tsx every function expression gets a
  * `__name()` call (esbuild's keepNames), a cost that the published JavaScript does not have.
- * `BENCH_SOURCES=1` runs the sources under tsx instead.
+ * `BENCH_SOURCES=1` runs the sources under tsx instead; `BENCH_COMPILED=DIR` uses a build already
+ * in DIR (one compiled from another commit, to compare two versions in one run).
  *
  * @example
  *   const dir = compiledPackage()       // '/…/bench/.build', or null with BENCH_SOURCES=1
@@ -20,6 +21,7 @@ let built: string | null | undefined
 export const compiledPackage = (): string | null => {
   if (built !== undefined) return built
   if (process.env.BENCH_SOURCES === '1') return (built = null)
+  if (process.env.BENCH_COMPILED) return (built = process.env.BENCH_COMPILED)
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', OUT, '--sourceMap', 'false', '--declaration', 'false', '--inlineSources', 'false'], { cwd: ROOT, stdio: 'inherit' })
   return (built = OUT)
