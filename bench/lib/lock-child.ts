@@ -2,7 +2,8 @@
  * Child process: one locking client, alone in its process as a real client is. Started by the
  * lock scenario (bench/scenarios/locks.ts) through {@link spawnChild}; answers:
  *
- * - `{ cmd: 'connect', system: 'ours', url, room }`: one session of our client, synced;
+ * - `{ cmd: 'connect', system: 'ours', url, room }`: one session of our client, synced
+ *   (`system: 'plain'`: a stock y-websocket client, which only receives);
  *   `{ cmd: 'connect', system: 'redis', port }`: one connection to the bench's redis-server.
  * - `{ cmd: 'run', ops }`: `ops` locked increments of `count`, one after another; replies with
  *   how many resolved, the time they took, and the process's CPU time meanwhile.
@@ -73,6 +74,12 @@ serveRequests(async (msg) => {
           lockTimeout: 120_000
         })
         await ours.ready
+      } else if (msg.system === 'plain') {
+        // A stock y-websocket client that only receives (the lock probe's passive peer).
+        const [{ WebsocketProvider }, Y] = await Promise.all([import('y-websocket'), import('yjs')])
+        const doc = new Y.Doc()
+        const provider = new WebsocketProvider(msg.url as string, msg.room as string, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
+        await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
       } else if (msg.client === 'ioredis') {
         const { Redis } = await import('ioredis')
         const r = new Redis({ port: msg.port as number, host: '127.0.0.1', lazyConnect: true })

@@ -8,6 +8,7 @@
  * @example
  *   node --import tsx bench/lib/lock-probe.ts 5000 7     # N increments, P passive sessions
  *   PROBE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p' node --import tsx bench/lib/lock-probe.ts 5000 1
+ *   PROBE_PASSIVE=plain node --import tsx bench/lib/lock-probe.ts 5000 7  # stock y-websocket clients as the passive ones
  */
 import WebSocket from 'ws'
 import { readFileSync } from 'node:fs'
@@ -31,7 +32,7 @@ const { connect } = (compiled ? await import(pathToFileURL(join(compiled, 'clien
 const relay = await launchRelay({ system: 'ours', ...(compiled ? { compiledDir: compiled } : {}) })
 const passive = await Promise.all(Array.from({ length: p }, () =>
   spawnChild(fileURLToPath(new URL('./lock-child.ts', import.meta.url)), [], { execArgv: (process.env.PROBE_ARGS ?? '').split(' ').filter(Boolean) })))
-await Promise.all(passive.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'probe', compiledDir: compiled })))
+await Promise.all(passive.map((c) => c.request({ cmd: 'connect', system: process.env.PROBE_PASSIVE ?? 'ours', url: relay.url, room: 'probe', compiledDir: compiled })))
 const s = connect<{ count: number }>({ url: relay.url, room: 'probe', WebSocketPolyfill: WebSocket, broadcastChannel: false })
 await s.ready
 const increment = () => s.lock('count', (st) => { st.count = (st.count ?? 0) + 1 })

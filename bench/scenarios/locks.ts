@@ -204,12 +204,14 @@ export const locks: Scenario = {
     }
 
     notes.push(`Redis ${redisVersion()}, one redis-server of the bench's own per measurement, on 127.0.0.1, \`--save '' --appendonly no\`; ` +
-      'our relay keeps the room in memory. Each client process runs Node with tsx, as the relay\'s does.',
+      `our relay keeps the room in memory. ${compiledPackage() ? 'Our relay and client run compiled by tsc, as the package ships them' : 'Our relay and client run from their sources under tsx'}; ` +
+      'every process is Node 20 started through tsx (bench/lib/lock-child.ts), the mutex\'s clients too.',
     'A ratio above 1× means ours is faster. This 2-core machine is shared: the figures move between runs, so each is the median of ' +
       'repeats with the systems alternating, and the range is shown.',
-    'With P processes, each of our increments is applied by every session (that is the product: every client sees the counter), and ' +
-      'each hand-over crosses the relay: COMMIT to the relay, then the broadcast and the GRANT to the next holder. A Redis client that ' +
-      'waits in BLPOP receives nothing until the token comes back.')
+    'CPU per increment is the CPU time of the client processes together, and of the relay or redis-server, divided by the increments. ' +
+      'With P processes each of our increments is applied by every session (that is the product: every client sees the counter), so ' +
+      'every commit wakes P Node processes, and each hand-over crosses the relay (COMMIT to it; the broadcast and the GRANT to the next ' +
+      'holder, in one write). A Redis client that waits in BLPOP is not woken until the token comes back.')
     const mem: Record<'ours' | 'plain', MemoryRun[]> = { ours: [], plain: [] }
     const tables = [lockTable]
     for (let rep = 0; rep < (chatMessages > 0 ? memReps : 0); rep++) {
