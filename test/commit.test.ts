@@ -8,6 +8,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { encodeCommit } from '../client/commit.js'
+import { LockLostError } from '../client/index.js'
+import { Network } from './harness/index.js'
+import { within } from './helpers.js'
 import { applyWrites, entryId, type Write } from '../client/writes.js'
 import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
 import type { Json } from '../client/json.js'
@@ -163,4 +166,39 @@ test('a commit starts where the client\'s earlier commits end, and nothing of it
   Y.applyUpdate(doc, second.update)
   assert.equal(doc.getMap(STATE).get('count'), 2)
   assert.equal(doc.getMap(QUIET).get('count'), `${client}:1@1`)
+})
+
+/** The client id of the item that holds `key` in `doc`'s state now. */
+const writerOf = (doc: Y.Doc, key: string): number => ((doc.getMap(STATE) as any)._map.get(key) as Y.Item).id.client
+
+test('a commit lost with its connection is applied nowhere; the next lock commits under a fresh client id, applied once', async (t) => {
+  const net = new Network()
+  t.after(() => net.close())
+  const a = await net.session('A', 'lost-commit')
+  const b = await net.session('B', 'lost-commit')
+  const first = a.lock('count', (s) => { s.count = 1 })
+  await net.flushAll()
+  await within(first, 5_000, 'the first lock')
+  const client = writerOf(a.doc, 'count')
+  assert.notEqual(client, a.doc.clientID, 'a commit is written under the locks\' own client id')
+
+  // The second lock is granted and runs; its COMMIT is lost with the connection.
+  const lost = a.lock('count', (s) => { s.count = 2 }).then(() => 'resolved', (err: unknown) => err)
+  await net.deliver(net.link('A'), 'up') // ACQUIRE
+  await net.deliver(net.link('A'), 'down') // GRANT: fn runs and the COMMIT is sent
+  await net.settle()
+  net.drop(net.link('A'))
+  await net.reconnect('A')
+  const err = await within(lost, 5_000, 'the lost lock to settle')
+  assert.ok(err instanceof LockLostError, `rejected with ${String(err)}`)
+  assert.equal(a.get('count'), 1, 'a lost commit is applied nowhere')
+
+  const third = a.lock('count', (s) => { s.count = (s.count ?? 0) + 10 })
+  await net.flushAll()
+  await within(third, 5_000, 'the lock after the lost one')
+  const stored = await net.storedDoc('lost-commit')
+  assert.deepEqual([a.get('count'), b.get('count'), stored.getMap(STATE).get('count')], [11, 11, 11])
+  const fresh = writerOf(a.doc, 'count')
+  assert.notEqual(fresh, client, 'after a lost commit, commits take a fresh client id')
+  assert.equal(Y.getState(stored.store, client), 1, 'the room holds the first commit only, of the first client id')
 })
