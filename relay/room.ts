@@ -21,7 +21,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
-import { handleLockMessage, type LockContext } from './lock-messages.js'
+import { grantStateVector, handleLockMessage, type LockContext } from './lock-messages.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
@@ -91,7 +91,7 @@ export class Room {
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
         this.batch?.urgent.add(r.holder)
-        this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: Y.encodeStateVector(this.doc) })))
+        this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')

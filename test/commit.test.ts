@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { encodeCommit } from '../client/commit.js'
+import { grantStateVector } from '../relay/lock-messages.js'
 import { LockLostError } from '../client/index.js'
 import { Network } from './harness/index.js'
 import { within } from './helpers.js'
@@ -201,4 +202,13 @@ test('a commit lost with its connection is applied nowhere; the next lock commit
   const fresh = writerOf(a.doc, 'count')
   assert.notEqual(fresh, client, 'after a lost commit, commits take a fresh client id')
   assert.equal(Y.getState(stored.store, client), 1, 'the room holds the first commit only, of the first client id')
+})
+
+test('a GRANT\'s state vector is the doc\'s, as Yjs encodes it, whatever the order of its clients', () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const r = prng(seed)
+    const doc = randomRoom(r, 1_000 + seed)
+    assert.deepEqual(Y.decodeStateVector(grantStateVector(doc)), Y.decodeStateVector(Y.encodeStateVector(doc)), `seed ${seed}`)
+  }
+  assert.deepEqual(Y.decodeStateVector(grantStateVector(new Y.Doc())), new Map())
 })
