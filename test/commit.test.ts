@@ -2,7 +2,8 @@
  * A lock's commit, encoded without a second copy of the room (client/commit.ts), against what Yjs
  * itself writes when the same writes are applied in a copy of the doc under the commit's client
  * id (how commits were encoded before). On many random rooms and random writes: the same items,
- * the same deletions, the same room afterwards, byte for byte.
+ * the same deletions, the same room afterwards, byte for byte. A commit lost with its connection,
+ * over the harness; and the relay's GRANT state vector against Yjs's.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
