@@ -51,7 +51,9 @@ interface Batch {
   /** Every update applied, peers' and the bus's: broadcast as one merged update. */
   outgoing: Uint8Array[]
   effects: Array<() => void>
-  /** Peers granted a lock in this batch: written first, as a hand-over waits for its GRANT. */
+  /** Peers sent a lock reply in this batch (GRANT, DONE, DENIED, FLUSHED, ACCESS): corked. */
+  replied: Set<Peer>
+  /** Of those, the peers granted a lock: written first, as a hand-over waits for its GRANT. */
   urgent: Set<Peer>
 }
 
@@ -91,6 +93,7 @@ export class Room {
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
         this.batch?.urgent.add(r.holder)
+        this.batch?.replied.add(r.holder)
         this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
       },
       onExpire: (r) => {
@@ -121,7 +124,10 @@ export class Room {
     this.lockContext = {
       doc: this.doc,
       leases: this.leases,
-      reply: (peer, reply) => this.batch!.effects.push(() => peer.send(encodeYss(reply))),
+      reply: (peer, reply) => {
+        this.batch!.replied.add(peer)
+        this.batch!.effects.push(() => peer.send(encodeYss(reply)))
+      },
       apply: (peer, update) => this.applyParsedUpdate(peer, update)
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
@@ -217,7 +223,7 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], urgent: new Set() })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], replied: new Set(), urgent: new Set() })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
@@ -250,14 +256,16 @@ export class Room {
   }
 
   /**
-   * Runs a batch's effects in order with every peer's socket corked, so that what one peer is
-   * sent in a batch (a broadcast and a lock reply, say) leaves in one write and wakes it once.
-   * Peers granted a lock are written first: the next holder's GRANT is on every hand-over's path.
-   * The order of the frames on each socket is the effects' order, whatever the order of writes.
+   * Runs a batch's effects in order. The sockets of the peers that get a lock reply in it are
+   * corked meanwhile, so that a peer's broadcast and its reply (DONE, or the next holder's GRANT)
+   * leave in one write and wake it once. A batch that grants a lock corks every peer, and writes
+   * the new holders first: every hand-over waits for its GRANT. In a batch without lock replies
+   * (most of them) each frame is written as it comes. The order of the frames on each socket is
+   * the effects' order either way.
    */
   private runEffects(batch: Batch): void {
     if (batch.effects.length === 0) return
-    const corked = [...this.peers]
+    const corked = batch.urgent.size > 0 ? [...this.peers] : [...batch.replied].filter((peer) => this.peers.has(peer))
     for (const peer of corked) peer.cork?.()
     try {
       for (const effect of batch.effects) effect()
