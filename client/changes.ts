@@ -108,6 +108,9 @@ export class Changes {
       this.bindings.notify(keys, () => writers)
       return
     }
+    // Who wrote what matters only to trackers bound to a changed key: a session that shows none
+    // of them (a worker that only locks, say) skips the item-by-item attribution.
+    if (!this.anyBound(keys, changed?.membership ?? false)) return this.settleCommits(tr)
     const writes = this.attribute(tr)
     const spared = new Map<string, readonly Tracker[]>()
     for (const key of keys) {
@@ -118,12 +121,24 @@ export class Changes {
       } else if (w.loud) spared.set(key, [])
       else if (w.own) spared.set(key, w.own)
     }
-    if (spared.size === 0) return
-    if (changed?.membership) {
-      const lists = [...spared.values()]
-      spared.set(KEYS, lists[0]!.filter((t) => lists.every((l) => l.includes(t))))
+    if (spared.size > 0) {
+      if (changed?.membership) {
+        const lists = [...spared.values()]
+        spared.set(KEYS, lists[0]!.filter((t) => lists.every((l) => l.includes(t))))
+      }
+      this.bindings.notify(spared.keys(), (key) => spared.get(key) ?? [])
     }
-    this.bindings.notify(spared.keys(), (key) => spared.get(key) ?? [])
+    this.settleCommits(tr)
+  }
+
+  /** Whether a tracker is bound to one of `keys`, or to the set of keys when it changed. */
+  private anyBound(keys: Iterable<string>, membership: boolean): boolean {
+    for (const key of keys) if (this.bindings.count(key) > 0) return true
+    return membership && this.bindings.count(KEYS) > 0
+  }
+
+  /** Forgets the expected commits that `tr` brought in full. */
+  private settleCommits(tr: Y.Transaction): void {
     for (let i = this.commits.length - 1; i >= 0; i--) {
       const c = this.commits[i]!
       if ((tr.afterState.get(c.client) ?? 0) >= c.end) this.commits.splice(i, 1)

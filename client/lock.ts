@@ -4,23 +4,26 @@
  * `lock(keys, fn)` queues for the keys' lease at the relay. Once granted, and once this session's
  * doc holds every update the relay had at the grant, `fn` runs synchronously against the state;
  * its writes are held aside ({@link LockScope}) and never touch the session's doc directly. They
- * are encoded as one Yjs update in a shadow copy of the doc that writes under a client id of its
- * own, and sent in a COMMIT. The relay applies, stores and broadcasts the update, then releases
- * the lease and acknowledges. The update reaches this session's doc with the broadcast, like any
- * other, so a commit that the relay refused (its lease had expired) or never received is applied
- * nowhere. That is what makes a lock all or nothing, even when the connection or the relay dies
- * half-way: the call resolves if and only if its writes are in the room.
+ * are encoded as one Yjs update under a client id of the locks' own (client/commit.ts builds it
+ * from the items the writes replace, without applying it anywhere), and sent in a COMMIT. The
+ * relay applies, stores and broadcasts the update, then releases the lease and acknowledges. The
+ * update reaches this session's doc with the broadcast, like any other, so a commit that the
+ * relay refused (its lease had expired) or never received is applied nowhere. That is what makes
+ * a lock all or nothing, even when the connection or the relay dies half-way: the call resolves
+ * if and only if its writes are in the room.
  *
  * @example
  *   await server.lock('count', (s) => { s.count = (s.count ?? 0) + 1 })
  *   await server.lock(['from', 'to'], (s) => { s.from -= 5; s.to += 5 })
  */
 import * as Y from 'yjs'
+import { uint32 } from 'lib0/random'
 import {
   MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
-import { applyWrites, type Write } from './writes.js'
+import type { Write } from './writes.js'
+import { encodeCommit, type EncodedCommit } from './commit.js'
 import { jsonEqual } from './json.js'
 import { LockLostError, LockTimeoutError, ReadOnlyError, SessionClosedError } from './errors.js'
 import { LockScope } from './lock-scope.js'
@@ -59,23 +62,33 @@ export const lockKeys = (keys: readonly unknown[]): string[] => {
   return sorted
 }
 
+/** Whether the writes to `key` append items to it, and do nothing else to its value. */
+const onlyAppended = (writes: readonly Write[], key: string): boolean => {
+  let appended = false
+  for (const w of writes) {
+    if (w.key !== key || w.kind === 'force') continue
+    if (w.kind !== 'append' || w.items.length === 0) return false
+    appended = true
+  }
+  return appended
+}
+
 /** Whether `doc` holds everything described by the state vector `sv`. */
 const holds = (doc: Y.Doc, sv: Map<number, number>): boolean => {
   for (const [client, clock] of sv) if (Y.getState(doc.store, client) < clock) return false
   return true
 }
 
-const COMMIT = Symbol('y-server-state lock commit')
-/** Updates the shadow may lag behind before it applies them anyway, to bound their memory. */
-const MAX_BEHIND = 512
-
 export class Locks {
-  /** The shadow doc that lock commits are encoded in; rebuilt after a commit that was refused. */
-  private shadow: Y.Doc | null = null
-  private forward: ((update: Uint8Array) => void) | null = null
-  /** Updates of the session's doc that the shadow has not applied yet. */
-  private behind: Uint8Array[] = []
-  /** The last commit's outcome: commits of one shadow doc must reach the relay in order. */
+  /**
+   * The client id that commits are written under, of the locks' own, so that change detection
+   * can tell a commit's items from the session's other writes; 0 until the first commit, and
+   * replaced after a commit that the relay refused, whose clocks it never saw.
+   */
+  private commitClient = 0
+  /** The clock after the last commit the relay stored: where the next one starts. */
+  private nextClock = 0
+  /** The last commit's outcome: commits of one client id must reach the relay in order. */
   private lastCommit: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly session: LockHost, private readonly defaultTimeout: number) {}
@@ -115,10 +128,6 @@ export class Locks {
     return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet, s.runningTrackers())
   }
 
-  destroy(): void {
-    this.resetShadow()
-  }
-
   private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean, trackers: readonly Tracker[]): Promise<R> {
     const s = this.session
     const conn = s.connection
@@ -136,7 +145,7 @@ export class Locks {
     conn.lost.add(onLost)
     try {
       // Another lock of this session may have committed while this one waited: wait for its
-      // outcome too, so that two commits of one shadow doc are never in flight at once.
+      // outcome too, so that two commits of one client id are never in flight at once.
       for (;;) {
         const prev = this.lastCommit
         await prev
@@ -163,9 +172,10 @@ export class Locks {
       cancel()
       throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
     }
-    // Keys whose writes end where they started change nothing: no update, no re-render.
+    // Keys whose writes end where they started change nothing: no update, no re-render. A key
+    // that only had items appended did change, and comparing it would copy the whole list.
     const state = s.doc.getMap(STATE)
-    const unchanged = new Set([...scope.keysWritten()].filter((key) => jsonEqual(scope.lookup(key, state).value, s.current(key))))
+    const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
     const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
     const commit = writes.length > 0 ? this.encode(writes, cancel) : null
     if (!commit) {
@@ -202,24 +212,26 @@ export class Locks {
     return { update: parts.length === 1 ? update : Y.mergeUpdates(parts), deletions }
   }
 
-  /** Encodes the writes as one update of the shadow doc; null if they change nothing. */
-  private encode(writes: Write[], cancel: () => void): { update: Uint8Array; client: number; start: number; end: number } | null {
-    const shadow = this.shadowDoc()
-    const start = Y.getState(shadow.store, shadow.clientID)
-    let update: Uint8Array | null = null
-    const capture = (u: Uint8Array) => { update = u }
-    shadow.on('update', capture)
+  /** Encodes the writes as one update under the locks' client id; null if they change nothing. */
+  private encode(writes: Write[], cancel: () => void): EncodedCommit | null {
+    if (this.commitClient === 0) this.newCommitClient()
+    const doc = this.session.doc
+    const client = this.commitClient
     try {
-      shadow.transact(() => applyWrites(shadow, writes), COMMIT)
+      return encodeCommit(doc, client, Math.max(this.nextClock, Y.getState(doc.store, client)), writes)
     } catch (err) {
-      this.resetShadow()
       cancel()
       throw err
-    } finally {
-      shadow.off('update', capture)
     }
-    if (!update) return null
-    return { update, client: shadow.clientID, start, end: Y.getState(shadow.store, shadow.clientID) }
+  }
+
+  /** A fresh client id for commits: after a refused commit, its clocks are free again nowhere. */
+  private newCommitClient(): void {
+    let client = uint32()
+    while (client === 0 || client === this.session.doc.clientID || this.session.doc.store.clients.has(client)) client = uint32()
+    this.commitClient = client
+    this.nextClock = 0
+    this.session.changes.ownClients.add(client)
   }
 
   /** Sends `update` as the commit of request `id`; resolves once the items up to `end` are stored. */
@@ -235,20 +247,25 @@ export class Locks {
       }
       const refused = (reason: string) => {
         cleanup()
-        this.resetShadow()
+        if (this.commitClient === client) this.newCommitClient()
         reject(new LockLostError(keys, reason))
+      }
+      const stored = () => {
+        cleanup()
+        if (this.commitClient === client) this.nextClock = Math.max(this.nextClock, end)
+        resolve()
       }
       let disconnected = false
       const onLost = () => { disconnected = true; off() }
       // After a drop, the re-synced doc tells whether the relay stored the commit.
       const onResync = () => {
         if (!disconnected) return
-        if (Y.getState(doc.store, client) >= end) { cleanup(); resolve() }
+        if (Y.getState(doc.store, client) >= end) stored()
         else refused('the connection dropped before the relay stored the writes; nothing was applied')
       }
       const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
       const off = conn.onReply(id, (m) => {
-        if (m.type === YSS_DONE) { cleanup(); resolve() }
+        if (m.type === YSS_DONE) stored()
         else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
       })
       conn.lost.add(onLost)
@@ -320,37 +337,4 @@ export class Locks {
     })
   }
 
-  private shadowDoc(): Y.Doc {
-    if (this.shadow) {
-      this.catchUp()
-      return this.shadow
-    }
-    const doc = this.session.doc
-    const shadow = new Y.Doc({ gc: doc.gc })
-    Y.applyUpdate(shadow, Y.encodeStateAsUpdate(doc))
-    // The shadow is needed only when a lock commits: keep the doc's updates until then, and
-    // apply them in one transaction, instead of a transaction for each update the room sends.
-    this.forward = (update: Uint8Array) => {
-      if (this.behind.push(update) >= MAX_BEHIND) this.catchUp()
-    }
-    doc.on('update', this.forward)
-    this.session.changes.ownClients.add(shadow.clientID)
-    this.shadow = shadow
-    return shadow
-  }
-
-  private catchUp(): void {
-    const shadow = this.shadow
-    if (!shadow || this.behind.length === 0) return
-    const updates = this.behind.splice(0)
-    shadow.transact(() => { for (const u of updates) Y.applyUpdate(shadow, u) })
-  }
-
-  private resetShadow(): void {
-    if (this.forward) this.session.doc.off('update', this.forward)
-    this.forward = null
-    this.behind = []
-    this.shadow?.destroy()
-    this.shadow = null
-  }
 }

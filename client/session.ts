@@ -69,7 +69,6 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     this.room = this.connection.room
     this.ready = this.connection.ready
     this.locks = new Locks(this, options.lockTimeout ?? 10_000)
-    this.connection.closed.add(() => this.locks.destroy())
     this.presence = new Presence(this.connection, this.bindings)
     this.state = stateProxy<S>({
       get: (key) => this.get(key as keyof S & string),

@@ -12,6 +12,7 @@
  *   rooms.open('default').then((room) => conn.attach(room))
  *   ws.on('message', (data) => conn.receive(data))
  */
+import type { Duplex } from 'node:stream'
 import { WebSocket } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { atTime } from './deadline.js'
@@ -35,6 +36,9 @@ export interface ConnectionDeps {
 }
 
 let nextId = 1
+
+/** The TCP socket under a ws WebSocket (ws keeps it as `_socket`; it corks it around each frame itself). */
+const socketOf = (ws: WebSocket): Duplex | null => (ws as unknown as { _socket: Duplex | null })._socket
 
 /** A close reason as WebSocket allows it: at most 123 bytes of UTF-8. */
 export const closeReason = (reason: string): string => {
@@ -84,6 +88,14 @@ export class RelayConnection implements Peer {
     // Nothing more it sends is read, and it is dropped soon after the close frame went out.
     this.close(code, reason, 250)
     this.ws.pause()
+  }
+
+  cork(): void {
+    socketOf(this.ws)?.cork()
+  }
+
+  uncork(): void {
+    socketOf(this.ws)?.uncork()
   }
 
   fail(code: number, reason: string): void {

@@ -17,6 +17,7 @@
  *   handleLockMessage(room.lockContext, peer, decodeYss(decoder))
  */
 import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
 import {
   YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, type YssMessage
 } from '../protocol/messages.js'
@@ -111,6 +112,23 @@ const withinLimits = (ctx: LockContext, peer: Peer, id: number, keys: readonly s
   ctx.refused(peer, limit, detail)
   ctx.reply(peer, { type: YSS_DENIED, id, reason: `too many open lock requests on this connection: ${detail}` })
   return false
+}
+
+/**
+ * The doc's state vector, as a GRANT carries it: what `Y.encodeStateVector` writes, without
+ * sorting the clients first (a state vector is read into a map, in any order), which is most of
+ * its cost in a room whose history has thousands of client ids (10,000: 0.6 ms instead of 2.3).
+ */
+export const grantStateVector = (doc: Y.Doc): Uint8Array => {
+  const e = encoding.createEncoder()
+  const clients = doc.store.clients
+  encoding.writeVarUint(e, clients.size)
+  for (const [client, structs] of clients) {
+    const last = structs[structs.length - 1]!
+    encoding.writeVarUint(e, client)
+    encoding.writeVarUint(e, last.id.clock + last.length)
+  }
+  return encoding.toUint8Array(e)
 }
 
 /**

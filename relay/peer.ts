@@ -39,6 +39,12 @@ export interface Peer {
   fail(code: number, reason: string): void
   /** Closes the connection for passing `limit`: counted in /metrics, logged once a minute a room and limit. */
   overLimit(limit: LimitName, code: number, reason: string): void
+  /**
+   * Holds what is sent until {@link uncork}, so that the frames of one batch leave in one write
+   * (and wake the client once). Optional: a peer without it sends each frame at once.
+   */
+  cork?(): void
+  uncork?(): void
 }
 
 /** Whether the room applies `peer`'s updates and grants it locks. */

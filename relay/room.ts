@@ -28,7 +28,7 @@ import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
 import type { LeaseCallbacks, LeaseTableFactory, Leases } from './leases-api.js'
 import { isUnavailable } from './unavailable.js'
-import { handleLockMessage, type LockContext } from './lock-messages.js'
+import { grantStateVector, handleLockMessage, type LockContext } from './lock-messages.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
@@ -75,6 +75,10 @@ interface Batch {
   syncAnswers: Map<Peer, Map<number, number>>
   /** Peers whose query awareness is answered in this batch. */
   awarenessAnswers: Set<Peer>
+  /** Peers sent a lock reply in this batch (GRANT, DONE, DENIED, FLUSHED, ACCESS): corked. */
+  replied: Set<Peer>
+  /** Of those, the peers granted a lock: written first, as a hand-over waits for its GRANT. */
+  urgent: Set<Peer>
 }
 
 /** The lowest clock of each client in either state vector: an answer to both. */
@@ -127,7 +131,9 @@ export class Room {
       leaseMs: ctx.leaseMs,
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
-        this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: Y.encodeStateVector(this.doc) })))
+        this.batch?.urgent.add(r.holder)
+        this.batch?.replied.add(r.holder)
+        this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
@@ -157,7 +163,10 @@ export class Room {
       doc: this.doc,
       leases: this.leases,
       limits: ctx.limits,
-      reply: (peer, reply) => this.batch!.effects.push(() => peer.send(encodeYss(reply))),
+      reply: (peer, reply) => {
+        this.batch!.replied.add(peer)
+        this.batch!.effects.push(() => peer.send(encodeYss(reply)))
+      },
       check: (update) => this.checkUpdate(update),
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {
@@ -272,7 +281,7 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), awarenessAnswers: new Set() })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if ('run' in item) batch.effects.push(item.run)
@@ -303,7 +312,7 @@ export class Room {
       }
       if (this.failed) return // an update of another relay, applied into the batch meanwhile, failed
       this.batch = null
-      for (const effect of batch.effects) effect()
+      this.runEffects(batch)
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
         const whole = Y.encodeStateAsUpdate(this.doc)
         this.size.measured(whole.length)
@@ -312,6 +321,26 @@ export class Room {
           (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
         )
       }
+    }
+  }
+
+  /**
+   * Runs a batch's effects in order. The sockets of the peers that get a lock reply in it are
+   * corked meanwhile, so that a peer's broadcast and its reply (DONE, or the next holder's GRANT)
+   * leave in one write and wake it once. A batch that grants a lock corks every peer, and writes
+   * the new holders first: every hand-over waits for its GRANT. In a batch without lock replies
+   * (most of them) each frame is written as it comes. The order of the frames on each socket is
+   * the effects' order either way.
+   */
+  private runEffects(batch: Batch): void {
+    if (batch.effects.length === 0) return
+    const corked = batch.urgent.size > 0 ? [...this.peers] : [...batch.replied].filter((peer) => this.peers.has(peer))
+    for (const peer of corked) peer.cork?.()
+    try {
+      for (const effect of batch.effects) effect()
+    } finally {
+      for (const peer of corked) if (batch.urgent.has(peer)) peer.uncork?.()
+      for (const peer of corked) if (!batch.urgent.has(peer)) peer.uncork?.()
     }
   }
 

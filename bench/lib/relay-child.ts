@@ -1,6 +1,6 @@
 /**
  * Child process: one relay under test, alone in its process. Started by {@link launchRelay} with a
- * JSON spec; answers `memory` (after a full GC), `metrics` (ours only) and `close`.
+ * JSON spec; answers `memory` (after a full GC), `metrics` (ours only), `cpu` (`process.cpuUsage()`) and `close`.
  *
  * The reference relay is @y/websocket-server's own `setupWSConnection`, served exactly as its
  * `server.js` does, with the `ws` it ships with (6.x, not ours). Its LevelDB persistence is
@@ -10,6 +10,7 @@ import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import * as Y from 'yjs'
 import { serveRequests, memoryAfterGc } from './children.js'
@@ -24,6 +25,8 @@ export interface RelaySpec {
   /** Ours only: share rooms through this Redis and PostgreSQL (the cluster scenario). */
   redis?: string
   postgres?: string
+  /** Ours only: run the relay compiled by tsc in this directory (see lib/compiled.ts), as the package ships it, instead of the sources under tsx. */
+  compiledDir?: string
 }
 
 interface Running {
@@ -33,7 +36,9 @@ interface Running {
 }
 
 const startOurs = async (spec: RelaySpec): Promise<Running> => {
-  const { startRelay } = await import('../../relay/server.js')
+  const { startRelay } = (spec.compiledDir
+    ? await import(pathToFileURL(join(spec.compiledDir, 'relay/server.js')).href)
+    : await import('../../relay/server.js')) as typeof import('../../relay/server.js')
   const relay = await startRelay({
     host: '127.0.0.1',
     port: 0,
@@ -102,6 +107,8 @@ serveRequests(async (msg) => {
       return { memory: await memoryAfterGc() }
     case 'metrics':
       return { metrics: running.metrics?.() ?? {} }
+    case 'cpu':
+      return { cpu: process.cpuUsage() }
     case 'close':
       await running.close().catch(() => {})
       // A normal exit, so that --cpu-prof writes its profile.

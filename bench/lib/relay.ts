@@ -20,6 +20,8 @@ export interface LaunchedRelay {
   memory(): Promise<MemorySample>
   /** Ours only: the relay's counters (bytes and messages in and out). */
   metrics(): Promise<Record<string, number>>
+  /** The relay process's CPU time so far, in µs (`process.cpuUsage()`). */
+  cpu(): Promise<{ user: number; system: number }>
   stop(): Promise<void>
 }
 
@@ -43,6 +45,7 @@ export const launchRelay = async (spec: RelaySpec): Promise<LaunchedRelay> => {
     pid: child.proc.pid!,
     memory: async () => (await child.request<{ memory: MemorySample }>({ cmd: 'memory' })).memory,
     metrics: async () => (await child.request<{ metrics: Record<string, number> }>({ cmd: 'metrics' })).metrics,
+    cpu: async () => (await child.request<{ cpu: { user: number; system: number } }>({ cmd: 'cpu' })).cpu,
     stop: () => child.stop()
   }
 }

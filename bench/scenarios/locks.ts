@@ -1,107 +1,250 @@
 /**
- * Scenario 4, locked increments: N sessions (each its own socket) increment one counter under
- * the relay's lock, as fast as they can; the final count must be exact. Plain unlocked sets of
- * the same sessions, for comparison. Ours only: the peers have no locks.
+ * Scenario 4, locks:
+ *
+ * 1. Locked increments: P processes (each one client, as real clients are) each do M locked
+ *    increments of one counter, with our client against our relay, and with the simplest exact
+ *    alternative a user would reach for, a FIFO mutex on Redis (BLPOP a token, GET, SET, RPUSH the
+ *    token back) against a redis-server of the bench's own. The final count must be exact.
+ * 2. A locking session's memory: a room holding a 10,000-message chat; one process holds a
+ *    session of ours that has locked, another a stock y-websocket client; the heap each took.
  */
+import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import { int, ints, reps } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
+import { spawnChild, type Child } from '../lib/children.js'
+import { startRedis, redisVersion } from '../lib/redis-server.js'
+import { respConnect } from '../lib/resp.js'
+import { rotation } from '../lib/systems.js'
 import { session } from '../../test/helpers.js'
-import { yieldToLoop } from '../lib/wait.js'
+import { compiledPackage } from '../lib/compiled.js'
 import { median } from '../lib/stats.js'
-import { num, type Scenario, type Table, type Target } from '../lib/report.js'
-import type { ServerState } from '../../client/index.js'
+import { num, type Headline, type Scenario, type Table, type Target } from '../lib/report.js'
+
+const LOCK_CHILD = fileURLToPath(new URL('../lib/lock-child.ts', import.meta.url))
+const MEMORY_CHILD = fileURLToPath(new URL('../lib/memory-child.ts', import.meta.url))
+
+type LockSystem = 'ours' | 'redis'
+/** `BENCH_LOCK_SYSTEMS=ours` measures ours only (for profiling). */
+const LOCK_SYSTEMS: readonly LockSystem[] = (process.env.BENCH_LOCK_SYSTEMS?.split(',') ?? ['ours', 'redis']) as LockSystem[]
 
 interface LockRun {
-  lockedPerSec: number
+  perSec: number
+  /** CPU time per increment of all the clients together, and of the relay (ours) or redis-server, in µs. */
+  clientCpuUs: number
+  serverCpuUs: number
   exact: boolean
   finalCount: number
   expected: number
-  setsPerSec: number
 }
 
-const measure = async (sessions: number, seconds: number, setsPerSession: number): Promise<LockRun> => {
-  const relay = await launchRelay({ system: 'ours' })
-  const open: ServerState[] = []
+/** `BENCH_PROFILE_CLIENTS=DIR` runs our lock clients under --cpu-prof (profiles land in DIR). */
+const clientArgs = (system: LockSystem): string[] => {
+  const dir = process.env.BENCH_PROFILE_CLIENTS
+  return dir && (process.env.BENCH_LOCK_SYSTEMS ?? 'ours').split(',').includes(system) ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+}
+
+const spawnLockers = (n: number, system: LockSystem): Promise<Child[]> =>
+  Promise.all(Array.from({ length: n }, () => spawnChild(LOCK_CHILD, [], { execArgv: clientArgs(system) })))
+
+/** Starts every child's loop at once; resolves with the increments per second of them all. */
+const race = async (children: Child[], ops: number, serverCpu: () => Promise<number>): Promise<{ perSec: number; done: number; clientCpuUs: number; serverCpuUs: number }> => {
+  const s0 = await serverCpu()
+  const t0 = performance.now()
+  const results = await Promise.all(children.map((c) => c.request<{ done: number; ms: number; cpuUs: number }>({ cmd: 'run', ops }, 300_000)))
+  const seconds = (performance.now() - t0) / 1000
+  const s1 = await serverCpu()
+  const done = results.reduce((a, r) => a + r.done, 0)
+  return { perSec: done / seconds, done, clientCpuUs: results.reduce((a, r) => a + r.cpuUs, 0) / done, serverCpuUs: (s1 - s0) / done }
+}
+
+/** The CPU time of a process in µs, from /proc (user + system). */
+const procCpuUs = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100 // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Our relay, as the package ships it unless BENCH_SOURCES=1. */
+const ourRelay = () => {
+  const compiledDir = compiledPackage()
+  return launchRelay({ system: 'ours', ...(compiledDir ? { compiledDir } : {}) })
+}
+
+const measureOurs = async (processes: number, ops: number): Promise<LockRun> => {
+  const relay = await ourRelay()
+  const children = await spawnLockers(processes, 'ours')
   try {
-    for (let i = 0; i < sessions; i++) open.push(await session(relay.url, 'locks'))
-
-    // Locked increments, every session contending for the one key until the deadline.
-    const done = new Array<number>(sessions).fill(0)
-    const t0 = performance.now()
-    const deadline = t0 + seconds * 1000
-    await Promise.all(open.map(async (s, i) => {
-      while (performance.now() < deadline) {
-        await s.lock('count', (st: Record<string, any>) => { st.count = ((st.count as number | undefined) ?? 0) + 1 })
-        done[i]!++
-      }
-    }))
-    const lockedSeconds = (performance.now() - t0) / 1000
-    const expected = done.reduce((a, b) => a + b, 0)
-
-    // Plain sets: each session writes its own key, then waits until the relay stored them all.
-    const t1 = performance.now()
-    await Promise.all(open.map(async (s, i) => {
-      for (let j = 1; j <= setsPerSession; j++) {
-        s.set(`plain-${i}`, j)
-        if (j % 100 === 0) await yieldToLoop()
-      }
-      await s.flush()
-    }))
-    const setsSeconds = (performance.now() - t1) / 1000
-
-    // A fresh session reads what the relay holds.
+    await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'locks', compiledDir: compiledPackage() })))
+    const { perSec, done, clientCpuUs, serverCpuUs } = await race(children, ops, async () => { const c = await relay.cpu(); return c.user + c.system })
     const checker = await session(relay.url, 'locks')
-    open.push(checker)
     const finalCount = checker.get('count') as number
-    const plainOk = open.slice(0, sessions).every((_, i) => checker.get(`plain-${i}`) === setsPerSession)
-    return {
-      lockedPerSec: expected / lockedSeconds,
-      exact: finalCount === expected && plainOk,
-      finalCount,
-      expected,
-      setsPerSec: (sessions * setsPerSession) / setsSeconds
-    }
+    checker.close()
+    return { perSec, clientCpuUs, serverCpuUs, exact: finalCount === done && done === processes * ops, finalCount, expected: processes * ops }
   } finally {
-    for (const s of open) s.close()
+    await Promise.all(children.map((c) => c.stop()))
     await relay.stop()
   }
 }
 
+const measureRedis = async (processes: number, ops: number): Promise<LockRun> => {
+  const redis = await startRedis()
+  const children = await spawnLockers(processes, 'redis')
+  try {
+    const admin = await respConnect(redis.port)
+    await admin.command('DEL', 'count', 'token')
+    await admin.command('RPUSH', 'token', '1')
+    await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'redis', port: redis.port, client: process.env.BENCH_LOCK_REDIS_CLIENT ?? 'resp' })))
+    const { perSec, done, clientCpuUs, serverCpuUs } = await race(children, ops, async () => procCpuUs(redis.pid))
+    const finalCount = Number(await admin.command('GET', 'count'))
+    admin.close()
+    return { perSec, clientCpuUs, serverCpuUs, exact: finalCount === done && done === processes * ops, finalCount, expected: processes * ops }
+  } finally {
+    await Promise.all(children.map((c) => c.stop()))
+    await redis.stop()
+  }
+}
+
+interface MemoryRun {
+  /** Heap plus memory outside it (buffers), after full collections, in bytes. */
+  bytes: number
+  heap: number
+  rss: number
+}
+
+const message = (i: number) => ({ nickname: `user-${i % 97}`, text: `Hello from message ${i}, how is everyone doing today?` })
+
+const measureMemory = async (system: 'ours' | 'plain', existing: number, after: number): Promise<MemoryRun> => {
+  const relay = await ourRelay()
+  const child = await spawnChild(MEMORY_CHILD, [])
+  try {
+    const seeder = await session(relay.url, 'chat')
+    for (let i = 0; i < existing; i += 1000) await seeder.append('messages', ...Array.from({ length: Math.min(1000, existing - i) }, (_, k) => message(i + k)))
+    await seeder.flush()
+    const { length } = await child.request<{ length: number }>({ cmd: 'connect', system, url: relay.url, room: 'chat', compiledDir: compiledPackage() })
+    // Messages that arrive after the session locked: each is applied to every copy of the room.
+    for (let i = 0; i < after; i++) await seeder.append('messages', message(existing + i))
+    await seeder.flush()
+    const m = await child.request<{ heap: number; external: number; rss: number }>({ cmd: 'measure', length: length + after })
+    seeder.close()
+    return { bytes: m.heap + m.external, heap: m.heap, rss: m.rss }
+  } finally {
+    await child.stop()
+    await relay.stop()
+  }
+}
+
+const range = (values: number[], f: (v: number) => string): string =>
+  values.length > 1 ? `${f(Math.min(...values))}–${f(Math.max(...values))}` : f(values[0]!)
+
+const x = (v: number): string => `${v.toFixed(2)}×`
+
 export const locks: Scenario = {
   name: 'locks',
-  title: '4. Locked increments',
-  method: 'N sessions of our client (one socket each, in the bench process) each loop `await lock("count", s => { s.count += 1 })` ' +
-    'for a fixed time; a fresh session then reads the count, which must equal the number of increments that resolved. ' +
-    'Plain sets: the same sessions each set their own key S times, then `flush()`; the clock stops when every flush resolved ' +
-    '(all stored by the relay). Ours only (the peers have no locks). Median over the repeats.',
+  title: '4. Locks',
+  method: 'Locked increments: P processes, each one client alone in its process (as real clients are), each do M locked increments ' +
+    'of one counter, one after another, all starting together; the clock runs from the start to the last one resolved, and the ' +
+    'final count must equal P × M. Ours: a session of our client (`await lock("count", s => { s.count += 1 })`) against our relay ' +
+    '(in memory, in its own process). The peer: a FIFO mutex on a redis-server of the bench\'s own (persistence off), the simplest exact ' +
+    'alternative a user would reach for: BLPOP a token from a list (Redis serves blocked clients first come, first served), GET the ' +
+    'counter, SET it, RPUSH the token back, through a minimal RESP client (bench/lib/resp.ts). The two systems alternate within each ' +
+    'repeat. Our relay and client run as the package ships them, compiled by tsc (`BENCH_SOURCES=1`: the sources under tsx). Memory: a room holding a chat of M messages; a fresh process connects one client and reads its heap plus external memory ' +
+    'after full collections, minus the same before it connected; then 100 more messages arrive and the figure is read. Ours is a ' +
+    'session that has locked (a counter, and one message appended under the lock of the list); the peer a stock y-websocket client ' +
+    '(Y.Doc and WebsocketProvider) that pushed one message.',
   async run() {
-    const counts = ints('BENCH_LOCK_SESSIONS', [1, 2, 8], [1, 8])
-    const seconds = int('BENCH_LOCK_SECONDS', 3, 1)
-    const setsPerSession = int('BENCH_LOCK_SETS', 2000, 500)
+    const counts = ints('BENCH_LOCK_PROCESSES', [1, 2, 4, 8], [1, 8])
+    const ops = int('BENCH_LOCK_OPS', 250, 100)
+    const repeats = int('BENCH_LOCK_REPS', Math.max(reps(), 5), 1)
+    const chatMessages = int('BENCH_LOCK_CHAT', 10_000, 2_000)
+    const memReps = int('BENCH_LOCK_MEMORY_REPS', reps(), 1)
     const rows: string[][] = []
     const targets: Target[] = []
-    for (const n of counts) {
-      const runs: LockRun[] = []
-      for (let rep = 0; rep < reps(); rep++) {
-        runs.push(await measure(n, seconds, setsPerSession))
-        process.stderr.write(`  locks N=${n} #${rep + 1}\n`)
+    const headlines: Headline[] = []
+    const notes: string[] = []
+
+    for (const p of counts) {
+      const runs: Record<LockSystem, LockRun[]> = { ours: [], redis: [] }
+      for (let rep = 0; rep < repeats; rep++) {
+        for (const system of rotation(LOCK_SYSTEMS, rep)) {
+          const run = system === 'ours' ? await measureOurs(p, ops) : await measureRedis(p, ops)
+          runs[system].push(run)
+          process.stderr.write(`  locks P=${p} ${system} #${rep + 1}: ${num(run.perSec)}/s, CPU per increment: clients ${num(run.clientCpuUs)} µs, server ${num(run.serverCpuUs)} µs${run.exact ? '' : ` NOT EXACT ${run.finalCount}/${run.expected}`}\n`)
+        }
       }
-      const locked = median(runs.map((r) => r.lockedPerSec))
-      const exact = runs.every((r) => r.exact)
-      rows.push([String(n), num(locked), exact ? 'yes' : `**no** (${runs.map((r) => `${r.finalCount}/${r.expected}`).join(', ')})`,
-        num(median(runs.map((r) => r.setsPerSec))), num(median(runs.map((r) => r.setsPerSec)) / locked)])
-      if (n === 8) targets.push({ what: 'Locked increments, 8 sessions', goal: '≥ 2,000/s, exact', value: `${num(locked)}/s, ${exact ? 'exact' : 'NOT exact'}`, met: locked >= 2000 && exact })
+      if (runs.ours.length === 0 || runs.redis.length === 0) continue
+      const ours = median(runs.ours.map((r) => r.perSec))
+      const redis = median(runs.redis.map((r) => r.perSec))
+      const ratios = runs.ours.map((r, i) => r.perSec / runs.redis[i]!.perSec)
+      const exact = [...runs.ours, ...runs.redis].every((r) => r.exact)
+      const ratio = median(ratios)
+      rows.push([
+        String(p),
+        num(ours),
+        range(runs.ours.map((r) => r.perSec), (v) => num(v)),
+        num(redis),
+        range(runs.redis.map((r) => r.perSec), (v) => num(v)),
+        x(ratio),
+        range(ratios, x),
+        exact ? 'yes' : `**no** (${[...runs.ours, ...runs.redis].filter((r) => !r.exact).map((r) => `${r.finalCount}/${r.expected}`).join(', ')})`
+      ])
+      targets.push({
+        what: `Locked increments, ${p} process${p === 1 ? '' : 'es'}, vs a Redis FIFO mutex`,
+        goal: '≥ 1.00×, exact',
+        value: `${x(ratio)} (${num(ours)} vs ${num(redis)}/s; ${range(ratios, x)}), ${exact ? 'exact' : 'NOT exact'}`,
+        met: ratio >= 1 && exact
+      })
+      if (p === Math.max(...counts)) {
+        headlines.push({ figure: `Locked increments, ${p} processes (vs a Redis FIFO mutex: ${num(redis)}/s)`, ours: `${num(ours)}/s (${x(ratio)})` })
+      }
     }
-    const table: Table = {
-      title: `Locked increments for ${seconds} s, plain sets ${setsPerSession} per session (median of ${reps()})`,
-      columns: ['sessions', 'locked increments/s', 'final count exact', 'plain sets/s', 'plain ÷ locked'],
+    const lockTable: Table = {
+      title: `Locked increments, P processes × ${ops} each (median of ${repeats}, systems alternating; range over the repeats)`,
+      columns: ['processes', 'ours /s', 'ours range', 'Redis mutex /s', 'mutex range', 'ours ÷ mutex', 'ratio range', 'count exact'],
       rows
     }
-    const eight = rows.find((r) => r[0] === '8')
-    const headlines = eight ? [{ figure: 'Locked increments/s, 8 contending sessions (the peers have no locks)', ours: `${eight[1]}/s` }] : []
-    const notes = ['All sessions run in the one bench process, as the relay runs in its own: every increment is applied by every session ' +
-      '(to its doc; the shadow doc of its locks catches up once a lock), and each hand-over of the lease crosses both processes. On this 2-core machine ' +
-      'the figure is bound by that round trip: CPU profiles show neither process saturated, and time in socket writes on both sides.']
-    return { tables: [table], targets, notes, headlines }
+
+    notes.push(`Redis ${redisVersion()}, one redis-server of the bench's own per measurement, on 127.0.0.1, \`--save '' --appendonly no\`; ` +
+      `our relay keeps the room in memory. ${compiledPackage() ? 'Our relay and client run compiled by tsc, as the package ships them' : 'Our relay and client run from their sources under tsx'}; ` +
+      'every process is Node 20 started through tsx (bench/lib/lock-child.ts), the mutex\'s clients too.',
+    'A ratio above 1× means ours is faster. This 2-core machine is shared: the figures move between runs, so each is the median of ' +
+      'repeats with the systems alternating, and the range is shown.',
+    'CPU per increment is the CPU time of the client processes together, and of the relay or redis-server, divided by the increments. ' +
+      'With P processes each of our increments is applied by every session (that is the product: every client sees the counter), so ' +
+      'every commit wakes P Node processes, and each hand-over crosses the relay (COMMIT to it; the broadcast and the GRANT to the next ' +
+      'holder, in one write). A Redis client that waits in BLPOP is not woken until the token comes back.')
+    const mem: Record<'ours' | 'plain', MemoryRun[]> = { ours: [], plain: [] }
+    const tables = [lockTable]
+    for (let rep = 0; rep < (chatMessages > 0 ? memReps : 0); rep++) {
+      for (const system of rotation(['ours', 'plain'] as const, rep)) {
+        const run = await measureMemory(system, chatMessages, 100)
+        mem[system].push(run)
+        process.stderr.write(`  locks memory ${system} #${rep + 1}: ${num(run.bytes / 2 ** 20)} MB\n`)
+      }
+    }
+    if (mem.ours.length === 0) return { tables, targets, notes, headlines }
+    const mb = (v: number) => num(v / 2 ** 20)
+    const memRatios = mem.ours.map((r, i) => r.bytes / mem.plain[i]!.bytes)
+    const memRatio = median(memRatios)
+    tables.push({
+      title: `A client's memory in a room holding ${chatMessages} chat messages, 100 more arriving after it connected (median of ${memReps})`,
+      columns: ['client', 'heap + external MB', 'range', 'heap MB', 'RSS MB', 'ours ÷ plain'],
+      rows: (['ours', 'plain'] as const).map((s) => [
+        s === 'ours' ? 'ours: a session that has locked' : 'a plain y-websocket client',
+        mb(median(mem[s].map((r) => r.bytes))),
+        range(mem[s].map((r) => r.bytes), mb),
+        mb(median(mem[s].map((r) => r.heap))),
+        mb(median(mem[s].map((r) => r.rss))),
+        s === 'ours' ? `${x(memRatio)} (${range(memRatios, x)})` : ''
+      ])
+    })
+    targets.push({
+      what: `A locking session's memory, ${chatMessages}-message chat, vs a plain y-websocket client`,
+      goal: '≤ 1.20×',
+      value: `${x(memRatio)} (${range(memRatios, x)})`,
+      met: memRatio <= 1.2
+    })
+    headlines.push({ figure: `A locking session's memory, ${chatMessages}-message chat (a plain y-websocket client: ${mb(median(mem.plain.map((r) => r.bytes)))} MB)`, ours: `${mb(median(mem.ours.map((r) => r.bytes)))} MB (${x(memRatio)})` })
+
+    return { tables, targets, notes, headlines }
   }
 }

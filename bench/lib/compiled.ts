@@ -1,0 +1,28 @@
+/**
+ * The package as it ships: the relay and the client compiled by tsc (tsconfig.build.json) into
+ * bench/.build, for scenarios that measure their CPU. Under tsx every function expression gets a
+ * `__name()` call (esbuild's keepNames), a cost that the published JavaScript does not have.
+ * `BENCH_SOURCES=1` runs the sources under tsx instead; `BENCH_COMPILED=DIR` uses a build already
+ * in DIR (one compiled from another commit, to compare two versions in one run).
+ *
+ * @example
+ *   const dir = compiledPackage()       // '/…/bench/.build', or null with BENCH_SOURCES=1
+ *   await launchRelay({ system: 'ours', ...(dir ? { compiledDir: dir } : {}) })
+ */
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const OUT = fileURLToPath(new URL('../.build', import.meta.url))
+let built: string | null | undefined
+
+/** Compiles once per bench run; returns the directory, or null to run the sources. */
+export const compiledPackage = (): string | null => {
+  if (built !== undefined) return built
+  if (process.env.BENCH_SOURCES === '1') return (built = null)
+  if (process.env.BENCH_COMPILED) return (built = process.env.BENCH_COMPILED)
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', OUT, '--sourceMap', 'false', '--declaration', 'false', '--inlineSources', 'false'], { cwd: ROOT, stdio: 'inherit' })
+  return (built = OUT)
+}

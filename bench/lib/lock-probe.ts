@@ -1,0 +1,55 @@
+/**
+ * A probe of where a locked increment's CPU goes, for profiling (not part of `npm run bench`): our
+ * relay in its own process, one session in this process doing N locked increments one after
+ * another, and P passive sessions, each in its own process, that only receive them. Prints the
+ * rate and the CPU time per increment of the locker, of the relay, and of each passive session
+ * (all its threads, from /proc).
+ *
+ * @example
+ *   node --import tsx bench/lib/lock-probe.ts 5000 7     # N increments, P passive sessions
+ *   PROBE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p' node --import tsx bench/lib/lock-probe.ts 5000 1
+ *   PROBE_PASSIVE=plain node --import tsx bench/lib/lock-probe.ts 5000 7  # stock y-websocket clients as the passive ones
+ */
+import WebSocket from 'ws'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { launchRelay } from './relay.js'
+import { spawnChild } from './children.js'
+
+const n = Number(process.argv[2] ?? 5000)
+const p = Number(process.argv[3] ?? 0)
+
+/** A process's CPU time in µs (user + system, every thread), from /proc (USER_HZ 100). */
+const procCpuUs = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(f[11]) + Number(f[12])) * 1e4
+}
+
+const compiled = process.env.PROBE_COMPILED
+const { connect } = (compiled ? await import(pathToFileURL(join(compiled, 'client/index.js')).href) : await import('../../client/index.js')) as typeof import('../../client/index.js')
+const relay = await launchRelay({ system: 'ours', ...(compiled ? { compiledDir: compiled } : {}) })
+const passive = await Promise.all(Array.from({ length: p }, () =>
+  spawnChild(fileURLToPath(new URL('./lock-child.ts', import.meta.url)), [], { execArgv: (process.env.PROBE_ARGS ?? '').split(' ').filter(Boolean) })))
+await Promise.all(passive.map((c) => c.request({ cmd: 'connect', system: process.env.PROBE_PASSIVE ?? 'ours', url: relay.url, room: 'probe', compiledDir: compiled })))
+const s = connect<{ count: number }>({ url: relay.url, room: 'probe', WebSocketPolyfill: WebSocket, broadcastChannel: false })
+await s.ready
+const increment = () => s.lock('count', (st) => { st.count = (st.count ?? 0) + 1 })
+for (let i = 0; i < 300; i++) await increment() // warm up
+const k0 = passive.map((c) => procCpuUs(c.proc.pid!))
+const r0 = await relay.cpu()
+const c0 = process.cpuUsage()
+const t0 = performance.now()
+for (let i = 0; i < n; i++) await increment()
+const ms = performance.now() - t0
+const c = process.cpuUsage(c0)
+const r1 = await relay.cpu()
+const each = p > 0 ? passive.reduce((a, k, i) => a + procCpuUs(k.proc.pid!) - k0[i]!, 0) / p / n : NaN
+const us = (v: number) => `${v.toFixed(0)} µs`
+console.log(`P=${p} passive: ${((n / ms) * 1000).toFixed(0)}/s; CPU per increment: locker ${us((c.user + c.system) / n)} (user ${us(c.user / n)}), ` +
+  `relay ${us((r1.user - r0.user + r1.system - r0.system) / n)} (user ${us((r1.user - r0.user) / n)}), each passive session ${us(each)}`)
+s.close()
+await Promise.all(passive.map((k) => k.stop()))
+await relay.stop()
+process.exit(0)
