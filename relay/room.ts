@@ -358,8 +358,10 @@ export class Room {
     this.failed = true
     this.queue.length = 0
     this.ctx.metrics.inc('errors_total')
-    this.ctx.log.error(what, { room: this.name, error: String(err) })
     const unavailable = isUnavailable(err)
+    // A store that is down fails every room that writes: say so once a minute, not per room.
+    if (unavailable) this.ctx.limited.warn(`unavailable:${what}`, what, { room: this.name, error: String(err) })
+    else this.ctx.log.error(what, { room: this.name, error: String(err) })
     for (const peer of this.peers) peer.fail(unavailable ? CLOSE.tryAgainLater : CLOSE.internalError, unavailable ? 'store unreachable; try again later' : 'room failed; reconnect')
     this.ctx.onFailed(this)
   }

@@ -101,7 +101,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const cluster: Cluster | null = options.redis !== undefined
     ? await (await import('./cluster/index.js')).startCluster({ ...options.cluster, redis: options.redis, postgres: options.postgres!, log })
     : null
-  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data'))
+  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log))
   const bus = cluster?.bus ?? options.bus ?? localBus
   // Before listening: a store that cannot open (a data directory another relay holds) stops the start.
   await store.open?.()

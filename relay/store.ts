@@ -20,6 +20,15 @@
  * What is not seen: the writes of the last ~50 ms before a SIGKILL, cut from the log's end
  * (the witness did not see them yet), and the same after a power cut.
  *
+ * A failed write (a full disk: "IO error: <dir>/000003.log: No space left on device") may
+ * leave a torn record at the log's end, behind which LevelDB would drop later writes when it
+ * next replays the log; a failure while it flushes its memtable stays with it until it is
+ * reopened. So after a failed write the store writes nothing more until it has closed and
+ * reopened LevelDB (retried with a backoff while the disk is still full; every call meanwhile
+ * rejects with an UnavailableError). That reopen may drop the torn record, the failed write,
+ * which was never acknowledged: it is not damage as long as the store still holds every write
+ * it acknowledged. Between the close and the reopen the directory's lock is free for a moment.
+ *
  * `MemoryStore` keeps nothing across restarts.
  *
  * @example
@@ -37,6 +46,8 @@ import { join, resolve } from 'node:path'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
+import type { Logger } from './log.js'
+import { UnavailableError } from './unavailable.js'
 import { LeveldbPersistence, getLevelBulkKeys, getLevelUpdatesEntries, type DocKey, type LevelDb, type LevelOp, type UpdateEntry } from 'y-leveldb'
 
 /**
@@ -131,6 +142,9 @@ const HEAD_KEY: DocKey = [OURS, 'head']
  */
 const WITNESS = 'y-server-state-head'
 const WITNESS_DELAY_MS = 50
+/** The backoff between attempts to reopen LevelDB after a failed write. */
+const MIN_REOPEN_DELAY_MS = 100
+const MAX_REOPEN_DELAY_MS = 5_000
 const DAMAGED = 'DAMAGED'
 const RECOVERING_LOG = /^RECOVERING-\d+\.log$/
 /** y-leveldb's keys, as y-leveldb lays them out. */
@@ -222,8 +236,10 @@ export class LevelStore implements RoomStore {
   private witnessed = 0
   private witnessTimer: ReturnType<typeof setTimeout> | undefined
   private witnessing: Promise<void> = Promise.resolve()
+  /** Set by a failed write, until LevelDB is reopened: nothing is written meanwhile. */
+  private broken: { error: Error; delayMs: number; retryAt: number; reopening: Promise<LeveldbPersistence> | null } | null = null
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly log?: Pick<Logger, 'warn' | 'info'>) {}
 
   /** Opens LevelDB if not yet done; every other member opens it too, if needed. */
   async open(): Promise<void> {
@@ -231,10 +247,42 @@ export class LevelStore implements RoomStore {
   }
 
   private persistence(): Promise<LeveldbPersistence> {
-    return (this.opening ??= this.openStore())
+    if (this.broken) return this.reopen(this.broken)
+    return (this.opening ??= this.openStore(null))
   }
 
-  private async openStore(): Promise<LeveldbPersistence> {
+  /**
+   * Closes and reopens LevelDB after a failed write, at most once per backoff delay; rejects
+   * with an UnavailableError until it succeeds.
+   */
+  private reopen(broken: NonNullable<LevelStore['broken']>): Promise<LeveldbPersistence> {
+    if (broken.reopening) return broken.reopening
+    if (Date.now() < broken.retryAt) return Promise.reject(new UnavailableError(`the store cannot write (${broken.error.message}); retrying`))
+    const acknowledged = this.head
+    const old = this.opening
+    broken.reopening = (async () => {
+      await (await old?.catch(() => null))?.destroy()
+      return this.openStore(acknowledged)
+    })().then((persistence) => {
+      this.opening = Promise.resolve(persistence)
+      this.broken = null
+      this.log?.info('store writes again: reopened after a failed write', { dir: resolve(this.dir) })
+      return persistence
+    }, (err: Error) => {
+      broken.reopening = null
+      broken.delayMs = Math.min(broken.delayMs * 2, MAX_REOPEN_DELAY_MS)
+      broken.retryAt = Date.now() + broken.delayMs
+      throw new UnavailableError(`the store cannot write (${broken.error.message}); reopening it failed: ${err.message}`, { cause: err })
+    })
+    return broken.reopening
+  }
+
+  /**
+   * Opens LevelDB and checks it. `acknowledged`, when reopening after a failed write, is the
+   * count of writes the store acknowledged: a dropped torn record is the failed write if the
+   * store still holds that many.
+   */
+  private async openStore(acknowledged: number | null): Promise<LeveldbPersistence> {
     const where = resolve(this.dir)
     if (existsSync(join(this.dir, DAMAGED))) {
       throw new Error(`the store in ${where} is damaged and stays closed: see ${join(where, DAMAGED)}`)
@@ -258,7 +306,8 @@ export class LevelStore implements RoomStore {
       const damage = await this.run(persistence, 'open', null, async (db) => {
         const head = await getOrNull(db, HEAD_KEY)
         this.head = this.witnessed = head === null ? 0 : decoding.readVarUint(decoding.createDecoder(head))
-        const damage = [...recoveryDamage(this.dir), ...witnessDamage(this.dir, this.head)]
+        const torn = acknowledged !== null && this.head >= acknowledged
+        const damage = [...(torn ? [] : recoveryDamage(this.dir)), ...witnessDamage(this.dir, this.head)]
         if (damage.length === 0) {
           dropLogs(this.dir)
           if ((await getOrNull(db, FORMAT_KEY)) === null) await adopt(db)
@@ -280,10 +329,20 @@ export class LevelStore implements RoomStore {
 
   /** Stores `ops` as one batch with the store's count of writes, which the witness follows. */
   private async write(db: LevelDb, ops: LevelOp[]): Promise<void> {
+    if (this.broken) throw new UnavailableError(`not written: the store is reopening after a failed write (${this.broken.error.message})`)
     const head = this.head + 1
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, head)
-    await db.batch([...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }])
+    try {
+      await db.batch([...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }])
+    } catch (err) {
+      // Nothing more is written to this log: reopen first (see the top of this file).
+      const error = err as Error & { code?: string }
+      this.broken = { error, delayMs: MIN_REOPEN_DELAY_MS, retryAt: 0, reopening: null }
+      this.log?.warn('store write failed: writes stop until the store is reopened', { dir: resolve(this.dir), error: error.message })
+      if (error.code === 'LEVEL_IO_ERROR' || /IO error|No space left/i.test(error.message)) throw new UnavailableError(error.message, { cause: err })
+      throw err
+    }
     this.head = head
     this.witnessTimer ??= setTimeout(() => {
       this.witnessTimer = undefined
@@ -323,7 +382,7 @@ export class LevelStore implements RoomStore {
     })
     if (result && 'value' in result) return result.value
     const error = result?.error as Error | undefined
-    throw new Error(`store: ${what} failed${room === null ? '' : ` for room "${room}"`}: ${error?.message ?? 'unknown error'}`, { cause: error })
+    throw new (error instanceof UnavailableError ? UnavailableError : Error)(`store: ${what} failed${room === null ? '' : ` for room "${room}"`}: ${error?.message ?? 'unknown error'}`, { cause: error })
   }
 
   async load(room: string): Promise<LoadedRoom> {
@@ -395,6 +454,7 @@ export class LevelStore implements RoomStore {
   }
 
   async close(): Promise<void> {
+    await this.broken?.reopening?.catch(() => null)
     const opening = this.opening
     if (!opening) return
     const persistence = await opening.catch(() => null)
