@@ -97,7 +97,9 @@ test('the tarball holds the built package, its types, the built demo, and nothin
   const untyped = paths.filter((p) => p.endsWith('.js') && !p.startsWith('dist/demo/') && !paths.includes(p.replace(/\.js$/, '.d.ts')))
   assert.deepEqual(untyped, [], 'every module has its declarations')
   // The demo's source maps alone (Lit's and React's sources) would add over 3 MB.
-  assert.ok(packed.unpackedSize < 2_000_000, `unpacked size ${packed.unpackedSize} bytes`)
+  // A budget, not a measure: about 2 MB, half of it source maps with their sources; several
+  // relays, the limits and the inspector brought it there. Grow it only for a feature.
+  assert.ok(packed.unpackedSize < 2_400_000, `unpacked size ${packed.unpackedSize} bytes`)
 })
 
 test('Node imports every entry point from the installed package, and its client syncs with its relay', () => {
