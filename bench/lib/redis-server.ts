@@ -10,10 +10,10 @@
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { respConnect } from './resp.js'
+import { freePort } from '../../test/cluster-services.js'
 
 export interface RedisServer {
   readonly port: number
@@ -22,16 +22,6 @@ export interface RedisServer {
   readonly version: string
   stop(): Promise<void>
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
 
 export const redisVersion = (): string => {
   try {
