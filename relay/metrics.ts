@@ -12,6 +12,7 @@
  *   m.limitHit('maxRoomBytes')
  */
 import { LIMIT_NAMES, limitLabel, type LimitName } from './limits.js'
+import { MetricTable } from './metric-table.js'
 
 const COUNTERS = {
   messages_in_total: 'Frames received from clients.',
@@ -43,17 +44,12 @@ export type Gauges = Record<keyof typeof GAUGES, number>
 /** Refusal codes always rendered, at 0 until one happens, so that a rate over them is defined. */
 const REFUSAL_CODES = [4400, 4401, 4403]
 
-export class Metrics {
-  private readonly values = new Map<Counter, number>()
+export class Metrics extends MetricTable<Counter, keyof typeof GAUGES> {
   private readonly refusals = new Map<number, number>(REFUSAL_CODES.map((code) => [code, 0]))
   private readonly limitHits = new Map<LimitName, number>()
 
-  inc(name: Counter, by = 1): void {
-    this.values.set(name, (this.values.get(name) ?? 0) + by)
-  }
-
-  get(name: Counter): number {
-    return this.values.get(name) ?? 0
+  constructor() {
+    super('yss_', COUNTERS, GAUGES)
   }
 
   /** Counts a connection refused (closed before it joined a room) with close `code`. */
@@ -74,13 +70,8 @@ export class Metrics {
     return this.limitHits.get(name) ?? 0
   }
 
-  render(gauges: Gauges): string {
-    let out = ''
-    const line = (name: string, help: string, type: string, value: number) => {
-      out += `# HELP yss_${name} ${help}\n# TYPE yss_${name} ${type}\nyss_${name} ${value}\n`
-    }
-    for (const [name, help] of Object.entries(GAUGES)) line(name, help, 'gauge', gauges[name as keyof Gauges])
-    for (const [name, help] of Object.entries(COUNTERS)) line(name, help, 'counter', this.get(name as Counter))
+  override render(gauges: Gauges): string {
+    let out = super.render(gauges)
     out += '# HELP yss_refused_total Connections refused before joining a room, by close code.\n# TYPE yss_refused_total counter\n'
     for (const [code, n] of [...this.refusals].sort(([a], [b]) => a - b)) out += `yss_refused_total{code="${code}"} ${n}\n`
     out += '# HELP yss_limit_hits_total Refusals by an abuse limit (closes, denials, dropped states).\n# TYPE yss_limit_hits_total counter\n'

@@ -7,6 +7,8 @@
  *   m.inc('appends_total')
  *   m.render({ redis_up: 1, postgres_up: 1, rooms_streamed: 3 })
  */
+import { MetricTable } from '../metric-table.js'
+
 const COUNTERS = {
   appends_total: 'Batches of updates appended to room streams.',
   entries_read_total: 'Stream entries read (this relay\'s and other relays\').',
@@ -30,21 +32,8 @@ const GAUGES = {
 
 export type ClusterGauges = Record<keyof typeof GAUGES, number>
 
-export class ClusterMetrics {
-  private readonly values = new Map<ClusterCounter, number>()
-
-  inc(name: ClusterCounter, by = 1): void {
-    this.values.set(name, (this.values.get(name) ?? 0) + by)
-  }
-
-  get(name: ClusterCounter): number {
-    return this.values.get(name) ?? 0
-  }
-
-  render(gauges: ClusterGauges): string {
-    let out = ''
-    for (const [name, help] of Object.entries(GAUGES)) out += `# HELP yss_cluster_${name} ${help}\n# TYPE yss_cluster_${name} gauge\nyss_cluster_${name} ${gauges[name as keyof ClusterGauges]}\n`
-    for (const [name, help] of Object.entries(COUNTERS)) out += `# HELP yss_cluster_${name} ${help}\n# TYPE yss_cluster_${name} counter\nyss_cluster_${name} ${this.get(name as ClusterCounter)}\n`
-    return out
+export class ClusterMetrics extends MetricTable<ClusterCounter, keyof typeof GAUGES> {
+  constructor() {
+    super('yss_cluster_', COUNTERS, GAUGES)
   }
 }
