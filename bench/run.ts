@@ -16,8 +16,9 @@ import { chat } from './scenarios/chat.js'
 import { render } from './scenarios/render.js'
 import { coldLoad } from './scenarios/cold-load.js'
 import { cluster } from './scenarios/cluster.js'
+import { rooms } from './scenarios/rooms.js'
 
-const SCENARIOS: Scenario[] = [fanout, paced, connections, locks, chat, render, coldLoad, cluster]
+const SCENARIOS: Scenario[] = [fanout, paced, connections, locks, chat, render, coldLoad, cluster, rooms]
 
 const names = positional()
 const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n))

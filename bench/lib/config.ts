@@ -38,6 +38,16 @@ export const ints = (name: string, full: number[], small = full): number[] => {
   })
 }
 
+/** A list of names, comma-separated, from `--name=` or `BENCH_NAME`; each must be one of `allowed`. */
+export const names = <T extends string>(name: string, allowed: readonly T[]): T[] => {
+  const v = raw(name)
+  if (v === undefined) return [...allowed]
+  const chosen = v.split(',')
+  const unknown = chosen.filter((n) => !(allowed as readonly string[]).includes(n))
+  if (unknown.length > 0) throw new TypeError(`${name}: unknown ${unknown.join(', ')}; choose from ${allowed.join(', ')}`)
+  return chosen as T[]
+}
+
 /** Repeats of each measurement; the systems alternate within each repeat. */
 export const reps = (): number => int('BENCH_REPS', 3, 1)
 

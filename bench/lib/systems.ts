@@ -24,10 +24,10 @@ export const PEERS = ['reference', 'hocuspocus'] as const satisfies readonly Sys
 
 /**
  * Runs `measure` for each system, `reps` times, rotating the order on each repeat; returns each
- * system's runs. Progress goes to stderr, so a long run shows that it is alive.
+ * system's runs. The systems are usually {@link SYSTEMS}; a scenario may compare variants of its own. Progress goes to stderr, so a long run shows that it is alive.
  */
-export const alternate = async <T>(systems: readonly System[], reps: number, what: string, measure: (system: System) => Promise<T>): Promise<Map<System, T[]>> => {
-  const runs = new Map<System, T[]>(systems.map((s) => [s, []]))
+export const alternate = async <T, S extends string = System>(systems: readonly S[], reps: number, what: string, measure: (system: S) => Promise<T>): Promise<Map<S, T[]>> => {
+  const runs = new Map<S, T[]>(systems.map((s) => [s, []]))
   for (let rep = 0; rep < reps; rep++) {
     for (const system of rotation(systems, rep)) {
       const t0 = performance.now()
@@ -43,5 +43,5 @@ export const pick = <K extends string>(runs: ReadonlyMap<System, Record<K, numbe
   Object.fromEntries(SYSTEMS.map((s) => [s, runs.get(s)?.[field] ?? NaN])) as Record<System, number>
 
 /** Each system's runs reduced to the median of every field. */
-export const mediansOf = <K extends string>(runs: ReadonlyMap<System, ReadonlyArray<Record<K, number>>>): Map<System, Record<K, number>> =>
+export const mediansOf = <K extends string, S extends string = System>(runs: ReadonlyMap<S, ReadonlyArray<Record<K, number>>>): Map<S, Record<K, number>> =>
   new Map([...runs].map(([s, r]) => [s, medianOf(r)]))
