@@ -63,6 +63,8 @@ export interface RoomsRun {
   relayCpu: number
   /** The relay's CPU time from the first send until every update was delivered, per update (µs): what an update costs it. */
   relayCpuPerUpdate: number
+  /** Ours only: the store writes (one a room's batch) per second, from the first send until every update was delivered. */
+  storeWritesPerSec: number
 }
 
 const QUIET = 'quiet'
@@ -145,6 +147,8 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
     let quietNext = 0
     const cpu0 = process.cpuUsage()
     const relayCpu0 = await relay.cpu()
+    const writes = async (): Promise<number> => (await relay.metrics()).store_writes_total ?? NaN
+    const writes0 = system.startsWith('ours') ? await writes() : NaN
     const start = performance.now()
     for (let j = 0; j < offered;) {
       const now = performance.now()
@@ -172,6 +176,7 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
     }
     const drainMs = Math.max(0, allAt - stopped)
     const relayCpu2 = await relay.cpu()
+    const storeWritesPerSec = ((system.startsWith('ours') ? await writes() : NaN) - writes0) / ((Math.max(stopped, allAt) - start) / 1000)
     return {
       offered,
       deliveredDuringLoad,
@@ -183,7 +188,8 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
       sendLagP99: percentile(sendLag, 99),
       benchCpu,
       relayCpu,
-      relayCpuPerUpdate: ((cpuSeconds(relayCpu2) - cpuSeconds(relayCpu0)) * 1e6) / offered
+      relayCpuPerUpdate: ((cpuSeconds(relayCpu2) - cpuSeconds(relayCpu0)) * 1e6) / offered,
+      storeWritesPerSec
     }
   } finally {
     for (const c of clients) c.close()
