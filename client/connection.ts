@@ -23,7 +23,8 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
 import {
-  MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, decodeYss, encodeYss, type Access, type YssMessage
+  HELLO_RETAINS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE, decodeYss, encodeYss, type Access,
+  type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE, isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
@@ -76,6 +77,8 @@ export class Connection extends ObservableV2<Events> {
   readonly lost = new Set<() => void>()
   /** Called once, when the session closes for good. */
   readonly closed = new Set<(err: Error) => void>()
+  /** Called with the request id of a retained lease that the relay asks back (REVOKE). */
+  readonly revoked = new Set<(id: number) => void>()
   private readonly requests = new Map<number, (m: YssMessage) => void>()
   /** Deletions that came over the BroadcastChannel since the last sync with the relay. */
   private channelDeletions: Uint8Array[] = []
@@ -118,6 +121,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
       const m = decodeYss(decoder)
       if (m.type === YSS_ACCESS) this.setAccess(m.access, m.user || undefined)
+      else if (m.type === YSS_REVOKE) for (const hook of [...this.revoked]) hook(m.id)
       else this.requests.get(m.id)?.(m)
     }
     this.noteChannelDeletions(doc)
@@ -128,7 +132,8 @@ export class Connection extends ObservableV2<Events> {
     this.ready.catch(() => {})
     this.provider.on('status', ({ status }) => {
       // Emitted as the socket opens, before the provider sends its sync step 1.
-      if (status === 'connected') this.send({ type: YSS_HELLO, id: 0 })
+      // Its id says that this client can hold a retained lease (client/retained-leases.ts).
+      if (status === 'connected') this.send({ type: YSS_HELLO, id: HELLO_RETAINS })
       if (status === 'disconnected') this.setStatus('disconnected')
       else if (status === 'connecting' && this._status !== 'connected') this.setStatus('connecting')
     })

@@ -12,6 +12,10 @@
  * a lock all or nothing, even when the connection or the relay dies half-way: the call resolves
  * if and only if its writes are in the room.
  *
+ * When nobody else waits for the keys, the relay may keep the lease with this session after its
+ * commit (RETAINED in place of DONE; client/retained-leases.ts): the next lock on those keys then
+ * runs at once and sends just its COMMIT, until the relay asks for the lease back.
+ *
  * @example
  *   await server.lock('count', (s) => { s.count = (s.count ?? 0) + 1 })
  *   await server.lock(['from', 'to'], (s) => { s.from -= 5; s.to += 5 })
@@ -19,7 +23,7 @@
 import * as Y from 'yjs'
 import { uint32 } from 'lib0/random'
 import {
-  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT
+  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
 import type { Write } from './writes.js'
@@ -27,6 +31,7 @@ import { encodeCommit, type EncodedCommit } from './commit.js'
 import { jsonEqual } from './json.js'
 import { LockLostError, LockTimeoutError, ReadOnlyError, SessionClosedError } from './errors.js'
 import { LockScope } from './lock-scope.js'
+import { RetainedLeases } from './retained-leases.js'
 import type { Connection } from './connection.js'
 import type { Changes } from './changes.js'
 import type { Tracker } from './tracker.js'
@@ -90,8 +95,12 @@ export class Locks {
   private nextClock = 0
   /** The last commit's outcome: commits of one client id must reach the relay in order. */
   private lastCommit: Promise<unknown> = Promise.resolve()
+  /** The leases the relay left with this session after its commits. */
+  private readonly retained: RetainedLeases
 
-  constructor(private readonly session: LockHost, private readonly defaultTimeout: number) {}
+  constructor(private readonly session: LockHost, private readonly defaultTimeout: number) {
+    this.retained = new RetainedLeases(session.connection)
+  }
 
   /**
    * Runs `fn` holding the relay's lease on every key in `keys`.
@@ -137,9 +146,19 @@ export class Locks {
     if (conn.status !== 'connected') await this.untilConnected(keys, timeout)
     // The relay told this connection its access before it synced.
     if (conn.access === 'read') throw new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
-    const id = conn.newRequestId()
-    const grant = await this.acquire(keys, id, deadline, timeout)
-    // The lease is ours from here: every path below ends it, by COMMIT or CANCEL.
+    const lease = this.retained.take(keys)
+    let id: number
+    let grant: Map<number, number>
+    if (lease) {
+      id = lease.id
+      grant = lease.grant
+    } else {
+      this.retained.giveBackOverlapping(keys)
+      id = conn.newRequestId()
+      grant = await this.acquire(keys, id, deadline, timeout)
+    }
+    // The lease is ours from here: every path below ends it, by COMMIT or CANCEL, or puts a
+    // retained one back.
     let lost = false
     const onLost = () => { lost = true }
     conn.lost.add(onLost)
@@ -155,7 +174,7 @@ export class Locks {
     } finally {
       conn.lost.delete(onLost)
     }
-    const cancel = () => conn.send({ type: YSS_CANCEL, id })
+    const cancel = lease ? () => this.retained.putBack(lease) : () => { conn.send({ type: YSS_CANCEL, id }) }
     if (lost || conn.isClosed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
     const scope = new LockScope(new Set(keys), quiet)
     let result: R
@@ -185,7 +204,7 @@ export class Locks {
     // The commit comes back as a remote transaction: it must not re-run the render that locked.
     const forget = s.changes.expectCommit({ ...commit, trackers })
     const carried = this.withDependencies(commit.update, grant)
-    const outcome = this.commit(keys, id, carried.update, commit)
+    const outcome = this.commit(keys, id, carried.update, commit, lease?.keys ?? keys)
     outcome.catch(() => {
       forget()
       if (carried.deletions) s.connection.returnChannelDeletions(carried.deletions)
@@ -234,8 +253,11 @@ export class Locks {
     this.session.changes.ownClients.add(client)
   }
 
-  /** Sends `update` as the commit of request `id`; resolves once the items up to `end` are stored. */
-  private commit(keys: string[], id: number, update: Uint8Array, { client, end }: { client: number; end: number }): Promise<void> {
+  /**
+   * Sends `update` as the commit of request `id`; resolves once the items up to `end` are stored.
+   * `leaseKeys` are the keys the request holds (a retained lease may hold more than the lock's).
+   */
+  private commit(keys: string[], id: number, update: Uint8Array, { client, end }: { client: number; end: number }, leaseKeys: readonly string[]): Promise<void> {
     const conn = this.session.connection
     const doc = this.session.doc
     return new Promise<void>((resolve, reject) => {
@@ -265,7 +287,10 @@ export class Locks {
       }
       const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
       const off = conn.onReply(id, (m) => {
-        if (m.type === YSS_DONE) stored()
+        // A socket that closes takes the session's retained leases with it (RetainedLeases).
+        if (m.type === YSS_RETAINED) this.retained.kept(id, leaseKeys, Y.decodeStateVector(m.stateVector))
+        else if (m.type === YSS_DONE || m.type === YSS_DENIED) this.retained.ended(id)
+        if (m.type === YSS_DONE || m.type === YSS_RETAINED) stored()
         else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
       })
       conn.lost.add(onLost)

@@ -37,10 +37,31 @@ export const YSS_CANCEL = 6
 export const YSS_FLUSH = 7
 /** Relay → client: the flush with this id is done. */
 export const YSS_FLUSHED = 8
-/** Client → relay: this client speaks message 100; the relay answers with {@link YSS_ACCESS}. Sent on every socket open. */
+/**
+ * Client → relay: this client speaks message 100; the relay answers with {@link YSS_ACCESS}. Sent
+ * on every socket open. Its id carries the client's capabilities ({@link HELLO_RETAINS}); a relay
+ * that knows none of them just echoes the id in ACCESS, so a newer client works with it unchanged.
+ */
 export const YSS_HELLO = 9
 /** Relay → client: what this connection may do (`write` or `read`), and who it is (`user`, empty when unknown). */
 export const YSS_ACCESS = 10
+/**
+ * Relay → client, in place of {@link YSS_DONE}: the commit is stored and broadcast, and the lease
+ * stays with this session (retained) under the same request id; `stateVector` is the relay's doc
+ * as it sent this, as a GRANT carries it. The session's next lock on (some of) those keys runs at
+ * once and sends just its COMMIT. Sent only to a client whose HELLO had {@link HELLO_RETAINS}.
+ */
+export const YSS_RETAINED = 11
+/**
+ * Relay → client: another request waits for a retained lease; give it back. The client answers
+ * with CANCEL, or, if a lock of its own is already using the lease, with that lock's COMMIT
+ * (answered by DONE: the lease then goes to the waiter). Unanswered, the lease ends after the
+ * lease time.
+ */
+export const YSS_REVOKE = 12
+
+/** A {@link YSS_HELLO} capability bit: this client can hold retained leases (answers REVOKE). */
+export const HELLO_RETAINS = 1
 
 /** What a connection may do in its room. */
 export type Access = 'write' | 'read'
@@ -56,6 +77,8 @@ export type YssMessage =
   | { type: typeof YSS_FLUSHED; id: number }
   | { type: typeof YSS_HELLO; id: number }
   | { type: typeof YSS_ACCESS; id: number; access: Access; user: string }
+  | { type: typeof YSS_RETAINED; id: number; stateVector: Uint8Array }
+  | { type: typeof YSS_REVOKE; id: number }
 
 /** Most keys one lock request may name; more is refused as bad input. */
 export const MAX_LOCK_KEYS = 64
@@ -72,6 +95,7 @@ export const encodeYss = (m: YssMessage): Uint8Array => {
       for (const k of m.keys) encoding.writeVarString(e, k)
       break
     case YSS_GRANT:
+    case YSS_RETAINED:
       encoding.writeVarUint8Array(e, m.stateVector)
       break
     case YSS_COMMIT:
@@ -104,6 +128,7 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
       return { type, id, keys }
     }
     case YSS_GRANT:
+    case YSS_RETAINED:
       return { type, id, stateVector: decoding.readVarUint8Array(d) }
     case YSS_COMMIT:
       return { type, id, update: decoding.readVarUint8Array(d) }
@@ -119,6 +144,7 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
     case YSS_FLUSH:
     case YSS_FLUSHED:
     case YSS_HELLO:
+    case YSS_REVOKE:
       return { type, id }
     default:
       throw new Error(`unknown y-server-state message ${type}`)

@@ -32,6 +32,12 @@ export interface LeaseCallbacks<H> {
   onExpire?(request: LeaseHolderRequest<H>): void
   /** The request was dropped without a grant; the holder is told why (shared tables only). */
   onDeny?(request: LeaseHolderRequest<H>, reason: string): void
+  /**
+   * Another request waits for a key of this retained lease (tables with `retain` only): ask the
+   * holder to give it back. The lease ends at its answer (a release), or after `leaseMs`
+   * (`onExpire`).
+   */
+  onRevoke?(request: LeaseHolderRequest<H>): void
 }
 
 /** The outcome of a shared table's commit: stored (and read back by this relay), or refused with nothing stored. */
@@ -44,6 +50,17 @@ export interface Leases<H> {
   isGranted(holder: H, id: number): boolean
   /** Ends a request, held or waiting. Returns whether it held its lease. */
   release(holder: H, id: number): boolean
+  /**
+   * Optional (the in-process table has it; a table shared by several relays leaves it out and
+   * never retains): called for a granted request at its commit, in place of `release`. If no
+   * other request waits for any of its keys, and it was not revoked, the lease stays with the
+   * holder (retained) and this returns true: the request stays open and granted under its id,
+   * without a time limit, until the holder commits again (and this is asked again), releases it,
+   * or goes away, or until another request waits for one of its keys: then `onRevoke` is called,
+   * and the lease ends at the holder's release or after `leaseMs`. Returns false, changing
+   * nothing, otherwise: the caller then releases it.
+   */
+  retain?(holder: H, id: number): boolean
   /** Ends every request of a holder that went away. */
   dropHolder(holder: H): void
   /** Requests open here (held or waiting). */

@@ -10,7 +10,13 @@
  *
  * Costs: a request waits in one key's queue at a time, linked in place, so queueing, granting and
  * ending a request, waiting or held, take O(its keys), whatever the queues' lengths; dropping a
- * holder takes O(its requests' keys). `load(holder)` tells what a holder has open, so that the
+ * holder takes O(its requests' keys).
+ *
+ * Retained leases: at a commit, `retain` keeps a granted lease with its holder when nobody waits
+ * for any of its keys, so that the holder's next lock needs no ACQUIRE. A request that comes to
+ * wait behind a retained lease revokes it (`onRevoke`, once): from then on it is an ordinary
+ * granted lease, timed by `leaseMs`, and its next commit or cancel hands it over, first come first
+ * served as ever. `load(holder)` tells what a holder has open, so that the
  * caller can cap it.
  *
  * @example
@@ -30,6 +36,8 @@ export interface LeaseRequest<H> {
   readonly requestedAt: number
   /** When it came to hold all its keys, or undefined while it waits. */
   grantedAt: number | undefined
+  /** `kept` while retained by its holder after a commit, `revoked` once a waiter asked for it back. */
+  retained: 'no' | 'kept' | 'revoked'
 }
 
 /** A request as {@link LeaseTable.snapshot} shows it. */
@@ -48,6 +56,8 @@ export interface LeaseTableOptions<H> {
   onGrant(request: LeaseRequest<H>): void
   /** A granted lease outlived `leaseMs` and was taken back. */
   onExpire?(request: LeaseRequest<H>): void
+  /** A request waits behind this retained lease: ask its holder to give it back. */
+  onRevoke?(request: LeaseRequest<H>): void
 }
 
 /** What one holder has open, held or waiting. */
@@ -86,7 +96,7 @@ export class LeaseTable<H> {
     let mine = this.byHolder.get(holder)
     if (!mine) this.byHolder.set(holder, (mine = { byId: new Map(), requests: 0, keyChars: 0 }))
     if (mine.byId.has(id)) throw new Error(`lock request ${id} is already open`)
-    const request: Entry<H> = { holder, id, keys, next: 0, timer: undefined, before: null, after: null, queue: null, requestedAt: Date.now(), grantedAt: undefined }
+    const request: Entry<H> = { holder, id, keys, next: 0, timer: undefined, before: null, after: null, queue: null, requestedAt: Date.now(), grantedAt: undefined, retained: 'no' }
     mine.byId.set(id, request)
     mine.requests++
     mine.keyChars += chars(keys)
@@ -101,14 +111,32 @@ export class LeaseTable<H> {
   }
 
   /**
+   * At a commit: keeps the granted request's lease with its holder, untimed, if no request waits
+   * for any of its keys and it was not revoked; returns whether it did. If not, nothing changes
+   * and the caller releases it.
+   */
+  retain(holder: H, id: number): boolean {
+    const request = this.byHolder.get(holder)?.byId.get(id)
+    if (!request || request.next !== request.keys.length || request.retained === 'revoked') return false
+    for (const key of request.keys) if (this.waiters.has(key)) return false
+    clearTimeout(request.timer)
+    request.timer = undefined
+    request.retained = 'kept'
+    return true
+  }
+
+  /**
    * Every key held or waited for, sorted: the request that holds it (`grantedAt` undefined while
    * it still waits for a later key of its own) and those that wait for it, first in line first.
-   * Copies, for the inspector: reading it changes nothing.
+   * A lease retained by its last holder that nobody waits for is left out: it is no lock in use,
+   * and the first request for its keys gets them after one revocation. Copies, for the
+   * inspector: reading it changes nothing.
    */
   snapshot(): KeyLeases<H>[] {
     const view = (r: LeaseRequest<H>): LeaseView<H> =>
       ({ holder: r.holder, id: r.id, keys: r.keys, requestedAt: r.requestedAt, grantedAt: r.grantedAt })
-    const keys = new Set([...this.owners.keys(), ...this.waiters.keys()])
+    const keys = new Set(this.waiters.keys())
+    for (const [key, owner] of this.owners) if (owner.retained !== 'kept') keys.add(key)
     return [...keys].sort().map((key) => {
       const owner = this.owners.get(key)
       const waiting: LeaseView<H>[] = []
@@ -176,16 +204,32 @@ export class LeaseTable<H> {
   private advance(request: Entry<H>): void {
     while (request.next < request.keys.length) {
       const key = request.keys[request.next]!
-      if (this.owners.has(key)) return this.enqueue(key, request)
+      const owner = this.owners.get(key)
+      if (owner) {
+        this.enqueue(key, request)
+        if (owner.retained === 'kept') this.revoke(owner)
+        return
+      }
       this.owners.set(key, request)
       request.next++
     }
+    this.startTimer(request)
+    request.grantedAt = Date.now()
+    this.options.onGrant(request)
+  }
+
+  /** A retained lease that someone waits for: timed again from now, and its holder asked for it. */
+  private revoke(request: Entry<H>): void {
+    request.retained = 'revoked'
+    this.startTimer(request)
+    this.options.onRevoke?.(request)
+  }
+
+  private startTimer(request: Entry<H>): void {
     request.timer = setTimeout(() => {
       if (this.release(request.holder, request.id)) this.options.onExpire?.(request)
     }, this.options.leaseMs)
     request.timer.unref?.()
-    request.grantedAt = Date.now()
-    this.options.onGrant(request)
   }
 
   private enqueue(key: string, request: Entry<H>): void {

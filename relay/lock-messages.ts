@@ -9,6 +9,11 @@
  * DENIED and nothing of it is applied: a commit left pending in the doc would be acknowledged
  * without being stored or broadcast.
  *
+ * Retained leases: a client whose HELLO says it can ({@link HELLO_RETAINS}), and whose commit
+ * finds nobody waiting for its keys, keeps the lease (RETAINED in place of DONE), if the lease
+ * table can (`Leases.retain`; a table shared by several relays cannot, and answers DONE as ever).
+ * Its next COMMIT on that request id needs no ACQUIRE; the table revokes it when someone waits.
+ *
  * A connection may have `maxLockRequests` requests open, naming `maxLockKeyChars` characters of
  * keys between them; a request past either is DENIED at once and never queued. A commit is costed
  * like any update (the room's `check`) before it is parsed in full.
@@ -19,7 +24,8 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
-  YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, type YssMessage
+  HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO,
+  type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { PeerError, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
@@ -33,6 +39,10 @@ export interface LockContext {
   readonly limits: Pick<Limits, 'maxLockRequests' | 'maxLockKeyChars'>
   /** Sends `reply` to `peer` once the batch in hand is stored and broadcast. */
   reply(peer: Peer, reply: YssMessage): void
+  /** Sends RETAINED for request `id` once the batch in hand is stored and broadcast, with the doc's state vector then. */
+  replyRetained(peer: Peer, id: number): void
+  /** The peers whose HELLO said they can hold a retained lease. */
+  readonly retainers: WeakSet<Peer>
   /** Throws a PeerError unless a peer's update parses and is within the room's limits. */
   check(update: Uint8Array): void
   /** Applies a checked peer update to the doc, in the batch in hand. */
@@ -80,6 +90,10 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
         }
         ctx.apply(peer, m.update)
       }
+      if (ctx.retainers.has(peer) && ctx.leases.retain?.(peer, m.id)) {
+        ctx.replyRetained(peer, m.id)
+        break
+      }
       ctx.leases.release(peer, m.id)
       ctx.reply(peer, { type: YSS_DONE, id: m.id })
       break
@@ -90,6 +104,8 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       ctx.reply(peer, { type: YSS_FLUSHED, id: m.id })
       break
     case YSS_HELLO:
+      // A read-only connection is never granted a lease, so it never retains one either.
+      if ((m.id & HELLO_RETAINS) !== 0 && mayWrite(peer)) ctx.retainers.add(peer)
       ctx.reply(peer, { type: YSS_ACCESS, id: m.id, access: peer.grant?.access ?? 'write', user: peer.grant?.user ?? '' })
       break
     default:

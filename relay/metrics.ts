@@ -27,6 +27,8 @@ const COUNTERS = {
   rooms_unloaded_total: 'Idle rooms unloaded since start.',
   locks_granted_total: 'Lock leases granted.',
   locks_expired_total: 'Lock leases that outlived the lease time.',
+  locks_retained_total: 'Lock commits after which the lease stayed with its holder, for its next lock.',
+  locks_revoked_total: 'Retained lock leases asked back for another request.',
   sessions_expired_total: 'Connections closed with 4401 because their credentials expired.',
   read_only_updates_dropped_total: 'Non-empty updates from read-only connections, dropped.'
 } as const

@@ -23,7 +23,9 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
-import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
+import {
+  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss
+} from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
 import type { LeaseCallbacks, LeaseTableFactory, Leases } from './leases-api.js'
@@ -139,7 +141,14 @@ export class Room {
         ctx.metrics.inc('locks_expired_total')
         ctx.limited.warn(`lease-expired:${name}`, 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
       },
-      onDeny: (r, reason) => this.defer(() => r.holder.send(encodeYss({ type: YSS_DENIED, id: r.id, reason })))
+      onDeny: (r, reason) => this.defer(() => r.holder.send(encodeYss({ type: YSS_DENIED, id: r.id, reason }))),
+      onRevoke: (r) => {
+        ctx.metrics.inc('locks_revoked_total')
+        // A waiter's grant waits for the holder's answer: written first, like a GRANT.
+        this.batch?.urgent.add(r.holder)
+        this.batch?.replied.add(r.holder)
+        this.defer(() => r.holder.send(encodeYss({ type: YSS_REVOKE, id: r.id })))
+      }
     }
     this.leases = ctx.leaseTables?.(name, callbacks) ?? new LeaseTable<Peer>(callbacks)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
@@ -167,6 +176,14 @@ export class Room {
         this.batch!.replied.add(peer)
         this.batch!.effects.push(() => peer.send(encodeYss(reply)))
       },
+      replyRetained: (peer, id) => {
+        ctx.metrics.inc('locks_retained_total')
+        // The holder's next lock waits for it: written first, like a GRANT.
+        this.batch!.urgent.add(peer)
+        this.batch!.replied.add(peer)
+        this.batch!.effects.push(() => peer.send(encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
+      },
+      retainers: new WeakSet<Peer>(),
       check: (update) => this.checkUpdate(update),
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {

@@ -6,20 +6,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import * as decoding from 'lib0/decoding'
 import { ChannelPair, HARNESS_URL, Network } from './harness/index.js'
-import { counter, updateOf, within } from './helpers.js'
+import { counter, updateOf, within, yssMessages } from './helpers.js'
 import { LockLostError } from '../client/index.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import {
-  MESSAGE_YSS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, decodeYss, encodeYss, type YssMessage
+  YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, encodeYss
 } from '../protocol/messages.js'
 
 const sync = (frames: Uint8Array[]): Uint8Array[] => frames.filter((f) => updateOf(f) !== null)
-
-/** The message-100 replies among `frames`. */
-const replies = (frames: Uint8Array[]): YssMessage[] =>
-  frames.filter((f) => f[0] === MESSAGE_YSS).map((f) => decodeYss(decoding.createDecoder(f.subarray(1))))
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown }
 const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
@@ -161,7 +156,7 @@ test('1. relay: a COMMIT whose items build on an item the relay lacks is DENIED 
   const frames: Uint8Array[] = []
   ws.onmessage = (e) => frames.push(new Uint8Array(e.data))
   await net.flushAll()
-  const lastReply = () => replies(frames).at(-1)
+  const lastReply = () => yssMessages(frames).at(-1)
 
   // A tab wrote x = 100 and the holder overwrote it: the holder's item has the tab's as origin.
   const tab = new Y.Doc()

@@ -15,6 +15,7 @@ import WebSocket from 'ws'
 import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
 import { formatLine, type Logger } from '../relay/log.js'
 import { connect, type ServerState, type ConnectOptions } from '../client/index.js'
+import { MESSAGE_YSS, decodeYss, type YssMessage } from '../protocol/messages.js'
 
 export const ROOT = new URL('..', import.meta.url).pathname
 
@@ -293,6 +294,10 @@ export const updateOf = (frame: Uint8Array): Uint8Array | null => {
   const sub = decoding.readVarUint(d)
   return sub === 1 || sub === 2 ? decoding.readVarUint8Array(d) : null
 }
+
+/** The message-100 frames among `frames`, decoded (the others are left out). */
+export const yssMessages = (frames: Uint8Array[]): YssMessage[] =>
+  frames.filter((f) => f[0] === MESSAGE_YSS).map((f) => decodeYss(decoding.createDecoder(f.subarray(1))))
 
 export interface ReferenceRelay {
   /** `ws://127.0.0.1:port`, as for our relay. */

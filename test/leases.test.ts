@@ -71,6 +71,44 @@ test('a lease that outlives leaseMs is taken back and handed on', async () => {
   assert.deepEqual(expired, ['a'])
 })
 
+test('retain keeps a lease nobody waits for; a request behind it revokes it once, and its release hands it on', () => {
+  const revoked: string[] = []
+  const grants: string[] = []
+  const t = new LeaseTable<string>({ leaseMs: 60_000, onGrant: (r) => grants.push(`${r.holder}#${r.id}`), onRevoke: (r) => revoked.push(`${r.holder}#${r.id}`) })
+  t.acquire('a', 1, ['x', 'y'])
+  assert.equal(t.retain('a', 1), true)
+  assert.equal(t.isGranted('a', 1), true)
+  assert.equal(t.retain('a', 1), true, 'a retained lease is kept again at its next commit')
+  assert.deepEqual(t.snapshot(), [], 'a retained lease nobody waits for is no lock in use')
+  t.acquire('b', 1, ['y'])
+  t.acquire('c', 1, ['x'])
+  assert.deepEqual(revoked, ['a#1'], 'asked back once, however many wait')
+  assert.deepEqual(t.snapshot().map((k) => [k.key, k.holder?.holder, k.waiting.map((w) => w.holder)]), [['x', 'a', ['c']], ['y', 'a', ['b']]])
+  assert.equal(t.retain('a', 1), false, 'a revoked lease is not kept again')
+  assert.equal(t.release('a', 1), true)
+  assert.deepEqual(grants, ['a#1', 'c#1', 'b#1'], 'its keys handed on in order, x then y')
+  // A granted lease with a waiter is not kept either: the commit hands it on.
+  t.acquire('d', 1, ['x'])
+  assert.equal(t.retain('c', 1), false)
+  assert.equal(t.retain('z', 9), false, 'nor one that is not open')
+})
+
+test('a revoked lease that its holder does not give back expires after leaseMs and goes to the waiter', async () => {
+  const expired: string[] = []
+  const t = new LeaseTable<string>({ leaseMs: 20, onGrant: (r) => { if (r.holder === 'b') granted() }, onExpire: (r) => expired.push(r.holder) })
+  let granted!: () => void
+  const grantedB = new Promise<void>((resolve) => { granted = resolve })
+  t.acquire('a', 1, ['k'])
+  t.retain('a', 1)
+  const start = Date.now()
+  await new Promise((resolve) => setTimeout(resolve, 40))
+  assert.equal(t.isGranted('a', 1), true, 'a retained lease is not timed while nobody waits')
+  t.acquire('b', 1, ['k'])
+  await within(grantedB, 2_000, 'the lease to pass to b')
+  assert.ok(Date.now() - start >= 40)
+  assert.deepEqual(expired, ['a'])
+})
+
 test('a request id may not be reused while open', () => {
   const { t } = table()
   t.acquire('a', 1, ['k'])
