@@ -9,7 +9,7 @@
  *   node --import tsx bench/lib/lock-probe.ts 5000 7     # N increments, P passive sessions
  *   PROBE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p' node --import tsx bench/lib/lock-probe.ts 5000 1
  *   PROBE_PASSIVE=plain node --import tsx bench/lib/lock-probe.ts 5000 7  # stock y-websocket clients as the passive ones
- *   PROBE_PASSIVE=ours,plain node --import tsx bench/lib/lock-probe.ts 5000 4  # alternating: both kinds in one run
+ *   PROBE_PASSIVE=ours,plain,raw node --import tsx bench/lib/lock-probe.ts 5000 6  # alternating kinds in one run (raw: a bare socket)
  *   PROBE_PASSIVE=ours@/tmp/a,ours@/tmp/b node --import tsx bench/lib/lock-probe.ts 5000 4  # two builds of ours, A/B
  */
 import WebSocket from 'ws'
