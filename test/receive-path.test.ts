@@ -76,3 +76,29 @@ test('a ws socket receives buffers; a socket that refuses them keeps ArrayBuffer
     strict.close()
   }
 })
+
+test('change detection from the transaction: a list\'s key re-runs its readers, keys() only when a key comes or goes', async () => {
+  const [writer, reader] = await pool.sessions(2) as [ServerState<any>, ServerState<any>]
+  let listed = 0
+  const keys = reader.tracker(() => { listed++ })
+  keys.run(() => reader.keys())
+  let logged = 0
+  const log = reader.tracker(() => { logged++ })
+  log.run(() => reader.get('log'))
+  await writer.append('log', 'a') // creates the key: both re-run
+  await untilKey(reader.doc.getMap('state'), 'log')
+  assert.deepEqual([listed, logged], [1, 1])
+  log.run(() => reader.get('log'))
+  keys.run(() => reader.keys())
+  await writer.append('log', 'b') // inside the list: the key's reader only
+  const state = reader.doc.getMap('state')
+  await new Promise<void>((resolve) => {
+    const check = () => { if ((state.get('log') as Y.Array<unknown>).length === 2) { state.unobserveDeep(check); resolve() } }
+    state.observeDeep(check)
+    check()
+  })
+  assert.deepEqual([listed, logged], [1, 2])
+  assert.deepEqual(reader.get('log'), ['a', 'b'], 'the cached snapshot was forgotten')
+  keys.dispose()
+  log.dispose()
+})
