@@ -53,7 +53,6 @@ export class Changes {
   private readonly state: Y.Map<unknown>
   private readonly quiet: Y.Map<string>
   private readonly forces: Y.Map<number>
-  private changed: { keys: Set<string>; membership: boolean } | null = null
 
   /** `onChanged` hears every key whose value changed, before any tracker is notified. */
   constructor(private readonly doc: Y.Doc, private readonly bindings: Bindings, private readonly onChanged: (keys: Set<string>) => void) {
@@ -62,17 +61,8 @@ export class Changes {
     this.state = doc.getMap(STATE)
     this.quiet = doc.getMap(QUIET)
     this.forces = doc.getMap(FORCES)
-    this.state.observeDeep((events) => {
-      const changed = (this.changed ??= { keys: new Set(), membership: false })
-      for (const event of events) {
-        if (event.target === this.state) {
-          for (const key of (event as Y.YMapEvent<unknown>).keysChanged) changed.keys.add(key)
-          for (const { action } of event.changes.keys.values()) if (action !== 'update') changed.membership = true
-        } else if (typeof event.path[0] === 'string') {
-          changed.keys.add(event.path[0])
-        }
-      }
-    })
+    // The changed keys are read from the transaction rather than from deep observer events, which
+    // Yjs would build and sort for every transaction, received ones included.
     doc.on('afterTransaction', (tr: Y.Transaction) => this.afterTransaction(tr))
   }
 
@@ -95,22 +85,25 @@ export class Changes {
   }
 
   private afterTransaction(tr: Y.Transaction): void {
-    const changed = this.changed
-    this.changed = null
-    if (changed) this.onChanged(changed.keys)
+    const changed = this.changedKeys(tr)
+    if (changed) this.onChanged(changed)
+    const forcedEntries = tr.changed.get(this.forces as Y.AbstractType<any>)
+    if (!changed && !forcedEntries) return
     const forced = new Set<string>()
-    for (const entry of tr.changed.get(this.forces as Y.AbstractType<any>) ?? []) if (entry !== null) forced.add(forcedKey(entry))
-    if (!changed && forced.size === 0) return
-    const keys = new Set([...(changed?.keys ?? []), ...forced])
+    for (const entry of forcedEntries ?? []) if (entry !== null) forced.add(forcedKey(entry))
+    const keys = changed ?? new Set<string>()
+    for (const key of forced) keys.add(key)
+    // Whether a key was added or deleted matters only to trackers bound to the set of keys.
+    const membership = this.bindings.count(KEYS) > 0 && this.membershipChanged(tr)
     if (tr.local) {
       const writers = this.writers.get(tr) ?? []
-      if (changed?.membership) keys.add(KEYS)
+      if (membership) keys.add(KEYS)
       this.bindings.notify(keys, () => writers)
       return
     }
     // Who wrote what matters only to trackers bound to a changed key: a session that shows none
     // of them (a worker that only locks, say) skips the item-by-item attribution.
-    if (!this.anyBound(keys, changed?.membership ?? false)) return this.settleCommits(tr)
+    if (!this.anyBound(keys, membership)) return this.settleCommits(tr)
     const writes = this.attribute(tr)
     const spared = new Map<string, readonly Tracker[]>()
     for (const key of keys) {
@@ -122,13 +115,49 @@ export class Changes {
       else if (w.own) spared.set(key, w.own)
     }
     if (spared.size > 0) {
-      if (changed?.membership) {
+      if (membership) {
         const lists = [...spared.values()]
         spared.set(KEYS, lists[0]!.filter((t) => lists.every((l) => l.includes(t))))
       }
       this.bindings.notify(spared.keys(), (key) => spared.get(key) ?? [])
     }
     this.settleCommits(tr)
+  }
+
+  /**
+   * The keys whose values `tr` changed, or null: the state's keys it wrote or deleted, and the
+   * keys of the lists it changed inside (not of a list already deleted, of which Yjs tells no
+   * observer either).
+   */
+  private changedKeys(tr: Y.Transaction): Set<string> | null {
+    let keys: Set<string> | null = null
+    const state: Y.AbstractType<any> = this.state
+    for (const [type, subs] of tr.changed) {
+      if (type === state) {
+        for (const key of subs) if (key !== null) (keys ??= new Set()).add(key)
+        continue
+      }
+      const key = this.keyHolding(type)
+      if (key !== null) (keys ??= new Set()).add(key)
+    }
+    return keys
+  }
+
+  /** The state's key under which `type` is nested, or null for a type elsewhere or deleted. */
+  private keyHolding(type: Y.AbstractType<any>): string | null {
+    let item = type._item
+    while (item && !item.deleted) {
+      if (item.parent === this.state) return item.parentSub
+      item = (item.parent as Y.AbstractType<any>)._item
+    }
+    return null
+  }
+
+  /** Whether `tr` added a key to the state or deleted one (Yjs's own account of the map's keys). */
+  private membershipChanged(tr: Y.Transaction): boolean {
+    if (!tr.changed.has(this.state as Y.AbstractType<any>)) return false
+    for (const { action } of new Y.YMapEvent(this.state, tr, new Set()).keys.values()) if (action !== 'update') return true
+    return false
   }
 
   /** Whether a tracker is bound to one of `keys`, or to the set of keys when it changed. */

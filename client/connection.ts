@@ -60,6 +60,19 @@ export interface ConnectionOptions {
 
 type Events = { status: (status: Status) => void; access: (access: Access) => void }
 
+/**
+ * Asks a Node `ws` socket for each message as a view of the bytes it read, rather than a fresh
+ * ArrayBuffer (allocated outside the JavaScript heap and freed by a later collection): y-websocket
+ * copies the message anyway, into a small array on the heap. Any other WebSocket (a browser's
+ * ignores the value, some fall back to blobs) is set back to the ArrayBuffers y-websocket reads.
+ */
+const receiveAsBuffers = (ws: WebSocket | null): void => {
+  if (!ws) return
+  const socket = ws as { binaryType: string }
+  socket.binaryType = 'nodebuffer'
+  if (socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer'
+}
+
 const defaultUrl = (): string => {
   const loc = (globalThis as { location?: Location }).location
   if (!loc) throw new TypeError('connect(): pass { url } outside a browser')
@@ -125,12 +138,15 @@ export class Connection extends ObservableV2<Events> {
       else this.requests.get(m.id)?.(m)
     }
     this.noteChannelDeletions(doc)
+    this.skipEncodingReceived(doc)
     this.ready = new Promise<void>((resolve, reject) => {
       this.provider.on('sync', (synced: boolean) => { if (synced) resolve() })
       this.closed.add(reject)
     })
     this.ready.catch(() => {})
     this.provider.on('status', ({ status }) => {
+      // Emitted as the socket is created, before it can receive anything.
+      if (status === 'connecting') receiveAsBuffers(this.provider.ws)
       // Emitted as the socket opens, before the provider sends its sync step 1.
       // Its id says that this client can hold a retained lease (client/retained-leases.ts).
       if (status === 'connected') this.send({ type: YSS_HELLO, id: HELLO_RETAINS })
@@ -263,6 +279,29 @@ export class Connection extends ObservableV2<Events> {
     this.setStatus('disconnected')
     for (const hook of [...this.closed]) hook(err)
     this.closed.clear()
+  }
+
+  /**
+   * Yjs encodes each transaction's update again whenever the doc has an `update` listener, and the
+   * provider's listener is there only to send local changes: it ignores what the provider itself
+   * applied (from the relay or the BroadcastChannel). So that a received update is not encoded
+   * for nothing (a third of the JavaScript a received commit costs), the provider's listener is
+   * taken off for exactly those transactions: Yjs asks for `update` listeners right after
+   * `afterTransactionCleanup`, transaction by transaction, and a write a listener makes while a
+   * received update is applied is a transaction of its own, which puts it back.
+   */
+  private skipEncodingReceived(doc: Y.Doc): void {
+    const provider = this.provider
+    const send = provider._updateHandler
+    let listening = true
+    const decide = (tr: Y.Transaction) => {
+      if ((tr.origin !== provider) === listening) return
+      listening = !listening
+      if (listening) doc.on('update', send)
+      else doc.off('update', send)
+    }
+    doc.on('afterTransactionCleanup', decide)
+    this.closed.add(() => doc.off('afterTransactionCleanup', decide))
   }
 
   /** Keeps the delete set of every update the provider applies from its BroadcastChannel. */

@@ -3,7 +3,8 @@
  * lock scenario (bench/scenarios/locks.ts) through {@link spawnChild}; answers:
  *
  * - `{ cmd: 'connect', system: 'ours', url, room }`: one session of our client, synced
- *   (`system: 'plain'`: a stock y-websocket client, which only receives);
+ *   (`system: 'plain'`: a stock y-websocket client, which only receives; `system: 'raw'`: a bare
+ *   socket that syncs and then only reads the frames, the floor of one wake-up per commit);
  *   `{ cmd: 'connect', system: 'redis', port }`: one connection to the bench's redis-server.
  * - `{ cmd: 'run', ops }`: `ops` locked increments of `count`, one after another; replies with
  *   how many resolved, the time they took, and the process's CPU time meanwhile.
@@ -22,6 +23,8 @@ import { respConnect, type RespClient } from './resp.js'
 
 let ours: ServerState<{ count: number }> | null = null
 let redis: RespClient | null = null
+/** A bare socket that only receives (the probe's floor for a passive session). */
+let raw: { close(): void } | null = null
 /** An ioredis client, when the mutex runs through ioredis (a user's choice) rather than the minimal client. */
 let io: { blpop(k: string, t: number): Promise<unknown>; get(k: string): Promise<string | null>; set(k: string, v: string): Promise<unknown>; rpush(k: string, v: string): Promise<unknown>; disconnect(): void } | null = null
 
@@ -80,6 +83,9 @@ serveRequests(async (msg) => {
         const doc = new Y.Doc()
         const provider = new WebsocketProvider(msg.url as string, msg.room as string, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
         await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
+      } else if (msg.system === 'raw') {
+        const { RawClient } = await import('./raw-client.js')
+        raw = await RawClient.open('y-websocket', msg.url as string, msg.room as string)
       } else if (msg.client === 'ioredis') {
         const { Redis } = await import('ioredis')
         const r = new Redis({ port: msg.port as number, host: '127.0.0.1', lazyConnect: true })
@@ -99,6 +105,7 @@ serveRequests(async (msg) => {
     }
     case 'close':
       ours?.close()
+      raw?.close()
       redis?.close()
       io?.disconnect()
       // A normal exit, so that --cpu-prof writes its profile.
