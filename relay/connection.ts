@@ -18,6 +18,7 @@
  *   rooms.open('default').then((room) => conn.attach(room))
  */
 import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
 import { WebSocket, type RawData } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { atTime } from './deadline.js'
@@ -57,11 +58,6 @@ function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   connOf(this)?.message(data as Buffer, isBinary)
 }
 
-function onPong(this: WebSocket): void {
-  const conn = connOf(this)
-  if (conn) conn.alive = true
-}
-
 function onError(this: WebSocket, err: Error & { code?: string }): void {
   connOf(this)?.socketError(err)
 }
@@ -87,8 +83,8 @@ export class RelayConnection implements Peer {
   /** When the socket was accepted (`Date.now()`). */
   readonly openedAt = Date.now()
   closed = false
-  /** Whether a pong came since the last ping. */
-  alive = true
+  /** The socket's `bytesRead` at the last {@link heard}. */
+  private readAt = 0
   room: Room | null = null
   /** The frames that came before the room was loaded; null while there are none. */
   private early: Uint8Array[] | null = null
@@ -103,9 +99,20 @@ export class RelayConnection implements Peer {
     if (expiresAt !== undefined) this.stopExpiry = atTime(expiresAt, () => this.expire())
     ws.conn = this
     ws.on('message', onMessage)
-    ws.on('pong', onPong)
     ws.on('error', onError)
     ws.on('close', onClose)
+  }
+
+  /**
+   * Whether the client sent anything since the last call (a pong, or any frame): the heartbeat
+   * drops a connection that did not by its next ping. Read from the socket's byte count rather
+   * than a 'pong' listener: a listener less on every socket.
+   */
+  heard(): boolean {
+    const read = (socketOf(this.ws) as Socket | null)?.bytesRead ?? this.readAt
+    const heard = read !== this.readAt
+    this.readAt = read
+    return heard
   }
 
   /** A frame from ws: binary ones go to {@link receive}, a text frame closes the connection. */

@@ -66,7 +66,7 @@ export interface RelayOptions extends AccessOptions, LimitOptions {
   idleUnloadMs?: number
   /** How long a granted lock lease lasts. Default 10 s. */
   leaseMs?: number
-  /** Interval of the ws ping; a connection that missed a pong by the next ping is dropped. Default 30 s. */
+  /** Interval of the ws ping; a connection that sent nothing by the next ping, not even a pong, is dropped. Default 30 s. */
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
   compactEvery?: number
@@ -228,12 +228,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
 
   const heartbeat = setInterval(() => {
     for (const conn of connections) {
-      if (!conn.alive) {
-        log.info('connection dropped: no pong', { room: conn.roomName, conn: conn.id })
+      if (!conn.heard()) {
+        log.info('connection dropped: nothing heard since the last ping, not even a pong', { room: conn.roomName, conn: conn.id })
         conn.ws.terminate()
         continue
       }
-      conn.alive = false
       conn.ws.ping()
     }
   }, options.pingMs ?? 30_000)
