@@ -78,6 +78,9 @@ const originOf = (value: string): string | null => {
   }
 }
 
+/** The grant of every connection to a relay without credentials: one object for all of them. */
+const ANYONE: PeerGrant = Object.freeze({ access: 'write', presence: true })
+
 /** Builds the check; throws for options that conflict, or that would serve anyone on a network. */
 export const accessControl = (options: AccessOptions): AccessControl => {
   const given = (['authSecret', 'authPublicKey', 'authenticate'] as const).filter((k) => options[k] !== undefined)
@@ -108,7 +111,7 @@ export const accessControl = (options: AccessOptions): AccessControl => {
     if (allowed && origin !== undefined && !allowed.has(originOf(origin) ?? origin)) {
       return { ok: false, code: CLOSE.forbidden, reason: 'origin not allowed', cause: 'origin', fields: { room, origin: origin.slice(0, 200) } }
     }
-    if (!authenticate) return { ok: true, grant: { access: 'write', presence: true } }
+    if (!authenticate) return { ok: true, grant: ANYONE }
     const verdict = await runAuthenticate(authenticate, req, room)
     if (!verdict.ok) {
       const { code, reason, error } = verdict

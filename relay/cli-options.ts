@@ -49,7 +49,7 @@ Options:
   --path-prefix PATH        serve rooms under PATH behind a reverse proxy: ws://HOST/PATH/<room>
   --idle-unload-ms N        unload a room this long after its last connection (default 30000)
   --lease-ms N              lock lease time before the relay takes it back (default 10000)
-  --ping-ms N               ws ping interval; no pong by the next ping drops the socket (default 30000)
+  --ping-ms N               ws ping interval; a socket silent until the next ping, no pong either, is dropped (default 30000)
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
 

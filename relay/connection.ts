@@ -3,17 +3,23 @@
  * there (its grant), the frames that arrive before its room is loaded, the close that detaches it
  * from the room, and the close with 4401 when its credentials expire.
  *
+ * Its socket is a {@link RelaySocket}, which knows its connection: every socket shares one set of
+ * listeners, and what an idle connection holds is only what it needs (the frames that come
+ * before its room is loaded, an expiry timer, exist only when there are some).
+ *
  * It bounds what the relay holds for the client: what is queued on its socket (a socket that
  * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008), and the frames
  * it sends before its room is loaded (`maxEarlyFrames`, `maxEarlyBytes`; more close it with 1008).
  *
  * @example
+ *   const wss = new WebSocketServer({ noServer: true, clientTracking: false, WebSocket: RelaySocket })
+ *   // in the upgrade's callback: it listens to ws from now on, and detaches itself when ws closes
  *   const conn = new RelayConnection(ws, 'default', deps, { access: 'read', presence: false }, expiresAt)
  *   rooms.open('default').then((room) => conn.attach(room))
- *   ws.on('message', (data) => conn.receive(data))
  */
 import type { Duplex } from 'node:stream'
-import { WebSocket } from 'ws'
+import type { Socket } from 'node:net'
+import { WebSocket, type RawData } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { atTime } from './deadline.js'
 import type { Metrics } from './metrics.js'
@@ -33,6 +39,31 @@ export interface ConnectionDeps {
   limited: LogLimiter
   /** Called once when the connection is done, to forget it. */
   onDetached(conn: RelayConnection): void
+  /** The largest frame ws accepts (`maxPayload`), for the log line of a larger one. */
+  maxMessageBytes: number
+}
+
+/**
+ * The WebSocket class of the relay's server (ws's `WebSocket` option): it points to its
+ * connection, so that the listeners below serve every socket instead of four closures a socket.
+ */
+export class RelaySocket extends WebSocket {
+  conn: RelayConnection | null = null
+}
+
+// ws calls its listeners with the socket as `this`: only RelayConnection adds them, to a RelaySocket.
+const connOf = (ws: WebSocket): RelayConnection | null => (ws as RelaySocket).conn
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  connOf(this)?.message(data as Buffer, isBinary)
+}
+
+function onError(this: WebSocket, err: Error & { code?: string }): void {
+  connOf(this)?.socketError(err)
+}
+
+function onClose(this: WebSocket, code: number): void {
+  connOf(this)?.socketClosed(code)
 }
 
 let nextId = 1
@@ -52,16 +83,63 @@ export class RelayConnection implements Peer {
   /** When the socket was accepted (`Date.now()`). */
   readonly openedAt = Date.now()
   closed = false
-  /** Whether a pong came since the last ping. */
-  alive = true
+  /** The socket's `bytesRead` at the last {@link heard}. */
+  private readAt = 0
   room: Room | null = null
-  private early: Uint8Array[] = []
+  /** The frames that came before the room was loaded; null while there are none. */
+  private early: Uint8Array[] | null = null
   private earlyBytes = 0
   private readonly stopExpiry: (() => void) | undefined
 
-  /** `expiresAt` (ms since the epoch): when its credentials end, the connection is closed with 4401. */
-  constructor(readonly ws: WebSocket, readonly roomName: string, private readonly deps: ConnectionDeps, readonly grant?: PeerGrant, expiresAt?: number) {
+  /**
+   * Listens to `ws` from now on, and detaches itself when it closes. `expiresAt` (ms since the
+   * epoch): when its credentials end, the connection is closed with 4401.
+   */
+  constructor(readonly ws: RelaySocket, readonly roomName: string, private readonly deps: ConnectionDeps, readonly grant?: PeerGrant, expiresAt?: number) {
     if (expiresAt !== undefined) this.stopExpiry = atTime(expiresAt, () => this.expire())
+    ws.conn = this
+    ws.on('message', onMessage)
+    ws.on('error', onError)
+    ws.on('close', onClose)
+  }
+
+  /**
+   * Whether the client sent anything since the last call (a pong, or any frame): the heartbeat
+   * drops a connection that did not by its next ping. Read from the socket's byte count rather
+   * than a 'pong' listener: a listener less on every socket.
+   */
+  heard(): boolean {
+    const read = (socketOf(this.ws) as Socket | null)?.bytesRead ?? this.readAt
+    const heard = read !== this.readAt
+    this.readAt = read
+    return heard
+  }
+
+  /** A frame from ws: binary ones go to {@link receive}, a text frame closes the connection. */
+  message(buf: Buffer, isBinary: boolean): void {
+    const { metrics } = this.deps
+    metrics.inc('messages_in_total')
+    metrics.inc('bytes_in_total', buf.length)
+    if (!isBinary) return this.fail(CLOSE.unsupportedData, 'text frames are not y-websocket messages')
+    this.receive(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength))
+  }
+
+  /** ws closes the socket itself after an error (1009 for an oversized frame, 1002 for a broken one). */
+  socketError(err: Error & { code?: string }): void {
+    const { metrics, limited, maxMessageBytes } = this.deps
+    const room = this.roomName
+    metrics.inc('errors_total')
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      limited.warn(`too-big:${room}`, 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room, conn: this.id, limit: maxMessageBytes })
+    } else {
+      limited.warn(`socket:${room}:${err.code}`, 'socket error', { room, conn: this.id, error: err.message, code: err.code })
+    }
+  }
+
+  socketClosed(code: number): void {
+    this.deps.log.debug('connection closed', { room: this.roomName, conn: this.id, code, user: this.grant?.user })
+    this.closed = true
+    this.detach()
   }
 
   send(frame: Uint8Array): void {
@@ -109,7 +187,7 @@ export class RelayConnection implements Peer {
   close(code: number, reason: string, graceMs = 2_000): void {
     if (this.closed) return
     this.closed = true
-    this.early = []
+    this.early = null
     this.ws.close(code, closeReason(reason))
     const force = setTimeout(() => this.ws.terminate(), graceMs)
     force.unref()
@@ -129,12 +207,13 @@ export class RelayConnection implements Peer {
     if (this.room) return this.room.receive(this, data)
     const { maxEarlyFrames, maxEarlyBytes } = this.deps.limits
     this.earlyBytes += data.length
-    if (this.early.length >= maxEarlyFrames) {
+    const early = (this.early ??= [])
+    if (early.length >= maxEarlyFrames) {
       this.overLimit('maxEarlyFrames', CLOSE.policyViolation, `over ${maxEarlyFrames} frames before the room was loaded`)
     } else if (this.earlyBytes > maxEarlyBytes) {
       this.overLimit('maxEarlyBytes', CLOSE.policyViolation, `over ${maxEarlyBytes} bytes before the room was loaded`)
     } else {
-      this.early.push(data)
+      early.push(data)
     }
   }
 
@@ -144,8 +223,8 @@ export class RelayConnection implements Peer {
     this.room = room
     room.join(this)
     const early = this.early
-    this.early = []
-    for (const data of early) room.receive(this, data)
+    this.early = null
+    if (early) for (const data of early) room.receive(this, data)
   }
 
   /** Leaves the room; the socket has closed or is closing. */

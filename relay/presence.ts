@@ -5,12 +5,12 @@
  * them, and the rest of the update is applied. Entries that would change nothing (an older or
  * equal clock: stock clients echo every state they receive) are left out and never counted. The states of a connection that leaves are
  * removed, and a removed id is forgotten entirely, so that ids coming and going cost nothing.
+ * A connection that never publishes costs nothing here: most connections of a room are idle.
  * `bytes` is the JSON size of all states: what an answer to "query awareness" will encode.
  *
  * @example
  *   const presence = new Presence(awareness, limits)
  *   awareness.on('update', (change, origin) => { broadcast(change); presence.changed(change, origin) })
- *   presence.join(peer)
  *   const dropped = presence.apply(peer, update) // [] or the limits that dropped entries
  *   presence.leave(peer)                         // its states are removed
  */
@@ -32,7 +32,7 @@ const isNull = (json: Uint8Array): boolean =>
   json.length === 4 && json[0] === 0x6e && json[1] === 0x75 && json[2] === 0x6c && json[3] === 0x6c
 
 export class Presence<P> {
-  /** Awareness client ids each connection controls, removed when it leaves. */
+  /** Awareness client ids each connection that published controls, removed when it leaves. */
   private readonly controlled = new Map<P, Set<number>>()
   private readonly sizes = new Map<number, number>()
   private total = 0
@@ -60,10 +60,6 @@ export class Presence<P> {
     return this.total
   }
 
-  join(peer: P): void {
-    this.controlled.set(peer, new Set())
-  }
-
   /** Removes the states `peer` published. */
   leave(peer: P): void {
     const ids = this.controlled.get(peer)
@@ -74,7 +70,8 @@ export class Presence<P> {
   /**
    * Applies `peer`'s awareness update without the entries over a limit, and returns the limits
    * that dropped some. Throws on a malformed update. Reads the update once and keeps at most
-   * one entry an id, so a frame of many tiny entries costs no more than its bytes.
+   * one entry an id, so a frame of many tiny entries costs no more than its bytes. Only for a
+   * peer that has not left: its ids are kept until {@link leave}.
    */
   apply(peer: P, update: Uint8Array): LimitName[] {
     const mine = this.controlled.get(peer) ?? new Set<number>()
@@ -109,6 +106,8 @@ export class Presence<P> {
     }
     if (decoding.hasContent(d)) throw new Error('trailing bytes after the awareness update')
     if (kept.size === 0) return [...dropped]
+    // Before the awareness emits: changed() records the ids it takes under their publisher.
+    if (mine.size === 0) this.controlled.set(peer, mine)
     const before = new Map([...kept.keys()].map((id) => [id, this.awareness.meta.get(id)?.clock]))
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeEntries([...kept.values()]), peer)
     for (const { id, json } of kept.values()) {

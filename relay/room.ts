@@ -234,7 +234,6 @@ export class Room {
 
   join(peer: Peer): void {
     this.peers.add(peer)
-    this.presence.join(peer)
     peer.send(frame((e) => {
       encoding.writeVarUint(e, MESSAGE_SYNC)
       syncProtocol.writeSyncStep1(e, this.doc)

@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { WebSocketServer, type WebSocket, type RawData } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { MAX_ROOM_BYTES, roomFromPath } from '../protocol/room-names.js'
 import { LevelStore, MemoryStore, type RoomStore } from './store.js'
@@ -22,7 +22,7 @@ import { Metrics } from './metrics.js'
 import { createLogger, type LogFields, type Logger, type LogLevel } from './log.js'
 import { LogLimiter } from './log-limiter.js'
 import { RoomRegistry } from './room-registry.js'
-import { RelayConnection, closeReason } from './connection.js'
+import { RelayConnection, RelaySocket, closeReason } from './connection.js'
 import { accessControl, type AccessOptions } from './access-control.js'
 import type { PeerGrant } from './peer.js'
 import { serveStatic, defaultStaticDirs } from './static.js'
@@ -66,7 +66,7 @@ export interface RelayOptions extends AccessOptions, LimitOptions {
   idleUnloadMs?: number
   /** How long a granted lock lease lasts. Default 10 s. */
   leaseMs?: number
-  /** Interval of the ws ping; a connection that missed a pong by the next ping is dropped. Default 30 s. */
+  /** Interval of the ws ping; a connection that sent nothing by the next ping, not even a pong, is dropped. Default 30 s. */
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
   compactEvery?: number
@@ -126,7 +126,9 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     limits,
     limited
   }, idleUnloadMs)
-  const deps = { metrics, log, rooms, limits, limited, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const deps = { metrics, log, rooms, limits, limited, maxMessageBytes, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  /** The sockets held open to be refused (see `refuse`); the admitted ones are in `connections`. */
+  const refusing = new Set<WebSocket>()
   const gauges = () => {
     let locksOpen = 0
     for (const room of rooms.loaded()) locksOpen += room.leases.size
@@ -144,41 +146,21 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     metrics.inc('errors_total')
     metrics.refused(code)
     limited.warn(cause, `connection refused: ${reason}`, fields)
+    refusing.add(ws)
     ws.on('message', () => {})
     ws.on('error', () => {})
     const timer = setTimeout(() => ws.close(code, closeReason(reason)), refusalDelayMs)
     timer.unref()
-    ws.on('close', () => clearTimeout(timer))
+    ws.on('close', () => {
+      clearTimeout(timer)
+      refusing.delete(ws)
+    })
   }
 
-  const onConnection = (ws: WebSocket, name: string, grant: PeerGrant, expiresAt: number | undefined): void => {
+  const onConnection = (ws: RelaySocket, name: string, grant: PeerGrant, expiresAt: number | undefined): void => {
     const conn = new RelayConnection(ws, name, deps, grant, expiresAt)
     connections.add(conn)
     metrics.inc('connections_total')
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      const buf = data as Buffer
-      metrics.inc('messages_in_total')
-      metrics.inc('bytes_in_total', buf.length)
-      if (!isBinary) return conn.fail(CLOSE.unsupportedData, 'text frames are not y-websocket messages')
-      conn.receive(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength))
-    })
-    ws.on('pong', () => {
-      conn.alive = true
-    })
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the socket itself (1009 for an oversized frame, 1002 for a broken one).
-      metrics.inc('errors_total')
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        limited.warn(`too-big:${name}`, 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room: name, conn: conn.id, limit: maxMessageBytes })
-      } else {
-        limited.warn(`socket:${name}:${err.code}`, 'socket error', { room: name, conn: conn.id, error: err.message, code: err.code })
-      }
-    })
-    ws.on('close', (code: number) => {
-      log.debug('connection closed', { room: name, conn: conn.id, code, user: grant.user })
-      conn.closed = true
-      conn.detach()
-    })
     rooms.open(name).then(
       (room) => conn.attach(room),
       (err) => isUnavailable(err) ? conn.close(CLOSE.tryAgainLater, 'store unreachable; try again later') : conn.close(CLOSE.internalError, 'room failed to load')
@@ -224,7 +206,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     })
   }
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes })
+  // No client tracking: `connections` and `refusing` hold every socket, and a Set more costs each one.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, clientTracking: false, WebSocket: RelaySocket })
   const http = createServer(onRequest)
   http.on('upgrade', (req, socket, head) => {
     if (closing) return socket.destroy()
@@ -245,12 +228,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
 
   const heartbeat = setInterval(() => {
     for (const conn of connections) {
-      if (!conn.alive) {
-        log.info('connection dropped: no pong', { room: conn.roomName, conn: conn.id })
+      if (!conn.heard()) {
+        log.info('connection dropped: nothing heard since the last ping, not even a pong', { room: conn.roomName, conn: conn.id })
         conn.ws.terminate()
         continue
       }
-      conn.alive = false
       conn.ws.ping()
     }
   }, options.pingMs ?? 30_000)
@@ -264,7 +246,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
-      for (const ws of wss.clients) ws.terminate()
+      for (const ws of refusing) ws.terminate()
       await rooms.close()
       await store.close()
       await bus.close()

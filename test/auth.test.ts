@@ -379,3 +379,19 @@ test('an update from a read-only raw socket is dropped without closing it', asyn
     await relay.close()
   }
 })
+
+test('closing the relay ends the sockets it holds open to refuse them, as well as the admitted ones', async () => {
+  // The relay tracks both kinds itself (ws's client tracking is off): a refused socket it forgot
+  // would hold close() for the whole refusal delay.
+  const relay = await authRelay({ refusalDelayMs: 60_000 })
+  const room = 'team/closing'
+  const t = await tokens(room)
+  const refused = rawSocket(relay.url, room)
+  const admitted = rawSocket(relay.url, `${room}?token=${t.write}`)
+  await Promise.all([refused.opened, admitted.opened])
+  await admitted.frame((f) => f[0] === 0) // its sync step 1: it joined the room
+  await within(relay.close(), 5_000, 'the relay to close')
+  const [r, a] = await within(Promise.all([refused.closed, admitted.closed]), 5_000, 'both sockets to close')
+  assert.notEqual(r.code, 4401, 'the refusal never came: the socket was dropped')
+  assert.equal(a.code, 1001)
+})

@@ -29,13 +29,14 @@ const SCRIPT = fileURLToPath(new URL('./relay-child.ts', import.meta.url))
 
 /**
  * `BENCH_PROFILE=DIR` profiles our relay: it runs under `--cpu-prof` and writes its profile to
- * DIR when it stops (read it with `node --import tsx bench/lib/cpu-top.ts FILE`).
+ * DIR when it stops (read it with `node --import tsx bench/lib/cpu-top.ts FILE`). `nodeFlags` are
+ * passed to the relay's Node (V8 flags such as `--max-semi-space-size=1`).
  */
-export const launchRelay = async (spec: RelaySpec): Promise<LaunchedRelay> => {
+export const launchRelay = async (spec: RelaySpec, nodeFlags: string[] = []): Promise<LaunchedRelay> => {
   const profileDir = process.env.BENCH_PROFILE
   const child = await spawnChild(SCRIPT, [JSON.stringify(spec)], {
     env: spec.system === 'reference' && spec.dataDir ? { YPERSISTENCE: spec.dataDir } : { YPERSISTENCE: undefined },
-    execArgv: profileDir && spec.system === 'ours' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+    execArgv: [...(profileDir && spec.system === 'ours' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...nodeFlags]
   })
   const port = child.hello.port as number
   return {
