@@ -85,6 +85,7 @@ export class RoomRegistry {
           this.ctx.log.error('compaction on unload failed', { room: room.name, error: String(err) })
         }
         this.rooms.delete(room.name)
+        this.ctx.store.forget?.(room.name)
         room.destroy()
         this.ctx.metrics.inc('rooms_unloaded_total')
         this.ctx.log.debug('room unloaded', { room: room.name })

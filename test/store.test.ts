@@ -12,6 +12,7 @@ import { LeveldbPersistence } from 'y-leveldb'
 import type { Relay } from '../relay/server.js'
 import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
 import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, eventually, rawSocket, memoryLogger } from './helpers.js'
+import { stateOf, write } from './store-helpers.js'
 
 /** The message a start failed with; a relay that started anyway is closed and fails the test. */
 const refusal = (start: Promise<Relay>): Promise<string> =>
@@ -68,19 +69,6 @@ test('a start that fails to listen releases the data directory', async () => {
     dir.remove()
   }
 })
-
-/** An update that sets `state[key] = value` on top of `doc`. */
-const write = (doc: Y.Doc, key: string, value: unknown): Uint8Array => {
-  const before = Y.encodeStateVector(doc)
-  doc.getMap('state').set(key, value)
-  return Y.encodeStateAsUpdate(doc, before)
-}
-
-const stateOf = (updates: Uint8Array[]): Record<string, unknown> => {
-  const doc = new Y.Doc()
-  for (const u of updates) Y.applyUpdate(doc, u)
-  return doc.getMap('state').toJSON()
-}
 
 for (const [kind, make] of [
   ['MemoryStore', () => ({ store: new MemoryStore(), reopen: null })],
