@@ -82,6 +82,7 @@ test('Redis restarted: nothing acknowledged lost; while it is down relays close 
   const b = await session(rs[1]!.url, 'redis-restart')
   const stock = stockClient(rs[1]!.url, 'redis-restart')
   const history = socketHistory(stock.provider)
+  let closeCheck = (): void => {}
   try {
     await stock.synced
     for (let i = 0; i < 10; i++) a.set(`before${i}`, i)
@@ -101,13 +102,14 @@ test('Redis restarted: nothing acknowledged lost; while it is down relays close 
     await eventually(async () => (await health(rs[0]!)) === 200 && (await health(rs[1]!)) === 200, 'both relays ready again', 20_000)
     await eventually(() => a.get('during') === 'down', 'the write to reach the other relay\'s session', 20_000)
     const check = await session(rs[0]!.url, 'redis-restart')
+    closeCheck = () => check.close()
     assert.deepEqual(Array.from({ length: 10 }, (_, i) => check.get(`before${i}`)), Array.from({ length: 10 }, (_, i) => i))
     assert.equal(check.get('during'), 'down')
     assert.equal(check.get('locked'), undefined)
     await check.lock('locked', (s) => { s.locked = 'after' })
     assert.equal(check.get('locked'), 'after')
-    check.close()
   } finally {
+    closeCheck() // a session left open would keep this file running after a failure
     stock.destroy()
     a.close()
     b.close()
