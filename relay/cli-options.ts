@@ -49,6 +49,7 @@ Options:
   --path-prefix PATH        serve rooms under PATH behind a reverse proxy: ws://HOST/PATH/<room>
   --idle-unload-ms N        unload a room this long after its last connection (default 30000)
   --lease-ms N              lock lease time before the relay takes it back (default 10000)
+  --waiter-hold-ms N        hold others' writes back from a lock waiter up to N ms, merged (default 10; 0: off)
   --ping-ms N               ws ping interval; a socket silent until the next ping, no pong either, is dropped (default 30000)
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
@@ -125,6 +126,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       'path-prefix': { type: 'string' },
       'idle-unload-ms': { type: 'string' },
       'lease-ms': { type: 'string' },
+      'waiter-hold-ms': { type: 'string' },
       'ping-ms': { type: 'string' },
       'compact-every': { type: 'string' },
       'log-level': { type: 'string' },
@@ -171,6 +173,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(pathPrefix !== undefined ? { pathPrefix } : {}),
     idleUnloadMs: integer('--idle-unload-ms', values['idle-unload-ms'], 0),
     leaseMs: integer('--lease-ms', values['lease-ms'], 1),
+    waiterHoldMs: integer('--waiter-hold-ms', values['waiter-hold-ms'], 0, 60_000),
     pingMs: integer('--ping-ms', values['ping-ms'], 100),
     compactEvery: integer('--compact-every', values['compact-every'], 1),
     logLevel: logLevel as LogLevel | undefined,

@@ -46,6 +46,12 @@ export type CommitOutcome = { ok: true } | { ok: false; reason: string }
 export interface Leases<H> {
   /** Queues a request; `keys` sorted and unique, `id` new for this holder. */
   acquire(holder: H, id: number, keys: readonly string[]): void
+  /**
+   * Optional: whether `holder` has a request queued here and not granted, in O(1). The room holds
+   * back the doc updates of such a holder (relay/waiter-hold.ts). A table shared by several
+   * relays leaves it out: its holders' updates are never held.
+   */
+  waits?(holder: H): boolean
   /** Whether the request holds all its keys, as far as this relay knows. */
   isGranted(holder: H, id: number): boolean
   /** Ends a request, held or waiting. Returns whether it held its lease. */

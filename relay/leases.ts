@@ -81,6 +81,8 @@ interface Queue<H> {
 
 interface Holding<H> extends HolderLoad {
   byId: Map<number, Entry<H>>
+  /** Of its requests, those queued for a key, not yet granted. */
+  waiting: number
 }
 
 export class LeaseTable<H> {
@@ -94,14 +96,20 @@ export class LeaseTable<H> {
   /** Queues a request; `keys` must be sorted and unique, and `id` new for this holder. */
   acquire(holder: H, id: number, keys: readonly string[]): void {
     let mine = this.byHolder.get(holder)
-    if (!mine) this.byHolder.set(holder, (mine = { byId: new Map(), requests: 0, keyChars: 0 }))
+    if (!mine) this.byHolder.set(holder, (mine = { byId: new Map(), requests: 0, keyChars: 0, waiting: 0 }))
     if (mine.byId.has(id)) throw new Error(`lock request ${id} is already open`)
     const request: Entry<H> = { holder, id, keys, next: 0, timer: undefined, before: null, after: null, queue: null, requestedAt: Date.now(), grantedAt: undefined, retained: 'no' }
     mine.byId.set(id, request)
     mine.requests++
     mine.keyChars += chars(keys)
+    mine.waiting++
     this.open++
     this.advance(request)
+  }
+
+  /** Whether `holder` has a request that is queued, not granted. O(1). */
+  waits(holder: H): boolean {
+    return (this.byHolder.get(holder)?.waiting ?? 0) > 0
   }
 
   /** Whether the request holds all its keys. */
@@ -153,6 +161,7 @@ export class LeaseTable<H> {
     mine.byId.delete(id)
     mine.requests--
     mine.keyChars -= chars(request.keys)
+    if (request.next < request.keys.length) mine.waiting--
     if (mine.requests === 0) this.byHolder.delete(holder)
     this.open--
     return this.end(request)
@@ -213,6 +222,8 @@ export class LeaseTable<H> {
       this.owners.set(key, request)
       request.next++
     }
+    const mine = this.byHolder.get(request.holder)
+    if (mine) mine.waiting--
     this.startTimer(request)
     request.grantedAt = Date.now()
     this.options.onGrant(request)

@@ -42,6 +42,7 @@ import { updateCost } from './update-cost.js'
 import { RoomSize } from './room-size.js'
 import { PendingUpdates } from './pending.js'
 import { Presence } from './presence.js'
+import { DEFAULT_WAITER_HOLD_MS, WaiterHold, updateFrame, type Schedule } from './waiter-hold.js'
 
 export interface RoomContext {
   store: RoomStore
@@ -58,6 +59,14 @@ export interface RoomContext {
   onFailed(room: Room): void
   /** The rooms' lease tables when several relays share them; default the in-process {@link LeaseTable}. */
   leaseTables?: LeaseTableFactory<Peer>
+  /**
+   * How long a peer waiting for a lock may have others' doc updates held back, to get them
+   * merged into one frame (at the latest with its GRANT); 0 holds nothing. Default
+   * {@link DEFAULT_WAITER_HOLD_MS}. Only with a lease table that tells who waits (`Leases.waits`).
+   */
+  waiterHoldMs?: number
+  /** The timer of that bound; tests pass their own clock. */
+  schedule?: Schedule
 }
 
 const LOAD = Symbol('load')
@@ -95,6 +104,9 @@ const lowest = (a: Map<number, number>, b: Map<number, number>): Map<number, num
 
 const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
 
+/** ws wraps a plain Uint8Array in a Buffer on every send: wrap it once for all the peers. */
+const asBuffer = (message: Uint8Array): Buffer => Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+
 const frame = (write: (e: encoding.Encoder) => void): Uint8Array => {
   const e = encoding.createEncoder()
   write(e)
@@ -109,6 +121,8 @@ export class Room {
   readonly size: RoomSize
   private readonly presence: Presence<Peer>
   private readonly pending: PendingUpdates<Peer>
+  /** Every frame to a peer goes through it: a lock waiter's updates are held back and merged. */
+  private readonly out: WaiterHold
   private readonly queue: Item[] = []
   private batch: Batch | null = null
   private draining: Promise<void> | null = null
@@ -135,22 +149,24 @@ export class Room {
         ctx.metrics.inc('locks_granted_total')
         this.batch?.urgent.add(r.holder)
         this.batch?.replied.add(r.holder)
-        this.defer(() => r.holder.send(encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
+        this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
         ctx.limited.warn(`lease-expired:${name}`, 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
       },
-      onDeny: (r, reason) => this.defer(() => r.holder.send(encodeYss({ type: YSS_DENIED, id: r.id, reason }))),
+      onDeny: (r, reason) => this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_DENIED, id: r.id, reason }))),
       onRevoke: (r) => {
         ctx.metrics.inc('locks_revoked_total')
         // A waiter's grant waits for the holder's answer: written first, like a GRANT.
         this.batch?.urgent.add(r.holder)
         this.batch?.replied.add(r.holder)
-        this.defer(() => r.holder.send(encodeYss({ type: YSS_REVOKE, id: r.id })))
+        this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_REVOKE, id: r.id })))
       }
     }
     this.leases = ctx.leaseTables?.(name, callbacks) ?? new LeaseTable<Peer>(callbacks)
+    const waits = this.leases.waits?.bind(this.leases)
+    this.out = new WaiterHold(waits ? ctx.waiterHoldMs ?? DEFAULT_WAITER_HOLD_MS : 0, waits ?? (() => false), ctx.schedule)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === LOAD) return
       this.size.grew(update)
@@ -174,14 +190,14 @@ export class Room {
       limits: ctx.limits,
       reply: (peer, reply) => {
         this.batch!.replied.add(peer)
-        this.batch!.effects.push(() => peer.send(encodeYss(reply)))
+        this.batch!.effects.push(() => this.out.send(peer, encodeYss(reply)))
       },
       replyRetained: (peer, id) => {
         ctx.metrics.inc('locks_retained_total')
         // The holder's next lock waits for it: written first, like a GRANT.
         this.batch!.urgent.add(peer)
         this.batch!.replied.add(peer)
-        this.batch!.effects.push(() => peer.send(encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
+        this.batch!.effects.push(() => this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
       },
       retainers: new WeakSet<Peer>(),
       check: (update) => this.checkUpdate(update),
@@ -244,6 +260,7 @@ export class Room {
 
   leave(peer: Peer): void {
     if (!this.peers.delete(peer)) return
+    this.out.drop(peer)
     this.leases.dropHolder(peer)
     this.pending.left(peer)
     this.presence.leave(peer)
@@ -272,6 +289,7 @@ export class Room {
     this.unsubscribe()
     this.stopPresence?.()
     this.leases.close?.()
+    this.out.close()
     this.awareness.destroy()
     this.doc.destroy()
   }
@@ -329,6 +347,8 @@ export class Room {
       if (this.failed) return // an update of another relay, applied into the batch meanwhile, failed
       this.batch = null
       this.runEffects(batch)
+      // A waiter that cancelled, or was granted with nothing else to send: what was held goes now.
+      this.out.settle()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
         const whole = Y.encodeStateAsUpdate(this.doc)
         this.size.measured(whole.length)
@@ -400,7 +420,7 @@ export class Room {
    */
   private commitShared(peer: Peer, id: number, update: Uint8Array): void {
     this.leases.commit!(peer, id, update).then(
-      (outcome) => this.defer(() => peer.send(encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))),
+      (outcome) => this.defer(() => this.out.send(peer, encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))),
       (err) => peer.fail(CLOSE.tryAgainLater, `lock commit outcome unknown: ${(err as Error).message}`)
     )
   }
@@ -493,8 +513,8 @@ export class Room {
     answers.set(peer, queued ? lowest(queued, sv) : sv)
     if (queued) return
     this.batch!.effects.push(() => {
-      if (peer.closed || !peer.reserve(this.size.bytes)) return
-      peer.send(frame((e) => {
+      if (peer.closed || !this.out.reserve(peer, this.size.bytes)) return
+      this.out.send(peer, frame((e) => {
         encoding.writeVarUint(e, MESSAGE_SYNC)
         encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)
         encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(answers.get(peer)!)))
@@ -508,8 +528,8 @@ export class Room {
     if (answers.has(peer)) return
     answers.add(peer)
     this.batch!.effects.push(() => {
-      if (peer.closed || !peer.reserve(this.presence.bytes)) return
-      peer.send(this.awarenessFrame([...this.awareness.getStates().keys()]))
+      if (peer.closed || !this.out.reserve(peer, this.presence.bytes)) return
+      this.out.send(peer, this.awarenessFrame([...this.awareness.getStates().keys()]))
     })
   }
 
@@ -533,15 +553,11 @@ export class Room {
 
   private broadcastUpdates(batch: Batch): void {
     const update = merged(batch.outgoing)
-    this.broadcast(frame((e) => {
-      encoding.writeVarUint(e, MESSAGE_SYNC)
-      syncProtocol.writeUpdate(e, update)
-    }))
+    this.out.update(this.peers, update, asBuffer(updateFrame(update)))
   }
 
   private broadcast(message: Uint8Array): void {
-    // ws wraps a plain Uint8Array in a Buffer on every send: wrap it once for all the peers.
-    const buffer = Buffer.from(message.buffer, message.byteOffset, message.byteLength)
-    for (const peer of this.peers) peer.send(buffer)
+    const buffer = asBuffer(message)
+    for (const peer of this.peers) this.out.send(peer, buffer)
   }
 }

@@ -66,6 +66,12 @@ export interface RelayOptions extends AccessOptions, LimitOptions {
   idleUnloadMs?: number
   /** How long a granted lock lease lasts. Default 10 s. */
   leaseMs?: number
+  /**
+   * How long others' doc updates may be held back from a connection that waits for a lock, to
+   * reach it merged, at the latest with its GRANT; 0 sends each at once. Default 10 ms. One relay
+   * only: with `redis`, nothing is held.
+   */
+  waiterHoldMs?: number
   /** Interval of the ws ping; a connection that sent nothing by the next ping, not even a pong, is dropped. Default 30 s. */
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
@@ -122,6 +128,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     metrics,
     log,
     leaseMs: options.leaseMs ?? 10_000,
+    ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
     compactEvery: options.compactEvery ?? 500,
     limits,
     limited

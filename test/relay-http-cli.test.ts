@@ -78,12 +78,16 @@ test('a bad flag or value exits 2 with a clear message', () => {
 test('flags and environment map onto the options', () => {
   assert.deepEqual(parseCli(['--memory'], { PORT: '99', HOST: '::1' }), {
     host: '::1', port: 99, memory: true,
-    maxMessageBytes: undefined, idleUnloadMs: undefined, leaseMs: undefined, pingMs: undefined, compactEvery: undefined, logLevel: undefined
+    maxMessageBytes: undefined, idleUnloadMs: undefined, leaseMs: undefined, waiterHoldMs: undefined, pingMs: undefined, compactEvery: undefined, logLevel: undefined
   })
   const o = parseCli(['--port', '5', '--data', '/tmp/d'], { PORT: '99', DATA_DIR: '/elsewhere' })
   assert.ok(o !== 'help')
   assert.equal(o.port, 5)
   assert.equal(o.dataDir, '/tmp/d')
+  const held = parseCli(['--memory', '--waiter-hold-ms', '0'], {})
+  assert.ok(held !== 'help')
+  assert.equal(held.waiterHoldMs, 0, '0 turns the hold off')
+  assert.throws(() => parseCli(['--memory', '--waiter-hold-ms', '-1'], {}), /--waiter-hold-ms/)
 })
 
 test('--port 0 prints the real port, and the relay answers there', async () => {

@@ -22,7 +22,8 @@ export type Direction = 'up' | 'down'
 
 export type WireEvent =
   | { kind: 'open' }
-  | { kind: 'frame'; frame: Uint8Array }
+  /** `write`: frames the relay sent while its end was corked share one number (one TCP write). */
+  | { kind: 'frame'; frame: Uint8Array; write?: number }
   | { kind: 'close'; code: number; reason: string }
 
 let nextLinkId = 1

@@ -44,6 +44,7 @@ import { Metrics } from '../../relay/metrics.js'
 import { resolveLimits } from '../../relay/limits.js'
 import { LogLimiter } from '../../relay/log-limiter.js'
 import type { Room } from '../../relay/room.js'
+import type { Schedule } from '../../relay/waiter-hold.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { roomFromPath } from '../../protocol/room-names.js'
 import { connect, type ConnectOptions, type ServerState } from '../../client/index.js'
@@ -66,6 +67,10 @@ export interface NetworkOptions {
   leaseMs?: number
   /** Compact a room's store after this many appends. Default 500. */
   compactEvery?: number
+  /** The relay's `waiterHoldMs`. Default the relay's. */
+  waiterHoldMs?: number
+  /** The timer of that bound: pass one to move its time by hand. Default `setTimeout`. */
+  schedule?: Schedule
   /** Bound of every wait (a session's sync, a new socket), in ms. Default 5 s. */
   timeout?: number
   /** Rounds after which `flushAll()` gives up as never quiet. Default 200. */
@@ -104,7 +109,9 @@ export class Network {
       metrics: this.metrics,
       log: this.log,
       leaseMs: options.leaseMs ?? 10_000,
-      compactEvery: options.compactEvery ?? 500
+      compactEvery: options.compactEvery ?? 500,
+      ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
+      ...(options.schedule ? { schedule: options.schedule } : {})
     }, 60 * 60_000)
     this.WebSocket = fakeWebSocket({
       created: (socket) => this.created(socket),

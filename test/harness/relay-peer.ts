@@ -23,13 +23,25 @@ let nextPeerId = 1
 export class HarnessPeer implements Peer {
   readonly id = nextPeerId++
   closed = false
+  private corks = 0
+  /** Numbers the relay's writes: frames sent under one cork are one write, as on a socket. */
+  private writes = 0
 
   constructor(readonly link: Link, readonly room: Room, private readonly rooms: RoomRegistry, private readonly log: Logger) {}
 
   send(frame: Uint8Array): void {
     if (this.closed) return
     // The room may hand the same buffer to every peer: each link keeps its own copy.
-    this.link.down.push({ kind: 'frame', frame: new Uint8Array(frame) })
+    if (this.corks === 0) this.writes++
+    this.link.down.push({ kind: 'frame', frame: new Uint8Array(frame), write: this.writes })
+  }
+
+  cork(): void {
+    if (this.corks++ === 0) this.writes++
+  }
+
+  uncork(): void {
+    if (this.corks > 0) this.corks--
   }
 
   /** Frames wait in the link until the test delivers them: there is no socket buffer to bound. */
