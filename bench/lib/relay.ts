@@ -9,6 +9,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { spawnChild, type MemorySample } from './children.js'
+import { compiledPackage } from './compiled.js'
 import type { RelaySpec } from './relay-child.js'
 
 export interface LaunchedRelay {
@@ -28,12 +29,18 @@ export interface LaunchedRelay {
 const SCRIPT = fileURLToPath(new URL('./relay-child.ts', import.meta.url))
 
 /**
+ * Our relay runs compiled by tsc (lib/compiled.ts; `BENCH_SOURCES=1`: its sources under tsx).
  * `BENCH_PROFILE=DIR` profiles our relay: it runs under `--cpu-prof` and writes its profile to
  * DIR when it stops (read it with `node --import tsx bench/lib/cpu-top.ts FILE`). `nodeFlags` are
  * passed to the relay's Node (V8 flags such as `--max-semi-space-size=1`).
  */
 export const launchRelay = async (spec: RelaySpec, nodeFlags: string[] = []): Promise<LaunchedRelay> => {
   const profileDir = process.env.BENCH_PROFILE
+  // Ours runs as the package ships it, like its peers' published JavaScript (see compiled.ts).
+  if (spec.system === 'ours' && spec.compiledDir === undefined) {
+    const dir = compiledPackage()
+    if (dir) spec = { ...spec, compiledDir: dir }
+  }
   const child = await spawnChild(SCRIPT, [JSON.stringify(spec)], {
     env: spec.system === 'reference' && spec.dataDir ? { YPERSISTENCE: spec.dataDir } : { YPERSISTENCE: undefined },
     execArgv: [...(profileDir && spec.system === 'ours' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...nodeFlags]
