@@ -33,17 +33,22 @@ const baseline = flag('baseline', '')
 type MakeStore = (dir: string) => RoomStore
 
 /**
- * The LevelStore of git ref `ref`, as a module in a temporary directory: its relative imports
- * point back at this tree, its packages at this tree's node_modules.
+ * The LevelStore of git ref `ref`, as modules in a temporary directory: relay/store.ts and the
+ * relay/level-*.ts it is made of at that ref; their other relative imports point back at this
+ * tree, their packages at this tree's node_modules.
  */
 const storeAt = async (ref: string, scratch: string): Promise<MakeStore> => {
-  const source = execFileSync('git', ['show', `${ref}:relay/store.ts`], { cwd: root, encoding: 'utf8' })
   const dir = join(scratch, 'baseline')
   mkdirSync(dir)
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
-  const file = join(dir, 'store.ts')
-  writeFileSync(file, source.replace(/from '\.\/([\w-]+)\.js'/g, (_, name: string) => `from '${pathToFileURL(join(root, 'relay', `${name}.ts`)).href}'`))
-  const module = (await import(pathToFileURL(file).href)) as { LevelStore: new (dir: string) => RoomStore }
+  const listed = execFileSync('git', ['ls-tree', '--name-only', ref, 'relay/'], { cwd: root, encoding: 'utf8' }).split('\n')
+  const copied = new Set(listed.filter((f) => /^relay\/(store|level-[\w-]+)\.ts$/.test(f)).map((f) => f.slice('relay/'.length, -'.ts'.length)))
+  for (const name of copied) {
+    const source = execFileSync('git', ['show', `${ref}:relay/${name}.ts`], { cwd: root, encoding: 'utf8' })
+    writeFileSync(join(dir, `${name}.ts`), source.replace(/from '\.\/([\w-]+)\.js'/g, (_, dep: string) =>
+      `from '${pathToFileURL(copied.has(dep) ? join(dir, `${dep}.ts`) : join(root, 'relay', `${dep}.ts`)).href}'`))
+  }
+  const module = (await import(pathToFileURL(join(dir, 'store.ts')).href)) as { LevelStore: new (dir: string) => RoomStore }
   return (d) => new module.LevelStore(d)
 }
 
