@@ -13,8 +13,6 @@
 import { decodeJwt } from 'jose'
 import type { Access } from '../protocol/messages.js'
 
-export type { Access }
-
 /** A token, or a function that gets one for each connection attempt. */
 export type TokenOption = string | (() => string | Promise<string>)
 

@@ -325,11 +325,6 @@ export class Connection extends ObservableV2<Events> {
     }
   }
 
-  /** The relay URL in use (one of the `url` option's). */
-  get url(): string {
-    return this.urls[this.urlIndex]!
-  }
-
   private scheduleReconnect(code: number | undefined): void {
     if (this._isClosed || !this.provider.shouldConnect) return
     if (isRefusal(code) && !this.refreshToken) return

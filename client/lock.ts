@@ -318,7 +318,8 @@ export class Locks {
       const onClose = (err: Error) => fail(err)
       const off = conn.onReply(id, (m) => {
         if (m.type === YSS_DENIED) {
-          // Only a connection the relay holds read-only is denied a lease, today; say so plainly.
+          // A read-only connection is denied every lease: say so plainly. Other denials (lock
+          // limits, a shared store that cannot be reached) carry the relay's reason.
           return fail(conn.access === 'read'
             ? new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
             : new LockTimeoutError(keys, `the relay denied the lease: ${m.reason}`))

@@ -75,12 +75,9 @@ export class RetainedLeases {
 
   /** The relay answered a commit of request `id` with RETAINED: the lease is this session's, idle. */
   kept(id: number, keys: readonly string[], grant: Map<number, number>): void {
-    const before = this.leases.get(id)
-    this.leases.delete(id)
+    this.leases.delete(id) // re-inserted last: the oldest idle lease is given back first
     const lease: RetainedLease = { id, keys, grant, busy: false, revoked: false }
     this.leases.set(id, lease)
-    // The relay never keeps a lease it revoked; should it, the session still gives it back.
-    if (before?.revoked) return this.giveBack(lease)
     if (this.leases.size > MAX_IDLE) {
       for (const oldest of this.leases.values()) {
         if (!oldest.busy) return this.giveBack(oldest)

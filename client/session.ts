@@ -22,7 +22,7 @@ import { ReadOnlyError, RerunSuppressedError, SessionClosedError } from './error
 import { Locks, type LockHost, type LockOptions } from './lock.js'
 import type { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
-import type { Access } from './access.js'
+import type { Access } from '../protocol/messages.js'
 import { Changes, KEYS } from './changes.js'
 import { stateProxy } from './state-proxy.js'
 import { Presence } from './presence.js'

@@ -25,10 +25,9 @@
  *   table.release(conn, 1)                // true: it was held; the next waiter is granted
  *   table.snapshot()                      // [{ key: 'a', holder: { holder: conn, id: 1, … }, waiting: [] }, …]
  */
-export interface LeaseRequest<H> {
-  readonly holder: H
-  readonly id: number
-  readonly keys: readonly string[]
+import type { LeaseHolderRequest } from './leases-api.js'
+
+export interface LeaseRequest<H> extends LeaseHolderRequest<H> {
   /** Index of the key the request waits for; `keys.length` once granted. */
   next: number
   timer: ReturnType<typeof setTimeout> | undefined

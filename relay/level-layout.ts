@@ -14,6 +14,7 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { getLevelBulkKeys, getLevelUpdatesEntries, type DocKey, type LevelDb, type UpdateEntry } from 'y-leveldb'
+import { asBuffer } from './as-buffer.js'
 
 /**
  * Our own keys, beside y-leveldb's (`v1`, `v1_sv`), which it never reads or deletes: one
@@ -77,9 +78,6 @@ export const stateVectorValue = (update: Uint8Array, clock: number): Buffer => {
   encoding.writeVarUint8Array(e, Y.encodeStateVectorFromUpdate(update))
   return asBuffer(encoding.toUint8Array(e))
 }
-
-/** level wants Buffers; this one shares the bytes. */
-export const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
 export const getOrNull = async (db: LevelDb, key: DocKey): Promise<Uint8Array | null> => {
   try {

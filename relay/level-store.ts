@@ -54,8 +54,9 @@ import { LeveldbPersistence, getLevelUpdatesEntries, type LevelDb, type LevelOp 
 import type { Logger } from './log.js'
 import type { LoadedRoom, RoomStore, StorePosition } from './store.js'
 import { UnavailableError } from './unavailable.js'
+import { asBuffer } from './as-buffer.js'
 import {
-  FORMAT_KEY, HEAD_KEY, NO_DIGEST, adopt, asBuffer, chain, decodeRecord, encodeRecord, getOrNull, recordKey, stateVectorKey,
+  FORMAT_KEY, HEAD_KEY, NO_DIGEST, adopt, chain, decodeRecord, encodeRecord, getOrNull, recordKey, stateVectorKey,
   stateVectorValue, updateKey, verify, type IntegrityRecord
 } from './level-layout.js'
 import { DAMAGED, WITNESS, dropLogs, keepLogs, markDamaged, recoveryDamage, witnessDamage } from './level-recovery.js'
@@ -227,7 +228,7 @@ export class LevelStore implements RoomStore {
 
   /** Stores `ops` as one batch with the store's count of writes, which the witness follows. */
   private async write(db: LevelDb, ops: LevelOp[]): Promise<void> {
-    if (this.broken) throw new UnavailableError(`not written: the store is reopening after a failed write (${this.broken.error.message})`)
+    if (this.broken) throw this.notWritten()
     const head = this.head + 1
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, head)

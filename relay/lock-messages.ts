@@ -28,7 +28,7 @@ import {
   type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
-import { PeerError, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
+import { PeerError, mayWrite, type Peer } from './peer.js'
 import type { Leases } from './leases-api.js'
 import type { LimitName, Limits } from './limits.js'
 

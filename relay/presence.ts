@@ -108,11 +108,11 @@ export class Presence<P> {
     if (kept.size === 0) return [...dropped]
     // Before the awareness emits: changed() records the ids it takes under their publisher.
     if (mine.size === 0) this.controlled.set(peer, mine)
-    const before = new Map([...kept.keys()].map((id) => [id, this.awareness.meta.get(id)?.clock]))
+    // Every entry kept is one the awareness takes (the checks above are its own).
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeEntries([...kept.values()]), peer)
     for (const { id, json } of kept.values()) {
-      // Only the entries the awareness took (a newer clock) changed a state.
-      if (this.awareness.meta.get(id)?.clock === before.get(id) || !this.awareness.states.has(id)) continue
+      // Only entries that leave a state count toward the bytes.
+      if (!this.awareness.states.has(id)) continue
       this.total += json.length - (this.sizes.get(id) ?? 0)
       this.sizes.set(id, json.length)
     }

@@ -1,9 +1,10 @@
 /**
  * A room's size, as the bytes of one update of the whole room (what a joining client downloads),
- * kept as an estimate so that no update has to encode the room: exact when the room is measured
- * (at load and at each compaction), then raised by every update the doc integrates, by its bytes
- * plus {@link SPLIT_BYTES} a struct and deleted range it carries (a delete inside an item splits
- * it, and each piece is encoded on its own). So the estimate stays at or above the real size.
+ * kept as an estimate so that no update has to encode the room: exact after each compaction (at
+ * load, the stored updates' total bytes, at or above the real size), then raised by every update
+ * the doc integrates, by its bytes plus {@link SPLIT_BYTES} a struct and deleted range it carries
+ * (a delete inside an item splits it, and each piece is encoded on its own). So the estimate
+ * stays at or above the real size.
  *
  * An update may be applied only if the room, grown by at most its bytes plus `SPLIT_BYTES` a struct
  * and deleted range, stays within `maxBytes`. When it would not, and the room grew by a sixteenth

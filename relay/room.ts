@@ -42,7 +42,8 @@ import { updateCost } from './update-cost.js'
 import { RoomSize } from './room-size.js'
 import { PendingUpdates } from './pending.js'
 import { Presence } from './presence.js'
-import { DEFAULT_WAITER_HOLD_MS, WaiterHold, updateFrame, type Schedule } from './waiter-hold.js'
+import { DEFAULT_WAITER_HOLD_MS, WaiterHold, merged, updateFrame, type Schedule } from './waiter-hold.js'
+import { asBuffer } from './as-buffer.js'
 
 export interface RoomContext {
   store: RoomStore
@@ -102,11 +103,6 @@ const lowest = (a: Map<number, number>, b: Map<number, number>): Map<number, num
   return both
 }
 
-const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
-
-/** ws wraps a plain Uint8Array in a Buffer on every send: wrap it once for all the peers. */
-const asBuffer = (message: Uint8Array): Buffer => Buffer.from(message.buffer, message.byteOffset, message.byteLength)
-
 const frame = (write: (e: encoding.Encoder) => void): Uint8Array => {
   const e = encoding.createEncoder()
   write(e)
@@ -147,8 +143,7 @@ export class Room {
       leaseMs: ctx.leaseMs,
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
-        this.batch?.urgent.add(r.holder)
-        this.batch?.replied.add(r.holder)
+        this.urgentReply(r.holder)
         this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
       },
       onExpire: (r) => {
@@ -159,8 +154,7 @@ export class Room {
       onRevoke: (r) => {
         ctx.metrics.inc('locks_revoked_total')
         // A waiter's grant waits for the holder's answer: written first, like a GRANT.
-        this.batch?.urgent.add(r.holder)
-        this.batch?.replied.add(r.holder)
+        this.urgentReply(r.holder)
         this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_REVOKE, id: r.id })))
       }
     }
@@ -195,8 +189,7 @@ export class Room {
       replyRetained: (peer, id) => {
         ctx.metrics.inc('locks_retained_total')
         // The holder's next lock waits for it: written first, like a GRANT.
-        this.batch!.urgent.add(peer)
-        this.batch!.replied.add(peer)
+        this.urgentReply(peer)
         this.batch!.effects.push(() => this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
       },
       retainers: new WeakSet<Peer>(),
@@ -279,9 +272,19 @@ export class Room {
   async compact(): Promise<void> {
     await this.idle()
     if (this.appendsSinceCompact === 0 || this.failed) return
+    await this.compactStore()
+  }
+
+  /** `peer` gets a reply in this batch that others wait for: corked with the rest, written first. */
+  private urgentReply(peer: Peer): void {
+    this.batch?.urgent.add(peer)
+    this.batch?.replied.add(peer)
+  }
+
+  private async compactStore(): Promise<void> {
     const whole = Y.encodeStateAsUpdate(this.doc)
-    await this.ctx.store.compact(this.name, whole, this.stored)
     this.size.measured(whole.length)
+    await this.ctx.store.compact(this.name, whole, this.stored)
     this.appendsSinceCompact = 0
   }
 
@@ -350,12 +353,7 @@ export class Room {
       // A waiter that cancelled, or was granted with nothing else to send: what was held goes now.
       this.out.settle()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
-        const whole = Y.encodeStateAsUpdate(this.doc)
-        this.size.measured(whole.length)
-        await this.ctx.store.compact(this.name, whole, this.stored).then(
-          () => { this.appendsSinceCompact = 0 },
-          (err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) })
-        )
+        await this.compactStore().catch((err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) }))
       }
     }
   }

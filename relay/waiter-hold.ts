@@ -25,6 +25,7 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { MESSAGE_SYNC } from '../protocol/messages.js'
 import type { Peer } from './peer.js'
+import { asBuffer } from './as-buffer.js'
 
 /** Calls `fn` after `ms`; returns a cancel. Injectable so that tests move time themselves. */
 export type Schedule = (fn: () => void, ms: number) => () => void
@@ -43,6 +44,9 @@ interface Held {
   bytes: number
 }
 
+/** The updates as one update (the one itself, when alone). */
+export const merged = (updates: Uint8Array[]): Uint8Array => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
+
 /** A sync update frame (message 0, sub-message 2) carrying `update`. */
 export const updateFrame = (update: Uint8Array): Uint8Array => {
   const e = encoding.createEncoder()
@@ -57,11 +61,6 @@ export class WaiterHold<P extends Peer = Peer> {
 
   /** `waits(peer)`: whether it has a lock request queued, not granted. */
   constructor(private readonly holdMs: number, private readonly waits: (peer: P) => boolean, private readonly schedule: Schedule = realSchedule) {}
-
-  /** Peers with updates held, for tests and the inspector. */
-  get holding(): number {
-    return this.held.size
-  }
 
   /** Sends `frame` (the sync update frame of `update`) to each peer, or holds `update` for those that wait. */
   update(peers: Iterable<P>, update: Uint8Array, frame: Uint8Array): void {
@@ -104,7 +103,7 @@ export class WaiterHold<P extends Peer = Peer> {
   }
 
   /** Sends everything held. */
-  flushAll(): void {
+  private flushAll(): void {
     // Waiters that began to hold at the same broadcast hold the same updates: merge them once.
     const frames = new Map<Uint8Array, { count: number; frame: Uint8Array }>()
     for (const peer of [...this.held.keys()]) this.flush(peer, frames)
@@ -141,7 +140,8 @@ export class WaiterHold<P extends Peer = Peer> {
     const { updates } = held
     const known = shared?.get(updates[0]!)
     if (known && known.count === updates.length) return peer.send(known.frame)
-    const frame = updateFrame(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
+    // Shared by the peers held since the same update: wrapped once, not by ws for each.
+    const frame = asBuffer(updateFrame(merged(updates)))
     shared?.set(updates[0]!, { count: updates.length, frame })
     peer.send(frame)
   }

@@ -19,12 +19,10 @@ declare module 'y-leveldb' {
     constructor(location: string, opts?: { levelOptions?: object })
     getYDoc(docName: string): Promise<Y.Doc | null>
     storeUpdate(docName: string, update: Uint8Array): Promise<number | null>
-    flushDocument(docName: string): Promise<void>
     destroy(): Promise<void>
     /** Runs `f` in y-leveldb's queue of operations; resolves null if `f` threw (it logs). */
     _transact<T>(f: (db: LevelDb) => Promise<T>): Promise<T | null>
   }
-  export function getLevelUpdates(db: LevelDb, docName: string): Promise<Uint8Array[]>
   /** A room's updates with their keys, by clock; `opts` narrows the range. */
   export function getLevelUpdatesEntries(db: LevelDb, docName: string, opts?: LevelRange): Promise<UpdateEntry[]>
   export function getLevelBulkKeys(db: LevelDb, opts: LevelRange): Promise<DocKey[]>
