@@ -47,8 +47,6 @@ export type Admission =
   | { ok: false; code: number; reason: string; cause: string; fields: LogFields }
 
 export interface AccessControl {
-  /** Whether credentials are required (a secret, a public key or a hook). */
-  readonly authenticated: boolean
   /** The hook that checks credentials (for a secret or a public key, the JWT check), or null when none is required. */
   readonly authenticate: Authenticate | null
   /** Admits or refuses one upgrade request for `room`; never rejects. */
@@ -124,5 +122,5 @@ export const accessControl = (options: AccessOptions): AccessControl => {
       ...(expiresAt !== undefined ? { expiresAt } : {})
     }
   }
-  return { authenticated, authenticate, admit }
+  return { authenticate, admit }
 }

@@ -6,7 +6,7 @@
  *
  * @example
  *   const limits = resolveLimits({ maxRoomBytes: 8 * MiB }) // the rest at their defaults
- *   limits.maxQueuedBytes                                  // 33554432
+ *   limits.maxQueuedBytes                                  // 67108864
  */
 const MiB = 1024 * 1024
 const KiB = 1024
@@ -15,7 +15,7 @@ export interface Limits {
   /**
    * Bytes queued for one socket and not yet taken by the network. A frame that would queue more
    * behind what is already waiting (or an answer that would encode more) closes the socket with
-   * 1008: it does not read. A frame to a drained socket always goes. Default 32 MiB (twice `maxRoomBytes`).
+   * 1008: it does not read. A frame to a drained socket always goes. Default 64 MiB (twice `maxRoomBytes`).
    */
   maxQueuedBytes: number
   /**
@@ -25,7 +25,7 @@ export interface Limits {
   maxUpdateItems: number
   /**
    * A room's size, as an update of the whole room (what a joining client downloads). An update
-   * that could grow it past this is refused with 4413. Default 16 MiB: as many struct objects in
+   * that could grow it past this is refused with 4413. Default 32 MiB: as many struct objects in
    * memory take about 20 times that.
    */
   maxRoomBytes: number

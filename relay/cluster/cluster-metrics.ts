@@ -30,8 +30,6 @@ const GAUGES = {
   rooms_streamed: 'Rooms whose stream this relay reads.'
 } as const
 
-export type ClusterGauges = Record<keyof typeof GAUGES, number>
-
 export class ClusterMetrics extends MetricTable<ClusterCounter, keyof typeof GAUGES> {
   constructor() {
     super('yss_cluster_', COUNTERS, GAUGES)

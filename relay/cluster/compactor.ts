@@ -14,7 +14,6 @@
  * @example
  *   const compactor = new Compactor(deps, { intervalMs: 1_000, lockMs: 30_000, graceMs: 60_000, delayMs: 10_000 })
  *   compactor.start()
- *   await compactor.compactRoom('default')   // also what a job does
  *   await compactor.stop()
  */
 import * as Y from 'yjs'
@@ -65,10 +64,8 @@ export class Compactor {
     await this.running
   }
 
-  /** Compacts `room` now, as a job taken for this relay. Rejects if PostgreSQL or Redis fails. */
-  async compactRoom(room: string): Promise<void> {
-    // Taken (again) for this relay: a job claimed by the queue already is; a direct call takes it here.
-    await this.d.redis.set(`${this.d.keys.global}compacting:${room}`, this.d.relayId(), 'PX', this.timing.lockMs)
+  /** Compacts `room`, whose job this relay claimed (CLAIM_COMPACTION took its lock). Rejects if PostgreSQL or Redis fails. */
+  private async compactRoom(room: string): Promise<void> {
     const history = await this.d.rooms.read(room)
     const P = this.d.keys.room(room)
     let n = 0

@@ -55,15 +55,10 @@ export interface Cluster {
   readonly store: SharedRooms
   readonly bus: SharedRooms
   readonly leaseTables: LeaseTableFactory<Peer>
-  readonly metrics: ClusterMetrics
-  /** This relay's id in Redis (changes if it had to reset). */
-  relayId(): string
   /** Whether Redis and PostgreSQL answer. */
   health(): Promise<{ ok: boolean; problems: string[] }>
   /** The cluster's counters and gauges as Prometheus text. */
   renderMetrics(): string
-  /** Compacts one room now (tests, operators). */
-  compactRoom(room: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -149,8 +144,6 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     store: rooms,
     bus: rooms,
     leaseTables,
-    metrics,
-    relayId,
     health: async () => {
       const problems: string[] = []
       if (redis.status !== 'ready') problems.push('redis unreachable')
@@ -161,7 +154,6 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
       void snapshots.reachable() // refreshes what `up` says, at most once a second
       return metrics.render({ redis_up: redis.status === 'ready' ? 1 : 0, postgres_up: snapshots.up ? 1 : 0, rooms_streamed: shared.size })
     },
-    compactRoom: (room) => compactor.compactRoom(room),
     close: () => {
       closed ??= (async () => {
         await compactor.stop()

@@ -32,9 +32,14 @@ export class Liveness {
   }
 
   async start(): Promise<void> {
-    while ((await this.redis.set(this.keys.relay(this.id), Date.now(), 'PX', this.ttlMs, 'NX')) !== 'OK') this.id = newId()
+    await this.claim()
     this.timer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.ttlMs / 3)))
     this.timer.unref()
+  }
+
+  /** Takes a liveness key no relay holds, drawing new ids until one is free. */
+  private async claim(): Promise<void> {
+    while ((await this.redis.set(this.keys.relay(this.id), Date.now(), 'PX', this.ttlMs, 'NX')) !== 'OK') this.id = newId()
   }
 
   async stop(): Promise<void> {
@@ -55,7 +60,7 @@ export class Liveness {
     this.log.warn('this relay\'s liveness key expired: the others presumed it dead; resetting its rooms and sessions', { old, id: this.id })
     this.onLost()
     try {
-      while ((await this.redis.set(this.keys.relay(this.id), Date.now(), 'PX', this.ttlMs, 'NX')) !== 'OK') this.id = newId()
+      await this.claim()
     } catch {
       // the next renewal retries (XX fails, so it resets again with a fresh id)
     }

@@ -30,6 +30,7 @@ import { ACQUIRE, COMMIT, POLL, RELEASE } from './scripts.js'
 import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
+import { asBuffer } from '../as-buffer.js'
 
 export interface SharedLeasesDeps {
   redis: Redis
@@ -121,7 +122,7 @@ export class SharedLeases<H> implements Leases<H> {
     this.take(holder, id)
     r.state = 'ended'
     this.byFence.delete(fence)
-    const reply = (await this.script(COMMIT, [this.d.relayId(), fence, Buffer.from(update.buffer, update.byteOffset, update.byteLength), this.d.compactDelayMs, 'commit'])) as Array<number | string>
+    const reply = (await this.script(COMMIT, [this.d.relayId(), fence, asBuffer(update), this.d.compactDelayMs, 'commit'])) as Array<number | string>
     if (Number(reply[0]) !== 1) {
       this.d.metrics.inc('commits_denied_total')
       return { ok: false, reason: String(reply[1]) }

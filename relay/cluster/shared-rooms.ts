@@ -35,6 +35,7 @@ import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'
 import type { Snapshots } from './snapshots.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
+import { asBuffer } from '../as-buffer.js'
 
 export interface StreamEntry {
   id: string
@@ -193,7 +194,7 @@ export class SharedRooms implements RoomStore, Bus {
     if (!sub?.active) throw new UnavailableError(`room "${room}" is not loaded here`)
     let n: number
     try {
-      n = Number(await APPEND.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, Buffer.from(update.buffer, update.byteOffset, update.byteLength), this.o.compactDelayMs, sub.tag]))
+      n = Number(await APPEND.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, asBuffer(update), this.o.compactDelayMs, sub.tag]))
     } catch (err) {
       this.o.metrics.inc('redis_errors_total')
       throw redisFailure(err)

@@ -12,6 +12,7 @@
  */
 import pg from 'pg'
 import { UnavailableError } from '../unavailable.js'
+import { asBuffer } from '../as-buffer.js'
 
 export interface Snapshot {
   state: Uint8Array
@@ -61,7 +62,7 @@ export class Snapshots {
       `INSERT INTO ${this.table} (room, state, upto_n, upto_id) VALUES ($1, $2, $3, $4)
        ON CONFLICT (room) DO UPDATE SET state = excluded.state, upto_n = excluded.upto_n, upto_id = excluded.upto_id, updated_at = now()
        WHERE ${this.table}.upto_n < excluded.upto_n`,
-      [room, Buffer.from(state.buffer, state.byteOffset, state.byteLength), n, id]
+      [room, asBuffer(state), n, id]
     )
   }
 
