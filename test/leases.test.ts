@@ -93,20 +93,21 @@ test('retain keeps a lease nobody waits for; a request behind it revokes it once
   assert.equal(t.retain('z', 9), false, 'nor one that is not open')
 })
 
-test('a revoked lease that its holder does not give back expires after leaseMs and goes to the waiter', async () => {
+test('a revoked lease that its holder does not give back expires after leaseMs and goes to the waiter', (ctx) => {
+  ctx.mock.timers.enable({ apis: ['setTimeout'] })
   const expired: string[] = []
-  const t = new LeaseTable<string>({ leaseMs: 20, onGrant: (r) => { if (r.holder === 'b') granted() }, onExpire: (r) => expired.push(r.holder) })
-  let granted!: () => void
-  const grantedB = new Promise<void>((resolve) => { granted = resolve })
+  const grants: string[] = []
+  const t = new LeaseTable<string>({ leaseMs: 20, onGrant: (r) => grants.push(r.holder), onExpire: (r) => expired.push(r.holder) })
   t.acquire('a', 1, ['k'])
   t.retain('a', 1)
-  const start = Date.now()
-  await new Promise((resolve) => setTimeout(resolve, 40))
+  ctx.mock.timers.tick(40)
   assert.equal(t.isGranted('a', 1), true, 'a retained lease is not timed while nobody waits')
   t.acquire('b', 1, ['k'])
-  await within(grantedB, 2_000, 'the lease to pass to b')
-  assert.ok(Date.now() - start >= 40)
+  ctx.mock.timers.tick(19)
+  assert.deepEqual(expired, [], 'timed from the revocation, not from the grant')
+  ctx.mock.timers.tick(1)
   assert.deepEqual(expired, ['a'])
+  assert.deepEqual(grants, ['a', 'b'], 'the lease passed to b')
 })
 
 test('a request id may not be reused while open', () => {
