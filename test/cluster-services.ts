@@ -31,6 +31,8 @@ export interface RedisServer {
   url: string
   port: number
   dir: string
+  /** The running redis-server's process id (a new one after `start`). */
+  readonly pid: number
   /** SIGKILLs it; resolves once it exited. */
   kill(): Promise<void>
   /** Starts it again on the same port and folder (it replays its append-only file). */
@@ -39,13 +41,21 @@ export interface RedisServer {
   remove(): Promise<void>
 }
 
-export const startRedis = async (): Promise<RedisServer> => {
+/**
+ * A redis-server of its own on a free port, in a temporary folder: every write fsynced to its
+ * append-only file before it is acknowledged, or with `persist: false` nothing kept (a bench's
+ * peer). It is killed if this process exits first.
+ */
+export const startRedis = async ({ persist = true }: { persist?: boolean } = {}): Promise<RedisServer> => {
   const dir = mkdtempSync(join(tmpdir(), 'yss-redis-'))
   const port = await freePort()
   let proc: ChildProcess | null = null
   let exited: Promise<void> = Promise.resolve()
+  const onExit = () => proc?.kill('SIGKILL')
+  process.on('exit', onExit)
   const start = async (): Promise<void> => {
-    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const persistence = persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--save', '', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
     proc = p
     exited = new Promise((resolve) => p.once('exit', () => resolve()))
     const out: string[] = []
@@ -67,10 +77,14 @@ export const startRedis = async (): Promise<RedisServer> => {
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    get pid() {
+      return proc?.pid ?? 0
+    },
     kill,
     start,
     remove: async () => {
       await kill()
+      process.off('exit', onExit)
       rmSync(dir, { recursive: true, force: true })
     }
   }

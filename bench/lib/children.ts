@@ -9,6 +9,7 @@
  *   await child.stop()
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 
 export interface Child {
   readonly proc: ChildProcess
@@ -131,4 +132,10 @@ export const memoryAfterGc = async (): Promise<MemorySample> => {
   }
   const m = process.memoryUsage()
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
+}
+
+/** A process's CPU time in µs (user + system, every thread), from /proc (clock ticks of USER_HZ 100). */
+export const procCpuUs = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1e4
 }

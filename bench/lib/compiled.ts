@@ -7,11 +7,13 @@
  *
  * @example
  *   const dir = compiledPackage()       // '/…/bench/.build', or null with BENCH_SOURCES=1
- *   await launchRelay({ system: 'ours', ...(dir ? { compiledDir: dir } : {}) })
+ *   await launchRelay({ system: 'ours' })  // runs it; so does every child given `compiledDir: dir`
+ *   const { connect } = await loadClient(dir)
  */
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const OUT = fileURLToPath(new URL('../.build', import.meta.url))
@@ -26,3 +28,7 @@ export const compiledPackage = (): string | null => {
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', OUT, '--sourceMap', 'false', '--declaration', 'false', '--inlineSources', 'false'], { cwd: ROOT, stdio: 'inherit' })
   return (built = OUT)
 }
+
+/** Our client from a build in `dir` (see {@link compiledPackage}), or from its sources without one. */
+export const loadClient = async (dir: string | null | undefined): Promise<typeof import('../../client/index.js')> =>
+  (dir ? await import(pathToFileURL(join(dir, 'client/index.js')).href) : await import('../../client/index.js')) as typeof import('../../client/index.js')

@@ -15,10 +15,9 @@
  * with GET, writes it with SET, and gives the token back with RPUSH.
  */
 import WebSocket from 'ws'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import type { ServerState } from '../../client/index.js'
 import { serveRequests } from './children.js'
+import { loadClient } from './compiled.js'
 import { respConnect, type RespClient } from './resp.js'
 
 let ours: ServerState<{ count: number }> | null = null
@@ -66,9 +65,7 @@ serveRequests(async (msg) => {
     case 'connect':
       if (msg.system === 'ours') {
         // The client as the package ships it (compiled by tsc), or its sources under tsx.
-        const { connect } = (typeof msg.compiledDir === 'string'
-          ? await import(pathToFileURL(join(msg.compiledDir, 'client/index.js')).href)
-          : await import('../../client/index.js')) as typeof import('../../client/index.js')
+        const { connect } = await loadClient(msg.compiledDir as string | null | undefined)
         ours = connect<{ count: number }>({
           url: msg.url as string,
           room: msg.room as string,

@@ -13,24 +13,17 @@
  *   PROBE_PASSIVE=ours@/tmp/a,ours@/tmp/b node --import tsx bench/lib/lock-probe.ts 5000 4  # two builds of ours, A/B
  */
 import WebSocket from 'ws'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { launchRelay } from './relay.js'
-import { spawnChild } from './children.js'
+import { procCpuUs, spawnChild } from './children.js'
+import { compiledPackage, loadClient } from './compiled.js'
 
 const n = Number(process.argv[2] ?? 5000)
 const p = Number(process.argv[3] ?? 0)
 
-/** A process's CPU time in µs (user + system, every thread), from /proc (USER_HZ 100). */
-const procCpuUs = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(f[11]) + Number(f[12])) * 1e4
-}
-
-const compiled = process.env.PROBE_COMPILED
-const { connect } = (compiled ? await import(pathToFileURL(join(compiled, 'client/index.js')).href) : await import('../../client/index.js')) as typeof import('../../client/index.js')
+// The locker's client and the relay from the same build (BENCH_SOURCES=1: both from the sources).
+const compiled = process.env.PROBE_COMPILED ?? compiledPackage() ?? undefined
+const { connect } = await loadClient(compiled)
 const relay = await launchRelay({ system: 'ours', ...(compiled ? { compiledDir: compiled } : {}) })
 const passive = await Promise.all(Array.from({ length: p }, () =>
   spawnChild(fileURLToPath(new URL('./lock-child.ts', import.meta.url)), [], { execArgv: (process.env.PROBE_ARGS ?? '').split(' ').filter(Boolean) })))

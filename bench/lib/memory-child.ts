@@ -15,10 +15,9 @@
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { connect as connectFromSources, type ServerState } from '../../client/index.js'
+import type { ServerState } from '../../client/index.js'
 import { memoryAfterGc, serveRequests, type MemorySample } from './children.js'
+import { loadClient } from './compiled.js'
 
 type Message = { nickname: string; text: string }
 
@@ -43,9 +42,7 @@ serveRequests(async (msg) => {
   switch (msg.cmd) {
     case 'connect': {
       // Every module is loaded before the memory is read: only the client's state counts.
-      const connect = typeof msg.compiledDir === 'string'
-        ? ((await import(pathToFileURL(join(msg.compiledDir, 'client/index.js')).href)) as typeof import('../../client/index.js')).connect
-        : connectFromSources
+      const { connect } = await loadClient(msg.compiledDir as string | null | undefined)
       before = await memoryAfterGc()
       const url = msg.url as string
       const room = msg.room as string

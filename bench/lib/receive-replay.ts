@@ -15,21 +15,18 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { launchRelay } from './relay.js'
+import { loadClient } from './compiled.js'
+import { median } from './stats.js'
 
-type Client = typeof import('../../client/index.js')
 
 const n = Number(process.argv[2] ?? 5000)
 const reps = Number(process.argv[3] ?? 11)
 const builds = (process.env.REPLAY_BUILDS ?? '').split(',').filter(Boolean)
-const load = async (dir: string | null): Promise<Client> =>
-  (dir ? await import(pathToFileURL(join(dir, 'client/index.js')).href) : await import('../../client/index.js')) as Client
 
 /** The frames a stock client receives from its sync step 2 on, while `n` locked increments run. */
 const record = async (): Promise<Uint8Array[]> => {
-  const { connect } = await load(builds[0] ?? null)
+  const { connect } = await loadClient(builds[0] ?? null)
   const relay = await launchRelay({ system: 'ours' })
   const locker = connect<{ count: number }>({ url: relay.url, room: 'replay', WebSocketPolyfill: WebSocket, broadcastChannel: false })
   const provider = new WebsocketProvider(relay.url, 'replay', new Y.Doc(), { WebSocketPolyfill: WebSocket as never, disableBc: true })
@@ -72,7 +69,7 @@ const feed = (provider: WebsocketProvider, frames: readonly Uint8Array[]): numbe
 }
 
 const frames = await record()
-const clients = await Promise.all((builds.length ? builds : [null]).map(async (dir) => ({ name: dir ?? 'sources', client: await load(dir) })))
+const clients = await Promise.all((builds.length ? builds : [null]).map(async (dir) => ({ name: dir ?? 'sources', client: await loadClient(dir) })))
 const systems: Array<{ name: string; run(): number }> = [
   {
     name: 'stock y-websocket',
@@ -95,7 +92,6 @@ const systems: Array<{ name: string; run(): number }> = [
 ]
 const times = systems.map(() => [] as number[])
 for (let r = 0; r < reps; r++) systems.forEach((sys, i) => times[i]!.push(sys.run()))
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!
 systems.forEach((sys, i) => {
   // The first repeat warms the JIT up and is left out of the median.
   console.log(`${sys.name}: ${median(times[i]!.slice(1)).toFixed(1)} µs of CPU per frame (median of ${reps - 1}; ${times[i]!.map((t) => t.toFixed(1)).join(' ')})`)

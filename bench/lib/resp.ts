@@ -1,7 +1,8 @@
 /**
  * A tiny Redis client over node:net (RESP2), for the bench's Redis mutex peer only: commands go
  * out as arrays of bulk strings, replies come back in order. No reconnection, no pub/sub. The
- * machine has no Redis client package installed, and the bench needs four commands.
+ * mutex needs four commands, and a client that does as little as this one gives the peer its
+ * best figures (ioredis, the package's own, measured the same rates: BENCH_LOCK_REDIS_CLIENT).
  *
  * @example
  *   const r = await respConnect(6379)

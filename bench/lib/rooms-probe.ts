@@ -42,8 +42,8 @@ const store: RoomStore = dir ? new LevelStore(dir) : new MemoryStore()
 await store.open?.()
 const log = createLogger('silent')
 const registry = new RoomRegistry({ store, bus: localBus, metrics: new Metrics(), log, leaseMs: 10_000, compactEvery: 500, limits: resolveLimits({}), limited: new LogLimiter(log, 60_000) }, 3_600_000)
-const frames = writerUpdates(perRoom).map((u) => syncFrame('y-websocket', '', SYNC_UPDATE, u))
 const updates = writerUpdates(perRoom)
+const frames = updates.map((u) => syncFrame('y-websocket', '', SYNC_UPDATE, u))
 /** The last round of ours: from the first frame until every room is stored and sent, ms. */
 let wall = 0
 

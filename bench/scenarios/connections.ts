@@ -38,8 +38,7 @@ const measure = async (system: System, count: number): Promise<ConnRun> => {
 }
 
 const measureOnce = async (system: System, count: number, nodeFlags: string[]): Promise<Omit<ConnRun, 'marginalRssPerConnKb' | 'marginalHeapPerConnKb'>> => {
-  const compiledDir = system === 'ours' ? compiledPackage() : null
-  const relay = await launchRelay({ system, ...(compiledDir ? { compiledDir } : {}) }, nodeFlags)
+  const relay = await launchRelay({ system }, nodeFlags)
   try {
     const before = await relay.memory()
     const t0 = performance.now()

@@ -9,11 +9,11 @@
  *    session of ours that has locked, another a stock y-websocket client; the heap each took.
  */
 import { fileURLToPath } from 'node:url'
-import { readFileSync } from 'node:fs'
 import { int, ints, reps } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
-import { spawnChild, type Child } from '../lib/children.js'
-import { startRedis, redisVersion } from '../lib/redis-server.js'
+import { procCpuUs, spawnChild, type Child } from '../lib/children.js'
+import { redisVersion } from '../lib/redis-server.js'
+import { startRedis } from '../../test/cluster-services.js'
 import { respConnect } from '../lib/resp.js'
 import { rotation } from '../lib/systems.js'
 import { session } from '../../test/helpers.js'
@@ -58,20 +58,8 @@ const race = async (children: Child[], ops: number, serverCpu: () => Promise<num
   return { perSec: done / seconds, done, clientCpuUs: results.reduce((a, r) => a + r.cpuUs, 0) / done, serverCpuUs: (s1 - s0) / done }
 }
 
-/** The CPU time of a process in µs, from /proc (user + system). */
-const procCpuUs = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100 // utime, stime in clock ticks (USER_HZ 100)
-}
-
-/** Our relay, as the package ships it unless BENCH_SOURCES=1. */
-const ourRelay = () => {
-  const compiledDir = compiledPackage()
-  return launchRelay({ system: 'ours', ...(compiledDir ? { compiledDir } : {}) })
-}
-
 const measureOurs = async (processes: number, ops: number): Promise<LockRun> => {
-  const relay = await ourRelay()
+  const relay = await launchRelay({ system: 'ours' })
   const children = await spawnLockers(processes, 'ours')
   try {
     await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'locks', compiledDir: compiledPackage() })))
@@ -87,7 +75,7 @@ const measureOurs = async (processes: number, ops: number): Promise<LockRun> => 
 }
 
 const measureRedis = async (processes: number, ops: number): Promise<LockRun> => {
-  const redis = await startRedis()
+  const redis = await startRedis({ persist: false })
   const children = await spawnLockers(processes, 'redis')
   try {
     const admin = await respConnect(redis.port)
@@ -100,7 +88,7 @@ const measureRedis = async (processes: number, ops: number): Promise<LockRun> =>
     return { perSec, clientCpuUs, serverCpuUs, exact: finalCount === done && done === processes * ops, finalCount, expected: processes * ops }
   } finally {
     await Promise.all(children.map((c) => c.stop()))
-    await redis.stop()
+    await redis.remove()
   }
 }
 
@@ -114,7 +102,7 @@ interface MemoryRun {
 const message = (i: number) => ({ nickname: `user-${i % 97}`, text: `Hello from message ${i}, how is everyone doing today?` })
 
 const measureMemory = async (system: 'ours' | 'plain', existing: number, after: number): Promise<MemoryRun> => {
-  const relay = await ourRelay()
+  const relay = await launchRelay({ system: 'ours' })
   const child = await spawnChild(MEMORY_CHILD, [])
   try {
     const seeder = await session(relay.url, 'chat')
