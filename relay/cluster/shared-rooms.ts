@@ -309,7 +309,6 @@ export class SharedRooms implements RoomStore, Bus {
       try {
         reply = await reader.callBuffer('XREAD', 'COUNT', '1000', 'BLOCK', '1000', 'STREAMS', ...active.map((s) => s.stream), ...active.map((s) => s.lastId))
       } catch (err) {
-        this.blocked = false
         this.o.metrics.inc('redis_errors_total')
         for (const s of active) this.rejectWaiters(s, redisFailure(err))
         continue
