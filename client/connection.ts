@@ -63,11 +63,13 @@ type Events = { status: (status: Status) => void; access: (access: Access) => vo
 /**
  * Asks a Node `ws` socket for each message as a view of the bytes it read, rather than a fresh
  * ArrayBuffer (allocated outside the JavaScript heap and freed by a later collection): y-websocket
- * copies the message anyway, into a small array on the heap. Any other WebSocket (a browser's
- * ignores the value, some fall back to blobs) is set back to the ArrayBuffers y-websocket reads.
+ * copies the message anyway, into a small array on the heap. The platform's own WebSocket (a
+ * browser's, Node 22's) is left as y-websocket set it, to ArrayBuffers: it knows no `nodebuffer`,
+ * and a browser logs a warning for each socket told it. Any other polyfill that does not take the
+ * value (some fall back to blobs) is set back to ArrayBuffers.
  */
 const receiveAsBuffers = (ws: WebSocket | null): void => {
-  if (!ws) return
+  if (!ws || (typeof WebSocket === 'function' && ws instanceof WebSocket)) return
   const socket = ws as { binaryType: string }
   socket.binaryType = 'nodebuffer'
   if (socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer'

@@ -22,7 +22,7 @@ export const onlineLine = (server: ServerState): TemplateResult => {
 
 /** The online line's look. */
 export const onlineStyles = css`
-  .online { font-size: 0.85em; color: #4a5368; margin: 0 0 0.5em; }
-  .online .who { font-weight: 600; color: #1d2433; }
+  .online { font-size: 0.85em; color: var(--yss-muted, #4a5368); margin: 0 0 0.5em; }
+  .online .who { font-weight: 600; color: var(--yss-text, #1d2433); }
   .online .nobody { font-style: italic; }
 `

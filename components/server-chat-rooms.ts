@@ -34,8 +34,8 @@ export class ServerChatRooms extends ServerStateElement {
     onlineStyles,
     css`
       ul { list-style: none; display: flex; flex-wrap: wrap; gap: 0.4em; padding: 0; margin: 0 0 0.75em; }
-      ul button[aria-pressed='false'] { background: #fff; color: var(--accent); }
-      .empty { color: #6b7385; font-style: italic; margin: 0 0 0.75em; }
+      ul button[aria-pressed='false'] { background: var(--yss-surface, #fff); color: var(--accent); }
+      .empty { color: var(--yss-muted, #6b7385); font-style: italic; margin: 0 0 0.75em; }
       h3 { margin: 1em 0 0.4em; font-size: 1em; }
     `
   ]

@@ -31,11 +31,11 @@ export class ServerChat extends ServerStateElement {
     css`
       ol {
         list-style: none; margin: 0 0 0.75em; padding: 0.5em; height: 12em; overflow-y: auto;
-        border: 1px solid #dde2ec; border-radius: var(--radius); background: #f7f8fb;
+        border: 1px solid var(--yss-border, #dde2ec); border-radius: var(--radius); background: var(--yss-subtle, #f7f8fb);
       }
       li { margin: 0.15em 0; overflow-wrap: anywhere; }
-      li.empty { color: #6b7385; font-style: italic; }
-      time { color: #6b7385; font-size: 0.8em; margin-right: 0.4em; }
+      li.empty { color: var(--yss-muted, #6b7385); font-style: italic; }
+      time { color: var(--yss-muted, #6b7385); font-size: 0.8em; margin-right: 0.4em; }
       .nick { font-weight: 600; margin-right: 0.3em; }
       form .grow { flex: 1; }
       form .grow input { width: 100%; box-sizing: border-box; }

@@ -2,13 +2,15 @@
  * Serves files for `GET` requests from a list of folders, first match wins; an entry that is a
  * file is served at `/<its name>` alone. A path is resolved inside its folder, and the file it
  * names must be there too once symlinks are followed (a symlink out of the folder is not
- * served), with no segment starting with a dot. By default only the built demo page is served:
- * `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources.
+ * served), with no segment starting with a dot. By default the relay package's own pages are
+ * served (`dist/pages/`: the inspector and a landing page, built when the package is packed),
+ * and in this repository, where the relay is the workspace `relay/`, the built demo page before
+ * them: `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources.
  *
  * @example
  *   http.createServer((req, res) => serveStatic(['./dist/demo', './demo/index.html'], req, res))
  */
-import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -31,10 +33,22 @@ export const packageRoot = (): string => {
   return dir
 }
 
-/** The demo page: its HTML and its built bundle, not its sources. */
+/** Whether `dir` is this repository's root: the package `y-server-state` with the relay as a workspace. */
+const isRepository = (dir: string): boolean => {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; workspaces?: unknown }
+    return manifest.name === 'y-server-state' && Array.isArray(manifest.workspaces) && manifest.workspaces.includes('relay')
+  } catch {
+    return false
+  }
+}
+
+/** The package's pages; in the repository, the demo page first: its HTML and built bundle, not its sources. */
 export const defaultStaticDirs = (): string[] => {
   const root = packageRoot()
-  return [join(root, 'demo', 'index.html'), join(root, 'dist', 'demo')]
+  const own = join(root, 'dist', 'pages')
+  const repository = dirname(root)
+  return isRepository(repository) ? [join(repository, 'demo', 'index.html'), join(repository, 'dist', 'demo'), own] : [own]
 }
 
 /** The real path of `path`, or null if it does not exist. */

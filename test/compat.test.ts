@@ -2,7 +2,8 @@
  * Compatibility with stock y-websocket clients of every major, over real sockets: 1.x and 2.x
  * (the aliased devDependencies `y-websocket-v1` 1.5.4 and `y-websocket-v2` 2.1.0) and 3.x
  * (`y-websocket` 3.1.0), all on the project's one yjs. y-websocket 4.0 (`@y/websocket`
- * 4.0.0-x, prerelease) needs yjs 14 and is not tested.
+ * 4.0.0-x, prerelease) on yjs 14 shares rooms with them too: test/compat-y14.test.ts, in a
+ * process of its own.
  *
  * Stock clients append the room to the URL as it is (`ws://host/my room`); the WebSocket URL
  * parser escapes it (`/my%20room`) and our relay decodes it. Ours sends the same path

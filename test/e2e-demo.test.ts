@@ -1,16 +1,16 @@
 /**
  * End to end: the demo page, bundled as `npm run build` bundles it, served by a real relay, in
  * two Chromium windows (separate browser contexts, so only the relay connects them). What one
- * window does, the other shows. Also saves test/screenshots/demo.png.
+ * window does, the other shows. Also saves its screenshot demo.png (test/screenshot-file.ts says where).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
 import { buildDemo } from '../demo/build.js'
 import type { Relay } from '../relay/server.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
+import { screenshotFile } from './screenshot-file.js'
 import { ROOT, eventually, tempDir, testRelay } from './helpers.js'
 
 let out: ReturnType<typeof tempDir>
@@ -19,6 +19,8 @@ let browser: Browser
 let a: Page
 let b: Page
 const pageErrors: string[] = []
+/** The pages' console warnings, Chromium's own among them (such as an invalid WebSocket binaryType). */
+const pageWarnings: string[] = []
 
 const text = async (locator: Locator): Promise<string> => ((await locator.textContent()) ?? '').trim()
 const untilText = (locator: Locator, expected: string | RegExp, what: string) =>
@@ -33,7 +35,10 @@ const open = async (): Promise<Page> => {
   await context.clock.setFixedTime(new Date('2026-01-01T12:00:00'))
   const page = await context.newPage()
   page.on('pageerror', (err) => pageErrors.push(err.message))
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()) })
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text())
+    if (m.type() === 'warning') pageWarnings.push(m.text())
+  })
   await page.goto(relay.httpUrl)
   for (const tag of ['server-counter', 'server-slider', 'server-chat', 'server-chat-rooms']) {
     await untilText(page.locator(`${tag} .status`).first(), 'connected', `${tag} to connect`)
@@ -116,8 +121,58 @@ test('a room created in one window appears in the other, and its chat is shared'
   assert.equal(await a.locator('#chat > server-chat li').count(), 2)
 })
 
-test('the page raised no error, and its screenshot is saved', async () => {
-  mkdirSync(join(ROOT, 'test', 'screenshots'), { recursive: true })
-  await a.screenshot({ path: join(ROOT, 'test', 'screenshots', 'demo.png'), fullPage: true })
+/** A page of the demo opened in a context of its own with `options` (a phone's width, a dark system theme). */
+const openWith = async (path: string, options: Parameters<Browser['newContext']>[0]): Promise<Page> => {
+  const context = await browser.newContext(options)
+  const page = await context.newPage()
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  await page.goto(new URL(path, relay.httpUrl).href)
+  return page
+}
+
+/** What shows that each page has rendered: its first connected status line, the inspector's metrics. */
+const RENDERED: Record<string, string> = { '/': 'server-counter .status[data-status=connected]', '/react.html': '.yss .status[data-status=connected]', '/inspect': 'yss-inspector .metric' }
+
+test('on a 390 px phone no page of the demo scrolls sideways', async () => {
+  for (const path of ['/', '/react.html', '/inspect']) {
+    // Not isMobile: a mobile viewport zooms out to fit a page that is too wide, and hides it.
+    const page = await openWith(path, { viewport: { width: 390, height: 844 } })
+    try {
+      await page.locator(RENDERED[path]!).first().waitFor({ timeout: 10_000 })
+      const width = await page.evaluate(() => document.documentElement.scrollWidth)
+      assert.ok(width <= 390, `${path}: ${width} px wide in a 390 px viewport`)
+    } finally {
+      await page.context().close()
+    }
+  }
+})
+
+test('with a dark system theme the page and the elements are dark, their text light', async () => {
+  const page = await openWith('/', { viewport: { width: 1280, height: 900 }, colorScheme: 'dark' })
+  try {
+    await untilText(page.locator('server-chat .status').first(), 'connected', 'the chat to connect')
+    // The relative luminance (0 black, 1 white) of an element's computed colour or background.
+    // (No named function inside: tsx would name it with a helper the page does not have.)
+    const luminance = (selector: string, property: 'color' | 'backgroundColor') => page.locator(selector).first().evaluate((el, p) =>
+      getComputedStyle(el)[p].match(/[\d.]+/g)!.slice(0, 3)
+        .map((v) => Number(v) / 255)
+        .map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i]!, 0), property)
+    for (const [selector, property, dark] of [
+      ['body', 'backgroundColor', true], ['main section', 'backgroundColor', true], ['body', 'color', false],
+      ['server-counter .value', 'color', false], ['server-chat ol', 'backgroundColor', true], ['server-chat label', 'color', false]
+    ] as const) {
+      const l = await luminance(selector, property)
+      assert.ok(dark ? l < 0.05 : l > 0.35, `${selector} ${property}: luminance ${l.toFixed(3)}, expected ${dark ? 'dark' : 'light'}`)
+    }
+  } finally {
+    await page.context().close()
+  }
+})
+
+test('the page raised no error and no warning, and its screenshot is saved', async () => {
+  await a.screenshot({ path: screenshotFile('demo.png'), fullPage: true })
   assert.deepEqual(pageErrors, [])
+  // Chromium warned once a connection when the client set binaryType to 'nodebuffer'.
+  assert.deepEqual(pageWarnings, [])
 })

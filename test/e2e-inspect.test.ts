@@ -3,11 +3,10 @@
  * with access control on, in Chromium. Without a token it asks for one; with an inspector token
  * it lists the rooms and shows a room live: a key another session changes, a lock a raw socket
  * holds (ACQUIRE, never committed) and the request waiting behind it, the presence of the other
- * sessions, their connections. Also saves test/screenshots/inspect.png.
+ * sessions, their connections. Also saves its screenshot inspect.png (test/screenshot-file.ts says where).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import * as decoding from 'lib0/decoding'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
@@ -18,6 +17,7 @@ import type { ServerState } from '../client/index.js'
 import { MESSAGE_YSS, YSS_ACQUIRE, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
 import { roomPath } from '../protocol/room-names.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
+import { screenshotFile } from './screenshot-file.js'
 import { ROOT, eventually, rawSocket, session, tempDir, testRelay, type RawSocket } from './helpers.js'
 
 const SECRET = 'the inspector e2e secret, 32 bytes.'
@@ -164,8 +164,7 @@ test('the connections show their users, access and age; the page raised no error
   assert.deepEqual(users, ['ann', 'ann', 'bob', 'bob', 'ops'])
   assert.match(await text(rows.filter({ hasText: 'ops' })), /ops #\d+ read \d\d:\d\d:\d\d/)
   assert.match(await text(page.locator('.room-head [role="status"]')), /connected · synced · read-only as ops/)
-  mkdirSync(join(ROOT, 'test', 'screenshots'), { recursive: true })
-  await page.screenshot({ path: join(ROOT, 'test', 'screenshots', 'inspect.png'), fullPage: true })
+  await page.screenshot({ path: screenshotFile('inspect.png'), fullPage: true })
   assert.deepEqual(pageErrors, [])
 })
 

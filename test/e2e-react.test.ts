@@ -2,17 +2,16 @@
  * End to end: the React demo page and the Lit demo page, built as `npm run build` builds them and
  * served by a real relay from the build folder alone, in two Chromium windows (separate browser
  * contexts, so only the relay connects them). A click on one page shows on the other, both ways.
- * Also saves test/screenshots/react.png.
+ * Also saves its screenshot react.png (test/screenshot-file.ts says where).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
 import { buildDemo } from '../demo/build.js'
 import type { Relay } from '../relay/server.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
-import { ROOT, eventually, tempDir, testRelay } from './helpers.js'
+import { screenshotFile } from './screenshot-file.js'
+import { eventually, tempDir, testRelay } from './helpers.js'
 
 let out: ReturnType<typeof tempDir>
 let relay: Relay
@@ -141,7 +140,6 @@ test('the chat rooms: a room created on one page appears on the other, and its c
 })
 
 test('the pages raised no error, and the React page\'s screenshot is saved', async () => {
-  mkdirSync(join(ROOT, 'test', 'screenshots'), { recursive: true })
-  await react.screenshot({ path: join(ROOT, 'test', 'screenshots', 'react.png'), fullPage: true })
+  await react.screenshot({ path: screenshotFile('react.png'), fullPage: true })
   assert.deepEqual(pageErrors, [])
 })

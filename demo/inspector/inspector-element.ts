@@ -334,37 +334,40 @@ export class YssInspector extends LitElement {
   }
 
   static override styles = css`
-    :host { display: block; font: 14px/1.45 system-ui, sans-serif; color: #1d2433; --accent: #3157d5; --line: #e3e7f0; --muted: #6b7385; }
+    :host {
+      display: block; font: 14px/1.45 system-ui, sans-serif; color: var(--yss-text, #1d2433); --accent: var(--yss-accent, #3157d5);
+      --line: var(--yss-line, #e3e7f0); --muted: var(--yss-muted, #6b7385); --card: var(--yss-surface, #fff); --well: var(--yss-subtle, #f5f7fb);
+    }
     * { box-sizing: border-box; }
     h2, h3 { margin: 0; }
     h2 { font-size: 1.05rem; }
     h3 { font-size: 0.95rem; margin-bottom: 0.5rem; display: flex; align-items: center; gap: 0.4rem; }
     code, pre { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-    pre { margin: 0.4rem 0 0; padding: 0.5rem 0.6rem; background: #f5f7fb; border-radius: 6px; max-height: 18rem; overflow: auto; white-space: pre-wrap; word-break: break-word; }
+    pre { margin: 0.4rem 0 0; padding: 0.5rem 0.6rem; background: var(--well); border-radius: 6px; max-height: 18rem; overflow: auto; white-space: pre-wrap; word-break: break-word; }
     button, input { font: inherit; }
     button { border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 8px; padding: 0.3em 0.85em; cursor: pointer; }
-    button.secondary { background: #fff; color: var(--accent); }
-    input[type='text'], input[type='password'] { border: 1px solid #b8c0d0; border-radius: 8px; padding: 0.3em 0.55em; min-width: 0; width: 100%; }
-    label { display: flex; flex-direction: column; gap: 0.2em; font-size: 0.85em; color: #4a5368; flex: 1; }
+    button.secondary { background: var(--card); color: var(--accent); }
+    input[type='text'], input[type='password'] { border: 1px solid var(--yss-border, #b8c0d0); background: var(--card); color: inherit; border-radius: 8px; padding: 0.3em 0.55em; min-width: 0; width: 100%; }
+    label { display: flex; flex-direction: column; gap: 0.2em; font-size: 0.85em; color: var(--muted); flex: 1; }
     .row { display: flex; gap: 0.5rem; align-items: flex-end; }
-    .panel { background: #fff; border-radius: 12px; padding: 0.85rem 1rem; box-shadow: 0 1px 3px #0000001a; min-width: 0; }
-    .badge { font-size: 0.75rem; font-weight: 600; color: var(--muted); background: #eef1f7; border-radius: 999px; padding: 0 0.5em; }
+    .panel { background: var(--card); border-radius: 12px; padding: 0.85rem 1rem; box-shadow: 0 1px 3px #0000001a; min-width: 0; }
+    .badge { font-size: 0.75rem; font-weight: 600; color: var(--muted); background: var(--well); border-radius: 999px; padding: 0 0.5em; }
     .empty, .hint { color: var(--muted); font-size: 0.85rem; margin: 0.2rem 0 0; }
     .error { color: #b3261e; font-size: 0.85rem; margin: 0.4rem 0 0; }
     .token { margin-bottom: 1rem; border-left: 4px solid #c9a227; }
     .token p { margin: 0 0 0.5rem; }
-    .token .reason { display: block; color: #4a5368; font-size: 0.85rem; }
+    .token .reason { display: block; color: var(--muted); font-size: 0.85rem; }
     .metrics { display: grid; grid-template-columns: repeat(auto-fit, minmax(7rem, 1fr)); gap: 0.6rem; margin-bottom: 1rem; }
-    .metric { background: #fff; border-radius: 10px; padding: 0.55rem 0.8rem; box-shadow: 0 1px 3px #0000001a; display: flex; flex-direction: column; }
+    .metric { background: var(--card); border-radius: 10px; padding: 0.55rem 0.8rem; box-shadow: 0 1px 3px #0000001a; display: flex; flex-direction: column; }
     .metric .value { font-size: 1.25rem; font-weight: 600; font-variant-numeric: tabular-nums; }
     .metric .label { font-size: 0.75rem; color: var(--muted); }
     .layout { display: grid; grid-template-columns: 16rem minmax(0, 1fr); gap: 1rem; align-items: start; }
     @media (max-width: 50rem) { .layout { grid-template-columns: 1fr; } }
     .rooms h2 { margin-bottom: 0.5rem; display: flex; align-items: center; gap: 0.4rem; }
     .rooms ul { list-style: none; margin: 0 0 0.75rem; padding: 0; display: flex; flex-direction: column; gap: 0.25rem; }
-    .room-link { width: 100%; text-align: left; background: #fff; color: inherit; border: 1px solid transparent; border-radius: 8px; padding: 0.4rem 0.55rem; display: flex; flex-direction: column; }
-    .room-link:hover { background: #f5f7fb; }
-    .room-link[aria-current='true'] { border-color: var(--accent); background: #eef2fd; }
+    .room-link { width: 100%; text-align: left; background: var(--card); color: inherit; border: 1px solid transparent; border-radius: 8px; padding: 0.4rem 0.55rem; display: flex; flex-direction: column; }
+    .room-link:hover { background: var(--well); }
+    .room-link[aria-current='true'] { border-color: var(--accent); background: var(--well); }
     .room-link .name { font-weight: 600; word-break: break-all; }
     .room-link .sub { font-size: 0.78rem; color: var(--muted); }
     .open { display: flex; gap: 0.4rem; align-items: flex-end; border-top: 1px solid var(--line); padding-top: 0.7rem; }
@@ -384,18 +387,18 @@ export class YssInspector extends LitElement {
     .num { text-align: right; font-variant-numeric: tabular-nums; }
     td.key code { color: var(--accent); font-weight: 600; }
     td.value { word-break: break-word; }
-    td.kind, .time { color: #4a5368; white-space: nowrap; font-variant-numeric: tabular-nums; }
+    td.kind, .time { color: var(--muted); white-space: nowrap; font-variant-numeric: tabular-nums; }
     summary { cursor: pointer; }
     .who .id, .id { color: var(--muted); font-size: 0.8rem; }
     .note { color: #8a5a00; font-size: 0.8rem; }
     .none { color: var(--muted); }
     ol { margin: 0; padding-left: 1.2rem; }
     .access { font-size: 0.78rem; border-radius: 999px; padding: 0.05em 0.55em; background: #e7f5ec; color: #1f6f3d; }
-    .access[data-access='read'] { background: #eef1f7; color: #4a5368; }
+    .access[data-access='read'] { background: var(--well); color: var(--muted); }
     .presence { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 0.35rem; }
     .presence li { display: flex; flex-wrap: wrap; gap: 0.2rem 0.5rem; align-items: baseline; padding: 0.3rem 0; border-bottom: 1px solid var(--line); }
     .presence li:last-child { border-bottom: none; }
-    .presence .state { flex-basis: 100%; color: #4a5368; word-break: break-all; }
+    .presence .state { flex-basis: 100%; color: var(--muted); word-break: break-all; }
     .placeholder { color: var(--muted); }
   `
 }
