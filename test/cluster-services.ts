@@ -1,9 +1,11 @@
 /**
  * Services of a test's own for the cluster tests: a redis-server on a free port (append-only
  * file, fsync always, in a temporary folder; killable and restartable on the same folder), a
- * PostgreSQL database created and dropped on the machine's server (127.0.0.1:5432, user
- * postgres), and a PostgreSQL cluster of the test's own (initdb / pg_ctl) for the test that
- * stops it. Each waits for the service's own "ready" line or answer, never a fixed time.
+ * PostgreSQL database created and dropped on a throwaway PostgreSQL cluster of the process's own
+ * (initdb / pg_ctl, started at the first database and removed when the process exits: only the
+ * PostgreSQL binaries are needed, no server running), and a PostgreSQL cluster of the test's own
+ * for the test that stops it. Each waits for the service's own "ready" line or answer, never a
+ * fixed time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -90,8 +92,6 @@ export const startRedis = async ({ persist = true }: { persist?: boolean } = {})
   }
 }
 
-const ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres'
-
 export interface PgDatabase {
   url: string
   name: string
@@ -100,7 +100,20 @@ export interface PgDatabase {
   drop(): Promise<void>
 }
 
-export const pgDatabase = async (admin = ADMIN): Promise<PgDatabase> => {
+let processCluster: Promise<PgCluster> | undefined
+
+/** This process's own PostgreSQL: one throwaway cluster, started on first use, removed at exit. */
+const sharedCluster = (): Promise<PgCluster> => {
+  processCluster ??= pgCluster().then((cluster) => {
+    process.on('exit', () => cluster.remove())
+    return cluster
+  })
+  return processCluster
+}
+
+/** A database of its own, on `server` (an admin URL) or by default on this process's throwaway cluster. */
+export const pgDatabase = async (server?: string): Promise<PgDatabase> => {
+  const admin = server ?? (await sharedCluster()).url
   const name = `yss_test_${randomBytes(5).toString('hex')}`
   const a = new pg.Client({ connectionString: admin })
   await a.connect()
