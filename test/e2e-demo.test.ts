@@ -165,6 +165,7 @@ test('with a dark system theme the page and the elements are dark, their text li
       const l = await luminance(selector, property)
       assert.ok(dark ? l < 0.05 : l > 0.35, `${selector} ${property}: luminance ${l.toFixed(3)}, expected ${dark ? 'dark' : 'light'}`)
     }
+    await page.screenshot({ path: screenshotFile('demo-dark.png'), fullPage: true })
   } finally {
     await page.context().close()
   }
