@@ -5,7 +5,8 @@
  * tarball installed by npm into an empty project of its own. There Node imports every entry
  * point, tsc type-checks them, `npx y-server-state-relay` runs the relay, and a client of the one
  * project syncs through the relay of the other. The client's project must hold no server
- * package (no pg, ioredis, level, classic-level, jose, ws) and no package with an install script.
+ * package (no pg, ioredis, level, classic-level, jose, ws) and no package with an install script,
+ * and its browser bundle no Node module.
  *
  * Offline-friendly: `npm install --prefer-offline` takes what the local npm cache holds (a
  * machine that ran `npm install` here has every package) and asks the registry only for what it
@@ -19,6 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline'
+import { build } from 'esbuild'
 import { ROOT, tempDir, within } from './helpers.js'
 
 interface PackedFile { path: string; size: number; mode: number }
@@ -188,6 +190,23 @@ test('installing y-server-state brings no server package and no install script',
   const relayInstalled = installedPackages(relay.project)
   t.diagnostic(`y-server-state-relay installs ${relayInstalled.length} packages: ${relayInstalled.join(' ')}`)
   t.diagnostic(`y-server-state-relay's install scripts: ${withInstallScripts(relay.project).join(', ') || 'none'}`)
+})
+
+test("a browser bundle of the installed client (esbuild, as Vite builds for production) holds no Node module and no server package", async (t) => {
+  writeFileSync(join(client.project, 'page.ts'), `
+    import { connect } from 'y-server-state'
+    import 'y-server-state/components'
+    const server = connect({ room: 'default' })
+    server.set('opened', Date.now())
+  `)
+  const result = await build({
+    absWorkingDir: client.project, entryPoints: ['page.ts'], bundle: true, platform: 'browser', format: 'esm',
+    target: 'es2022', minify: true, write: false, metafile: true, logLevel: 'silent', conditions: ['production']
+  })
+  const packages = [...new Set(Object.keys(result.metafile.inputs).map((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1]).filter((p) => p !== undefined))].sort()
+  assert.deepEqual(packages.filter((p) => SERVER_PACKAGES.includes(p)), [], 'no server package in the bundle')
+  assert.deepEqual(Object.keys(result.metafile.inputs).filter((input) => input.startsWith('node:')), [], 'no Node module')
+  t.diagnostic(`browser bundle (client and Lit elements, minified): ${result.outputFiles[0]!.contents.byteLength} bytes from ${packages.join(' ')}`)
 })
 
 /**
