@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
 import { buildDemo } from '../demo/build.js'
 import type { Relay } from '../relay/server.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
-import { ROOT, eventually, tempDir, testRelay } from './helpers.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import { ROOT, eventually, tempDir, testRelay } from './support/helpers.js'
 
 let out: ReturnType<typeof tempDir>
 let relay: Relay
