@@ -17,7 +17,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { MAX_ROOM_BYTES, roomFromPath } from '../protocol/room-names.js'
 import { type RoomStore } from './store/room-store.js'
-import { LevelStore } from './store/level-store.js'
+import { LevelStore, type Fsync } from './store/level-store.js'
 import { MemoryStore } from './store/memory-store.js'
 import { localBus, type Bus } from './room/bus.js'
 import { Metrics } from './metrics.js'
@@ -45,6 +45,12 @@ export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayO
   dataDir?: string
   /** Keep rooms in memory only (nothing survives a restart). */
   memory?: boolean
+  /**
+   * When the default store's writes reach the disk itself: `always` (the default), before any of a
+   * batch is echoed or a lock on it resolves, surviving a power cut; `never`, surviving a relay
+   * crash only. See {@link Fsync}.
+   */
+  fsync?: Fsync
   /** A store of your own; overrides `dataDir` and `memory`. */
   store?: RoomStore
   /** Fan-out to other relays; the default serves one relay alone. */
@@ -100,7 +106,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const cluster: Cluster | null = options.redis !== undefined
     ? await (await import('./cluster/index.js')).startCluster({ ...options.cluster, redis: options.redis, postgres: options.postgres!, log })
     : null
-  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log))
+  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log, { fsync: options.fsync ?? 'always' }))
   const bus = cluster?.bus ?? options.bus ?? localBus
   // Before listening: a store that cannot open (a data directory another relay holds) stops the start.
   await store.open?.()

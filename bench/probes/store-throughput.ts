@@ -5,6 +5,8 @@
  * With `--baseline REF`, the LevelStore of that git ref runs too, alternating with this one in
  * each repeat, so the figures of one run compare.
  *
+ * `--fsync=always|never|both` (default both) picks this tree's `--fsync` setting.
+ *
  * Not part of `npm run bench`:
  *   node --import tsx bench/probes/store-throughput.ts --rooms=1000 --appends=10 --reps=3 --baseline=main
  *
@@ -20,7 +22,7 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { LeveldbPersistence } from 'y-leveldb'
 import { type RoomStore } from '../../relay/store/room-store.js'
-import { LevelStore } from '../../relay/store/level-store.js'
+import { FSYNC_MODES, LevelStore } from '../../relay/store/level-store.js'
 import { median } from '../lib/stats.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -30,6 +32,8 @@ const rooms = Number(flag('rooms', '1000'))
 const appends = Number(flag('appends', '10'))
 const reps = Number(flag('reps', '3'))
 const baseline = flag('baseline', '')
+/** `always`, `never` or `both`: the this-tree store's --fsync (both: one row each). */
+const fsync = flag('fsync', 'both')
 
 type MakeStore = (dir: string) => RoomStore
 
@@ -89,7 +93,8 @@ const once = async (make: MakeStore, dir: string): Promise<{ perSecond: number; 
 
 const scratch = mkdtempSync(join(tmpdir(), 'yss-store-bench-'))
 try {
-  const systems: Array<[string, MakeStore]> = [['this tree', (d) => new LevelStore(d)]]
+  const modes = fsync === 'both' ? FSYNC_MODES : FSYNC_MODES.filter((m) => m === fsync)
+  const systems: Array<[string, MakeStore]> = modes.map((m) => [`this tree, fsync ${m}`, (d: string) => new LevelStore(d, undefined, { fsync: m })])
   if (baseline) systems.push([`LevelStore of ${baseline}`, await storeAt(baseline, scratch)])
   const results = new Map<string, Array<{ perSecond: number; batches: number }>>(systems.map(([name]) => [name, []]))
   for (let rep = 0; rep < reps; rep++) {

@@ -101,7 +101,19 @@ interface Group {
   settle(): void
 }
 
+/**
+ * When a batch is flushed to the disk itself: `always`, before any write in it is answered (one
+ * fsync per batch, so a power cut or a kernel crash loses nothing that was answered); `never`,
+ * when the operating system gets to it (a relay crash loses nothing answered, a machine crash may
+ * lose the last seconds).
+ */
+export type Fsync = 'always' | 'never'
+
+export const FSYNC_MODES: readonly Fsync[] = ['always', 'never']
+
 export interface LevelStoreOptions {
+  /** When a batch reaches the disk itself; see {@link Fsync}. Default `always`. */
+  fsync?: Fsync
   /**
    * How many rooms' integrity records are kept in memory at most. A room past it (the least
    * recently written first) is read again at its next call. The relay also tells the store
@@ -127,6 +139,7 @@ export class LevelStore implements RoomStore {
   /** What is known of each room, least recently written first. */
   private readonly rooms = new Map<string, RoomState>()
   private readonly maxRooms: number
+  readonly fsync: Fsync
   /** The writes that wait for the batch in flight, to go together in the next one. */
   private gathering: Group | null = null
   /** The batch in flight: at most one. */
@@ -137,6 +150,7 @@ export class LevelStore implements RoomStore {
 
   constructor(readonly dir: string, private readonly log?: Pick<Logger, 'warn' | 'info'>, options: LevelStoreOptions = {}) {
     this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS
+    this.fsync = options.fsync ?? 'always'
   }
 
   /** Opens LevelDB if not yet done; every other member opens it too, if needed. */
@@ -233,7 +247,7 @@ export class LevelStore implements RoomStore {
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, head)
     try {
-      await db.batch([...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }])
+      await this.writeBatch(db, [...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }], this.fsync === 'always')
     } catch (err) {
       // Nothing more is written to this log: reopen first (see the top of this file).
       const error = err as Error & { code?: string }
@@ -249,6 +263,14 @@ export class LevelStore implements RoomStore {
       void this.witness()
     }, WITNESS_DELAY_MS)
     this.witnessTimer.unref?.()
+  }
+
+  /**
+   * Writes one batch to LevelDB; with `sync`, LevelDB fsyncs its log before it resolves. Every
+   * answer the batch carries waits for this, so a store whose sync is slow delays the echo.
+   */
+  protected writeBatch(db: LevelDb, ops: LevelOp[], sync: boolean): Promise<void> {
+    return db.batch(ops, { sync })
   }
 
   /**

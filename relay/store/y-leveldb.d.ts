@@ -12,8 +12,8 @@ declare module 'y-leveldb' {
     open(): Promise<void>
     /** Rejects with code `LEVEL_NOT_FOUND` for a missing key. */
     get(key: DocKey): Promise<Uint8Array>
-    /** Atomic: every operation is applied, or none. */
-    batch(ops: LevelOp[]): Promise<void>
+    /** Atomic: every operation is applied, or none. With `sync`, the log is fsynced before it resolves. */
+    batch(ops: LevelOp[], options?: { sync?: boolean }): Promise<void>
   }
   export class LeveldbPersistence {
     constructor(location: string, opts?: { levelOptions?: object })
