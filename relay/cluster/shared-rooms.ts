@@ -2,8 +2,20 @@
  * The rooms of a cluster of relays: a {@link RoomStore} and a {@link Bus} in one, on one Redis
  * stream a room (compacted into PostgreSQL by `compactor.ts`).
  *
- * The stream's order is THE order of a room, and `load` starts the reader right after what it
- * read. Why, and how: docs/architecture.md, "Several relays: one order a room".
+ * The stream's order is THE order of a room. Every update is numbered as it is appended (1, 2,
+ * …, by a Lua script), and every relay reads the room's stream with one blocking XREAD for all
+ * its rooms and hands the room the updates of others in stream order. A relay's own batch is
+ * applied to its doc first (that is how a bad update is caught before it is stored), appended,
+ * and `append` resolves only once the reader has read it back: by then every update stored before
+ * it was handed to the room, which applies it into the batch in hand, so the batch's broadcast
+ * and replies follow them. So every relay sends a room's updates in stream order, and a reply
+ * (FLUSHED, DONE, GRANT) always follows every update stored before it.
+ *
+ * Subscribe before load: the room subscribes first; `load` reads the room (its PostgreSQL
+ * snapshot if the stream was trimmed, then the stream) and starts the reader right after the
+ * last update it read, so that nothing falls in between and nothing comes twice. The reader
+ * checks that the numbers follow each other: a gap (a stream trimmed past a relay that lagged,
+ * or a Redis that lost data) fails the room, which reloads.
  *
  * @example
  *   const rooms = new SharedRooms({ redis, reader, keys, snapshots, relayId: () => id, log, metrics })
