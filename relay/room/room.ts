@@ -1,16 +1,8 @@
 /**
  * One room: a Y.Doc, its awareness, its connections and its lease table.
  *
- * Every frame of every connection goes through one queue. The room handles what is queued as a
- * batch: it applies the updates, stores them (one write for the batch), and only then runs the
- * batch's effects in order: broadcasts, replies, lock grants and acknowledgements. So nothing is
- * echoed before it is stored, and a grant or an acknowledgement always follows, on the same
- * socket, every update that came before it.
- *
- * It keeps within its limits (relay/limits.ts): an update is costed before it is applied and
- * refused if it is too large or would grow the room too far; what waits for missing updates is
- * bounded; presence is bounded per connection; and a peer's repeated requests for the whole room
- * or all presence are answered once a batch, and only while its socket drains.
+ * Every frame goes through one queue, handled as a batch: applied, stored, then its effects in
+ * order. Why, and the limits it keeps: docs/architecture.md, "A room's pipeline".
  *
  * @example
  *   const room = await Room.load('default', context)

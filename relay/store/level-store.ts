@@ -1,44 +1,10 @@
 /**
  * The embedded store, the relay's default; relay/store/room-store.ts holds the contract it meets.
  *
- * `LevelStore` keeps rooms in an embedded LevelDB through y-leveldb, the
- * ecosystem's usual store: no server to run, and a data directory that the reference relay's
- * persistence can read too (its keys, laid out as y-leveldb lays them out, plus keys of ours it
- * ignores). LevelDB appends to its write-ahead log before a write resolves, so a stored update
- * survives a SIGKILL of the relay (not a power cut: writes are not fsynced).
- *
- * Writes go in groups, since every room's echo waits for its write: the appends and compactions
- * of all rooms that arrive while a batch is being written (or in the same turn of the event
- * loop, when none is) are stored as one LevelDB batch, with one count of writes, and answered
- * together once it is stored. At most one batch is in flight. Each room's writes keep the order
- * of its calls. A room's integrity record is kept in memory once known (from a load, an append
- * or a compaction), so an append reads nothing; the few calls that must read first (a room's
- * first append when it was not loaded, a compaction that keeps updates after its position) hold
- * back the room's later calls until they have read. The records kept are bounded: the relay
- * says when it unloads a room (`forget`), and past `maxRooms` the least recently written go.
- *
- * A room is served whole or not at all. LevelDB, as classic-level runs it, skips damaged log
- * records when it replays its log, and says so only in its LOG file; a truncated log looks like
- * a crash. So:
- * - one relay at a time: a data directory whose LevelDB lock is held refuses `open`;
- * - each room has an integrity record, written in the batch of each append and compaction
- *   (relay/store/level-layout.ts): a room whose updates do not match it is refused;
- * - a store whose log lost writes (LevelDB's LOG reports skipped bytes, or the store holds
- *   fewer writes than its witness file saw stored) cannot tell which rooms lost them: it
- *   refuses to open, writes DAMAGED, and stays closed until an operator deletes that file
- *   (relay/store/level-recovery.ts).
- * What is not seen: the writes of the last ~50 ms before a SIGKILL, cut from the log's end
- * (the witness did not see them yet), and the same after a power cut.
- *
- * A failed write (a full disk: "IO error: <dir>/000003.log: No space left on device") may
- * leave a torn record at the log's end, behind which LevelDB would drop later writes when it
- * next replays the log; a failure while it flushes its memtable stays with it until it is
- * reopened. So a failed batch fails every write in it and every write gathered behind it, the
- * records kept in memory are dropped (the failed batch may yet be in the log), and the store
- * writes nothing more until it has closed and reopened LevelDB (retried with a backoff while
- * the disk is still full; every call meanwhile rejects with an UnavailableError). That reopen
- * may drop the torn record, the failed write, which was never acknowledged: it is not damage as long as the store still holds every write
- * it acknowledged. Between the close and the reopen the directory's lock is free for a moment.
+ * `LevelStore` keeps rooms in an embedded LevelDB through y-leveldb: the writes of all rooms go
+ * in groups (one fsync a group with `fsync: 'always'`), a room is served whole or not at all, and
+ * after a failed write it writes nothing until LevelDB has been reopened. Why: docs/architecture.md,
+ * "The embedded store".
  *
  * @example
  *   const store = new LevelStore('./data')
