@@ -3,7 +3,7 @@
  * started here. Run through `npm run test:browser`, which loads tsx so that this file can import
  * the relay's TypeScript source. Tests ask for the relay's URL with
  * `executeServerCommand('relay-url')`, and for a counter with `executeServerCommand('relay-metric', name)`.
- * React tests (.tsx) get React as ES modules from test/react-esm-plugin.ts.
+ * React tests (.tsx) get React as ES modules from test/support/react-esm-plugin.ts.
  * A second relay, `executeServerCommand('auth-relay-url')`, has an authenticate hook: rooms under
  * `read-only/` are read-only (user `viewer`) unless the token is `writer`; other rooms are writable.
  * RELAY_LOG_LEVEL=debug shows the relay's log.
@@ -12,9 +12,9 @@ import { esbuildPlugin } from '@web/dev-server-esbuild'
 import { chromeLauncher } from '@web/test-runner-chrome'
 import { fileURLToPath } from 'node:url'
 import { startRelay } from './relay/server.ts'
-import { tokenOf } from './relay/tokens.ts'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/chromium.ts'
-import { reactEsmPlugin } from './test/react-esm-plugin.ts'
+import { tokenOf } from './relay/access/tokens.ts'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.ts'
+import { reactEsmPlugin } from './test/support/react-esm-plugin.ts'
 
 /** @returns {import('@web/test-runner').TestRunnerPlugin} */
 const relayPlugin = () => {

@@ -13,11 +13,11 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
-import { eventually, rawSocket, session, updateFrame, within, type RawSocket } from '../test/helpers.js'
+import { eventually, rawSocket, session, updateFrame, within, type RawSocket } from '../test/support/helpers.js'
 import {
   MiB, awarenessFrame, childRelay, deleteBomb, healthyPair, nonReader, queryAwareness, resume, roundTrip, syncStep1,
   type ChildRelay, type HealthyPair
-} from '../test/limits-helpers.js'
+} from '../test/support/limits-helpers.js'
 import { YSS_ACQUIRE, YSS_DENIED, encodeYss } from '../protocol/messages.js'
 
 type Scenario = (relay: ChildRelay, pair: HealthyPair) => Promise<string>

@@ -1,7 +1,7 @@
 /**
  * The relay's inspector API: read-only JSON about what a room's doc does not hold (its
  * connections and its locks) and about the relay (its rooms and metrics). The relay serves it
- * (relay/inspector-api.ts) and the inspector page reads it (demo/inspector/); these are the
+ * (relay/http/inspector-api.ts) and the inspector page reads it (demo/inspector/); these are the
  * shapes both sides agree on.
  *
  * | route | answer |
@@ -13,7 +13,7 @@
  * decoded as the relay decodes a WebSocket path. Times are ms since the epoch on the relay's
  * clock; `at` is when the answer was made, so `at - since` is how long, whatever the reader's
  * clock says. With access control on, a request carries an inspector token (`?token=` or
- * `Authorization: Bearer`): see relay/inspector-access.ts.
+ * `Authorization: Bearer`): see relay/access/inspector-access.ts.
  *
  * @example
  *   const res = await fetch(roomApiPath('team/a b'), { headers: { authorization: `Bearer ${token}` } })

@@ -6,7 +6,7 @@
  * protocol. Message {@link MESSAGE_YSS} is ours: lock leases, flush acknowledgements, and the
  * connection's access (HELLO, answered by ACCESS). The relay only ever sends it in reply to one,
  * so a stock y-websocket client never receives it.
- * `relay/PROTOCOL.md` documents every frame.
+ * `docs/protocol.md` documents every frame.
  *
  * @example
  *   const frame = encodeYss({ type: YSS_ACQUIRE, id: 1, keys: ['count'] })

@@ -10,9 +10,10 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { RelayOptions } from './server.js'
-import type { SignTokenOptions } from './tokens.js'
-import { parseTtl } from './tokens.js'
+import type { SignTokenOptions } from './access/tokens.js'
+import { parseTtl } from './access/tokens.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
+import { FSYNC_MODES, type Fsync } from './store/level-store.js'
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterFromCli } from './cluster/cli.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES, type LimitName, type LimitOptions } from './limits.js'
 
@@ -45,6 +46,11 @@ Options:
   --port PORT               port, 0 for a free one (env PORT; default 1234)
   --data DIR                LevelDB directory for rooms (env DATA_DIR; default ./data)
   --memory                  keep rooms in memory only; nothing survives a restart
+  --fsync always|never      always (default): each batch of writes is fsynced before any of it is
+                            echoed or any lock on it resolves, so what a client saw survives a
+                            relay crash, a power cut and a kernel crash; never: the operating
+                            system writes it when it will, which survives a relay crash (SIGKILL)
+                            but may lose the last seconds to a power cut or kernel crash (env FSYNC)
   --max-message-bytes N     largest frame accepted; larger closes with 1009 (default 104857600)
   --path-prefix PATH        serve rooms under PATH behind a reverse proxy: ws://HOST/PATH/<room>
   --idle-unload-ms N        unload a room this long after its last connection (default 30000)
@@ -122,6 +128,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       port: { type: 'string' },
       data: { type: 'string' },
       memory: { type: 'boolean' },
+      fsync: { type: 'string' },
       'max-message-bytes': { type: 'string' },
       'path-prefix': { type: 'string' },
       'idle-unload-ms': { type: 'string' },
@@ -150,6 +157,11 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
   const dataDir = values.data ?? env.DATA_DIR
   if (values.memory && values.data !== undefined) throw new UsageError('--memory and --data exclude each other')
   if (dataDir === '') throw new UsageError('--data needs a directory')
+  const fsync = values.fsync ?? (env.FSYNC || undefined)
+  if (fsync !== undefined && !(FSYNC_MODES as readonly string[]).includes(fsync)) throw new UsageError(`--fsync must be always or never, not "${fsync}"`)
+  if (fsync !== undefined && (values.memory || shared.redis !== undefined)) {
+    throw new UsageError(`--fsync is for the embedded store: ${values.memory ? 'with --memory nothing is written' : 'Redis and PostgreSQL sync by their own settings'}`)
+  }
   const pathPrefix = values['path-prefix']
   if (pathPrefix !== undefined && !/^\/[^?#]*[^/?#]$/.test(pathPrefix)) {
     throw new UsageError(`--path-prefix must start with / and not end with /, as in /collab, not "${pathPrefix}"`)
@@ -169,6 +181,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     host: values.host ?? env.HOST ?? '127.0.0.1',
     port: integer('--port', values.port ?? env.PORT, 0, 65535) ?? 1234,
     ...(values.memory ? { memory: true } : { dataDir: dataDir ?? './data' }),
+    ...(fsync !== undefined ? { fsync: fsync as Fsync } : {}),
     maxMessageBytes: integer('--max-message-bytes', values['max-message-bytes'], 1024),
     ...(pathPrefix !== undefined ? { pathPrefix } : {}),
     idleUnloadMs: integer('--idle-unload-ms', values['idle-unload-ms'], 0),

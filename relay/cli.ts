@@ -6,7 +6,7 @@
  * `y-server-state-relay token --room PATTERN …` prints one access token and exits 0.
  */
 import { startRelay } from './server.js'
-import { signToken } from './tokens.js'
+import { signToken } from './access/tokens.js'
 import { HELP, TOKEN_HELP, UsageError, parseCli, parseTokenCli } from './cli-options.js'
 
 /** Parses with `parse`; a usage error exits 2. */

@@ -16,25 +16,27 @@ import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE } from '../protocol/close-codes.js'
 import { MAX_ROOM_BYTES, roomFromPath } from '../protocol/room-names.js'
-import { LevelStore, MemoryStore, type RoomStore } from './store.js'
-import { localBus, type Bus } from './bus.js'
+import { type RoomStore } from './store/room-store.js'
+import { LevelStore, type Fsync } from './store/level-store.js'
+import { MemoryStore } from './store/memory-store.js'
+import { localBus, type Bus } from './room/bus.js'
 import { Metrics } from './metrics.js'
 import { createLogger, type LogFields, type Logger, type LogLevel } from './log.js'
 import { LogLimiter } from './log-limiter.js'
-import { RoomRegistry } from './room-registry.js'
+import { RoomRegistry } from './room/registry.js'
 import { RelayConnection, RelaySocket, closeReason } from './connection.js'
-import { accessControl, type AccessOptions } from './access-control.js'
+import { accessControl, type AccessOptions } from './access/access-control.js'
 import type { PeerGrant } from './peer.js'
-import { serveStatic, defaultStaticDirs } from './static.js'
-import { inspectorApi } from './inspector-api.js'
+import { serveStatic, defaultStaticDirs } from './http/static.js'
+import { inspectorApi } from './http/inspector-api.js'
 import { INSPECT_PAGE } from '../protocol/inspector.js'
-import { isUnavailable } from './unavailable.js'
-import type { Cluster, ClusterOptions } from './cluster/index.js'
+import { isUnavailable } from './store/unavailable.js'
+import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
-export interface RelayOptions extends AccessOptions, LimitOptions {
+export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
   /** Interface to listen on. Default `127.0.0.1`; with no access control, only a loopback one unless `anonymous`. */
   host?: string
   /** Port; 0 picks a free one. Default 1234. */
@@ -43,19 +45,16 @@ export interface RelayOptions extends AccessOptions, LimitOptions {
   dataDir?: string
   /** Keep rooms in memory only (nothing survives a restart). */
   memory?: boolean
+  /**
+   * When the default store's writes reach the disk itself: `always` (the default), before any of a
+   * batch is echoed or a lock on it resolves, surviving a power cut; `never`, surviving a relay
+   * crash only. See {@link Fsync}.
+   */
+  fsync?: Fsync
   /** A store of your own; overrides `dataDir` and `memory`. */
   store?: RoomStore
   /** Fan-out to other relays; the default serves one relay alone. */
   bus?: Bus
-  /**
-   * Share rooms with every relay configured with the same Redis and PostgreSQL (`redis://HOST:PORT`,
-   * `postgres://…`; both are needed): the store, the bus and the lock tables then live there
-   * (see relay/cluster). Overrides `store`, `dataDir`, `memory` and `bus`.
-   */
-  redis?: string
-  postgres?: string
-  /** Tuning of the cluster parts (key prefix, liveness, compaction timing…). */
-  cluster?: Omit<ClusterOptions, 'redis' | 'postgres' | 'log'>
   /** Largest frame accepted; a larger one closes its connection with 1009. Default 100 MiB, as the reference relay. */
   maxMessageBytes?: number
   /** The path the relay is served under behind a reverse proxy (`/collab`): rooms are `/collab/<room>`. Default none. */
@@ -107,7 +106,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const cluster: Cluster | null = options.redis !== undefined
     ? await (await import('./cluster/index.js')).startCluster({ ...options.cluster, redis: options.redis, postgres: options.postgres!, log })
     : null
-  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log))
+  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log, { fsync: options.fsync ?? 'always' }))
   const bus = cluster?.bus ?? options.bus ?? localBus
   // Before listening: a store that cannot open (a data directory another relay holds) stops the start.
   await store.open?.()

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { counter, barrier, eventually, sessionPool } from './helpers.js'
+import { counter, barrier, eventually, sessionPool } from './support/helpers.js'
 import { RerunSuppressedError, configure, serverState, serverStateLock, defaultSession } from '../client/index.js'
 import type { Relay } from '../relay/server.js'
 import type { ServerState } from '../client/session.js'

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnRelay, tempDir, session, counter, eventually, within } from './helpers.js'
+import { spawnRelay, tempDir, session, counter, eventually, within } from './support/helpers.js'
 import { LockTimeoutError, type ServerState, type Status } from '../client/index.js'
 
 const untilStatus = (s: ServerState<any>, status: Status, what: string) =>

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { session, counter, barrier, eventually, stockClient, untilKey, sessionPool } from './helpers.js'
+import { session, counter, barrier, eventually, stockClient, untilKey, sessionPool } from './support/helpers.js'
 import { connect, KEYS, type Status } from '../client/index.js'
 import type { Relay } from '../relay/server.js'
 import type { ServerState } from '../client/session.js'

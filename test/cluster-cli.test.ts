@@ -7,8 +7,8 @@ import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import { parseCli, UsageError } from '../relay/cli-options.js'
 import { startRelay } from '../relay/server.js'
-import { spawnRelay } from './helpers.js'
-import { pgDatabase, startRedis } from './cluster-services.js'
+import { spawnRelay } from './support/helpers.js'
+import { pgDatabase, startRedis } from './support/cluster-services.js'
 
 test('--redis and --postgres, or REDIS_URL and DATABASE_URL; each needs the other, and excludes --data', () => {
   const flags = parseCli(['--redis', 'redis://127.0.0.1:6379', '--postgres', 'postgres://postgres@127.0.0.1/x', '--liveness-ms', '2000', '--compact-grace-ms', '0'], {})

@@ -7,9 +7,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
-import { eventually, session, socketHistory, spawnRelay, stockClient, within, type RelayProcess } from './helpers.js'
-import { pgCluster, pgDatabase, startRedis, type PgDatabase, type RedisServer } from './cluster-services.js'
-import { race, worker } from './lock-workers.js'
+import { eventually, session, socketHistory, spawnRelay, stockClient, within, type RelayProcess } from './support/helpers.js'
+import { pgCluster, pgDatabase, startRedis, type PgDatabase, type RedisServer } from './support/cluster-services.js'
+import { race, worker } from './support/lock-workers.js'
 
 const TUNING = ['--liveness-ms', '2000', '--compact-delay-ms', '0', '--compact-grace-ms', '0', '--compact-interval-ms', '100', '--compact-lock-ms', '1000', '--log-level', 'warn']
 

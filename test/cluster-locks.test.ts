@@ -10,9 +10,9 @@ import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import type { Relay, RelayOptions } from '../relay/server.js'
 import { LockLostError, LockTimeoutError } from '../client/errors.js'
-import { eventually, session, within } from './helpers.js'
-import { race, worker } from './lock-workers.js'
-import { clusterFixture } from './cluster-services.js'
+import { eventually, session, within } from './support/helpers.js'
+import { race, worker } from './support/lock-workers.js'
+import { clusterFixture } from './support/cluster-services.js'
 
 const fixture = clusterFixture()
 const three = (options: RelayOptions = {}): Promise<Relay[]> => Promise.all([0, 1, 2].map(() => fixture.relay(options)))

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { pgDatabase } from './cluster-services.js'
+import { pgDatabase } from './support/cluster-services.js'
 
 test("a test's databases are on a PostgreSQL of its process's own, one for all of them", async () => {
   const [a, b] = await Promise.all([pgDatabase(), pgDatabase()])

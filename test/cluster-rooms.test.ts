@@ -10,9 +10,9 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { Redis } from 'ioredis'
 import { CLAIM_COMPACTION } from '../relay/cluster/scripts.js'
-import { signToken } from '../relay/tokens.js'
-import { barrier, counter, eventually, session, socketHistory, stockClient, within } from './helpers.js'
-import { clusterFixture } from './cluster-services.js'
+import { signToken } from '../relay/access/tokens.js'
+import { barrier, counter, eventually, session, socketHistory, stockClient, within } from './support/helpers.js'
+import { clusterFixture } from './support/cluster-services.js'
 
 const fixture = clusterFixture({ livenessMs: 3_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 0, lockMs: 2_000 } })
 const relay = fixture.relay

@@ -1,7 +1,7 @@
 /**
  * End to end: the demo page, bundled as `npm run build` bundles it, served by a real relay, in
  * two Chromium windows (separate browser contexts, so only the relay connects them). What one
- * window does, the other shows. Also saves its screenshot demo.png (test/screenshot-file.ts says where).
+ * window does, the other shows. Also saves its screenshot demo.png (test/support/screenshot-file.ts says where).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,9 +9,9 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
 import { buildDemo } from '../demo/build.js'
 import type { Relay } from '../relay/server.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
-import { screenshotFile } from './screenshot-file.js'
-import { ROOT, eventually, tempDir, testRelay } from './helpers.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import { screenshotFile } from './support/screenshot-file.js'
+import { ROOT, eventually, tempDir, testRelay } from './support/helpers.js'
 
 let out: ReturnType<typeof tempDir>
 let relay: Relay

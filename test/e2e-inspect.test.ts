@@ -3,7 +3,7 @@
  * with access control on, in Chromium. Without a token it asks for one; with an inspector token
  * it lists the rooms and shows a room live: a key another session changes, a lock a raw socket
  * holds (ACQUIRE, never committed) and the request waiting behind it, the presence of the other
- * sessions, their connections. Also saves its screenshot inspect.png (test/screenshot-file.ts says where).
+ * sessions, their connections. Also saves its screenshot inspect.png (test/support/screenshot-file.ts says where).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,9 +16,9 @@ import { signToken } from '../relay/index.js'
 import type { ServerState } from '../client/index.js'
 import { MESSAGE_YSS, YSS_ACQUIRE, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
 import { roomPath } from '../protocol/room-names.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
-import { screenshotFile } from './screenshot-file.js'
-import { ROOT, eventually, rawSocket, session, tempDir, testRelay, type RawSocket } from './helpers.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import { screenshotFile } from './support/screenshot-file.js'
+import { ROOT, eventually, rawSocket, session, tempDir, testRelay, type RawSocket } from './support/helpers.js'
 
 const SECRET = 'the inspector e2e secret, 32 bytes.'
 const ROOM = 'team/board 1'

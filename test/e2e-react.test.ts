@@ -2,16 +2,16 @@
  * End to end: the React demo page and the Lit demo page, built as `npm run build` builds them and
  * served by a real relay from the build folder alone, in two Chromium windows (separate browser
  * contexts, so only the relay connects them). A click on one page shows on the other, both ways.
- * Also saves its screenshot react.png (test/screenshot-file.ts says where).
+ * Also saves its screenshot react.png (test/support/screenshot-file.ts says where).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
 import { buildDemo } from '../demo/build.js'
 import type { Relay } from '../relay/server.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js'
-import { screenshotFile } from './screenshot-file.js'
-import { eventually, tempDir, testRelay } from './helpers.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import { screenshotFile } from './support/screenshot-file.js'
+import { eventually, tempDir, testRelay } from './support/helpers.js'
 
 let out: ReturnType<typeof tempDir>
 let relay: Relay

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
-import { testRelay, stockClient, untilKey, rawSocket, memoryLogger, within, updateFrame } from './helpers.js'
+import { testRelay, stockClient, untilKey, rawSocket, memoryLogger, within, updateFrame } from './support/helpers.js'
 import type { Relay } from '../relay/server.js'
 
 /**

@@ -2,8 +2,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { LeveldbPersistence } from 'y-leveldb'
-import { testRelay, stockClient, untilKey, spawnRelay, tempDir, rawSocket, within, eventually, memoryLogger } from './helpers.js'
-import { MemoryStore, LevelStore, type RoomStore } from '../relay/store.js'
+import { testRelay, stockClient, untilKey, spawnRelay, tempDir, rawSocket, within, eventually, memoryLogger } from './support/helpers.js'
+import { type RoomStore } from '../relay/store/room-store.js'
+import { LevelStore } from '../relay/store/level-store.js'
+import { MemoryStore } from '../relay/store/memory-store.js'
 
 test('what a client saw echoed survives SIGKILL of the relay', async () => {
   const dir = tempDir('yss-kill')

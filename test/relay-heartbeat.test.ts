@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
-import { rawSocket, testRelay, within } from './helpers.js'
+import { rawSocket, testRelay, within } from './support/helpers.js'
 
 /** Resolves at the `n`th ping `ws` receives from now on. */
 const pings = (ws: WebSocket, n: number): Promise<void> =>

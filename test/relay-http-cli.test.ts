@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { testRelay, stockClient, spawnRelay, ROOT } from './helpers.js'
+import { testRelay, stockClient, spawnRelay, ROOT } from './support/helpers.js'
 import { parseCli } from '../relay/cli-options.js'
 
 test('GET /healthz answers 200 and /metrics gives Prometheus text', async () => {

@@ -11,8 +11,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { eventually, rawSocket, updateFrame, within, type RawSocket } from './helpers.js'
-import { MiB, awarenessFrame, underAttack, nonReader, resume, queryAwareness, roundTrip, syncStep1, type ChildRelay } from './limits-helpers.js'
+import { eventually, rawSocket, updateFrame, within, type RawSocket } from './support/helpers.js'
+import { MiB, awarenessFrame, underAttack, nonReader, resume, queryAwareness, roundTrip, syncStep1, type ChildRelay } from './support/limits-helpers.js'
 
 /** Sends `frame` up to `times` times, each after a flush round trip through `pacer` in the same room, until the relay closes it. */
 const repeatUntilClosed = async (relay: ChildRelay, attacker: RawSocket, pacer: RawSocket, frame: () => Uint8Array, times: number) => {

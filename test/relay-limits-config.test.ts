@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HELP, UsageError, parseCli } from '../relay/cli-options.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitLabel, resolveLimits } from '../relay/limits.js'
-import { testRelay } from './helpers.js'
+import { testRelay } from './support/helpers.js'
 
 const flag = (name: string) => '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
 

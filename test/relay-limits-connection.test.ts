@@ -10,8 +10,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { rawSocket, stockClient, testRelay, updateFrame, updateOf, within } from './helpers.js'
-import { MiB, awarenessFrame, underAttack, queryAwareness, roundTrip, syncStep1 } from './limits-helpers.js'
+import { rawSocket, stockClient, testRelay, updateFrame, updateOf, within } from './support/helpers.js'
+import { MiB, awarenessFrame, underAttack, queryAwareness, roundTrip, syncStep1 } from './support/limits-helpers.js'
 
 test('frames sent before the room has loaded are bounded by maxEarlyBytes and maxEarlyFrames: past them, 1008', { timeout: 60_000 }, (t) => underAttack({}, async (relay, pair) => {
   let honest: ReturnType<typeof stockClient> | undefined

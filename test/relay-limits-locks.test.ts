@@ -2,7 +2,7 @@
  * Locks under abuse: one connection floods lock requests, holds hundreds of keys, disconnects
  * with a long queue, names huge keys, or commits an update bomb. The relay caps a connection's
  * open requests (`maxLockRequests`, `maxLockKeyChars`: DENIED), keeps granting other sessions'
- * locks at once, and after the flood leaves (test/leases.test.ts: releasing is O(1) a request),
+ * locks at once, and after the flood leaves (test/locks-table.test.ts: releasing is O(1) a request),
  * logs an expired lease in a line of bounded length, and costs a commit like any update.
  *
  * Run against a relay without these limits: no request is DENIED, an expired lease logs 64,000
@@ -13,8 +13,8 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { MESSAGE_YSS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_GRANT, decodeYss, encodeYss } from '../protocol/messages.js'
-import { eventually, memoryLogger, rawSocket, session, testRelay, updateFrame, within, type RawSocket } from './helpers.js'
-import { MiB, deleteBomb, roundTrip } from './limits-helpers.js'
+import { eventually, memoryLogger, rawSocket, session, testRelay, updateFrame, within, type RawSocket } from './support/helpers.js'
+import { MiB, deleteBomb, roundTrip } from './support/limits-helpers.js'
 
 const replies = (raw: RawSocket, type: number): number =>
   raw.frames.filter((f) => f[0] === MESSAGE_YSS && f[1] === type).length

@@ -10,8 +10,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as decoding from 'lib0/decoding'
-import { rawSocket, stockClient, within } from './helpers.js'
-import { awarenessFrame, underAttack, roundTrip } from './limits-helpers.js'
+import { rawSocket, stockClient, within } from './support/helpers.js'
+import { awarenessFrame, underAttack, roundTrip } from './support/limits-helpers.js'
 
 /** The client ids and state sizes of an awareness frame. */
 const statesOf = (frame: Uint8Array): Map<number, number> => {

@@ -11,8 +11,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { eventually, rawSocket, stockClient, updateFrame, updateOf, within, type RawSocket } from './helpers.js'
-import { MiB, deleteBomb, underAttack, roundTrip, syncStep1 } from './limits-helpers.js'
+import { eventually, rawSocket, stockClient, updateFrame, updateOf, within, type RawSocket } from './support/helpers.js'
+import { MiB, deleteBomb, underAttack, roundTrip, syncStep1 } from './support/limits-helpers.js'
 
 const opened = async (url: string, room: string): Promise<RawSocket> => {
   const raw = rawSocket(url, room)

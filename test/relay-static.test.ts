@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { tempDir, testRelay } from './helpers.js'
+import { tempDir, testRelay } from './support/helpers.js'
 
 const status = async (base: string, path: string): Promise<number> => (await fetch(base + path)).status
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { MESSAGE_YSS, YSS_FLUSH, decodeYss, encodeYss } from '../protocol/messages.js'
-import { testRelay, stockClient, untilKey, rawSocket, updateFrame, updateOf, eventually, within } from './helpers.js'
+import { testRelay, stockClient, untilKey, rawSocket, updateFrame, updateOf, eventually, within } from './support/helpers.js'
 
 test('two stock y-websocket clients sync a key through the relay', async () => {
   const relay = await testRelay()

@@ -11,10 +11,12 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { LeveldbPersistence } from 'y-leveldb'
-import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
-import { UnavailableError } from '../relay/unavailable.js'
-import { eventually, stockClient, tempDir, testRelay, untilKey, within } from './helpers.js'
-import { stateOf, write } from './store-helpers.js'
+import { type RoomStore } from '../relay/store/room-store.js'
+import { LevelStore } from '../relay/store/level-store.js'
+import { MemoryStore } from '../relay/store/memory-store.js'
+import { UnavailableError } from '../relay/store/unavailable.js'
+import { eventually, stockClient, tempDir, testRelay, untilKey, within } from './support/helpers.js'
+import { stateOf, write } from './support/store-helpers.js'
 
 /** The store's count of writes (batches), as stored; read with the store closed. */
 const headOf = async (dir: string): Promise<number> => {

@@ -10,9 +10,11 @@ import { join, resolve } from 'node:path'
 import * as Y from 'yjs'
 import { LeveldbPersistence } from 'y-leveldb'
 import type { Relay } from '../relay/server.js'
-import { LevelStore, MemoryStore, type RoomStore } from '../relay/store.js'
-import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, eventually, rawSocket, memoryLogger } from './helpers.js'
-import { stateOf, write } from './store-helpers.js'
+import { type RoomStore } from '../relay/store/room-store.js'
+import { LevelStore } from '../relay/store/level-store.js'
+import { MemoryStore } from '../relay/store/memory-store.js'
+import { testRelay, stockClient, untilKey, spawnRelay, tempDir, within, eventually, rawSocket, memoryLogger } from './support/helpers.js'
+import { stateOf, write } from './support/store-helpers.js'
 
 /** The message a start failed with; a relay that started anyway is closed and fails the test. */
 const refusal = (start: Promise<Relay>): Promise<string> =>

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium, type Browser } from 'playwright-core'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/chromium.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/support/chromium.js'
 
 export const launchChromium = (): Promise<Browser> =>
   chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 })

@@ -20,7 +20,7 @@ import { launchRelay, type LaunchedRelay } from './relay.js'
 import { RawClient, openMany } from './raw-client.js'
 import { WRITER, writerUpdates } from './fanout.js'
 import { percentile } from './stats.js'
-import { within } from '../../test/helpers.js'
+import { within } from '../../test/support/helpers.js'
 
 /** The relays compared: ours and the reference, each with its LevelDB store and without. */
 export const ROOMS_SYSTEMS = ['ours-leveldb', 'reference-leveldb', 'ours-memory', 'reference-memory'] as const

@@ -4,7 +4,7 @@
  * memory can be read and its CPU is not shared with the load generator's event loop.
  *
  * @example
- *   const child = await spawnChild('bench/lib/relay-child.ts', [JSON.stringify(spec)])
+ *   const child = await spawnChild('bench/children/relay-child.ts', [JSON.stringify(spec)])
  *   const mem = await child.request({ cmd: 'memory' })
  *   await child.stop()
  */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { CHROMIUM_PATH } from '../../test/chromium.js'
+import { CHROMIUM_PATH } from '../../test/support/chromium.js'
 
 const require = createRequire(import.meta.url)
 

@@ -14,7 +14,7 @@ import WebSocket from 'ws'
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import { openMany, dialectOf } from './raw-client.js'
 import type { System } from './systems.js'
-import { within } from '../../test/helpers.js'
+import { within } from '../../test/support/helpers.js'
 
 export interface ReaderGroup {
   /** Resolves once every reader holds the first `count` updates; with the time of that moment. */

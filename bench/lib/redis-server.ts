@@ -1,6 +1,6 @@
 /**
  * The version of the machine's redis-server, for the report. The lock scenario's peer runs on a
- * redis-server of the bench's own (`startRedis({ persist: false })` of test/cluster-services.ts:
+ * redis-server of the bench's own (`startRedis({ persist: false })` of test/support/cluster-services.ts:
  * a free port, a temporary folder, persistence off), never on the machine's own Redis.
  *
  * @example

@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url'
 import { spawnChild, type MemorySample } from './children.js'
 import { compiledPackage } from './compiled.js'
-import type { RelaySpec } from './relay-child.js'
+import type { RelaySpec } from '../children/relay-child.js'
 
 export interface LaunchedRelay {
   readonly system: RelaySpec['system']
@@ -26,7 +26,7 @@ export interface LaunchedRelay {
   stop(): Promise<void>
 }
 
-const SCRIPT = fileURLToPath(new URL('./relay-child.ts', import.meta.url))
+const SCRIPT = fileURLToPath(new URL('../children/relay-child.ts', import.meta.url))
 
 /**
  * Our relay runs compiled by tsc (lib/compiled.ts; `BENCH_SOURCES=1`: its sources under tsx).

@@ -5,7 +5,7 @@
  */
 import { int } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
-import { eventually, session } from '../../test/helpers.js'
+import { eventually, session } from '../../test/support/helpers.js'
 import { CountingWebSocket, bytesOf } from '../lib/counting-socket.js'
 import { median } from '../lib/stats.js'
 import { num, ratio, type Scenario, type Target } from '../lib/report.js'

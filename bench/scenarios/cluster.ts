@@ -14,9 +14,9 @@ import { RawClient } from '../lib/raw-client.js'
 import { WRITER, writerUpdates } from '../lib/fanout.js'
 import { median, percentile } from '../lib/stats.js'
 import { num, type Scenario, type Table } from '../lib/report.js'
-import { session } from '../../test/helpers.js'
-import { pgDatabase, startRedis } from '../../test/cluster-services.js'
-import { race, worker } from '../../test/lock-workers.js'
+import { session } from '../../test/support/helpers.js'
+import { pgDatabase, startRedis } from '../../test/support/cluster-services.js'
+import { race, worker } from '../../test/support/lock-workers.js'
 import type { ServerState } from '../../client/index.js'
 
 interface Setup {

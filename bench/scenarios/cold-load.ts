@@ -11,9 +11,9 @@ import { int, reps } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
 import { RawClient, dialectOf } from '../lib/raw-client.js'
 import { alternate, LABEL, mediansOf, pick, SYSTEMS, type System } from '../lib/systems.js'
-import { within } from '../../test/helpers.js'
+import { within } from '../../test/support/helpers.js'
 import { headline, num, ratio, type Scenario } from '../lib/report.js'
-import { LevelStore } from '../../relay/store.js'
+import { LevelStore } from '../../relay/store/level-store.js'
 
 const ROOM = 'big'
 /** The client id that wrote the stored room: a reader holds all of it at clock `keys`. */

@@ -13,16 +13,16 @@ import { int, ints, reps } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
 import { procCpuUs, spawnChild, type Child } from '../lib/children.js'
 import { redisVersion } from '../lib/redis-server.js'
-import { startRedis } from '../../test/cluster-services.js'
+import { startRedis } from '../../test/support/cluster-services.js'
 import { respConnect } from '../lib/resp.js'
 import { rotation } from '../lib/systems.js'
-import { session } from '../../test/helpers.js'
+import { session } from '../../test/support/helpers.js'
 import { compiledPackage } from '../lib/compiled.js'
 import { median } from '../lib/stats.js'
 import { num, type Headline, type Scenario, type Table, type Target } from '../lib/report.js'
 
-const LOCK_CHILD = fileURLToPath(new URL('../lib/lock-child.ts', import.meta.url))
-const MEMORY_CHILD = fileURLToPath(new URL('../lib/memory-child.ts', import.meta.url))
+const LOCK_CHILD = fileURLToPath(new URL('../children/lock-child.ts', import.meta.url))
+const MEMORY_CHILD = fileURLToPath(new URL('../children/memory-child.ts', import.meta.url))
 
 type LockSystem = 'ours' | 'redis'
 /** `BENCH_LOCK_SYSTEMS=ours` measures ours only (for profiling). */
@@ -193,7 +193,7 @@ export const locks: Scenario = {
 
     notes.push(`Redis ${redisVersion()}, one redis-server of the bench's own per measurement, on 127.0.0.1, \`--save '' --appendonly no\`; ` +
       `our relay keeps the room in memory. ${compiledPackage() ? 'Our relay and client run compiled by tsc, as the package ships them' : 'Our relay and client run from their sources under tsx'}; ` +
-      'every process is Node 20 started through tsx (bench/lib/lock-child.ts), the mutex\'s clients too.',
+      'every process is Node 20 started through tsx (bench/children/lock-child.ts), the mutex\'s clients too.',
     'A ratio above 1× means ours is faster. This 2-core machine is shared: the figures move between runs, so each is the median of ' +
       'repeats with the systems alternating, and the range is shown.',
     'CPU per increment is the CPU time of the client processes together, and of the relay or redis-server, divided by the increments. ' +

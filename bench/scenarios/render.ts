@@ -5,7 +5,7 @@
  */
 import { int } from '../lib/config.js'
 import { launchRelay } from '../lib/relay.js'
-import { session } from '../../test/helpers.js'
+import { session } from '../../test/support/helpers.js'
 import { bundlePage, launchChromium } from '../lib/browser.js'
 import { median, percentile } from '../lib/stats.js'
 import { num, type Scenario, type Target } from '../lib/report.js'

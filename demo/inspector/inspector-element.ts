@@ -7,7 +7,7 @@
  *
  * - The room is chosen in the list, by name in the form, or by the page's `?room=` parameter,
  *   which the page keeps up to date so that a reload or a shared link shows the same room.
- * - A token (for a relay with access control: an inspector token, see relay/inspector-access.ts)
+ * - A token (for a relay with access control: an inspector token, see relay/access/inspector-access.ts)
  *   comes from `?token=`, which the page then removes from its address bar and keeps for the
  *   tab in sessionStorage, or from the form the page shows when the relay refuses it. It is sent
  *   to the API as a Bearer header and to the room's session as its `token`.

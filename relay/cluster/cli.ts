@@ -8,7 +8,7 @@
  *   clusterFromCli({ redis: 'redis://127.0.0.1:6379' }, { DATABASE_URL: 'postgres://…' }, (m) => new UsageError(m))
  *   // { redis: 'redis://127.0.0.1:6379', postgres: 'postgres://…', cluster: {} }
  */
-import type { RelayOptions } from '../server.js'
+import type { ClusterRelayOptions } from './index.js'
 
 export const CLUSTER_FLAGS = {
   redis: { type: 'string' },
@@ -43,7 +43,7 @@ export const clusterFromCli = (
   values: Values,
   env: NodeJS.ProcessEnv,
   usage: (message: string) => Error
-): Pick<RelayOptions, 'redis' | 'postgres' | 'cluster'> => {
+): ClusterRelayOptions => {
   const redis = values.redis ?? (env.REDIS_URL || undefined)
   const postgres = values.postgres ?? (env.DATABASE_URL || undefined)
   const tuning = Object.keys(CLUSTER_FLAGS).filter((f) => f !== 'redis' && f !== 'postgres' && values[f as keyof Values] !== undefined)

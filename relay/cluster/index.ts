@@ -18,8 +18,8 @@
  */
 import type { Logger } from '../log.js'
 import type { Peer } from '../peer.js'
-import type { LeaseTableFactory } from '../leases-api.js'
-import { UnavailableError } from '../unavailable.js'
+import type { LeaseTableFactory } from '../locks/leases.js'
+import { UnavailableError } from '../store/unavailable.js'
 import { ClusterKeys } from './keys.js'
 import { checkRedisSettings, redisClient, untilReady } from './redis-client.js'
 import { Snapshots } from './snapshots.js'
@@ -29,6 +29,19 @@ import { Presence } from './presence.js'
 import { Liveness } from './liveness.js'
 import { Compactor, type CompactionTiming } from './compactor.js'
 import { ClusterMetrics } from './cluster-metrics.js'
+
+/** The options of `startRelay` that put a relay in a cluster (the CLI's `--redis`, `--postgres`, …). */
+export interface ClusterRelayOptions {
+  /**
+   * Share rooms with every relay configured with the same Redis and PostgreSQL (`redis://HOST:PORT`,
+   * `postgres://…`; both are needed): the store, the bus and the lock tables then live there
+   * (see relay/cluster). Overrides `store`, `dataDir`, `memory` and `bus`.
+   */
+  redis?: string
+  postgres?: string
+  /** Tuning of the cluster parts (key prefix, liveness, compaction timing…). */
+  cluster?: Omit<ClusterOptions, 'redis' | 'postgres' | 'log'>
+}
 
 export interface ClusterOptions {
   /** `redis://HOST:PORT` (also `rediss://`, with a password or a database number). */

@@ -18,7 +18,7 @@
  */
 import { Redis } from 'ioredis'
 import type { Logger } from '../log.js'
-import { UnavailableError } from '../unavailable.js'
+import { UnavailableError } from '../store/unavailable.js'
 
 export const redisClient = (url: string, name: string): Redis =>
   new Redis(url, {

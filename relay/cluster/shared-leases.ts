@@ -23,9 +23,9 @@
  *   const outcome = await table.commit(peer, 1, update) // { ok: true } once read back
  */
 import type { Redis } from 'ioredis'
-import type { CommitOutcome, LeaseCallbacks, LeaseHolderRequest, Leases } from '../leases-api.js'
+import type { CommitOutcome, LeaseCallbacks, LeaseHolderRequest, Leases } from '../locks/leases.js'
 import type { Logger } from '../log.js'
-import { UnavailableError } from '../unavailable.js'
+import { UnavailableError } from '../store/unavailable.js'
 import { ACQUIRE, COMMIT, POLL, RELEASE } from './scripts.js'
 import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'

@@ -26,10 +26,10 @@
  */
 import type { Redis } from 'ioredis'
 import type { Awareness } from 'y-protocols/awareness'
-import type { Bus } from '../bus.js'
-import type { LoadedRoom, RoomStore, StorePosition } from '../store.js'
+import type { Bus } from '../room/bus.js'
+import type { LoadedRoom, RoomStore, StorePosition } from '../store/room-store.js'
 import type { Logger } from '../log.js'
-import { UnavailableError } from '../unavailable.js'
+import { UnavailableError } from '../store/unavailable.js'
 import { APPEND, HEAD, LOAD } from './scripts.js'
 import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'

@@ -11,7 +11,7 @@
  *   const row = await pg.get('default') // { state, n: 42, id: '1732700000000-0' }
  */
 import pg from 'pg'
-import { UnavailableError } from '../unavailable.js'
+import { UnavailableError } from '../store/unavailable.js'
 import { asBuffer } from '../as-buffer.js'
 
 export interface Snapshot {

@@ -36,7 +36,7 @@ const Key = ({ id, k }: { id: string; k: string }) => {
   return <p data-id={id}>{JSON.stringify(useServerState(k) ?? null)}</p>
 }
 
-/** Orders the test after everything `writer` sent so far, in `reader` (see test/helpers.ts barrier). */
+/** Orders the test after everything `writer` sent so far, in `reader` (see test/support/helpers.ts barrier). */
 let barriers = 0
 const barrier = async (writer: ServerState, reader: ServerState): Promise<void> => {
   const value = ++barriers

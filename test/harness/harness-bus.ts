@@ -8,7 +8,7 @@
  *   bus.deliver('default', new Uint8Array([1, 2, 3]))   // a broken update from "another relay"
  *   bus.published                                       // [{ room, update }, …] in order
  */
-import type { Bus } from '../../relay/bus.js'
+import type { Bus } from '../../relay/room/bus.js'
 
 export class HarnessBus implements Bus {
   readonly published: Array<{ room: string; update: Uint8Array }> = []

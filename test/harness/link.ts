@@ -16,7 +16,14 @@
  *   link.queued('down').filter((f) => updateOf(f) !== null).length  // sync updates among them
  */
 import type { FakeSocket } from './fake-socket.js'
-import type { HarnessPeer } from './relay-peer.js'
+import type { Peer } from '../../relay/peer.js'
+import type { Room } from '../../relay/room/room.js'
+
+/** The relay's end of a link (a HarnessPeer), as the network drives it. */
+export interface RelayEnd extends Peer {
+  readonly room: Room
+  detach(): void
+}
 
 export type Direction = 'up' | 'down'
 
@@ -33,7 +40,7 @@ export class Link {
   /** `connecting` until its `open` is delivered; `closed` once either end closed or it was dropped. */
   state: 'connecting' | 'open' | 'closed' = 'connecting'
   /** The relay's end, once the `open` was delivered. */
-  peer: HarnessPeer | null = null
+  peer: RelayEnd | null = null
   readonly up: WireEvent[] = []
   readonly down: WireEvent[] = [{ kind: 'open' }]
   readonly held = { up: false, down: false }

@@ -12,8 +12,8 @@
  *   peer.detach()                          // the client's end went away
  */
 import type { Peer } from '../../relay/peer.js'
-import type { Room } from '../../relay/room.js'
-import type { RoomRegistry } from '../../relay/room-registry.js'
+import type { Room } from '../../relay/room/room.js'
+import type { RoomRegistry } from '../../relay/room/registry.js'
 import type { Logger } from '../../relay/log.js'
 import type { LimitName } from '../../relay/limits.js'
 import type { Link } from './link.js'
