@@ -1,8 +1,8 @@
 /**
- * `y-server-state/relay`: start the relay from code, or build on its parts.
+ * `y-server-state-relay`: start the relay from code, or build on its parts.
  *
  * @example
- *   import { startRelay } from 'y-server-state/relay'
+ *   import { startRelay } from 'y-server-state-relay'
  *   const relay = await startRelay({ port: 0, dataDir: './data' })
  *   const secured = await startRelay({ host: '0.0.0.0', authSecret: process.env.AUTH_SECRET })
  *   const token = await signToken({ secret: process.env.AUTH_SECRET!, rooms: ['team/*'], access: 'read', ttl: '1h' })

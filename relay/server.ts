@@ -6,7 +6,7 @@
  * open for `refusalDelayMs`, then closed with its 44xx code.
  *
  * @example
- *   import { startRelay } from 'y-server-state/relay'
+ *   import { startRelay } from 'y-server-state-relay'
  *   const relay = await startRelay({ port: 0, memory: true })
  *   console.log(relay.url) // ws://127.0.0.1:40123
  *   await relay.close()
