@@ -17,8 +17,8 @@
  *   const done = changes.expectCommit({ client, start, end, trackers })
  */
 import * as Y from 'yjs'
-import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
-import { entryId, forcedKey, markedEntry, markedStart } from './writes.js'
+import { FORCES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf } from './writes.js'
 import type { Bindings, Tracker } from './tracker.js'
 
 /** The keys read by `keys()`: a pseudo key, notified when a key is added or deleted. */
@@ -42,7 +42,7 @@ interface KeyWrites {
   own: Tracker[] | null
 }
 
-interface ItemRun { client: number; clock: number; end: number; key: string }
+interface ItemRun { client: number; clock: number; key: string }
 interface Marker { client: number; clock: number; key: string; start: number | undefined }
 
 export class Changes {
@@ -61,6 +61,7 @@ export class Changes {
     this.state = doc.getMap(STATE)
     this.quiet = doc.getMap(QUIET)
     this.forces = doc.getMap(FORCES)
+    doc.getMap(QUIET_START)
     // The changed keys are read from the transaction rather than from deep observer events, which
     // Yjs would build and sort for every transaction, received ones included.
     doc.on('afterTransaction', (tr: Y.Transaction) => this.afterTransaction(tr))
@@ -189,15 +190,17 @@ export class Changes {
         if (s instanceof Y.Item) this.classify(s, runs, markers, forces)
       }
     }
-    const byWriter = new Map<string, { runs: Map<number, ItemRun>; markers: Marker[] }>()
-    const writer = (client: number, key: string) => {
-      const id = `${client}\u0000${key}`
-      let w = byWriter.get(id)
-      if (!w) byWriter.set(id, (w = { runs: new Map(), markers: [] }))
-      return w
+    // Each marker as the clocks [start, clock) of its writer that it covers, by writer and key.
+    const covering = new Map<string, Array<{ start: number; end: number }>>()
+    for (const m of markers) {
+      const id = `${m.client}\u0000${m.key}`
+      const span = { start: m.start ?? this.startOfCollected(m), end: m.clock }
+      const list = covering.get(id)
+      if (list) list.push(span)
+      else covering.set(id, [span])
     }
-    for (const run of runs) writer(run.client, run.key).runs.set(run.end, run)
-    for (const m of markers) writer(m.client, m.key).markers.push(m)
+    const covered = (run: ItemRun): boolean =>
+      covering.get(`${run.client}\u0000${run.key}`)?.some((m) => m.start <= run.clock && run.clock < m.end) ?? false
     const result = new Map<string, KeyWrites>()
     const of = (key: string): KeyWrites => {
       let w = result.get(key)
@@ -213,7 +216,7 @@ export class Changes {
       const mine = this.ownWriters(run)
       const w = of(run.key)
       if (mine) w.own = [...(w.own ?? []), ...mine]
-      else if (!covered(run, writer(run.client, run.key))) w.loud = true
+      else if (!covered(run)) w.loud = true
     }
     return result
   }
@@ -228,13 +231,30 @@ export class Changes {
     }
     const key = top.parentSub
     if (!parent || key === null) return
-    const at = { client: item.id.client, clock: item.id.clock, end: item.id.clock + item.length }
+    const at = { client: item.id.client, clock: item.id.clock }
     if (parent === this.state) runs.push({ ...at, key })
     else if (parent === this.forces) forces.push({ ...at, key: forcedKey(key) })
     else if (top === item) {
       const content = item.content instanceof Y.ContentAny ? item.content.getContent()[0] : undefined
       markers.push({ client: at.client, clock: at.clock, key, start: markedStart(content) })
     }
+  }
+
+  /**
+   * The first clock of the write that a marker covers, once garbage collection took the start it
+   * held: where the writer's run of structs under the marker's key ends, going back from the
+   * marker (a `yss:quiet-start` entry, or any struct under another key, bounds it; see
+   * client/writes.ts).
+   */
+  private startOfCollected(m: Marker): number {
+    const structs = this.doc.store.clients.get(m.client)!
+    let i = Y.findIndexSS(structs, m.clock)
+    while (i > 0) {
+      const key = stateKeyOf(structs[i - 1]!, this.state)
+      if (key !== undefined && key !== m.key) break
+      i--
+    }
+    return structs[i]!.id.clock
   }
 
   /** The trackers that wrote `run` if this session wrote it, else null. */
@@ -245,23 +265,4 @@ export class Changes {
     for (const c of this.commits) if (c.client === run.client && c.start <= run.clock && run.clock < c.end) mine.push(...c.trackers)
     return mine
   }
-}
-
-/**
- * Whether a quiet marker covers `run`: one of the same writer and key whose write spans it. A
- * marker that was overwritten before it reached us has lost its start; it then covers the
- * writer's items of that key that come right before it.
- */
-const covered = (run: ItemRun, mine: { runs: Map<number, ItemRun>; markers: Marker[] }): boolean => {
-  for (const m of mine.markers) {
-    if (run.clock >= m.clock) continue
-    if (m.start !== undefined) {
-      if (m.start <= run.clock) return true
-      continue
-    }
-    for (let before = mine.runs.get(m.clock); before; before = mine.runs.get(before.clock)) {
-      if (before === run) return true
-    }
-  }
-  return false
 }
