@@ -22,6 +22,8 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
 import {
   HELLO_RETAINS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE, decodeYss, encodeYss, type Access,
   type YssMessage
@@ -93,8 +95,10 @@ export class Connection extends ObservableV2<Events> {
   /** Called with the request id of a retained lease that the relay asks back (REVOKE). */
   readonly revoked = new Set<(id: number) => void>()
   private readonly requests = new Map<number, (m: YssMessage) => void>()
-  /** Deletions that came over the BroadcastChannel since the last sync with the relay. */
+  /** Deletions that came over the BroadcastChannel and may not have reached the relay. */
   private channelDeletions: Uint8Array[] = []
+  /** Those of them that the sync step 2 this socket sent carried: forgotten once it has synced. */
+  private deletionsInStep2: readonly Uint8Array[] = []
   private nextId = 1
   private _status: Status = 'connecting'
   private _isClosed = false
@@ -155,8 +159,11 @@ export class Connection extends ObservableV2<Events> {
     })
     this.provider.on('sync', (synced: boolean) => {
       if (!synced) return
-      // The sync step 2 this session sent on connecting carried its whole delete set.
-      this.channelDeletions = []
+      // The sync step 2 this socket sent carried the whole delete set the doc had then; a
+      // deletion that came over the channel after it went out is still unknown to the relay.
+      const sent = new Set(this.deletionsInStep2)
+      this.channelDeletions = this.channelDeletions.filter((d) => !sent.has(d))
+      this.deletionsInStep2 = []
       this.socketSynced = true
       this.setStatus('connected')
       for (const hook of [...this.resynced]) hook()
@@ -164,6 +171,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider.on('connection-close', (event) => {
       this.refreshToken = event?.code === CLOSE.unauthorized && this.socketSynced && typeof this.token === 'function'
       this.socketSynced = false
+      this.deletionsInStep2 = []
       for (const hook of [...this.lost]) hook()
       this.scheduleReconnect(event?.code)
     })
@@ -253,7 +261,7 @@ export class Connection extends ObservableV2<Events> {
   }
 
   /**
-   * Takes the deletions that came over the BroadcastChannel since the last sync with the relay,
+   * Takes the deletions that came over the BroadcastChannel and may not have reached the relay,
    * as one update without items, or null. A deletion advances no clock, so a state vector cannot
    * tell that the relay lacks it: a lock commit carries these. Give them back with
    * {@link returnChannelDeletions} if the commit fails.
@@ -315,7 +323,12 @@ export class Connection extends ObservableV2<Events> {
     }
     this.provider.messageHandlers[MESSAGE_SYNC] = (encoder, decoder, provider, emitSynced, type) => {
       // y-websocket reads its socket with emitSynced true and its channel with it false.
-      if (emitSynced) return handleSync(encoder, decoder, provider, emitSynced, type)
+      if (emitSynced) {
+        // The relay's sync step 1: the reply, a step 2 of the doc as it is now, carries every
+        // deletion so far.
+        if (decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) this.deletionsInStep2 = [...this.channelDeletions]
+        return handleSync(encoder, decoder, provider, emitSynced, type)
+      }
       doc.on('update', keep)
       try {
         handleSync(encoder, decoder, provider, emitSynced, type)
