@@ -240,7 +240,9 @@ export class Connection extends ObservableV2<Events> {
   /**
    * Resolves once the relay has stored everything this session sent so far: it acknowledges a
    * flush after storing everything it received before it, on the same socket. Offline, it waits
-   * for the reconnection.
+   * for the reconnection. If what it sent builds on updates the relay lacks (ones that came over
+   * the BroadcastChannel), the relay asks for them with a sync step 1, which the provider
+   * answers, and acknowledges once they are stored.
    */
   flush(): Promise<void> {
     if (this._isClosed) return Promise.reject(new SessionClosedError('flush() after close()'))
@@ -324,9 +326,10 @@ export class Connection extends ObservableV2<Events> {
     this.provider.messageHandlers[MESSAGE_SYNC] = (encoder, decoder, provider, emitSynced, type) => {
       // y-websocket reads its socket with emitSynced true and its channel with it false.
       if (emitSynced) {
-        // The relay's sync step 1: the reply, a step 2 of the doc as it is now, carries every
-        // deletion so far.
-        if (decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) this.deletionsInStep2 = [...this.channelDeletions]
+        // The relay's sync step 1 on connecting: the reply, a step 2 of the doc as it is now,
+        // carries every deletion so far. (The relay sends another one later to ask for what a
+        // flush waits for.)
+        if (!this.provider.synced && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) this.deletionsInStep2 = [...this.channelDeletions]
         return handleSync(encoder, decoder, provider, emitSynced, type)
       }
       doc.on('update', keep)
