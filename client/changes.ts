@@ -67,9 +67,8 @@ export class Changes {
     doc.on('afterTransaction', (tr: Y.Transaction) => this.afterTransaction(tr))
   }
 
-  /** Records the trackers running now as writers of the local transaction `tr`. */
-  wroteIn(tr: Y.Transaction): void {
-    const running = this.bindings.runningNow()
+  /** Records `running` (default: the trackers running now) as writers of the local transaction `tr`. */
+  wroteIn(tr: Y.Transaction, running: readonly Tracker[] = this.bindings.runningNow()): void {
     if (running.length === 0) return
     const writers = this.writers.get(tr)
     if (writers) writers.push(...running)

@@ -5,7 +5,9 @@
  *
  * On each socket open it sends HELLO before anything else, and the relay answers with ACCESS
  * (`write` or `read`, and the user) before its sync step 2: so the session knows its access once
- * it is connected. The `token` option, a function, is called before each connection attempt; a
+ * it is connected. Until the relay has said it the first time, the session holds its writes
+ * (client/session.ts) and the BroadcastChannel stays shut, so that nothing of a session that
+ * turns out read-only reaches another tab; it opens once the access is `write`. The `token` option, a function, is called before each connection attempt; a
  * connection that was accepted and then closed with 4401 (its token expired) reconnects with a
  * fresh token, while a token refused at connection closes the session for good.
  *
@@ -48,7 +50,10 @@ export interface ConnectionOptions {
   WebSocketPolyfill?: unknown
   /** Query parameters added to the connection URL. */
   params?: Record<string, string>
-  /** Sync same-origin tabs over BroadcastChannel too (y-websocket's default). Default true. */
+  /**
+   * Sync same-origin tabs over BroadcastChannel too (y-websocket's default), once the relay has
+   * said this session may write. Default true.
+   */
   broadcastChannel?: boolean
   /** Longest wait between reconnection attempts, before jitter. Default 2500 ms. */
   maxBackoffMs?: number
@@ -92,6 +97,8 @@ export class Connection extends ObservableV2<Events> {
   readonly lost = new Set<() => void>()
   /** Called once, when the session closes for good. */
   readonly closed = new Set<(err: Error) => void>()
+  /** Called with the access each time the relay says it (ACCESS). */
+  readonly accessSaid = new Set<(access: Access) => void>()
   /** Called with the request id of a retained lease that the relay asks back (REVOKE). */
   readonly revoked = new Set<(id: number) => void>()
   private readonly requests = new Map<number, (m: YssMessage) => void>()
@@ -104,6 +111,9 @@ export class Connection extends ObservableV2<Events> {
   private _isClosed = false
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private _access: Access = 'write'
+  private _accessKnown = false
+  /** Whether the BroadcastChannel is wanted (the `broadcastChannel` option), once the access is `write`. */
+  private readonly channel: boolean
   private _user: string | undefined
   private readonly params: Record<string, string>
   private readonly token: TokenOption | undefined
@@ -125,19 +135,21 @@ export class Connection extends ObservableV2<Events> {
     this.maxBackoff = options.maxBackoffMs ?? 2500
     this.params = options.params ?? {}
     this.token = options.token
+    this.channel = options.broadcastChannel !== false
     this.urls = (typeof options.url === 'string' ? [options.url] : options.url ? [...options.url] : [defaultUrl()]).map((u) => u.replace(/\/+$/, ''))
     if (this.urls.length === 0) throw new TypeError('connect(): url is an empty list')
     // Connected below, once the token is known: y-websocket builds the URL when it connects.
     this.provider = new WebsocketProvider(this.urls[0]!, roomPath(room), doc, {
       connect: false,
       params: this.params,
-      disableBc: options.broadcastChannel === false,
+      // Opened once the relay says this session may write (openChannel).
+      disableBc: true,
       maxBackoffTime: this.maxBackoff,
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill as typeof WebSocket } : {})
     })
     this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
       const m = decodeYss(decoder)
-      if (m.type === YSS_ACCESS) this.setAccess(m.access, m.user || undefined)
+      if (m.type === YSS_ACCESS) this.accessFromRelay(m.access, m.user || undefined)
       else if (m.type === YSS_REVOKE) for (const hook of [...this.revoked]) hook(m.id)
       else this.requests.get(m.id)?.(m)
     }
@@ -159,6 +171,8 @@ export class Connection extends ObservableV2<Events> {
     })
     this.provider.on('sync', (synced: boolean) => {
       if (!synced) return
+      // A relay that does not speak message 100 never says ACCESS: it has no read-only sessions.
+      if (!this._accessKnown) this.accessFromRelay(this._access, this._user)
       // The sync step 2 this socket sent carried the whole delete set the doc had then; a
       // deletion that came over the channel after it went out is still unknown to the relay.
       const sent = new Set(this.deletionsInStep2)
@@ -185,6 +199,11 @@ export class Connection extends ObservableV2<Events> {
   /** `write`, or `read` for a session whose writes the relay drops: from the token, then from the relay. */
   get access(): Access {
     return this._access
+  }
+
+  /** Whether the relay has said the access (`access` is assumed until then). */
+  get accessKnown(): boolean {
+    return this._accessKnown
   }
 
   /** The user the relay (or the token's `sub`) names, if any. */
@@ -389,6 +408,21 @@ export class Connection extends ObservableV2<Events> {
     this.provider.wsUnsuccessfulReconnects++
     this.setStatus('disconnected')
     this.retryLater()
+  }
+
+  /** The access the relay says: the channel opens (write) or shuts (read), and the `accessSaid` hooks run. */
+  private accessFromRelay(access: Access, user: string | undefined): void {
+    this._accessKnown = true
+    this.setAccess(access, user)
+    const provider = this.provider
+    if (access === 'write' && this.channel && provider.disableBc) {
+      provider.disableBc = false
+      if (provider.shouldConnect) provider.connectBc()
+    } else if (access === 'read') {
+      if (provider.bcconnected) provider.disconnectBc()
+      provider.disableBc = true
+    }
+    for (const hook of [...this.accessSaid]) hook(access)
   }
 
   private setAccess(access: Access, user: string | undefined): void {
