@@ -7,9 +7,11 @@
  * (`write` or `read`, and the user) before its sync step 2: so the session knows its access once
  * it is connected. Until the relay has said it the first time, the session holds its writes
  * (client/session.ts) and the BroadcastChannel stays shut, so that nothing of a session that
- * turns out read-only reaches another tab; it opens once the access is `write`. The `token` option, a function, is called before each connection attempt; a
- * connection that was accepted and then closed with 4401 (its token expired) reconnects with a
- * fresh token, while a token refused at connection closes the session for good.
+ * turns out read-only reaches another tab; the channel opens once the access is `write`.
+ *
+ * The `token` option, a function, is called before each connection attempt; a connection that
+ * was accepted and then closed with 4401 (its token expired) reconnects with a fresh token, while
+ * a token refused at connection closes the session for good.
  *
  * It tells the rest of the session about the socket through three hooks: `resynced` (synced
  * again with the relay, after a connect or reconnect), `lost` (the socket closed) and `closed`
@@ -142,7 +144,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider = new WebsocketProvider(this.urls[0]!, roomPath(room), doc, {
       connect: false,
       params: this.params,
-      // Opened once the relay says this session may write (openChannel).
+      // Opened once the relay says this session may write (accessFromRelay).
       disableBc: true,
       maxBackoffTime: this.maxBackoff,
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill as typeof WebSocket } : {})
@@ -348,7 +350,9 @@ export class Connection extends ObservableV2<Events> {
         // The relay's sync step 1 on connecting: the reply, a step 2 of the doc as it is now,
         // carries every deletion so far. (The relay sends another one later to ask for what a
         // flush waits for.)
-        if (!this.provider.synced && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) this.deletionsInStep2 = [...this.channelDeletions]
+        if (!this.provider.synced && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
+          this.deletionsInStep2 = [...this.channelDeletions]
+        }
         return handleSync(encoder, decoder, provider, emitSynced, type)
       }
       doc.on('update', keep)
