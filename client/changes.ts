@@ -17,7 +17,7 @@
  *   const done = changes.expectCommit({ client, start, end, trackers })
  */
 import * as Y from 'yjs'
-import { FORCES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
 import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf } from './writes.js'
 import type { Bindings, Tracker } from './tracker.js'
 
@@ -53,6 +53,7 @@ export class Changes {
   private readonly state: Y.Map<unknown>
   private readonly quiet: Y.Map<string>
   private readonly forces: Y.Map<number>
+  private readonly loudDeletes: Y.Map<null>
 
   /** `onChanged` hears every key whose value changed, before any tracker is notified. */
   constructor(private readonly doc: Y.Doc, private readonly bindings: Bindings, private readonly onChanged: (keys: Set<string>) => void) {
@@ -61,6 +62,7 @@ export class Changes {
     this.state = doc.getMap(STATE)
     this.quiet = doc.getMap(QUIET)
     this.forces = doc.getMap(FORCES)
+    this.loudDeletes = doc.getMap(LOUD_DELETES)
     doc.getMap(QUIET_START)
     // The changed keys are read from the transaction rather than from deep observer events, which
     // Yjs would build and sort for every transaction, received ones included.
@@ -178,7 +180,7 @@ export class Changes {
   private attribute(tr: Y.Transaction): Map<string, KeyWrites> {
     const runs: ItemRun[] = []
     const markers: Marker[] = []
-    const forces: ItemRun[] = []
+    const loud: ItemRun[] = []
     for (const [client, after] of tr.afterState) {
       const before = tr.beforeState.get(client) ?? 0
       if (after <= before) continue
@@ -186,7 +188,7 @@ export class Changes {
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i]!
         if (s.id.clock >= after) break
-        if (s instanceof Y.Item) this.classify(s, runs, markers, forces)
+        if (s instanceof Y.Item) this.classify(s, runs, markers, loud)
       }
     }
     // Each marker as the clocks [start, clock) of its writer that it covers, by writer and key.
@@ -206,7 +208,7 @@ export class Changes {
       if (!w) result.set(key, (w = { loud: false, own: null }))
       return w
     }
-    for (const run of forces) {
+    for (const run of loud) {
       const mine = this.ownWriters(run)
       if (mine) of(run.key).own = [...(of(run.key).own ?? []), ...mine]
       else of(run.key).loud = true
@@ -220,10 +222,11 @@ export class Changes {
     return result
   }
 
-  private classify(item: Y.Item, runs: ItemRun[], markers: Marker[], forces: ItemRun[]): void {
+  /** Sorts `item` by what it writes: a key's value (`runs`), a quiet marker, or a force or loud delete (`loud` unless own). */
+  private classify(item: Y.Item, runs: ItemRun[], markers: Marker[], loud: ItemRun[]): void {
     let top = item
     let parent = item.parent as Y.AbstractType<any> | null
-    while (parent && parent !== this.state && parent !== this.quiet && parent !== this.forces) {
+    while (parent && parent !== this.state && parent !== this.quiet && parent !== this.forces && parent !== this.loudDeletes) {
       if (!parent._item) return
       top = parent._item
       parent = top.parent as Y.AbstractType<any> | null
@@ -232,7 +235,8 @@ export class Changes {
     if (!parent || key === null) return
     const at = { client: item.id.client, clock: item.id.clock }
     if (parent === this.state) runs.push({ ...at, key })
-    else if (parent === this.forces) forces.push({ ...at, key: forcedKey(key) })
+    else if (parent === this.forces) loud.push({ ...at, key: forcedKey(key) })
+    else if (parent === this.loudDeletes) loud.push({ ...at, key })
     else if (top === item) {
       const content = item.content instanceof Y.ContentAny ? item.content.getContent()[0] : undefined
       markers.push({ client: at.client, clock: at.clock, key, start: markedStart(content) })

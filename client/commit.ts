@@ -26,7 +26,7 @@
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { FORCES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
 import { forceEntry, needsQuietStart, stateKeyOf, type Write } from './writes.js'
 
 export interface EncodedCommit {
@@ -208,6 +208,7 @@ class Commit {
       case 'delete': {
         const ref = this.entry(STATE, w.key)
         if (ref) this.remove(ref)
+        if (!w.quiet) this.setEntry(LOUD_DELETES, w.key, [null])
         break
       }
       case 'list': {

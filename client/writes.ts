@@ -19,6 +19,10 @@
  * `yss:quiet-start`, an item under no key, between the two. A quiet delete, which has no item
  * of its own, does the same, so that its marker covers nothing.
  *
+ * A delete writes no item, so a quiet write that follows it could not be told apart from it in
+ * a merged transaction; a delete outside `noRerun` therefore also sets an entry of
+ * `yss:loud-deletes` under its key: an item that is loud like the items of any other write.
+ *
  * A force adds one to this writer's own count of the key in `yss:forces` (an entry
  * `<key>\0<client id>`); the key's version is the sum of the counts, so concurrent forces add up.
  *
@@ -26,7 +30,7 @@
  *   doc.transact(() => applyWrites(doc, [{ kind: 'set', key: 'count', value: 1, quiet: false }]))
  */
 import * as Y from 'yjs'
-import { FORCES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
 import type { Json } from './json.js'
 
 export type Write =
@@ -66,6 +70,7 @@ export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
         break
       case 'delete':
         state.delete(w.key)
+        if (!w.quiet) doc.getMap(LOUD_DELETES).set(w.key, null)
         break
       case 'list':
         state.set(w.key, Y.Array.from([...w.items] as any[]))
