@@ -121,9 +121,11 @@ export class Room {
   /**
    * FLUSH requests of peers whose updates wait as pending structs: answered once they are
    * integrated and stored; `drops`, what was pending had been dropped that many times when the
-   * peer was last asked for what is missing.
+   * peer was last asked for what is missing; `answer`, whether that request was made after a
+   * drop, so that the flush waits for the peer's answer (its sync step 2), which sends again
+   * what was dropped.
    */
-  private readonly flushes = new Map<Peer, { ids: number[]; drops: number }>()
+  private readonly flushes = new Map<Peer, { ids: number[]; drops: number; answer: boolean }>()
   /** Every frame to a peer goes through it: a lock waiter's updates are held back and merged. */
   private readonly out: WaiterHold
   private readonly queue: Item[] = []
@@ -475,6 +477,10 @@ export class Room {
       const update = decoding.readVarUint8Array(d)
       // A read-only peer's updates are dropped, not refused: a stock client always sends a step 2.
       if (mayWrite(peer)) this.applyPeerUpdate(peer, update)
+      if (sub === syncProtocol.messageYjsSyncStep2) {
+        const waiting = this.flushes.get(peer)
+        if (waiting) waiting.answer = false
+      }
       else if (update.length > 2) this.ctx.metrics.inc('read_only_updates_dropped_total') // [0, 0] is the empty update
     } else {
       throw new PeerError(CLOSE.protocolError, `unknown sync message ${sub}`)
@@ -522,7 +528,7 @@ export class Room {
     const waiting = this.flushes.get(peer)
     if (waiting) waiting.ids.push(id)
     else if (this.pending.holds(peer)) {
-      this.flushes.set(peer, { ids: [id], drops: this.pending.drops })
+      this.flushes.set(peer, { ids: [id], drops: this.pending.drops, answer: false })
       this.askForMissing(peer)
     } else this.lockContext.reply(peer, { type: YSS_FLUSHED, id })
   }
@@ -534,9 +540,10 @@ export class Room {
    */
   private settleFlushes(): void {
     for (const [peer, waiting] of this.flushes) {
-      if (this.pending.holds(peer)) continue
+      if (waiting.answer || this.pending.holds(peer)) continue
       if (waiting.drops !== this.pending.drops) {
         waiting.drops = this.pending.drops
+        waiting.answer = true
         this.askForMissing(peer)
         continue
       }

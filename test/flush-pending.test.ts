@@ -57,3 +57,41 @@ test('flush() of a write the relay holds as pending waits, and resolves once the
   net.release(linkB)
   await net.flushAll()
 })
+
+test('flush() whose pending write the relay dropped (another sender passed maxPendingBytes) waits for it to be sent again and stored', async (t) => {
+  const net = new Network({ limits: { maxPendingBytes: 2_000 } })
+  t.after(() => net.close())
+  const a = await net.session('A', 'flush-dropped')
+  const b = await net.session('B', 'flush-dropped')
+  const c = await net.session('C', 'flush-dropped')
+  const toB = new ChannelPair(a, b)
+  const toC = new ChannelPair(a, c)
+  t.after(() => { toB.close(); toC.close() })
+  net.offline('A')
+  a.set('x', 100)
+  toB.forward(a)
+  toC.forward(a)
+  b.set('x', 101)
+  let flushed = false
+  const flush = b.flush().then(() => { flushed = true })
+  const linkB = net.link('B')
+  assert.equal(await net.deliver(linkB, 'up'), 2, 'the update, then FLUSH')
+  net.hold(linkB, 'up') // what B answers waits: its write is pending, and stays so
+  await net.flushAll()
+  const room = await net.room('flush-dropped')
+  assert.ok(room.doc.store.pendingStructs, 'B\'s write waits in the relay')
+
+  // C's pending write passes the limit: C is closed, and B's pending write is dropped with it.
+  c.set('x', 'c'.repeat(3_000))
+  await net.deliver(net.link('C'), 'up')
+  assert.equal(net.link('C').ended?.code, 1008)
+  assert.equal(room.doc.store.pendingStructs, null, 'what was pending is dropped')
+  assert.equal(flushed, false)
+
+  await net.reconnect('A') // A's write arrives; B's, dropped, is not in the relay
+  assert.equal(flushed, false, 'FLUSHED for a write the relay dropped')
+  net.release(linkB) // B's answers to the relay's requests for what is missing
+  await net.flushAll()
+  await within(flush, 5_000, 'the flush')
+  assert.equal((await net.storedDoc('flush-dropped')).getMap('state').get('x'), 101)
+})

@@ -43,7 +43,7 @@ import * as Y from 'yjs'
 import { RoomRegistry } from '../../relay/room-registry.js'
 import { MemoryStore, type RoomStore } from '../../relay/store.js'
 import { Metrics } from '../../relay/metrics.js'
-import { resolveLimits } from '../../relay/limits.js'
+import { resolveLimits, type LimitOptions } from '../../relay/limits.js'
 import { LogLimiter } from '../../relay/log-limiter.js'
 import type { Room } from '../../relay/room.js'
 import type { PeerGrant } from '../../relay/peer.js'
@@ -78,6 +78,8 @@ export interface NetworkOptions {
   timeout?: number
   /** Rounds after which `flushAll()` gives up as never quiet. Default 200. */
   maxRounds?: number
+  /** The relay's limits (`maxPendingBytes`, …). Default the relay's. */
+  limits?: LimitOptions
 }
 
 export class Network {
@@ -107,7 +109,7 @@ export class Network {
     this.timeout = options.timeout ?? 5_000
     this.maxRounds = options.maxRounds ?? 200
     this.rooms = new RoomRegistry({
-      limits: resolveLimits({}),
+      limits: resolveLimits(options.limits ?? {}),
       limited: new LogLimiter(this.log, 60_000),
       store: this.store,
       bus: this.bus,
