@@ -5,9 +5,13 @@
  *
  * On each socket open it sends HELLO before anything else, and the relay answers with ACCESS
  * (`write` or `read`, and the user) before its sync step 2: so the session knows its access once
- * it is connected. The `token` option, a function, is called before each connection attempt; a
- * connection that was accepted and then closed with 4401 (its token expired) reconnects with a
- * fresh token, while a token refused at connection closes the session for good.
+ * it is connected. Until the relay has said it the first time, the session holds its writes
+ * (client/session.ts) and the BroadcastChannel stays shut, so that nothing of a session that
+ * turns out read-only reaches another tab; the channel opens once the access is `write`.
+ *
+ * The `token` option, a function, is called before each connection attempt; a connection that
+ * was accepted and then closed with 4401 (its token expired) reconnects with a fresh token, while
+ * a token refused at connection closes the session for good.
  *
  * It tells the rest of the session about the socket through three hooks: `resynced` (synced
  * again with the relay, after a connect or reconnect), `lost` (the socket closed) and `closed`
@@ -22,6 +26,8 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
 import {
   HELLO_RETAINS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE, decodeYss, encodeYss, type Access,
   type YssMessage
@@ -46,7 +52,10 @@ export interface ConnectionOptions {
   WebSocketPolyfill?: unknown
   /** Query parameters added to the connection URL. */
   params?: Record<string, string>
-  /** Sync same-origin tabs over BroadcastChannel too (y-websocket's default). Default true. */
+  /**
+   * Sync same-origin tabs over BroadcastChannel too (y-websocket's default), once the relay has
+   * said this session may write. Default true.
+   */
   broadcastChannel?: boolean
   /** Longest wait between reconnection attempts, before jitter. Default 2500 ms. */
   maxBackoffMs?: number
@@ -90,16 +99,23 @@ export class Connection extends ObservableV2<Events> {
   readonly lost = new Set<() => void>()
   /** Called once, when the session closes for good. */
   readonly closed = new Set<(err: Error) => void>()
+  /** Called with the access each time the relay says it (ACCESS). */
+  readonly accessSaid = new Set<(access: Access) => void>()
   /** Called with the request id of a retained lease that the relay asks back (REVOKE). */
   readonly revoked = new Set<(id: number) => void>()
   private readonly requests = new Map<number, (m: YssMessage) => void>()
-  /** Deletions that came over the BroadcastChannel since the last sync with the relay. */
+  /** Deletions that came over the BroadcastChannel and may not have reached the relay. */
   private channelDeletions: Uint8Array[] = []
+  /** Those of them that the sync step 2 this socket sent carried: forgotten once it has synced. */
+  private deletionsInStep2: readonly Uint8Array[] = []
   private nextId = 1
   private _status: Status = 'connecting'
   private _isClosed = false
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private _access: Access = 'write'
+  private _accessKnown = false
+  /** Whether the BroadcastChannel is wanted (the `broadcastChannel` option), once the access is `write`. */
+  private readonly channel: boolean
   private _user: string | undefined
   private readonly params: Record<string, string>
   private readonly token: TokenOption | undefined
@@ -121,19 +137,21 @@ export class Connection extends ObservableV2<Events> {
     this.maxBackoff = options.maxBackoffMs ?? 2500
     this.params = options.params ?? {}
     this.token = options.token
+    this.channel = options.broadcastChannel !== false
     this.urls = (typeof options.url === 'string' ? [options.url] : options.url ? [...options.url] : [defaultUrl()]).map((u) => u.replace(/\/+$/, ''))
     if (this.urls.length === 0) throw new TypeError('connect(): url is an empty list')
     // Connected below, once the token is known: y-websocket builds the URL when it connects.
     this.provider = new WebsocketProvider(this.urls[0]!, roomPath(room), doc, {
       connect: false,
       params: this.params,
-      disableBc: options.broadcastChannel === false,
+      // Opened once the relay says this session may write (accessFromRelay).
+      disableBc: true,
       maxBackoffTime: this.maxBackoff,
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill as typeof WebSocket } : {})
     })
     this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
       const m = decodeYss(decoder)
-      if (m.type === YSS_ACCESS) this.setAccess(m.access, m.user || undefined)
+      if (m.type === YSS_ACCESS) this.accessFromRelay(m.access, m.user || undefined)
       else if (m.type === YSS_REVOKE) for (const hook of [...this.revoked]) hook(m.id)
       else this.requests.get(m.id)?.(m)
     }
@@ -155,8 +173,13 @@ export class Connection extends ObservableV2<Events> {
     })
     this.provider.on('sync', (synced: boolean) => {
       if (!synced) return
-      // The sync step 2 this session sent on connecting carried its whole delete set.
-      this.channelDeletions = []
+      // A relay that does not speak message 100 never says ACCESS: it has no read-only sessions.
+      if (!this._accessKnown) this.accessFromRelay(this._access, this._user)
+      // The sync step 2 this socket sent carried the whole delete set the doc had then; a
+      // deletion that came over the channel after it went out is still unknown to the relay.
+      const sent = new Set(this.deletionsInStep2)
+      this.channelDeletions = this.channelDeletions.filter((d) => !sent.has(d))
+      this.deletionsInStep2 = []
       this.socketSynced = true
       this.setStatus('connected')
       for (const hook of [...this.resynced]) hook()
@@ -164,6 +187,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider.on('connection-close', (event) => {
       this.refreshToken = event?.code === CLOSE.unauthorized && this.socketSynced && typeof this.token === 'function'
       this.socketSynced = false
+      this.deletionsInStep2 = []
       for (const hook of [...this.lost]) hook()
       this.scheduleReconnect(event?.code)
     })
@@ -177,6 +201,11 @@ export class Connection extends ObservableV2<Events> {
   /** `write`, or `read` for a session whose writes the relay drops: from the token, then from the relay. */
   get access(): Access {
     return this._access
+  }
+
+  /** Whether the relay has said the access (`access` is assumed until then). */
+  get accessKnown(): boolean {
+    return this._accessKnown
   }
 
   /** The user the relay (or the token's `sub`) names, if any. */
@@ -232,7 +261,9 @@ export class Connection extends ObservableV2<Events> {
   /**
    * Resolves once the relay has stored everything this session sent so far: it acknowledges a
    * flush after storing everything it received before it, on the same socket. Offline, it waits
-   * for the reconnection.
+   * for the reconnection. If what it sent builds on updates the relay lacks (ones that came over
+   * the BroadcastChannel), the relay asks for them with a sync step 1, which the provider
+   * answers, and acknowledges once they are stored.
    */
   flush(): Promise<void> {
     if (this._isClosed) return Promise.reject(new SessionClosedError('flush() after close()'))
@@ -253,7 +284,7 @@ export class Connection extends ObservableV2<Events> {
   }
 
   /**
-   * Takes the deletions that came over the BroadcastChannel since the last sync with the relay,
+   * Takes the deletions that came over the BroadcastChannel and may not have reached the relay,
    * as one update without items, or null. A deletion advances no clock, so a state vector cannot
    * tell that the relay lacks it: a lock commit carries these. Give them back with
    * {@link returnChannelDeletions} if the commit fails.
@@ -315,7 +346,15 @@ export class Connection extends ObservableV2<Events> {
     }
     this.provider.messageHandlers[MESSAGE_SYNC] = (encoder, decoder, provider, emitSynced, type) => {
       // y-websocket reads its socket with emitSynced true and its channel with it false.
-      if (emitSynced) return handleSync(encoder, decoder, provider, emitSynced, type)
+      if (emitSynced) {
+        // The relay's sync step 1 on connecting: the reply, a step 2 of the doc as it is now,
+        // carries every deletion so far. (The relay sends another one later to ask for what a
+        // flush waits for.)
+        if (!this.provider.synced && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
+          this.deletionsInStep2 = [...this.channelDeletions]
+        }
+        return handleSync(encoder, decoder, provider, emitSynced, type)
+      }
       doc.on('update', keep)
       try {
         handleSync(encoder, decoder, provider, emitSynced, type)
@@ -373,6 +412,21 @@ export class Connection extends ObservableV2<Events> {
     this.provider.wsUnsuccessfulReconnects++
     this.setStatus('disconnected')
     this.retryLater()
+  }
+
+  /** The access the relay says: the channel opens (write) or shuts (read), and the `accessSaid` hooks run. */
+  private accessFromRelay(access: Access, user: string | undefined): void {
+    this._accessKnown = true
+    this.setAccess(access, user)
+    const provider = this.provider
+    if (access === 'write' && this.channel && provider.disableBc) {
+      provider.disableBc = false
+      if (provider.shouldConnect) provider.connectBc()
+    } else if (access === 'read') {
+      if (provider.bcconnected) provider.disconnectBc()
+      provider.disableBc = true
+    }
+    for (const hook of [...this.accessSaid]) hook(access)
   }
 
   private setAccess(access: Access, user: string | undefined): void {

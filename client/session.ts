@@ -4,6 +4,11 @@
  * the socket is {@link Connection}, change detection {@link Changes}, and the lock protocol
  * {@link Locks}.
  *
+ * Until the relay has said the session's access, its writes are held aside (an overlay that its
+ * own reads see) and touch no doc, so neither its socket nor a BroadcastChannel can carry them:
+ * they are applied once the access is `write`, and rolled back if it is `read` (its readers
+ * re-run, and `flush()` rejects with {@link ReadOnlyError}).
+ *
  * @example
  *   import { connect } from 'y-server-state'
  *   const server = connect<{ count: number }>({ url: 'ws://127.0.0.1:1234', room: 'default' })
@@ -20,7 +25,7 @@ import { applyWrites, forceCount, type Write } from './writes.js'
 import { Bindings, Tracker, type ChangeListener } from './tracker.js'
 import { ReadOnlyError, RerunSuppressedError, SessionClosedError } from './errors.js'
 import { Locks, type LockHost, type LockOptions } from './lock.js'
-import type { LockScope } from './lock-scope.js'
+import { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
 import type { Access } from '../protocol/messages.js'
 import { Changes, KEYS } from './changes.js'
@@ -59,6 +64,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /** Frozen snapshots of the keys that hold a Yjs type (a list), until the key changes. */
   private readonly cache = new Map<string, unknown>()
   private readonly locks: Locks
+  /** Writes held until the relay says the access, with the trackers that made each; see the module comment. */
+  private held: { writes: LockScope; writers: Array<readonly Tracker[]>; settled: Promise<void>; settle(err?: Error): void } | null = null
 
   constructor(options: ConnectOptions = {}) {
     this.doc = new Y.Doc()
@@ -70,6 +77,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     this.ready = this.connection.ready
     this.locks = new Locks(this, options.lockTimeout ?? 10_000)
     this.presence = new Presence(this.connection, this.bindings)
+    this.connection.accessSaid.add((access) => this.releaseHeld(access))
+    this.connection.closed.add((err) => this.dropHeld(err))
     this.state = stateProxy<S>({
       get: (key) => this.get(key as keyof S & string),
       set: (key, value) => this.set(key as keyof S & string, value as S[keyof S & string]),
@@ -104,7 +113,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * `write`, or `read` when the relay drops this session's writes: then `set`, `delete`,
    * `append`, `forceRerunBoundSessions` throw, and `lock` rejects, with {@link ReadOnlyError} at
    * once. Before the first connection it is what the token's `access` claim says (decoded, not
-   * verified), else `write`; the relay's answer on each connection, before `ready`, wins.
+   * verified), else `write`; the relay's answer on each connection, before `ready`, wins. Until
+   * the relay has answered, writes are held (see the module comment).
    */
   get access(): Access {
     return this.connection.access
@@ -155,8 +165,9 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   keys(): Array<keyof S & string> {
     this.bindings.read(KEYS)
     const keys = new Set(this.map.keys())
-    if (this.scope) for (const key of this.scope.keysWritten()) {
-      const pending = this.scope.lookup(key, this.map)
+    const written = new Set([...(this.held?.writes.keysWritten() ?? []), ...(this.scope?.keysWritten() ?? [])])
+    for (const key of written) {
+      const pending = this.overlay(key)
       if (!pending.found) continue
       if (pending.value === undefined) keys.delete(key)
       else keys.add(key)
@@ -271,9 +282,11 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /**
    * Resolves once every change this session made so far is stored by the relay: the relay
    * acknowledges a flush request after storing everything it received before it, on the same
-   * socket. Offline, it waits for the reconnection.
+   * socket. Offline, it waits for the reconnection. Writes held until the relay says the access
+   * count too: it rejects with {@link ReadOnlyError} if they were rolled back.
    */
   flush(): Promise<void> {
+    if (this.held) return this.held.settled.then(() => this.connection.flush())
     return this.connection.flush()
   }
 
@@ -294,10 +307,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** @internal The value of `key`, pending lock writes first, without binding. */
   current(key: string): unknown {
-    if (this.scope) {
-      const pending = this.scope.lookup(key, this.map)
-      if (pending.found) return pending.value
-    }
+    const pending = this.overlay(key)
+    if (pending.found) return pending.value
     const raw = this.map.get(key)
     if (!(raw instanceof Y.AbstractType)) return deepFreeze(raw)
     let snapshot = this.cache.get(key)
@@ -307,11 +318,18 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** @internal Whether `key` is set, pending lock writes first, without binding. */
   hasUntracked(key: string): boolean {
+    const pending = this.overlay(key)
+    if (pending.found) return pending.value !== undefined
+    return this.map.has(key)
+  }
+
+  /** The value of `key` as the running lock's writes, then the held writes, leave it, if they touch it. */
+  private overlay(key: string): { found: boolean; value: unknown } {
     if (this.scope) {
       const pending = this.scope.lookup(key, this.map)
-      if (pending.found) return pending.value !== undefined
+      if (pending.found) return pending
     }
-    return this.map.has(key)
+    return this.held?.writes.lookup(key, this.map) ?? { found: false, value: undefined }
   }
 
   /** Throws {@link ReadOnlyError} for `operation` on a read-only session. */
@@ -322,10 +340,57 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   private write(w: Write): void {
     if (this.closed) throw new SessionClosedError(`write to "${w.key}" after close()`)
     if (this.scope) this.scope.push(w)
+    else if (!this.connection.accessKnown) this.hold(w)
     else this.doc.transact((tr) => {
       applyWrites(this.doc, [w])
       this.changes.wroteIn(tr)
     }, LOCAL)
+  }
+
+  /** Holds `w` until the relay says the access; the trackers bound to its key see it now. */
+  private hold(w: Write): void {
+    if (!this.held) {
+      let settle!: (err?: Error) => void
+      const settled = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()) })
+      settled.catch(() => {})
+      this.held = { writes: new LockScope(new Set(), false), writers: [], settled, settle }
+    }
+    this.changedHeld([w], () => {
+      this.held!.writes.push(w)
+      this.held!.writers.push(this.bindings.runningNow())
+    })
+  }
+
+  /** The relay said the access: the held writes are applied (write) or rolled back (read). */
+  private releaseHeld(access: Access): void {
+    const held = this.held
+    if (!held) return
+    if (access === 'read') return this.dropHeld(new ReadOnlyError(`${held.writes.writes.length} write(s) made before the relay said this session's access`, this.room))
+    this.held = null
+    // One transaction, one update to send; its readers saw every held write already.
+    this.doc.transact((tr) => {
+      applyWrites(this.doc, held.writes.writes)
+      this.changes.wroteIn(tr, held.writers.flat())
+    }, LOCAL)
+    held.settle()
+  }
+
+  /** Rolls the held writes back, if any: their readers re-run, and a flush waiting on them rejects with `err`. */
+  private dropHeld(err: Error): void {
+    const held = this.held
+    if (!held) return
+    this.changedHeld(held.writes.writes, () => { this.held = null })
+    held.settle(err)
+  }
+
+  /** Runs `change` to the held writes, then notifies the trackers bound to the keys of `writes` (and to the set of keys, if it changed). */
+  private changedHeld(writes: readonly Write[], change: () => void): void {
+    const keys = new Set(writes.map((w) => w.key))
+    const before = [...keys].map((key) => this.hasUntracked(key))
+    change()
+    const notified: string[] = [...keys]
+    if ([...keys].some((key, i) => this.hasUntracked(key) !== before[i])) notified.push(KEYS)
+    this.bindings.notify(notified)
   }
 }
 

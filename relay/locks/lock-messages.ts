@@ -24,7 +24,7 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
-  HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO,
+  HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_HELLO,
   type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
@@ -49,6 +49,8 @@ export interface LockContext {
   apply(peer: Peer, update: Uint8Array): void
   /** Set when the lease table is shared by several relays: checks the lease and stores the commit atomically, then replies. */
   commitShared?(peer: Peer, id: number, update: Uint8Array): void
+  /** Answers FLUSH `id` with FLUSHED once everything `peer` sent before it is stored. */
+  flush(peer: Peer, id: number): void
   /** Counts and logs a request DENIED by `limit`. */
   refused(peer: Peer, limit: LimitName, detail: string): void
 }
@@ -101,7 +103,7 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       ctx.leases.release(peer, m.id)
       break
     case YSS_FLUSH:
-      ctx.reply(peer, { type: YSS_FLUSHED, id: m.id })
+      ctx.flush(peer, m.id)
       break
     case YSS_HELLO:
       // A read-only connection is never granted a lease, so it never retains one either.
