@@ -110,8 +110,10 @@ export class Locks {
    * - `fn` runs synchronously with the state; its writes are committed as one transaction,
    *   stored and broadcast before the lease is released, so the next holder reads them.
    * - If `fn` throws, none of its writes is applied and the promise rejects with the error.
-   * - Inside `fn`, locking keys already held runs at once (the inner function's throw aborts the
-   *   outer one); locking other keys throws: take all the keys in one `lock([...])`.
+   * - Inside `fn`, locking keys already held runs at once: if the inner function throws, its
+   *   writes are cut back and the error is thrown on (the outer function may catch it and go on);
+   *   else its promise settles with the outer lock's outcome, once the outer commit is stored.
+   *   Locking other keys throws: take all the keys in one `lock([...])`.
    * - Several keys are taken in sorted order, so two multi-key locks cannot deadlock.
    * - If the connection drops after `fn` ran, the promise settles once the session has re-synced:
    *   resolved if the relay stored the writes, rejected with {@link LockLostError} if not.
@@ -132,9 +134,29 @@ export class Locks {
         throw new Error(`lock(${JSON.stringify(keys)}) inside lock(${JSON.stringify([...held])}): ` +
           `take every key in one lock([...]) instead, so the order is fixed`)
       }
-      return Promise.resolve(fn(s.state))
+      return this.runInner(s.scope, fn)
     }
     return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet, s.runningTrackers())
+  }
+
+  /**
+   * A lock inside a lock: `fn` runs at once in the outer lock's scope. If it throws, its writes
+   * are cut back and the error is thrown on (the outer function may catch it and go on); else its
+   * promise settles with the outer lock's outcome, never before the outer commit is stored.
+   */
+  private runInner<R>(scope: LockScope, fn: (state: object) => R): Promise<R> {
+    const mark = scope.mark()
+    let result: R
+    try {
+      result = fn(this.session.state)
+    } catch (err) {
+      scope.cutBack(mark)
+      throw err
+    }
+    const settled = scope.outcome.then(() => result)
+    // Inside a synchronous fn the caller cannot await it; a rejection it ignores is no crash.
+    settled.catch(() => {})
+    return settled
   }
 
   private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean, trackers: readonly Tracker[]): Promise<R> {
@@ -177,41 +199,49 @@ export class Locks {
     const cancel = lease ? () => this.retained.putBack(lease) : () => { conn.send({ type: YSS_CANCEL, id }) }
     if (lost || conn.isClosed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
     const scope = new LockScope(new Set(keys), quiet)
-    let result: R
-    s.scope = scope
+    // Inner locks settle with this one (runInner): every way out below settles the scope.
     try {
-      result = fn(s.state)
-    } catch (err) {
-      cancel()
-      throw err
-    } finally {
-      s.scope = null
-    }
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      cancel()
-      throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
-    }
-    // Keys whose writes end where they started change nothing: no update, no re-render. A key
-    // that only had items appended did change, and comparing it would copy the whole list.
-    const state = s.doc.getMap(STATE)
-    const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
-    const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
-    const commit = writes.length > 0 ? this.encode(writes, cancel) : null
-    if (!commit) {
-      cancel()
+      let result: R
+      s.scope = scope
+      try {
+        result = fn(s.state)
+      } catch (err) {
+        cancel()
+        throw err
+      } finally {
+        s.scope = null
+      }
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+        cancel()
+        throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
+      }
+      // Keys whose writes end where they started change nothing: no update, no re-render. A key
+      // that only had items appended did change, and comparing it would copy the whole list.
+      const state = s.doc.getMap(STATE)
+      const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
+      const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
+      const commit = writes.length > 0 ? this.encode(writes, cancel) : null
+      if (!commit) {
+        cancel()
+        scope.settle(null)
+        return result
+      }
+      // The commit comes back as a remote transaction: it must not re-run the render that locked.
+      const forget = s.changes.expectCommit({ ...commit, trackers })
+      const carried = this.withDependencies(commit.update, grant)
+      const outcome = this.commit(keys, id, carried.update, commit, lease?.keys ?? keys)
+      outcome.catch(() => {
+        forget()
+        if (carried.deletions) s.connection.returnChannelDeletions(carried.deletions)
+      })
+      this.lastCommit = outcome.catch(() => {})
+      await outcome
+      scope.settle(null)
       return result
+    } catch (err) {
+      scope.settle(err)
+      throw err
     }
-    // The commit comes back as a remote transaction: it must not re-run the render that locked.
-    const forget = s.changes.expectCommit({ ...commit, trackers })
-    const carried = this.withDependencies(commit.update, grant)
-    const outcome = this.commit(keys, id, carried.update, commit, lease?.keys ?? keys)
-    outcome.catch(() => {
-      forget()
-      if (carried.deletions) s.connection.returnChannelDeletions(carried.deletions)
-    })
-    this.lastCommit = outcome.catch(() => {})
-    await outcome
-    return result
   }
 
   /**
