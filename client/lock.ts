@@ -8,7 +8,9 @@
  * from the items the writes replace, without applying it anywhere), and sent in a COMMIT. The
  * relay applies, stores and broadcasts the update, then releases the lease and acknowledges. The
  * update reaches this session's doc with the broadcast, like any other, so a commit that the
- * relay refused (its lease had expired) or never received is applied nowhere. That is what makes
+ * relay refused (its lease had expired) or never received is applied nowhere. A commit whose
+ * socket dropped before the answer is decided by the relay when the session reconnects: the new
+ * connection fences the old one and asks (HELLO_FENCES, protocol/messages.ts). That is what makes
  * a lock all or nothing, even when the connection or the relay dies half-way: the call resolves
  * if and only if its writes are in the room.
  *
@@ -23,7 +25,7 @@
 import * as Y from 'yjs'
 import { uint32 } from 'lib0/random'
 import {
-  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
+  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
 import type { Write } from './writes.js'
@@ -115,8 +117,11 @@ export class Locks {
    *   else its promise settles with the outer lock's outcome, once the outer commit is stored.
    *   Locking other keys throws: take all the keys in one `lock([...])`.
    * - Several keys are taken in sorted order, so two multi-key locks cannot deadlock.
-   * - If the connection drops after `fn` ran, the promise settles once the session has re-synced:
-   *   resolved if the relay stored the writes, rejected with {@link LockLostError} if not.
+   * - If the connection drops after `fn` ran, the promise settles once the session has
+   *   reconnected, from the relay's answer: the new connection fences the old one (whose late
+   *   bytes are then never applied) and asks the commit's fate. Resolved if the relay applied
+   *   the writes, rejected with {@link LockLostError} if not. Only `close()` leaves it undecided:
+   *   it then rejects with a LockLostError that says the writes may or may not be stored.
    */
   lock<R>(keyList: readonly string[], fn: (state: object) => R, options: LockOptions = {}): Promise<R> {
     const s = this.session
@@ -286,13 +291,18 @@ export class Locks {
   /**
    * Sends `update` as the commit of request `id`; resolves once the items up to `end` are stored.
    * `leaseKeys` are the keys the request holds (a retained lease may hold more than the lock's).
+   * `own` is the commit's own update, without what it carries along.
+   *
+   * If the socket drops before the answer, the answer comes on the next one: its HELLO asks the
+   * fate of the commit, and the relay, having fenced the old connection (nothing more of it is
+   * applied), answers DONE or DENIED under the same id. The lock decides from that answer alone.
    */
-  private commit(keys: string[], id: number, update: Uint8Array, { client, end }: { client: number; end: number }, leaseKeys: readonly string[]): Promise<void> {
+  private commit(keys: string[], id: number, update: Uint8Array, { client, start, end, update: own }: EncodedCommit, leaseKeys: readonly string[]): Promise<void> {
     const conn = this.session.connection
-    const doc = this.session.doc
     return new Promise<void>((resolve, reject) => {
       const cleanup = () => {
         off()
+        conn.unsettled.delete(id)
         conn.lost.delete(onLost)
         conn.resynced.delete(onResync)
         conn.closed.delete(onClose)
@@ -308,25 +318,27 @@ export class Locks {
         resolve()
       }
       let disconnected = false
-      const onLost = () => { disconnected = true; off() }
-      // After a drop, the re-synced doc tells whether the relay stored the commit.
-      const onResync = () => {
-        if (!disconnected) return
-        if (Y.getState(doc.store, client) >= end) stored()
-        else refused('the connection dropped before the relay stored the writes; nothing was applied')
-      }
+      /** The relay answered DONE on a new socket, before that socket's sync step 2. */
+      let appliedBeforeSync = false
+      const onLost = () => { disconnected = true }
+      // The fate came before the sync step 2 that brings the commit into this doc: resolve with it.
+      const onResync = () => { if (appliedBeforeSync) stored() }
       const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
       const off = conn.onReply(id, (m) => {
         // A socket that closes takes the session's retained leases with it (RetainedLeases).
         if (m.type === YSS_RETAINED) this.retained.kept(id, leaseKeys, Y.decodeStateVector(m.stateVector))
         else if (m.type === YSS_DONE || m.type === YSS_DENIED) this.retained.ended(id)
-        if (m.type === YSS_DONE || m.type === YSS_RETAINED) stored()
+        if (m.type === YSS_DONE && disconnected && !conn.synced) appliedBeforeSync = true
+        else if (m.type === YSS_DONE || m.type === YSS_RETAINED) stored()
         else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
       })
       conn.lost.add(onLost)
       conn.resynced.add(onResync)
       conn.closed.add(onClose)
-      if (!conn.send({ type: YSS_COMMIT, id, update })) onLost()
+      const sent = conn.sendCommit(id, update)
+      if (!sent) return refused('the connection dropped before the writes were sent; nothing was applied')
+      // Asked on the next socket, if this one drops first. A commit without items is known by its deletions.
+      conn.unsettled.set(id, { id, ...sent, client, end, deletions: start === end ? own : new Uint8Array(0) })
     })
   }
 

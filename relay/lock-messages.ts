@@ -14,6 +14,12 @@
  * table can (`Leases.retain`; a table shared by several relays cannot, and answers DONE as ever).
  * Its next COMMIT on that request id needs no ACQUIRE; the table revokes it when someone waits.
  *
+ * Fencing: a HELLO with {@link HELLO_FENCES} names its session. The room closes the session's
+ * earlier connections at once (relay/session-fences.ts: their leases end, nothing more of them is
+ * read, a half-open one's late COMMIT included), then answers each commit the HELLO asks about
+ * with DONE (applied before the fence) or DENIED (abandoned: it never will be), after ACCESS and
+ * before the sync step 2 of the new connection.
+ *
  * A connection may have `maxLockRequests` requests open, naming `maxLockKeyChars` characters of
  * keys between them; a request past either is DENIED at once and never queued. A commit is costed
  * like any update (the room's `check`) before it is parsed in full.
@@ -24,13 +30,14 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
-  HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO,
-  type YssMessage
+  HELLO_FENCES, HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO,
+  type FateQuestion, type HelloFence, type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { PeerError, mayWrite, type Peer } from './peer.js'
 import type { Leases } from './leases-api.js'
 import type { LimitName, Limits } from './limits.js'
+import type { SessionFences } from './session-fences.js'
 
 /** What a room lends its lock messages. */
 export interface LockContext {
@@ -51,6 +58,14 @@ export interface LockContext {
   commitShared?(peer: Peer, id: number, update: Uint8Array): void
   /** Counts and logs a request DENIED by `limit`. */
   refused(peer: Peer, limit: LimitName, detail: string): void
+  /** The room's sessions, for fencing (HELLO_FENCES). */
+  readonly fences: SessionFences<Peer>
+  /**
+   * With a shared lease table: the batch's replies wait until this relay has read every update
+   * stored before them, as a sync step 1's answer does (so a fate is read from a doc that holds
+   * a commit the shared table stored before the fence).
+   */
+  awaitShared?(): void
 }
 
 const READ_ONLY = 'read-only: this connection may read the room but not write it'
@@ -68,7 +83,8 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       if (!withinLimits(ctx, peer, m.id, m.keys)) break
       ctx.leases.acquire(peer, m.id, m.keys)
       break
-    case YSS_COMMIT:
+    case YSS_COMMIT: {
+      const index = ctx.fences.committed(peer)
       if (!mayWrite(peer)) {
         ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: READ_ONLY })
         break
@@ -90,6 +106,7 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
         }
         ctx.apply(peer, m.update)
       }
+      ctx.fences.applied(peer, index)
       if (ctx.retainers.has(peer) && ctx.leases.retain?.(peer, m.id)) {
         ctx.replyRetained(peer, m.id)
         break
@@ -97,6 +114,7 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       ctx.leases.release(peer, m.id)
       ctx.reply(peer, { type: YSS_DONE, id: m.id })
       break
+    }
     case YSS_CANCEL:
       ctx.leases.release(peer, m.id)
       break
@@ -106,11 +124,50 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
     case YSS_HELLO:
       // A read-only connection is never granted a lease, so it never retains one either.
       if ((m.id & HELLO_RETAINS) !== 0 && mayWrite(peer)) ctx.retainers.add(peer)
+      // Fenced first: from here on nothing of the session's earlier connections is applied.
+      if (m.fence) fence(ctx, peer, m.fence)
       ctx.reply(peer, { type: YSS_ACCESS, id: m.id, access: peer.grant?.access ?? 'write', user: peer.grant?.user ?? '' })
+      if (m.fence) for (const q of m.fence.commits) answerFate(ctx, peer, m.fence.session, q)
       break
     default:
       throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
   }
+}
+
+/** Closes the session's earlier connections: their leases end, and nothing more of them is read. */
+const fence = (ctx: LockContext, peer: Peer, f: HelloFence): void => {
+  for (const old of ctx.fences.hello(peer, f.session, f.socket)) {
+    old.fail(CLOSE.superseded, 'superseded by a newer connection of the same session')
+  }
+}
+
+/** The fate of a commit sent on an earlier connection: DONE if the room applied it, else DENIED. */
+const answerFate = (ctx: LockContext, peer: Peer, session: string, q: FateQuestion): void => {
+  // A shared table stores commits asynchronously: the doc, read after the barrier, tells.
+  const known = ctx.commitShared ? undefined : ctx.fences.fate(session, q)
+  if (ctx.commitShared) ctx.awaitShared?.()
+  const applied = known ?? appliedInDoc(ctx.doc, q)
+  ctx.reply(peer, applied
+    ? { type: YSS_DONE, id: q.id }
+    : { type: YSS_DENIED, id: q.id, reason: 'abandoned: the commit did not reach the relay before the session reconnected; it never will be applied' })
+}
+
+/**
+ * Whether the doc holds a commit, for a session this room has no record of (the relay restarted,
+ * or forgot it): its items (the clocks of its own client id up to `end`) and its deletions.
+ */
+const appliedInDoc = (doc: Y.Doc, q: FateQuestion): boolean => {
+  if (Y.getState(doc.store, q.client) < q.end) return false
+  if (q.deletions.length === 0) return true
+  const { ds } = Y.decodeUpdate(q.deletions)
+  if (ds.clients.size === 0) return true
+  const deleted = Y.createDeleteSetFromStructStore(doc.store)
+  for (const [client, ranges] of ds.clients) {
+    for (const r of ranges) {
+      for (let clock = r.clock; clock < r.clock + r.len; clock++) if (!Y.isDeleted(deleted, Y.createID(client, clock))) return false
+    }
+  }
+  return true
 }
 
 /** Whether `peer` may open one more request for `keys`; if not, the request is DENIED. */

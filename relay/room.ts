@@ -31,6 +31,7 @@ import { LeaseTable } from './leases.js'
 import type { LeaseCallbacks, LeaseTableFactory, Leases } from './leases-api.js'
 import { isUnavailable } from './unavailable.js'
 import { grantStateVector, handleLockMessage, type LockContext } from './lock-messages.js'
+import { SessionFences } from './session-fences.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
@@ -199,6 +200,8 @@ export class Room {
         ctx.metrics.limitHit(limit)
         ctx.limited.warn(`limit:${limit}:${name}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
       },
+      fences: new SessionFences<Peer>(),
+      awaitShared: () => { if (this.ctx.bus.barrier) this.batch!.barrier = true },
       ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {})
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
@@ -257,6 +260,7 @@ export class Room {
     this.leases.dropHolder(peer)
     this.pending.left(peer)
     this.presence.leave(peer)
+    this.lockContext.fences.left(peer)
   }
 
   receive(peer: Peer, data: Uint8Array): void {
