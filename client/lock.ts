@@ -25,7 +25,7 @@
 import * as Y from 'yjs'
 import { uint32 } from 'lib0/random'
 import {
-  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
+  DENIED_STALE, MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
 import type { Write } from './writes.js'
@@ -79,6 +79,12 @@ const onlyAppended = (writes: readonly Write[], key: string): boolean => {
   }
   return appended
 }
+
+/**
+ * A commit on a retained lease that the relay refused as stale: a key of the lease was written
+ * since the lease's state, which the lock ran on. Nothing was applied; the lock runs again.
+ */
+class StaleCommit extends LockLostError {}
 
 /** Whether `doc` holds everything described by the state vector `sv`. */
 const holds = (doc: Y.Doc, sv: Map<number, number>): boolean => {
@@ -245,6 +251,9 @@ export class Locks {
       return result
     } catch (err) {
       scope.settle(err)
+      // It ran without a GRANT, on a state older than the room's: nothing was applied, and it
+      // runs again, queued with ACQUIRE like any lock (the lease is gone).
+      if (err instanceof StaleCommit) return this.acquireAndRun(keys, fn, timeout, quiet, trackers)
       throw err
     }
   }
@@ -307,10 +316,10 @@ export class Locks {
         conn.resynced.delete(onResync)
         conn.closed.delete(onClose)
       }
-      const refused = (reason: string) => {
+      const refused = (reason: string, stale = false) => {
         cleanup()
         if (this.commitClient === client) this.newCommitClient()
-        reject(new LockLostError(keys, reason))
+        reject(new (stale ? StaleCommit : LockLostError)(keys, reason))
       }
       const stored = () => {
         cleanup()
@@ -330,7 +339,7 @@ export class Locks {
         else if (m.type === YSS_DONE || m.type === YSS_DENIED) this.retained.ended(id)
         if (m.type === YSS_DONE && disconnected && !conn.synced) appliedBeforeSync = true
         else if (m.type === YSS_DONE || m.type === YSS_RETAINED) stored()
-        else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
+        else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`, m.reason.startsWith(DENIED_STALE))
       })
       conn.lost.add(onLost)
       conn.resynced.add(onResync)

@@ -94,6 +94,14 @@ export interface HelloFence {
   readonly commits: readonly FateQuestion[]
 }
 
+/**
+ * How the reason of a DENIED starts when a COMMIT on a retained lease came after a write to one of
+ * its keys that the relay stored since it sent the lease's state (RETAINED): the lock ran on an
+ * older state than the room's. Nothing was applied and the lease is released; our client runs the
+ * lock again under a fresh GRANT.
+ */
+export const DENIED_STALE = 'stale:'
+
 /** Most commits one HELLO may ask the fate of; a session has at most one in flight. */
 export const MAX_FATE_QUESTIONS = 8
 

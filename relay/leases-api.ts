@@ -67,6 +67,8 @@ export interface Leases<H> {
    * nothing, otherwise: the caller then releases it.
    */
   retain?(holder: H, id: number): boolean
+  /** Optional (the in-process table has it): the keys of an open request. */
+  keysOf?(holder: H, id: number): readonly string[] | undefined
   /** Ends every request of a holder that went away. */
   dropHolder(holder: H): void
   /** Requests open here (held or waiting). */

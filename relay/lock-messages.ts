@@ -13,6 +13,8 @@
  * finds nobody waiting for its keys, keeps the lease (RETAINED in place of DONE), if the lease
  * table can (`Leases.retain`; a table shared by several relays cannot, and answers DONE as ever).
  * Its next COMMIT on that request id needs no ACQUIRE; the table revokes it when someone waits.
+ * That COMMIT is DENIED as stale ({@link DENIED_STALE}), and the lease released, if a key of the
+ * lease was written since the RETAINED went out (relay/key-changes.ts): its lock did not see it.
  *
  * Fencing: a HELLO with {@link HELLO_FENCES} names its session. The room closes the session's
  * earlier connections at once (relay/session-fences.ts: their leases end, nothing more of them is
@@ -30,7 +32,7 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
-  HELLO_FENCES, HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO,
+  DENIED_STALE, HELLO_FENCES, HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO,
   type FateQuestion, type HelloFence, type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
@@ -38,6 +40,7 @@ import { PeerError, mayWrite, type Peer } from './peer.js'
 import type { Leases } from './leases-api.js'
 import type { LimitName, Limits } from './limits.js'
 import type { SessionFences } from './session-fences.js'
+import type { KeyChanges } from './key-changes.js'
 
 /** What a room lends its lock messages. */
 export interface LockContext {
@@ -46,8 +49,15 @@ export interface LockContext {
   readonly limits: Pick<Limits, 'maxLockRequests' | 'maxLockKeyChars'>
   /** Sends `reply` to `peer` once the batch in hand is stored and broadcast. */
   reply(peer: Peer, reply: YssMessage): void
-  /** Sends RETAINED for request `id` once the batch in hand is stored and broadcast, with the doc's state vector then. */
-  replyRetained(peer: Peer, id: number): void
+  /**
+   * Sends RETAINED for request `id` once the batch in hand is stored and broadcast, with the doc's
+   * state vector then; calls `sent` as it takes it.
+   */
+  replyRetained(peer: Peer, id: number, sent: () => void): void
+  /** When each key last changed: a retained lease's commit is checked against it. */
+  readonly keyChanges: KeyChanges
+  /** For each retained lease (by peer and request id), when its state was sent, and its keys. */
+  readonly retainedSince: WeakMap<Peer, Map<number, { seen: number; keys: readonly string[] }>>
   /** The peers whose HELLO said they can hold a retained lease. */
   readonly retainers: WeakSet<Peer>
   /** Throws a PeerError unless a peer's update parses and is within the room's limits. */
@@ -93,6 +103,11 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
         ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the lease is not held: it expired or was never granted' })
         break
       }
+      if (staleOnRetained(ctx, peer, m.id)) {
+        ctx.leases.release(peer, m.id)
+        ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: `${DENIED_STALE} a key of the retained lease was written since the relay sent its state; run the lock again under a fresh grant` })
+        break
+      }
       if (m.update.length > 0) {
         ctx.check(m.update)
         if (!integrates(ctx.doc, m.update)) {
@@ -108,7 +123,11 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       }
       ctx.fences.applied(peer, index)
       if (ctx.retainers.has(peer) && ctx.leases.retain?.(peer, m.id)) {
-        ctx.replyRetained(peer, m.id)
+        const keys = ctx.leases.keysOf?.(peer, m.id) ?? []
+        let leases = ctx.retainedSince.get(peer)
+        if (!leases) ctx.retainedSince.set(peer, (leases = new Map()))
+        const retained = leases
+        ctx.replyRetained(peer, m.id, () => retained.set(m.id, { seen: ctx.keyChanges.now, keys }))
         break
       }
       ctx.leases.release(peer, m.id)
@@ -116,6 +135,7 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       break
     }
     case YSS_CANCEL:
+      ctx.retainedSince.get(peer)?.delete(m.id)
       ctx.leases.release(peer, m.id)
       break
     case YSS_FLUSH:
@@ -132,6 +152,19 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
     default:
       throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
   }
+}
+
+/**
+ * Whether a COMMIT on a retained lease comes after a write to one of the lease's keys that the
+ * room applied since it sent the lease's state: the lock ran without a GRANT, on that state, so
+ * it did not see the write. (A COMMIT under a GRANT is not checked: it ran on the grant's state.)
+ */
+const staleOnRetained = (ctx: LockContext, peer: Peer, id: number): boolean => {
+  const leases = ctx.retainedSince.get(peer)
+  const lease = leases?.get(id)
+  if (!lease) return false
+  leases!.delete(id)
+  return ctx.keyChanges.since(lease.seen, lease.keys)
 }
 
 /** Closes the session's earlier connections: their leases end, and nothing more of them is read. */

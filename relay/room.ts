@@ -32,6 +32,7 @@ import type { LeaseCallbacks, LeaseTableFactory, Leases } from './leases-api.js'
 import { isUnavailable } from './unavailable.js'
 import { grantStateVector, handleLockMessage, type LockContext } from './lock-messages.js'
 import { SessionFences } from './session-fences.js'
+import { KeyChanges } from './key-changes.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from './peer.js'
 import type { RoomStore, StorePosition } from './store.js'
 import type { Bus } from './bus.js'
@@ -187,13 +188,18 @@ export class Room {
         this.batch!.replied.add(peer)
         this.batch!.effects.push(() => this.out.send(peer, encodeYss(reply)))
       },
-      replyRetained: (peer, id) => {
+      replyRetained: (peer, id, sent) => {
         ctx.metrics.inc('locks_retained_total')
         // The holder's next lock waits for it: written first, like a GRANT.
         this.urgentReply(peer)
-        this.batch!.effects.push(() => this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
+        this.batch!.effects.push(() => {
+          sent()
+          this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) }))
+        })
       },
       retainers: new WeakSet<Peer>(),
+      keyChanges: new KeyChanges(this.doc),
+      retainedSince: new WeakMap(),
       check: (update) => this.checkUpdate(update),
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {
