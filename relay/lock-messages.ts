@@ -170,6 +170,8 @@ const staleOnRetained = (ctx: LockContext, peer: Peer, id: number): boolean => {
 /** Closes the session's earlier connections: their leases end, and nothing more of them is read. */
 const fence = (ctx: LockContext, peer: Peer, f: HelloFence): void => {
   for (const old of ctx.fences.hello(peer, f.session, f.socket)) {
+    // Only a connection of the same user: a session id alone does not let one user close another's.
+    if (old.grant?.user !== peer.grant?.user) continue
     old.fail(CLOSE.superseded, 'superseded by a newer connection of the same session')
   }
 }

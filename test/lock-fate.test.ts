@@ -18,8 +18,9 @@ import {
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 
-const peer = (id: number): Peer & { failed: number | null } => ({
+const peer = (id: number, user?: string): Peer & { failed: number | null } => ({
   id,
+  ...(user ? { grant: { access: 'write' as const, user, presence: true } } : {}),
   closed: false,
   failed: null,
   send() {},
@@ -61,6 +62,11 @@ test('a HELLO fences the session\'s other connections, not other sessions\'', ()
   assert.equal(old.failed, CLOSE.superseded)
   assert.equal(other.failed, null)
   assert.equal(fresh.failed, null)
+  // Another user presenting the same session id closes nothing.
+  const mine = peer(4, 'ann')
+  handleLockMessage(ctx, mine, hello('s3', 1))
+  handleLockMessage(ctx, peer(5, 'bob'), hello('s3', 2))
+  assert.equal(mine.failed, null)
 })
 
 test('without a record of the session, a fate is read from the doc: items by their clocks, a commit without items by its deletions', () => {
