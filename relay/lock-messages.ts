@@ -20,7 +20,9 @@
  * earlier connections at once (relay/session-fences.ts: their leases end, nothing more of them is
  * read, a half-open one's late COMMIT included), then answers each commit the HELLO asks about
  * with DONE (applied before the fence) or DENIED (abandoned: it never will be), after ACCESS and
- * before the sync step 2 of the new connection.
+ * before the sync step 2 of the new connection. With a shared lease table the fence is recorded
+ * in Redis too (its commit script then refuses the session's earlier sockets on any relay), and
+ * the answers follow once this relay has read every update stored before it.
  *
  * A connection may have `maxLockRequests` requests open, naming `maxLockKeyChars` characters of
  * keys between them; a request past either is DENIED at once and never queued. A commit is costed
@@ -37,7 +39,7 @@ import {
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { PeerError, mayWrite, type Peer } from './peer.js'
-import type { Leases } from './leases-api.js'
+import type { Leases, SessionSocket } from './leases-api.js'
 import type { LimitName, Limits } from './limits.js'
 import type { SessionFences } from './session-fences.js'
 import type { KeyChanges } from './key-changes.js'
@@ -71,11 +73,11 @@ export interface LockContext {
   /** The room's sessions, for fencing (HELLO_FENCES). */
   readonly fences: SessionFences<Peer>
   /**
-   * With a shared lease table: the batch's replies wait until this relay has read every update
-   * stored before them, as a sync step 1's answer does (so a fate is read from a doc that holds
-   * a commit the shared table stored before the fence).
+   * Set when the lease table is shared by several relays: fences the session in the shared table
+   * (its earlier sockets' commits are refused on every relay from then on), then, once this relay
+   * has read every update stored before, sends `peer` the replies `answers` makes then.
    */
-  awaitShared?(): void
+  fenceShared?(peer: Peer, from: SessionSocket, answers: () => YssMessage[]): void
 }
 
 const READ_ONLY = 'read-only: this connection may read the room but not write it'
@@ -147,7 +149,14 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       // Fenced first: from here on nothing of the session's earlier connections is applied.
       if (m.fence) fence(ctx, peer, m.fence)
       ctx.reply(peer, { type: YSS_ACCESS, id: m.id, access: peer.grant?.access ?? 'write', user: peer.grant?.user ?? '' })
-      if (m.fence) for (const q of m.fence.commits) answerFate(ctx, peer, m.fence.session, q)
+      if (!m.fence) break
+      if (ctx.fenceShared) {
+        // The answers are read from the doc once it holds every commit stored before the fence.
+        const { session, socket, commits } = m.fence
+        ctx.fenceShared(peer, { session, socket }, () => commits.map((q) => fate(q, appliedInDoc(ctx.doc, q))))
+      } else {
+        for (const q of m.fence.commits) ctx.reply(peer, fate(q, ctx.fences.fate(m.fence.session, q) ?? appliedInDoc(ctx.doc, q)))
+      }
       break
     default:
       throw new PeerError(CLOSE.protocolError, `unexpected y-server-state message ${m.type} from a client`)
@@ -176,16 +185,10 @@ const fence = (ctx: LockContext, peer: Peer, f: HelloFence): void => {
   }
 }
 
-/** The fate of a commit sent on an earlier connection: DONE if the room applied it, else DENIED. */
-const answerFate = (ctx: LockContext, peer: Peer, session: string, q: FateQuestion): void => {
-  // A shared table stores commits asynchronously: the doc, read after the barrier, tells.
-  const known = ctx.commitShared ? undefined : ctx.fences.fate(session, q)
-  if (ctx.commitShared) ctx.awaitShared?.()
-  const applied = known ?? appliedInDoc(ctx.doc, q)
-  ctx.reply(peer, applied
-    ? { type: YSS_DONE, id: q.id }
-    : { type: YSS_DENIED, id: q.id, reason: 'abandoned: the commit did not reach the relay before the session reconnected; it never will be applied' })
-}
+/** The answer to a fate question: DONE if the room applied the commit, else DENIED, for good. */
+const fate = (q: FateQuestion, applied: boolean): YssMessage => applied
+  ? { type: YSS_DONE, id: q.id }
+  : { type: YSS_DENIED, id: q.id, reason: 'abandoned: the commit did not reach the relay before the session reconnected; it never will be applied' }
 
 /**
  * Whether the doc holds a commit, for a session this room has no record of (the relay restarted,

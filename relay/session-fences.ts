@@ -23,6 +23,7 @@
  *   fences.left(peer)
  */
 import type { FateQuestion } from '../protocol/messages.js'
+import type { SessionSocket } from './leases-api.js'
 
 /** Sessions without a connection whose records a room keeps; the oldest go first. */
 export const MAX_IDLE_SESSIONS = 1024
@@ -74,6 +75,12 @@ export class SessionFences<P extends object> {
     const state = this.peers.get(peer)
     if (!state || index === 0) return
     this.sessions.get(state.session)?.applied.set(state.socket, index)
+  }
+
+  /** The session and socket number `peer` named, if it named one. */
+  socketOf(peer: P): SessionSocket | undefined {
+    const state = this.peers.get(peer)
+    return state && { session: state.session, socket: state.socket }
   }
 
   /** Whether the commit was applied, from the record; undefined if this room has no record of its socket. */
