@@ -28,9 +28,10 @@ import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
+import { uuidv4 } from 'lib0/random'
 import {
-  HELLO_RETAINS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE, decodeYss, encodeYss, type Access,
-  type YssMessage
+  HELLO_FENCES, HELLO_RETAINS, MAX_FATE_QUESTIONS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_COMMIT, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE,
+  decodeYss, encodeYss, type Access, type FateQuestion, type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE, isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
@@ -103,6 +104,16 @@ export class Connection extends ObservableV2<Events> {
   readonly accessSaid = new Set<(access: Access) => void>()
   /** Called with the request id of a retained lease that the relay asks back (REVOKE). */
   readonly revoked = new Set<(id: number) => void>()
+  /**
+   * Commits sent on an earlier socket and never answered there: each new socket's HELLO asks the
+   * relay their fate, and the relay answers DONE or DENIED under their ids (client/lock.ts).
+   */
+  readonly unsettled = new Map<number, FateQuestion>()
+  /** The session's id in every HELLO: the relay fences the session's earlier connections by it. */
+  private readonly session = uuidv4()
+  /** The open socket's number in the session (from 1), and the COMMITs sent on it. */
+  private socketNumber = 0
+  private commitsOnSocket = 0
   private readonly requests = new Map<number, (m: YssMessage) => void>()
   /** Deletions that came over the BroadcastChannel and may not have reached the relay. */
   private channelDeletions: Uint8Array[] = []
@@ -166,8 +177,10 @@ export class Connection extends ObservableV2<Events> {
       // Emitted as the socket is created, before it can receive anything.
       if (status === 'connecting') receiveAsBuffers(this.provider.ws)
       // Emitted as the socket opens, before the provider sends its sync step 1.
-      // Its id says that this client can hold a retained lease (client/retained-leases.ts).
-      if (status === 'connected') this.send({ type: YSS_HELLO, id: HELLO_RETAINS })
+      // Its id says that this client can hold a retained lease (client/retained-leases.ts), and
+      // that it names its session, so that the relay fences the session's earlier connections
+      // and tells the fate of the commits they left unanswered.
+      if (status === 'connected') this.hello()
       if (status === 'disconnected') this.setStatus('disconnected')
       else if (status === 'connecting' && this._status !== 'connected') this.setStatus('connecting')
     })
@@ -250,6 +263,22 @@ export class Connection extends ObservableV2<Events> {
     if (!this.provider.wsconnected || !ws || ws.readyState !== 1) return false
     ws.send(encodeYss(m))
     return true
+  }
+
+  /**
+   * Sends a COMMIT if the socket is open; returns where it went (the socket's number and the
+   * commit's place on it, for a {@link FateQuestion}), or null if it was not sent.
+   */
+  sendCommit(id: number, update: Uint8Array): { socket: number; index: number } | null {
+    if (!this.send({ type: YSS_COMMIT, id, update })) return null
+    return { socket: this.socketNumber, index: ++this.commitsOnSocket }
+  }
+
+  private hello(): void {
+    this.socketNumber++
+    this.commitsOnSocket = 0
+    const commits = [...this.unsettled.values()].slice(-MAX_FATE_QUESTIONS)
+    this.send({ type: YSS_HELLO, id: HELLO_RETAINS | HELLO_FENCES, fence: { session: this.session, socket: this.socketNumber, commits } })
   }
 
   /** Routes replies to request `id` to `handler` until the returned function is called. */

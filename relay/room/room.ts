@@ -16,14 +16,15 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import {
-  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss,
-  encodeYss
+  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss, type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { LeaseTable } from '../locks/lease-table.js'
-import type { LeaseCallbacks, LeaseTableFactory, Leases } from '../locks/leases.js'
+import type { LeaseCallbacks, LeaseTableFactory, Leases, SessionSocket } from '../locks/leases.js'
 import { isUnavailable } from '../store/unavailable.js'
 import { grantStateVector, handleLockMessage, type LockContext } from '../locks/lock-messages.js'
+import { SessionFences } from '../locks/session-fences.js'
+import { KeyChanges } from '../locks/key-changes.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from '../peer.js'
 import type { RoomStore, StorePosition } from '../store/room-store.js'
 import type { Bus } from './bus.js'
@@ -187,21 +188,28 @@ export class Room {
         this.batch!.replied.add(peer)
         this.batch!.effects.push(() => this.out.send(peer, encodeYss(reply)))
       },
-      replyRetained: (peer, id) => {
+      replyRetained: (peer, id, sent) => {
         ctx.metrics.inc('locks_retained_total')
         // The holder's next lock waits for it: written first, like a GRANT.
         this.urgentReply(peer)
-        this.batch!.effects.push(() => this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
+        this.batch!.effects.push(() => {
+          sent()
+          this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) }))
+        })
       },
       retainers: new WeakSet<Peer>(),
       flush: (peer, id) => this.flush(peer, id),
+      keyChanges: new KeyChanges(this.doc),
+      retainedSince: new WeakMap(),
       check: (update) => this.checkUpdate(update),
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {
         ctx.metrics.limitHit(limit)
         ctx.limited.warn(`limit:${limit}:${name}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
       },
-      ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {})
+      fences: new SessionFences<Peer>(),
+      ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {}),
+      ...(this.leases.fenceSession ? { fenceShared: (peer: Peer, from: SessionSocket, answers: () => YssMessage[]) => this.fenceShared(peer, from, answers) } : {})
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
     // updates are idempotent, so one that is also in the store is harmless.
@@ -257,6 +265,7 @@ export class Room {
     this.pending.left(peer)
     this.flushes.delete(peer)
     this.presence.leave(peer)
+    this.lockContext.fences.left(peer)
   }
 
   receive(peer: Peer, data: Uint8Array): void {
@@ -418,9 +427,22 @@ export class Room {
    * closed with 1013: it learns the outcome from the room's state once it reconnects.
    */
   private commitShared(peer: Peer, id: number, update: Uint8Array): void {
-    this.leases.commit!(peer, id, update).then(
+    this.leases.commit!(peer, id, update, this.lockContext.fences.socketOf(peer)).then(
       (outcome) => this.defer(() => this.out.send(peer, encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))),
       (err) => peer.fail(CLOSE.tryAgainLater, `lock commit outcome unknown: ${(err as Error).message}`)
+    )
+  }
+
+  /**
+   * A fencing HELLO with a shared lease table: the session's earlier sockets are fenced in Redis,
+   * on every relay; once this relay has read every update stored before, the fate answers are
+   * read from its doc and sent. If Redis cannot tell, the peer is closed with 1013: its next
+   * connection asks again.
+   */
+  private fenceShared(peer: Peer, from: SessionSocket, answers: () => YssMessage[]): void {
+    this.leases.fenceSession!(from.session, from.socket).then(
+      () => this.defer(() => { for (const m of answers()) this.out.send(peer, encodeYss(m)) }),
+      (err) => peer.fail(CLOSE.tryAgainLater, `session fence not recorded: ${(err as Error).message}`)
     )
   }
 
