@@ -219,6 +219,12 @@ export class Changes {
       if (mine) w.own = [...(w.own ?? []), ...mine]
       else if (!covered(run)) w.loud = true
     }
+    // A quiet delete of this session's (in its lock's commit) has no item but its marker: the
+    // key is this session's own write, which its other trackers show.
+    for (const m of markers) {
+      const mine = this.ownWriters(m)
+      if (mine) of(m.key).own = [...(of(m.key).own ?? []), ...mine]
+    }
     return result
   }
 

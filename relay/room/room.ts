@@ -491,11 +491,10 @@ export class Room {
       const update = decoding.readVarUint8Array(d)
       // A read-only peer's updates are dropped, not refused: a stock client always sends a step 2.
       if (mayWrite(peer)) this.applyPeerUpdate(peer, update)
-      if (sub === syncProtocol.messageYjsSyncStep2) {
-        const waiting = this.flushes.get(peer)
-        if (waiting) waiting.answer = false
-      }
       else if (update.length > 2) this.ctx.metrics.inc('read_only_updates_dropped_total') // [0, 0] is the empty update
+      // The answer to a request for what is missing (askForMissing).
+      const waiting = sub === syncProtocol.messageYjsSyncStep2 ? this.flushes.get(peer) : undefined
+      if (waiting) waiting.answer = false
     } else {
       throw new PeerError(CLOSE.protocolError, `unknown sync message ${sub}`)
     }
