@@ -16,7 +16,7 @@ import {
 } from '../../react/index.js'
 import { releasesSettled } from '../../components/index.js'
 import type { ServerState } from '../../client/index.js'
-import { assert, assertEqual, cleanup, freshRoom, relayUrl, session, waitFor } from './helpers.js'
+import { assert, assertEqual, cleanup, freshRoom, relayUrl, session, socketCounter, waitFor } from './helpers.js'
 
 const roots: Root[] = []
 const hosts: HTMLElement[] = []
@@ -50,19 +50,6 @@ const consoleErrors = async (fn: () => Promise<void> | void): Promise<string[]> 
     console.error = original
   }
   return seen
-}
-
-/** Counts the WebSockets the page opens to `room` while installed. */
-const socketCounter = (room: string) => {
-  const Original = window.WebSocket
-  let count = 0
-  window.WebSocket = class extends Original {
-    constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols)
-      if (new URL(String(url)).pathname === `/${encodeURIComponent(room)}`) count++
-    }
-  }
-  return { count: () => count, restore: () => { window.WebSocket = Original } }
 }
 
 let renders: Record<string, number> = {}
