@@ -6,7 +6,7 @@
  * as stored, the loading state (`synced`, Suspense), `useLock` before the provider has connected,
  * and presence hooks split so that setting one's own presence re-renders no reader of others'.
  */
-import { StrictMode, Suspense, startTransition, useEffect, useState, type ReactNode } from 'react'
+import { StrictMode, Suspense, startTransition, useEffect, useLayoutEffect, useState, type ReactNode } from 'react'
 import { createRoot, hydrateRoot, type Root } from 'react-dom/client'
 import { renderToString } from 'react-dom/server'
 import { flushSync } from 'react-dom'
@@ -14,7 +14,7 @@ import {
   ServerStateProvider, useLock, useOthers, usePresence, useSelf, useServerSession, useServerState, useServerStateSuspense,
   useServerStatus, useUpdatePresence
 } from '../../react/index.js'
-import { releasesSettled } from '../../components/index.js'
+import { acquireSession, releasesSettled } from '../../components/index.js'
 import type { ServerState } from '../../client/index.js'
 import { assert, assertEqual, cleanup, freshRoom, relayUrl, session, socketCounter, waitFor } from './helpers.js'
 
@@ -280,5 +280,83 @@ describe('the loading state, useLock and presence hooks', () => {
     const host = show(<ServerStateProvider url={url} room={room}><Early /></ServerStateProvider>)
     await waitFor(() => text(host, 'self') === 'early', 'the nickname shown')
     await waitFor(() => other.presence.list().some((p) => p.state.nickname === 'early'), 'the other session to see it')
+  })
+})
+
+describe('under load', () => {
+  it('readers rendered in a transition while the key changes never tear: every commit shows one value', async () => {
+    const room = freshRoom('tearing')
+    const mine = await session(room)
+    await mine.ready
+    mine.set('v', 0)
+    const READERS = 40
+    const Reader = ({ i }: { i: number }) => {
+      const v = useServerState<number>('v')
+      const end = performance.now() + 1 // a slow render: React yields between readers
+      while (performance.now() < end) { /* busy */ }
+      return <span data-reader={i}>{v}</span>
+    }
+    const torn: string[] = []
+    let commits = 0
+    const Check = () => {
+      useLayoutEffect(() => {
+        commits++
+        const shown = new Set([...document.querySelectorAll('[data-reader]')].map((e) => e.textContent))
+        if (shown.size > 1) torn.push([...shown].join('|'))
+      })
+      return null
+    }
+    const List = ({ n }: { n: number }) => <>{Array.from({ length: n }, (_, i) => <Reader key={i} i={i} />)}<Check /></>
+    let grow: (n: number) => void = () => {}
+    const App = () => {
+      const [n, setN] = useState(1)
+      grow = setN
+      return <List n={n} />
+    }
+    const host = show(<ServerStateProvider session={mine}><App /></ServerStateProvider>)
+    startTransition(() => grow(READERS))
+    // Writes while the transition renders, between its slices.
+    for (let v = 1; v <= 5; v++) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      mine.set('v', v)
+    }
+    await waitFor(() => host.querySelectorAll('[data-reader]').length === READERS &&
+      [...host.querySelectorAll('[data-reader]')].every((e) => e.textContent === '5'), 'every reader to show the last value')
+    assertEqual(torn, [], 'commits that showed two values at once')
+    assert(commits >= 2, 'the transition committed')
+  })
+
+  it('1,000 mount cycles of a provider and its readers leave one socket, no subscription, and the session closed', async function () {
+    this.timeout(90_000)
+    const url = await relayUrl()
+    const room = freshRoom('cycles')
+    const mine = await session(room)
+    const Key = () => <p>{JSON.stringify(useServerState('a') ?? null)}{useOthers().length}{String(useServerStatus().synced)}</p>
+    const sockets = socketCounter(room)
+    // The shared session the providers take: held by nobody, it would close a task from now.
+    const peek = acquireSession(url, room)
+    const shared = peek.session
+    peek.release()
+    try {
+      for (let i = 0; i < 1_000; i++) {
+        const host = container()
+        const root = createRoot(host)
+        flushSync(() => root.render(
+          <>
+            <ServerStateProvider url={url} room={room}><Key /></ServerStateProvider>
+            <ServerStateProvider session={mine}><Key /></ServerStateProvider>
+          </>
+        ))
+        flushSync(() => root.unmount())
+        host.remove()
+      }
+      await releasesSettled()
+      assertEqual(sockets.count(), 1, 'sockets opened by 1,000 mounts in one task')
+    } finally {
+      sockets.restore()
+    }
+    assertEqual(mine.bindings.count('a'), 0, 'subscriptions to "a" left on the session given')
+    assertEqual(mine.bindings.count('\u0000presence'), 0, 'presence subscriptions left')
+    assert(shared.closed, 'the shared session closed once the last provider unmounted')
   })
 })
