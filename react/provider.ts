@@ -91,7 +91,8 @@ export const ServerStateProvider = <S extends object = Record<string, any>>(
     initialState: initialState as Provided['initialState'],
     whenSession,
     updatePresence: (fields) => {
-      if (current) current.presence.update(fields)
+      // A closed session has no presence to update (it left every list).
+      if (current) { if (!current.closed) current.presence.update(fields) }
       else presence.current = { ...presence.current, ...fields }
     }
   }), [current, initialState, whenSession])

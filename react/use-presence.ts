@@ -6,9 +6,9 @@
  * - `useOthers()`: the other sessions' presence, `{ clientId, state, self: false }`, by client
  *   id. The array is the same until one of *them* changes: setting one's own presence does not
  *   re-render its readers.
- * - `useUpdatePresence()`: a stable function that merges fields into this session's presence. It
- *   re-renders nothing by itself, and fields given before the provider has connected are applied
- *   once it has.
+ * - `useUpdatePresence()`: a stable function that merges fields into this session's presence (a
+ *   closed session's is left alone). It re-renders nothing by itself, and fields given before the
+ *   provider has connected are applied once it has.
  * - `usePresence()`: everyone's, this session first, as `server.presence.list()` gives it.
  *
  * @example
