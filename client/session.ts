@@ -42,6 +42,13 @@ export interface ConnectOptions extends ConnectionOptions {
 
 const LOCAL = Symbol('y-server-state local write')
 
+/** A lock or flush not settled yet. */
+interface InFlight {
+  readonly what: string
+  readonly reject: (err: Error) => void
+  readonly done: Promise<unknown>
+}
+
 export class ServerState<S extends object = Record<string, any>> implements LockHost {
   readonly doc: Y.Doc
   readonly connection: Connection
@@ -66,6 +73,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   private readonly locks: Locks
   /** Writes held until the relay says the access, with the trackers that made each; see the module comment. */
   private held: { writes: LockScope; writers: Array<readonly Tracker[]>; settled: Promise<void>; settle(err?: Error): void } | null = null
+  /** Locks and flushes not settled yet: what `close()` rejects and `settled()` waits for. */
+  private readonly inFlight = new Set<InFlight>()
 
   constructor(options: ConnectOptions = {}) {
     this.doc = new Y.Doc()
@@ -217,7 +226,10 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    */
   lock<R>(keys: (keyof S & string) | ReadonlyArray<keyof S & string>, fn: (state: S) => R, options?: LockOptions): Promise<R> {
     if (this.access === 'read') return Promise.reject(new ReadOnlyError(`lock(${JSON.stringify(keys)})`, this.room))
-    return this.locks.lock(typeof keys === 'string' ? [keys] : [...keys], fn as (s: object) => R, options)
+    const list = typeof keys === 'string' ? [keys] : [...keys]
+    // An inner lock settles with its outer one, which is tracked already.
+    if (this.scope) return this.locks.lock(list, fn as (s: object) => R, options)
+    return this.track(`lock(${JSON.stringify(list)})`, this.locks.lock(list, fn as (s: object) => R, options))
   }
 
   /**
@@ -286,13 +298,39 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * count too: it rejects with {@link ReadOnlyError} if they were rolled back.
    */
   flush(): Promise<void> {
-    if (this.held) return this.held.settled.then(() => this.connection.flush())
-    return this.connection.flush()
+    if (this.held) return this.track('flush()', this.held.settled.then(() => this.connection.flush()))
+    return this.track('flush()', this.connection.flush())
   }
 
-  /** Disconnects for good. Pending flushes and locks reject with {@link SessionClosedError}. */
+  /**
+   * Disconnects for good. Pending flushes and locks reject with {@link SessionClosedError}: a lock
+   * whose writes were sent but not yet acknowledged may or may not be stored, and its error says so.
+   */
   close(): void {
+    if (this.closed) return
+    for (const pending of [...this.inFlight]) {
+      pending.reject(new SessionClosedError(`${pending.what}: the session was closed before it settled` +
+        (pending.what === 'flush()' ? '' : '; writes it sent may or may not be stored')))
+    }
     this.connection.close(new SessionClosedError('the session was closed'))
+  }
+
+  /**
+   * @internal Resolves once every lock and flush asked for so far has settled (resolved or
+   * rejected): what a shared session waits for before it closes, so that closing it cannot turn
+   * a lock whose writes are being stored into a failure.
+   */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight].map((p) => p.done))
+  }
+
+  /** `work`, as a promise that `close()` rejects with {@link SessionClosedError} if it is still pending. */
+  private track<T>(what: string, work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = { what, reject, done: work }
+      this.inFlight.add(entry)
+      work.then((value) => { this.inFlight.delete(entry); resolve(value) }, (err) => { this.inFlight.delete(entry); reject(err) })
+    })
   }
 
   /** @internal Whether writes now are quiet: inside `noRerun`, or a lock asked for in it. */

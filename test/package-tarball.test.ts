@@ -27,10 +27,10 @@ interface Manifest {
   dependencies: Record<string, string>
 }
 
-const ENTRY_POINTS = ['y-server-state', 'y-server-state/relay', 'y-server-state/components', 'y-server-state/react']
+const ENTRY_POINTS = ['y-server-state', 'y-server-state/relay', 'y-server-state/components', 'y-server-state/react', 'y-server-state/vue']
 /** Installed beside the package in the user's project: the optional peer and its DOM renderer for
  *  the `react` entry point, and the declarations a TypeScript user of React and Node has. */
-const USER_PACKAGES = ['react', 'react-dom', '@types/react', '@types/node']
+const USER_PACKAGES = ['react', 'react-dom', 'vue', '@types/react', '@types/node']
 
 const work = tempDir('yss-package')
 const project = join(work.path, 'project')
@@ -58,7 +58,7 @@ const link = (from: string, name: string): void => {
 before(() => {
   // A clean clone of the working tree: no node_modules, no dist, nothing the .gitignore ignores.
   const clone = join(work.path, 'clone')
-  const ignored = new Set(['node_modules', 'dist', '.git', 'data', '.relay-data', join('test', '.tmp')])
+  const ignored = new Set(['node_modules', 'dist', '.git', 'data', '.relay-data', join('test', '.tmp'), join('examples', 'next', 'node_modules'), join('examples', 'next', '.next')])
   cpSync(ROOT, clone, { recursive: true, filter: (path) => !ignored.has(relative(ROOT, path)) && !path.endsWith('.log') })
   symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(clone, 'node_modules'), 'dir')
   const out = npm(['pack', '--json', '--offline', '--pack-destination', work.path], clone, 90_000)
@@ -134,7 +134,8 @@ test('Node imports every entry point from the installed package, and its client 
     'y-server-state': ['connect', 'configure', 'serverState', 'serverStateLock', 'LockTimeoutError'],
     'y-server-state/relay': ['startRelay', 'LevelStore', 'MemoryStore'],
     'y-server-state/components': ['ServerStateElement', 'ServerCounter', 'ServerChat', 'ServerStateProvider'],
-    'y-server-state/react': ['ServerStateProvider', 'useServerState', 'useServerSession', 'useServerStatus', 'usePresence']
+    'y-server-state/react': ['ServerStateProvider', 'useServerState', 'useServerSession', 'useServerStatus', 'usePresence'],
+    'y-server-state/vue': ['ServerStateProvider', 'useServerState', 'useServerSession', 'useServerStatus']
   }
   for (const name of ENTRY_POINTS) {
     const entry = result.entries[name]!
