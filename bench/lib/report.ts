@@ -1,6 +1,7 @@
 /**
  * What a scenario reports: tables (printed as it finishes, and written into RESULTS.md), the
- * targets of issue 6 with whether each is met, and notes on how to read the figures.
+ * targets of issue 6 with whether each is met, notes on how to read the figures, and charts of
+ * its comparisons (written beside RESULTS.md as SVG files, see chart.ts).
  */
 export interface Table {
   title: string
@@ -31,6 +32,8 @@ export interface ScenarioResult {
   targets: Target[]
   notes: string[]
   headlines?: Headline[]
+  /** Each comparison of ours with its peers as a chart. */
+  charts?: Chart[]
 }
 
 export interface Scenario {
@@ -40,6 +43,33 @@ export interface Scenario {
   /** What is measured, and how, in a sentence or two (for RESULTS.md). */
   method: string
   run(): Promise<ScenarioResult>
+}
+
+export interface Bar {
+  label: string
+  value: number
+  /** Ours: drawn in the accent colour; peers in greys. */
+  ours?: boolean
+}
+
+export interface ChartGroup {
+  /** The figure the bars compare, such as "1 process" or "quiet-room p50". */
+  label: string
+  bars: Bar[]
+  /** Ours against each peer, as {@link ratio} writes them ("0.68× the mutex"): marked beside the group. */
+  ratios: string[]
+}
+
+/** A comparison drawn as horizontal bars, grouped by figure (lib/chart.ts writes it as SVG). */
+export interface Chart {
+  /** The file name, without `.svg`: letters, digits and dashes. */
+  id: string
+  title: string
+  /** Follows each value: " ms", "/s". */
+  unit: string
+  /** Latency, CPU: shorter bars are better; said under the title. */
+  lowerIsBetter: boolean
+  groups: ChartGroup[]
 }
 
 /** A number with a sensible count of digits for a table. */
