@@ -59,7 +59,8 @@ const clientArgs = (system: LockSystem): string[] => {
 }
 
 const spawnLockers = (n: number, system: LockSystem): Promise<Child[]> =>
-  Promise.all(Array.from({ length: n }, () => spawnChild(LOCK_CHILD, [], { execArgv: clientArgs(system) })))
+  // Eight Node processes starting at once take a while on a busy 2-core machine.
+  Promise.all(Array.from({ length: n }, () => spawnChild(LOCK_CHILD, [], { execArgv: clientArgs(system), readyTimeoutMs: 120_000 })))
 
 /** Starts every child's loop at once; resolves with the increments per second of them all. */
 const race = async (children: Child[], ops: number, serverCpu: () => Promise<number>): Promise<{ perSec: number; done: number; clientCpuUs: number; serverCpuUs: number }> => {
