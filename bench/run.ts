@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { positional, quick, reps, string } from './lib/config.js'
 import { chartSvg } from './lib/chart.js'
 import { machineLines } from './lib/machine.js'
-import { headlinesTable, markdownTable, targetsTable, textTable, type Scenario, type ScenarioResult } from './lib/report.js'
+import { headlineCharts, headlinesTable, markdownTable, targetsTable, textTable, type Scenario, type ScenarioResult } from './lib/report.js'
 import { fanout } from './scenarios/fanout.js'
 import { paced } from './scenarios/paced.js'
 import { connections } from './scenarios/connections.js'
@@ -69,7 +69,8 @@ if (outDir !== undefined) {
     return [`![${c.title}](charts/${c.id}.svg)`, '']
   })
   const allTargets = results.flatMap((r) => r.result?.targets ?? [])
-  const allCharts = results.flatMap((r) => r.result?.charts ?? [])
+  const summaryCharts = headlineCharts(headlines)
+  const allCharts = [...summaryCharts, ...results.flatMap((r) => r.result?.charts ?? [])]
   const md = [
     '# Benchmarks',
     '',
@@ -84,6 +85,7 @@ if (outDir !== undefined) {
     '',
     markdownTable(headlinesTable(headlines)),
     '',
+    ...chartLinks({ tables: [], targets: [], notes: [], charts: summaryCharts }),
     markdownTable(targetsTable(allTargets)),
     '',
     ...(allCharts.length > 0 ? [`Charts (ours and each peer, the ratio marked): ${allCharts.map((c) => `[${c.title}](charts/${c.id}.svg)`).join(' · ')}`, ''] : []),

@@ -18,7 +18,8 @@ const LABEL_W = 300
 const BAR_W = 360
 const BAR_H = 16
 const GAP = 4
-const GROUP_HEAD = 22
+const GROUP_HEAD = 20
+const RATIO_LINE = 18
 const GROUP_GAP = 14
 const TOP = 52
 const OURS = '#1f6feb'
@@ -34,7 +35,7 @@ const text = (x: number, y: number, s: string, attrs = ''): string =>
  * since a chart may hold figures of different sizes (p50 beside p99); compare bars within a group.
  */
 export const chartSvg = (chart: Chart): string => {
-  const height = TOP + chart.groups.reduce((h, g) => h + GROUP_HEAD + g.bars.length * (BAR_H + GAP) + GROUP_GAP, 0) + 8
+  const height = TOP + chart.groups.reduce((h, g) => h + GROUP_HEAD + (g.ratios.length > 0 ? RATIO_LINE : 0) + g.bars.length * (BAR_H + GAP) + GROUP_GAP, 0) + 8
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
@@ -43,9 +44,13 @@ export const chartSvg = (chart: Chart): string => {
   ]
   let y = TOP
   for (const group of chart.groups) {
+    // The ratios on a line of their own, under the figure's name: either may be long.
     out.push(text(10, y + 14, group.label, 'font-weight="600"'))
-    if (group.ratios.length > 0) out.push(text(WIDTH - 10, y + 14, group.ratios.join('; '), 'text-anchor="end" font-weight="600" fill="#0a3069"'))
     y += GROUP_HEAD
+    if (group.ratios.length > 0) {
+      out.push(text(LABEL_W, y + 12, `ours: ${group.ratios.join('; ')}`, 'font-weight="600" fill="#0a3069"'))
+      y += RATIO_LINE
+    }
     const max = Math.max(...group.bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)), Number.MIN_VALUE)
     let peer = 0
     for (const bar of group.bars) {
@@ -53,7 +58,7 @@ export const chartSvg = (chart: Chart): string => {
       const fill = bar.ours ? OURS : PEERS[peer++ % PEERS.length]!
       out.push(text(LABEL_W - 8, y + BAR_H - 4, bar.label, `text-anchor="end"${bar.ours ? ' font-weight="600"' : ''}`))
       out.push(`<rect x="${LABEL_W}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${fill}"/>`)
-      out.push(text(LABEL_W + w + 6, y + BAR_H - 4, Number.isFinite(bar.value) ? `${num(bar.value)}${chart.unit}` : 'not measured'))
+      out.push(text(LABEL_W + w + 6, y + BAR_H - 4, Number.isFinite(bar.value) ? `${num(bar.value)}${group.unit ?? chart.unit}` : 'not measured'))
       y += BAR_H + GAP
     }
     y += GROUP_GAP
