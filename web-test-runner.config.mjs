@@ -3,7 +3,8 @@
  * started here. Run through `npm run test:browser`, which loads tsx so that this file can import
  * the relay's TypeScript source. Tests ask for the relay's URL with
  * `executeServerCommand('relay-url')`, and for a counter with `executeServerCommand('relay-metric', name)`.
- * React tests (.tsx) get React as ES modules from test/support/react-esm-plugin.ts.
+ * React tests (.tsx) get React as ES modules from test/support/react-esm-plugin.ts; Vue tests get Vue's
+ * self-contained browser build (its bundler build reads `process.env`).
  * A second relay, `executeServerCommand('auth-relay-url')`, has an authenticate hook: rooms under
  * `read-only/` are read-only (user `viewer`) unless the token is `writer`; other rooms are writable.
  * RELAY_LOG_LEVEL=debug shows the relay's log.
@@ -49,11 +50,20 @@ const relayPlugin = () => {
   }
 }
 
+/** @returns {import('@web/test-runner').TestRunnerPlugin} */
+const vuePlugin = () => ({
+  name: 'vue-esm-browser',
+  resolveImport({ source }) {
+    return source === 'vue' ? '/node_modules/vue/dist/vue.runtime.esm-browser.js' : undefined
+  }
+})
+
 export default {
   files: 'test/browser/**/*.test.{ts,tsx}',
   nodeResolve: { exportConditions: ['production'] },
   plugins: [
     reactEsmPlugin(),
+    vuePlugin(),
     esbuildPlugin({ ts: true, tsx: true, target: 'es2022', tsconfig: fileURLToPath(new URL('./tsconfig.json', import.meta.url)) }),
     relayPlugin()
   ],

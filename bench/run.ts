@@ -1,13 +1,16 @@
 /**
- * `npm run bench` runs every scenario and writes bench/RESULTS.md;
- * `npm run bench -- <scenario> [...]` runs those only and prints their tables.
+ * `npm run bench` runs every scenario and writes bench/RESULTS.md, with a chart of each
+ * comparison beside it in bench/charts/; `npm run bench -- <scenario> [...]` runs those only and
+ * prints their tables (`--out=DIR`: writes DIR/RESULTS.md and DIR/charts/ for them too).
  * Sizes: `--quick`, `--reps=N` and the `BENCH_*` variables (see lib/config.ts).
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { positional, quick, reps } from './lib/config.js'
+import { positional, quick, reps, string } from './lib/config.js'
+import { chartSvg } from './lib/chart.js'
 import { machineLines } from './lib/machine.js'
-import { headlinesTable, markdownTable, targetsTable, textTable, type Scenario, type ScenarioResult } from './lib/report.js'
+import { headlineCharts, headlinesTable, markdownTable, targetsTable, textTable, type Scenario, type ScenarioResult } from './lib/report.js'
 import { fanout } from './scenarios/fanout.js'
 import { paced } from './scenarios/paced.js'
 import { connections } from './scenarios/connections.js'
@@ -54,13 +57,24 @@ const headlines = results.flatMap((r) => r.result?.headlines ?? [])
 if (headlines.length > 0) console.log(`\n${textTable(headlinesTable(headlines))}`)
 console.log(`\nbench: ${total.toFixed(0)} s`)
 
-// Only a whole run (not --quick) replaces RESULTS.md: it is the record of one complete run.
-if (names.length === 0 && !quick) {
+// Only a whole run (not --quick) replaces bench/RESULTS.md: it is the record of one complete run.
+// `--out=DIR` writes any run's results elsewhere, to look at them.
+const outDir = string('BENCH_OUT') ?? (names.length === 0 && !quick ? fileURLToPath(new URL('.', import.meta.url)) : undefined)
+if (outDir !== undefined) {
+  const chartsDir = join(outDir, 'charts')
+  mkdirSync(chartsDir, { recursive: true })
+  for (const f of readdirSync(chartsDir)) if (f.endsWith('.svg')) rmSync(join(chartsDir, f))
+  const chartLinks = (result: ScenarioResult): string[] => (result.charts ?? []).flatMap((c) => {
+    writeFileSync(join(chartsDir, `${c.id}.svg`), chartSvg(c))
+    return [`![${c.title}](charts/${c.id}.svg)`, '']
+  })
   const allTargets = results.flatMap((r) => r.result?.targets ?? [])
+  const summaryCharts = headlineCharts(headlines)
+  const allCharts = [...summaryCharts, ...results.flatMap((r) => r.result?.charts ?? [])]
   const md = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench` (bench/run.ts) from one complete run. Every relay ran alone in a child process on 127.0.0.1;',
+    `Written by \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (bench/run.ts) from one ${names.length === 0 && !quick ? 'complete ' : ''}run. Every relay ran alone in a child process on 127.0.0.1;`,
     `readers and writers ran in the bench process. Each figure is the median of ${reps()} repeats, the three systems alternating`,
     'in a rotating order; a ratio above 1× means ours is better (higher throughput, or lower latency, memory or bytes).',
     '',
@@ -71,21 +85,23 @@ if (names.length === 0 && !quick) {
     '',
     markdownTable(headlinesTable(headlines)),
     '',
+    ...chartLinks({ tables: [], targets: [], notes: [], charts: summaryCharts }),
     markdownTable(targetsTable(allTargets)),
     '',
+    ...(allCharts.length > 0 ? [`Charts (ours and each peer, the ratio marked): ${allCharts.map((c) => `[${c.title}](charts/${c.id}.svg)`).join(' · ')}`, ''] : []),
     ...results.flatMap(({ scenario, result, error, seconds }) => [
       `## ${scenario.title}`,
       '',
       scenario.method,
       '',
       ...(result
-        ? [...result.tables.flatMap((t) => [markdownTable(t), '']), ...result.notes.map((n) => `- ${n}`), ...(result.notes.length ? [''] : [])]
+        ? [...result.tables.flatMap((t) => [markdownTable(t), '']), ...chartLinks(result), ...result.notes.map((n) => `- ${n}`), ...(result.notes.length ? [''] : [])]
         : ['**Failed:**', '', '```', error ?? '', '```', '']),
       `_(${seconds.toFixed(0)} s)_`,
       ''
     ])
   ].join('\n')
-  const path = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
+  const path = join(outDir, 'RESULTS.md')
   writeFileSync(path, md)
   console.log(`wrote ${path}`)
 }

@@ -17,8 +17,8 @@
  *   const done = changes.expectCommit({ client, start, end, trackers })
  */
 import * as Y from 'yjs'
-import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
-import { entryId, forcedKey, markedEntry, markedStart } from './writes.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf } from './writes.js'
 import type { Bindings, Tracker } from './tracker.js'
 
 /** The keys read by `keys()`: a pseudo key, notified when a key is added or deleted. */
@@ -42,7 +42,7 @@ interface KeyWrites {
   own: Tracker[] | null
 }
 
-interface ItemRun { client: number; clock: number; end: number; key: string }
+interface ItemRun { client: number; clock: number; key: string }
 interface Marker { client: number; clock: number; key: string; start: number | undefined }
 
 export class Changes {
@@ -53,6 +53,7 @@ export class Changes {
   private readonly state: Y.Map<unknown>
   private readonly quiet: Y.Map<string>
   private readonly forces: Y.Map<number>
+  private readonly loudDeletes: Y.Map<null>
 
   /** `onChanged` hears every key whose value changed, before any tracker is notified. */
   constructor(private readonly doc: Y.Doc, private readonly bindings: Bindings, private readonly onChanged: (keys: Set<string>) => void) {
@@ -61,14 +62,15 @@ export class Changes {
     this.state = doc.getMap(STATE)
     this.quiet = doc.getMap(QUIET)
     this.forces = doc.getMap(FORCES)
+    this.loudDeletes = doc.getMap(LOUD_DELETES)
+    doc.getMap(QUIET_START)
     // The changed keys are read from the transaction rather than from deep observer events, which
     // Yjs would build and sort for every transaction, received ones included.
     doc.on('afterTransaction', (tr: Y.Transaction) => this.afterTransaction(tr))
   }
 
-  /** Records the trackers running now as writers of the local transaction `tr`. */
-  wroteIn(tr: Y.Transaction): void {
-    const running = this.bindings.runningNow()
+  /** Records `running` (default: the trackers running now) as writers of the local transaction `tr`. */
+  wroteIn(tr: Y.Transaction, running: readonly Tracker[] = this.bindings.runningNow()): void {
     if (running.length === 0) return
     const writers = this.writers.get(tr)
     if (writers) writers.push(...running)
@@ -178,7 +180,7 @@ export class Changes {
   private attribute(tr: Y.Transaction): Map<string, KeyWrites> {
     const runs: ItemRun[] = []
     const markers: Marker[] = []
-    const forces: ItemRun[] = []
+    const loud: ItemRun[] = []
     for (const [client, after] of tr.afterState) {
       const before = tr.beforeState.get(client) ?? 0
       if (after <= before) continue
@@ -186,25 +188,27 @@ export class Changes {
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i]!
         if (s.id.clock >= after) break
-        if (s instanceof Y.Item) this.classify(s, runs, markers, forces)
+        if (s instanceof Y.Item) this.classify(s, runs, markers, loud)
       }
     }
-    const byWriter = new Map<string, { runs: Map<number, ItemRun>; markers: Marker[] }>()
-    const writer = (client: number, key: string) => {
-      const id = `${client}\u0000${key}`
-      let w = byWriter.get(id)
-      if (!w) byWriter.set(id, (w = { runs: new Map(), markers: [] }))
-      return w
+    // Each marker as the clocks [start, clock) of its writer that it covers, by writer and key.
+    const covering = new Map<string, Array<{ start: number; end: number }>>()
+    for (const m of markers) {
+      const id = `${m.client}\u0000${m.key}`
+      const span = { start: m.start ?? this.startOfCollected(m), end: m.clock }
+      const list = covering.get(id)
+      if (list) list.push(span)
+      else covering.set(id, [span])
     }
-    for (const run of runs) writer(run.client, run.key).runs.set(run.end, run)
-    for (const m of markers) writer(m.client, m.key).markers.push(m)
+    const covered = (run: ItemRun): boolean =>
+      covering.get(`${run.client}\u0000${run.key}`)?.some((m) => m.start <= run.clock && run.clock < m.end) ?? false
     const result = new Map<string, KeyWrites>()
     const of = (key: string): KeyWrites => {
       let w = result.get(key)
       if (!w) result.set(key, (w = { loud: false, own: null }))
       return w
     }
-    for (const run of forces) {
+    for (const run of loud) {
       const mine = this.ownWriters(run)
       if (mine) of(run.key).own = [...(of(run.key).own ?? []), ...mine]
       else of(run.key).loud = true
@@ -213,28 +217,53 @@ export class Changes {
       const mine = this.ownWriters(run)
       const w = of(run.key)
       if (mine) w.own = [...(w.own ?? []), ...mine]
-      else if (!covered(run, writer(run.client, run.key))) w.loud = true
+      else if (!covered(run)) w.loud = true
+    }
+    // A quiet delete of this session's (in its lock's commit) has no item but its marker: the
+    // key is this session's own write, which its other trackers show.
+    for (const m of markers) {
+      const mine = this.ownWriters(m)
+      if (mine) of(m.key).own = [...(of(m.key).own ?? []), ...mine]
     }
     return result
   }
 
-  private classify(item: Y.Item, runs: ItemRun[], markers: Marker[], forces: ItemRun[]): void {
+  /** Sorts `item` by what it writes: a key's value (`runs`), a quiet marker, or a force or loud delete (`loud` unless own). */
+  private classify(item: Y.Item, runs: ItemRun[], markers: Marker[], loud: ItemRun[]): void {
     let top = item
     let parent = item.parent as Y.AbstractType<any> | null
-    while (parent && parent !== this.state && parent !== this.quiet && parent !== this.forces) {
+    while (parent && parent !== this.state && parent !== this.quiet && parent !== this.forces && parent !== this.loudDeletes) {
       if (!parent._item) return
       top = parent._item
       parent = top.parent as Y.AbstractType<any> | null
     }
     const key = top.parentSub
     if (!parent || key === null) return
-    const at = { client: item.id.client, clock: item.id.clock, end: item.id.clock + item.length }
+    const at = { client: item.id.client, clock: item.id.clock }
     if (parent === this.state) runs.push({ ...at, key })
-    else if (parent === this.forces) forces.push({ ...at, key: forcedKey(key) })
+    else if (parent === this.forces) loud.push({ ...at, key: forcedKey(key) })
+    else if (parent === this.loudDeletes) loud.push({ ...at, key })
     else if (top === item) {
       const content = item.content instanceof Y.ContentAny ? item.content.getContent()[0] : undefined
       markers.push({ client: at.client, clock: at.clock, key, start: markedStart(content) })
     }
+  }
+
+  /**
+   * The first clock of the write that a marker covers, once garbage collection took the start it
+   * held: where the writer's run of structs under the marker's key ends, going back from the
+   * marker (a `yss:quiet-start` entry, or any struct under another key, bounds it; see
+   * client/writes.ts).
+   */
+  private startOfCollected(m: Marker): number {
+    const structs = this.doc.store.clients.get(m.client)!
+    let i = Y.findIndexSS(structs, m.clock)
+    while (i > 0) {
+      const key = stateKeyOf(structs[i - 1]!, this.state)
+      if (key !== undefined && key !== m.key) break
+      i--
+    }
+    return structs[i]!.id.clock
   }
 
   /** The trackers that wrote `run` if this session wrote it, else null. */
@@ -245,23 +274,4 @@ export class Changes {
     for (const c of this.commits) if (c.client === run.client && c.start <= run.clock && run.clock < c.end) mine.push(...c.trackers)
     return mine
   }
-}
-
-/**
- * Whether a quiet marker covers `run`: one of the same writer and key whose write spans it. A
- * marker that was overwritten before it reached us has lost its start; it then covers the
- * writer's items of that key that come right before it.
- */
-const covered = (run: ItemRun, mine: { runs: Map<number, ItemRun>; markers: Marker[] }): boolean => {
-  for (const m of mine.markers) {
-    if (run.clock >= m.clock) continue
-    if (m.start !== undefined) {
-      if (m.start <= run.clock) return true
-      continue
-    }
-    for (let before = mine.runs.get(m.clock); before; before = mine.runs.get(before.clock)) {
-      if (before === run) return true
-    }
-  }
-  return false
 }

@@ -26,8 +26,8 @@
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
-import { forceEntry, type Write } from './writes.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { forceEntry, needsQuietStart, stateKeyOf, type Write } from './writes.js'
 
 export interface EncodedCommit {
   update: Uint8Array
@@ -47,6 +47,8 @@ interface NewItem {
   readonly parentSub: string | null
   /** The values of a ContentAny, or `list` for a ContentType holding a new Y.Array. */
   readonly content: readonly unknown[] | 'list'
+  /** The state's key it lies under, or null (see `stateKeyOf` in client/writes.ts). */
+  readonly key: string | null
   deleted: boolean
   /** Whether it lies under a new list that this commit deletes: written as a GC struct. */
   collected: boolean
@@ -97,8 +99,8 @@ class Commit {
     this.clock = start
   }
 
-  create(length: number, origin: Y.ID | null, parent: string | Y.ID, parentSub: string | null, content: readonly unknown[] | 'list'): NewItem {
-    const item: NewItem = { clock: this.clock, length, origin, parent, parentSub, content, deleted: false, collected: false }
+  create(length: number, origin: Y.ID | null, parent: string | Y.ID, parentSub: string | null, content: readonly unknown[] | 'list', key: string | null): NewItem {
+    const item: NewItem = { clock: this.clock, length, origin, parent, parentSub, content, key, deleted: false, collected: false }
     this.clock += length
     this.items.push(item)
     return item
@@ -163,7 +165,7 @@ class Commit {
   /** `typeMapSet`: a new item after the key's current one, which it deletes. */
   setEntry(root: string, key: string, content: readonly unknown[] | 'list'): NewItem {
     const left = this.entry(root, key)
-    const item = this.create(1, left ? this.lastId(left) : null, root, key, content)
+    const item = this.create(1, left ? this.lastId(left) : null, root, key, content, root === STATE ? key : null)
     if (left) this.remove(left)
     this.current.set(`${root}\u0000${key}`, item)
     return item
@@ -187,7 +189,17 @@ class Commit {
     return `${id.client}:${id.clock}${this.deleted(ref) ? ':d' : ''}`
   }
 
+  /** The state's key of the client's last struct, as the writes so far leave it (see `stateKeyOf`). */
+  lastKey(): string | null | undefined {
+    const last = this.items[this.items.length - 1]
+    if (last) return last.key
+    const mine = this.doc.store.clients.get(this.client)
+    const struct = mine?.[mine.length - 1]
+    return struct ? stateKeyOf(struct, this.doc.getMap(STATE)) : null
+  }
+
   write(w: Write): void {
+    if (w.quiet && needsQuietStart(this.lastKey(), w.key)) this.setEntry(QUIET_START, w.key, [null])
     const at = this.clock
     switch (w.kind) {
       case 'set':
@@ -196,11 +208,12 @@ class Commit {
       case 'delete': {
         const ref = this.entry(STATE, w.key)
         if (ref) this.remove(ref)
+        if (!w.quiet) this.setEntry(LOUD_DELETES, w.key, [null])
         break
       }
       case 'list': {
         const list = this.setEntry(STATE, w.key, 'list')
-        if (w.items.length > 0) this.childOf.set(list, this.create(w.items.length, null, Y.createID(this.client, list.clock), null, [...w.items]))
+        if (w.items.length > 0) this.childOf.set(list, this.create(w.items.length, null, Y.createID(this.client, list.clock), null, [...w.items], w.key))
         break
       }
       case 'append': {
@@ -209,7 +222,7 @@ class Commit {
         if (!isList) throw new Error(`server state "${w.key}" is not a list`)
         if (w.items.length === 0) break
         const left = this.lastOfList(list)
-        const item = this.create(w.items.length, left ? this.lastId(left) : null, this.idOf(list), null, [...w.items])
+        const item = this.create(w.items.length, left ? this.lastId(left) : null, this.idOf(list), null, [...w.items], w.key)
         const extra = this.appended.get(list)
         if (extra) extra.push(item)
         else this.appended.set(list, [item])

@@ -5,9 +5,13 @@
  *
  * On each socket open it sends HELLO before anything else, and the relay answers with ACCESS
  * (`write` or `read`, and the user) before its sync step 2: so the session knows its access once
- * it is connected. The `token` option, a function, is called before each connection attempt; a
- * connection that was accepted and then closed with 4401 (its token expired) reconnects with a
- * fresh token, while a token refused at connection closes the session for good.
+ * it is connected. Until the relay has said it the first time, the session holds its writes
+ * (client/session.ts) and the BroadcastChannel stays shut, so that nothing of a session that
+ * turns out read-only reaches another tab; the channel opens once the access is `write`.
+ *
+ * The `token` option, a function, is called before each connection attempt; a connection that
+ * was accepted and then closed with 4401 (its token expired) reconnects with a fresh token, while
+ * a token refused at connection closes the session for good.
  *
  * It tells the rest of the session about the socket through three hooks: `resynced` (synced
  * again with the relay, after a connect or reconnect), `lost` (the socket closed) and `closed`
@@ -22,9 +26,12 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
+import { uuidv4 } from 'lib0/random'
 import {
-  HELLO_RETAINS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE, decodeYss, encodeYss, type Access,
-  type YssMessage
+  HELLO_FENCES, HELLO_RETAINS, MAX_FATE_QUESTIONS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_COMMIT, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE,
+  decodeYss, encodeYss, type Access, type FateQuestion, type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE, isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
@@ -46,7 +53,10 @@ export interface ConnectionOptions {
   WebSocketPolyfill?: unknown
   /** Query parameters added to the connection URL. */
   params?: Record<string, string>
-  /** Sync same-origin tabs over BroadcastChannel too (y-websocket's default). Default true. */
+  /**
+   * Sync same-origin tabs over BroadcastChannel too (y-websocket's default), once the relay has
+   * said this session may write. Default true.
+   */
   broadcastChannel?: boolean
   /** Longest wait between reconnection attempts, before jitter. Default 2500 ms. */
   maxBackoffMs?: number
@@ -92,16 +102,33 @@ export class Connection extends ObservableV2<Events> {
   readonly lost = new Set<() => void>()
   /** Called once, when the session closes for good. */
   readonly closed = new Set<(err: Error) => void>()
+  /** Called with the access each time the relay says it (ACCESS). */
+  readonly accessSaid = new Set<(access: Access) => void>()
   /** Called with the request id of a retained lease that the relay asks back (REVOKE). */
   readonly revoked = new Set<(id: number) => void>()
+  /**
+   * Commits sent on an earlier socket and never answered there: each new socket's HELLO asks the
+   * relay their fate, and the relay answers DONE or DENIED under their ids (client/lock.ts).
+   */
+  readonly unsettled = new Map<number, FateQuestion>()
+  /** The session's id in every HELLO: the relay fences the session's earlier connections by it. */
+  private readonly session = uuidv4()
+  /** The open socket's number in the session (from 1), and the COMMITs sent on it. */
+  private socketNumber = 0
+  private commitsOnSocket = 0
   private readonly requests = new Map<number, (m: YssMessage) => void>()
-  /** Deletions that came over the BroadcastChannel since the last sync with the relay. */
+  /** Deletions that came over the BroadcastChannel and may not have reached the relay. */
   private channelDeletions: Uint8Array[] = []
+  /** Those of them that the sync step 2 this socket sent carried: forgotten once it has synced. */
+  private deletionsInStep2: readonly Uint8Array[] = []
   private nextId = 1
   private _status: Status = 'connecting'
   private _isClosed = false
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private _access: Access = 'write'
+  private _accessKnown = false
+  /** Whether the BroadcastChannel is wanted (the `broadcastChannel` option), once the access is `write`. */
+  private readonly channel: boolean
   private _user: string | undefined
   private readonly params: Record<string, string>
   private readonly token: TokenOption | undefined
@@ -123,19 +150,21 @@ export class Connection extends ObservableV2<Events> {
     this.maxBackoff = options.maxBackoffMs ?? 2500
     this.params = options.params ?? {}
     this.token = options.token
+    this.channel = options.broadcastChannel !== false
     this.urls = (typeof options.url === 'string' ? [options.url] : options.url ? [...options.url] : [defaultUrl()]).map((u) => u.replace(/\/+$/, ''))
     if (this.urls.length === 0) throw new TypeError('connect(): url is an empty list')
     // Connected below, once the token is known: y-websocket builds the URL when it connects.
     this.provider = new WebsocketProvider(this.urls[0]!, roomPath(room), doc, {
       connect: false,
       params: this.params,
-      disableBc: options.broadcastChannel === false,
+      // Opened once the relay says this session may write (accessFromRelay).
+      disableBc: true,
       maxBackoffTime: this.maxBackoff,
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill as typeof WebSocket } : {})
     })
     this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
       const m = decodeYss(decoder)
-      if (m.type === YSS_ACCESS) this.setAccess(m.access, m.user || undefined)
+      if (m.type === YSS_ACCESS) this.accessFromRelay(m.access, m.user || undefined)
       else if (m.type === YSS_REVOKE) for (const hook of [...this.revoked]) hook(m.id)
       else this.requests.get(m.id)?.(m)
     }
@@ -150,15 +179,22 @@ export class Connection extends ObservableV2<Events> {
       // Emitted as the socket is created, before it can receive anything.
       if (status === 'connecting') receiveAsBuffers(this.provider.ws)
       // Emitted as the socket opens, before the provider sends its sync step 1.
-      // Its id says that this client can hold a retained lease (client/retained-leases.ts).
-      if (status === 'connected') this.send({ type: YSS_HELLO, id: HELLO_RETAINS })
+      // Its id says that this client can hold a retained lease (client/retained-leases.ts), and
+      // that it names its session, so that the relay fences the session's earlier connections
+      // and tells the fate of the commits they left unanswered.
+      if (status === 'connected') this.hello()
       if (status === 'disconnected') this.setStatus('disconnected')
       else if (status === 'connecting' && this._status !== 'connected') this.setStatus('connecting')
     })
     this.provider.on('sync', (synced: boolean) => {
       if (!synced) return
-      // The sync step 2 this session sent on connecting carried its whole delete set.
-      this.channelDeletions = []
+      // A relay that does not speak message 100 never says ACCESS: it has no read-only sessions.
+      if (!this._accessKnown) this.accessFromRelay(this._access, this._user)
+      // The sync step 2 this socket sent carried the whole delete set the doc had then; a
+      // deletion that came over the channel after it went out is still unknown to the relay.
+      const sent = new Set(this.deletionsInStep2)
+      this.channelDeletions = this.channelDeletions.filter((d) => !sent.has(d))
+      this.deletionsInStep2 = []
       this.socketSynced = true
       this.setStatus('connected')
       for (const hook of [...this.resynced]) hook()
@@ -166,6 +202,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider.on('connection-close', (event) => {
       this.refreshToken = event?.code === CLOSE.unauthorized && this.socketSynced && typeof this.token === 'function'
       this.socketSynced = false
+      this.deletionsInStep2 = []
       for (const hook of [...this.lost]) hook()
       this.scheduleReconnect(event?.code)
     })
@@ -179,6 +216,11 @@ export class Connection extends ObservableV2<Events> {
   /** `write`, or `read` for a session whose writes the relay drops: from the token, then from the relay. */
   get access(): Access {
     return this._access
+  }
+
+  /** Whether the relay has said the access (`access` is assumed until then). */
+  get accessKnown(): boolean {
+    return this._accessKnown
   }
 
   /** The user the relay (or the token's `sub`) names, if any. */
@@ -225,6 +267,22 @@ export class Connection extends ObservableV2<Events> {
     return true
   }
 
+  /**
+   * Sends a COMMIT if the socket is open; returns where it went (the socket's number and the
+   * commit's place on it, for a {@link FateQuestion}), or null if it was not sent.
+   */
+  sendCommit(id: number, update: Uint8Array): { socket: number; index: number } | null {
+    if (!this.send({ type: YSS_COMMIT, id, update })) return null
+    return { socket: this.socketNumber, index: ++this.commitsOnSocket }
+  }
+
+  private hello(): void {
+    this.socketNumber++
+    this.commitsOnSocket = 0
+    const commits = [...this.unsettled.values()].slice(-MAX_FATE_QUESTIONS)
+    this.send({ type: YSS_HELLO, id: HELLO_RETAINS | HELLO_FENCES, fence: { session: this.session, socket: this.socketNumber, commits } })
+  }
+
   /** Routes replies to request `id` to `handler` until the returned function is called. */
   onReply(id: number, handler: (m: YssMessage) => void): () => void {
     this.requests.set(id, handler)
@@ -234,7 +292,9 @@ export class Connection extends ObservableV2<Events> {
   /**
    * Resolves once the relay has stored everything this session sent so far: it acknowledges a
    * flush after storing everything it received before it, on the same socket. Offline, it waits
-   * for the reconnection.
+   * for the reconnection. If what it sent builds on updates the relay lacks (ones that came over
+   * the BroadcastChannel), the relay asks for them with a sync step 1, which the provider
+   * answers, and acknowledges once they are stored.
    */
   flush(): Promise<void> {
     if (this._isClosed) return Promise.reject(new SessionClosedError('flush() after close()'))
@@ -255,7 +315,7 @@ export class Connection extends ObservableV2<Events> {
   }
 
   /**
-   * Takes the deletions that came over the BroadcastChannel since the last sync with the relay,
+   * Takes the deletions that came over the BroadcastChannel and may not have reached the relay,
    * as one update without items, or null. A deletion advances no clock, so a state vector cannot
    * tell that the relay lacks it: a lock commit carries these. Give them back with
    * {@link returnChannelDeletions} if the commit fails.
@@ -317,7 +377,15 @@ export class Connection extends ObservableV2<Events> {
     }
     this.provider.messageHandlers[MESSAGE_SYNC] = (encoder, decoder, provider, emitSynced, type) => {
       // y-websocket reads its socket with emitSynced true and its channel with it false.
-      if (emitSynced) return handleSync(encoder, decoder, provider, emitSynced, type)
+      if (emitSynced) {
+        // The relay's sync step 1 on connecting: the reply, a step 2 of the doc as it is now,
+        // carries every deletion so far. (The relay sends another one later to ask for what a
+        // flush waits for.)
+        if (!this.provider.synced && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
+          this.deletionsInStep2 = [...this.channelDeletions]
+        }
+        return handleSync(encoder, decoder, provider, emitSynced, type)
+      }
       doc.on('update', keep)
       try {
         handleSync(encoder, decoder, provider, emitSynced, type)
@@ -375,6 +443,21 @@ export class Connection extends ObservableV2<Events> {
     this.provider.wsUnsuccessfulReconnects++
     this.setStatus('disconnected')
     this.retryLater()
+  }
+
+  /** The access the relay says: the channel opens (write) or shuts (read), and the `accessSaid` hooks run. */
+  private accessFromRelay(access: Access, user: string | undefined): void {
+    this._accessKnown = true
+    this.setAccess(access, user)
+    const provider = this.provider
+    if (access === 'write' && this.channel && provider.disableBc) {
+      provider.disableBc = false
+      if (provider.shouldConnect) provider.connectBc()
+    } else if (access === 'read') {
+      if (provider.bcconnected) provider.disconnectBc()
+      provider.disableBc = true
+    }
+    for (const hook of [...this.accessSaid]) hook(access)
   }
 
   private setAccess(access: Access, user: string | undefined): void {

@@ -8,7 +8,9 @@
  * from the items the writes replace, without applying it anywhere), and sent in a COMMIT. The
  * relay applies, stores and broadcasts the update, then releases the lease and acknowledges. The
  * update reaches this session's doc with the broadcast, like any other, so a commit that the
- * relay refused (its lease had expired) or never received is applied nowhere. That is what makes
+ * relay refused (its lease had expired) or never received is applied nowhere. A commit whose
+ * socket dropped before the answer is decided by the relay when the session reconnects: the new
+ * connection fences the old one and asks (HELLO_FENCES, protocol/messages.ts). That is what makes
  * a lock all or nothing, even when the connection or the relay dies half-way: the call resolves
  * if and only if its writes are in the room.
  *
@@ -23,7 +25,7 @@
 import * as Y from 'yjs'
 import { uint32 } from 'lib0/random'
 import {
-  MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
+  DENIED_STALE, MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
 import type { Write } from './writes.js'
@@ -78,6 +80,12 @@ const onlyAppended = (writes: readonly Write[], key: string): boolean => {
   return appended
 }
 
+/**
+ * A commit on a retained lease that the relay refused as stale: a key of the lease was written
+ * since the lease's state, which the lock ran on. Nothing was applied; the lock runs again.
+ */
+class StaleCommit extends LockLostError {}
+
 /** Whether `doc` holds everything described by the state vector `sv`. */
 const holds = (doc: Y.Doc, sv: Map<number, number>): boolean => {
   for (const [client, clock] of sv) if (Y.getState(doc.store, client) < clock) return false
@@ -110,11 +118,16 @@ export class Locks {
    * - `fn` runs synchronously with the state; its writes are committed as one transaction,
    *   stored and broadcast before the lease is released, so the next holder reads them.
    * - If `fn` throws, none of its writes is applied and the promise rejects with the error.
-   * - Inside `fn`, locking keys already held runs at once (the inner function's throw aborts the
-   *   outer one); locking other keys throws: take all the keys in one `lock([...])`.
+   * - Inside `fn`, locking keys already held runs at once: if the inner function throws, its
+   *   writes are cut back and the error is thrown on (the outer function may catch it and go on);
+   *   else its promise settles with the outer lock's outcome, once the outer commit is stored.
+   *   Locking other keys throws: take all the keys in one `lock([...])`.
    * - Several keys are taken in sorted order, so two multi-key locks cannot deadlock.
-   * - If the connection drops after `fn` ran, the promise settles once the session has re-synced:
-   *   resolved if the relay stored the writes, rejected with {@link LockLostError} if not.
+   * - If the connection drops after `fn` ran, the promise settles once the session has
+   *   reconnected, from the relay's answer: the new connection fences the old one (whose late
+   *   bytes are then never applied) and asks the commit's fate. Resolved if the relay applied
+   *   the writes, rejected with {@link LockLostError} if not. Only `close()` leaves it undecided:
+   *   it then rejects with a LockLostError that says the writes may or may not be stored.
    */
   lock<R>(keyList: readonly string[], fn: (state: object) => R, options: LockOptions = {}): Promise<R> {
     const s = this.session
@@ -132,9 +145,29 @@ export class Locks {
         throw new Error(`lock(${JSON.stringify(keys)}) inside lock(${JSON.stringify([...held])}): ` +
           `take every key in one lock([...]) instead, so the order is fixed`)
       }
-      return Promise.resolve(fn(s.state))
+      return this.runInner(s.scope, fn)
     }
     return this.acquireAndRun(keys, fn, options.timeout ?? this.defaultTimeout, s.quiet, s.runningTrackers())
+  }
+
+  /**
+   * A lock inside a lock: `fn` runs at once in the outer lock's scope. If it throws, its writes
+   * are cut back and the error is thrown on (the outer function may catch it and go on); else its
+   * promise settles with the outer lock's outcome, never before the outer commit is stored.
+   */
+  private runInner<R>(scope: LockScope, fn: (state: object) => R): Promise<R> {
+    const mark = scope.mark()
+    let result: R
+    try {
+      result = fn(this.session.state)
+    } catch (err) {
+      scope.cutBack(mark)
+      throw err
+    }
+    const settled = scope.outcome.then(() => result)
+    // Inside a synchronous fn the caller cannot await it; a rejection it ignores is no crash.
+    settled.catch(() => {})
+    return settled
   }
 
   private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean, trackers: readonly Tracker[]): Promise<R> {
@@ -177,41 +210,52 @@ export class Locks {
     const cancel = lease ? () => this.retained.putBack(lease) : () => { conn.send({ type: YSS_CANCEL, id }) }
     if (lost || conn.isClosed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
     const scope = new LockScope(new Set(keys), quiet)
-    let result: R
-    s.scope = scope
+    // Inner locks settle with this one (runInner): every way out below settles the scope.
     try {
-      result = fn(s.state)
-    } catch (err) {
-      cancel()
-      throw err
-    } finally {
-      s.scope = null
-    }
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      cancel()
-      throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
-    }
-    // Keys whose writes end where they started change nothing: no update, no re-render. A key
-    // that only had items appended did change, and comparing it would copy the whole list.
-    const state = s.doc.getMap(STATE)
-    const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
-    const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
-    const commit = writes.length > 0 ? this.encode(writes, cancel) : null
-    if (!commit) {
-      cancel()
+      let result: R
+      s.scope = scope
+      try {
+        result = fn(s.state)
+      } catch (err) {
+        cancel()
+        throw err
+      } finally {
+        s.scope = null
+      }
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+        cancel()
+        throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
+      }
+      // Keys whose writes end where they started change nothing: no update, no re-render. A key
+      // that only had items appended did change, and comparing it would copy the whole list.
+      const state = s.doc.getMap(STATE)
+      const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
+      const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
+      const commit = writes.length > 0 ? this.encode(writes, cancel) : null
+      if (!commit) {
+        cancel()
+        scope.settle(null)
+        return result
+      }
+      // The commit comes back as a remote transaction: it must not re-run the render that locked.
+      const forget = s.changes.expectCommit({ ...commit, trackers })
+      const carried = this.withDependencies(commit.update, grant)
+      const outcome = this.commit(keys, id, carried.update, commit, lease?.keys ?? keys)
+      outcome.catch(() => {
+        forget()
+        if (carried.deletions) s.connection.returnChannelDeletions(carried.deletions)
+      })
+      this.lastCommit = outcome.catch(() => {})
+      await outcome
+      scope.settle(null)
       return result
+    } catch (err) {
+      scope.settle(err)
+      // It ran without a GRANT, on a state older than the room's: nothing was applied, and it
+      // runs again, queued with ACQUIRE like any lock (the lease is gone).
+      if (err instanceof StaleCommit) return this.acquireAndRun(keys, fn, timeout, quiet, trackers)
+      throw err
     }
-    // The commit comes back as a remote transaction: it must not re-run the render that locked.
-    const forget = s.changes.expectCommit({ ...commit, trackers })
-    const carried = this.withDependencies(commit.update, grant)
-    const outcome = this.commit(keys, id, carried.update, commit, lease?.keys ?? keys)
-    outcome.catch(() => {
-      forget()
-      if (carried.deletions) s.connection.returnChannelDeletions(carried.deletions)
-    })
-    this.lastCommit = outcome.catch(() => {})
-    await outcome
-    return result
   }
 
   /**
@@ -256,21 +300,26 @@ export class Locks {
   /**
    * Sends `update` as the commit of request `id`; resolves once the items up to `end` are stored.
    * `leaseKeys` are the keys the request holds (a retained lease may hold more than the lock's).
+   * `own` is the commit's own update, without what it carries along.
+   *
+   * If the socket drops before the answer, the answer comes on the next one: its HELLO asks the
+   * fate of the commit, and the relay, having fenced the old connection (nothing more of it is
+   * applied), answers DONE or DENIED under the same id. The lock decides from that answer alone.
    */
-  private commit(keys: string[], id: number, update: Uint8Array, { client, end }: { client: number; end: number }, leaseKeys: readonly string[]): Promise<void> {
+  private commit(keys: string[], id: number, update: Uint8Array, { client, start, end, update: own }: EncodedCommit, leaseKeys: readonly string[]): Promise<void> {
     const conn = this.session.connection
-    const doc = this.session.doc
     return new Promise<void>((resolve, reject) => {
       const cleanup = () => {
         off()
+        conn.unsettled.delete(id)
         conn.lost.delete(onLost)
         conn.resynced.delete(onResync)
         conn.closed.delete(onClose)
       }
-      const refused = (reason: string) => {
+      const refused = (reason: string, stale = false) => {
         cleanup()
         if (this.commitClient === client) this.newCommitClient()
-        reject(new LockLostError(keys, reason))
+        reject(new (stale ? StaleCommit : LockLostError)(keys, reason))
       }
       const stored = () => {
         cleanup()
@@ -278,25 +327,27 @@ export class Locks {
         resolve()
       }
       let disconnected = false
-      const onLost = () => { disconnected = true; off() }
-      // After a drop, the re-synced doc tells whether the relay stored the commit.
-      const onResync = () => {
-        if (!disconnected) return
-        if (Y.getState(doc.store, client) >= end) stored()
-        else refused('the connection dropped before the relay stored the writes; nothing was applied')
-      }
+      /** The relay answered DONE on a new socket, before that socket's sync step 2. */
+      let appliedBeforeSync = false
+      const onLost = () => { disconnected = true }
+      // The fate came before the sync step 2 that brings the commit into this doc: resolve with it.
+      const onResync = () => { if (appliedBeforeSync) stored() }
       const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
       const off = conn.onReply(id, (m) => {
         // A socket that closes takes the session's retained leases with it (RetainedLeases).
         if (m.type === YSS_RETAINED) this.retained.kept(id, leaseKeys, Y.decodeStateVector(m.stateVector))
         else if (m.type === YSS_DONE || m.type === YSS_DENIED) this.retained.ended(id)
-        if (m.type === YSS_DONE || m.type === YSS_RETAINED) stored()
-        else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`)
+        if (m.type === YSS_DONE && disconnected && !conn.synced) appliedBeforeSync = true
+        else if (m.type === YSS_DONE || m.type === YSS_RETAINED) stored()
+        else if (m.type === YSS_DENIED) refused(`the relay refused the writes: ${m.reason}`, m.reason.startsWith(DENIED_STALE))
       })
       conn.lost.add(onLost)
       conn.resynced.add(onResync)
       conn.closed.add(onClose)
-      if (!conn.send({ type: YSS_COMMIT, id, update })) onLost()
+      const sent = conn.sendCommit(id, update)
+      if (!sent) return refused('the connection dropped before the writes were sent; nothing was applied')
+      // Asked on the next socket, if this one drops first. A commit without items is known by its deletions.
+      conn.unsettled.set(id, { id, ...sent, client, end, deletions: start === end ? own : new Uint8Array(0) })
     })
   }
 

@@ -4,6 +4,11 @@
  * the socket is {@link Connection}, change detection {@link Changes}, and the lock protocol
  * {@link Locks}.
  *
+ * Until the relay has said the session's access, its writes are held aside (an overlay that its
+ * own reads see) and touch no doc, so neither its socket nor a BroadcastChannel can carry them:
+ * they are applied once the access is `write`, and rolled back if it is `read` (its readers
+ * re-run, and `flush()` rejects with {@link ReadOnlyError}).
+ *
  * @example
  *   import { connect } from 'y-server-state'
  *   const server = connect<{ count: number }>({ url: 'ws://127.0.0.1:1234', room: 'default' })
@@ -20,7 +25,7 @@ import { applyWrites, forceCount, type Write } from './writes.js'
 import { Bindings, Tracker, type ChangeListener } from './tracker.js'
 import { ReadOnlyError, RerunSuppressedError, SessionClosedError } from './errors.js'
 import { Locks, type LockHost, type LockOptions } from './lock.js'
-import type { LockScope } from './lock-scope.js'
+import { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
 import type { Access } from '../protocol/messages.js'
 import { Changes, KEYS } from './changes.js'
@@ -36,6 +41,13 @@ export interface ConnectOptions extends ConnectionOptions {
 }
 
 const LOCAL = Symbol('y-server-state local write')
+
+/** A lock or flush not settled yet. */
+interface InFlight {
+  readonly what: string
+  readonly reject: (err: Error) => void
+  readonly done: Promise<unknown>
+}
 
 export class ServerState<S extends object = Record<string, any>> implements LockHost {
   readonly doc: Y.Doc
@@ -59,6 +71,10 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /** Frozen snapshots of the keys that hold a Yjs type (a list), until the key changes. */
   private readonly cache = new Map<string, unknown>()
   private readonly locks: Locks
+  /** Writes held until the relay says the access, with the trackers that made each; see the module comment. */
+  private held: { writes: LockScope; writers: Array<readonly Tracker[]>; settled: Promise<void>; settle(err?: Error): void } | null = null
+  /** Locks and flushes not settled yet: what `close()` rejects and `settled()` waits for. */
+  private readonly inFlight = new Set<InFlight>()
 
   constructor(options: ConnectOptions = {}) {
     this.doc = new Y.Doc()
@@ -70,6 +86,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     this.ready = this.connection.ready
     this.locks = new Locks(this, options.lockTimeout ?? 10_000)
     this.presence = new Presence(this.connection, this.bindings)
+    this.connection.accessSaid.add((access) => this.releaseHeld(access))
+    this.connection.closed.add((err) => this.dropHeld(err))
     this.state = stateProxy<S>({
       get: (key) => this.get(key as keyof S & string),
       set: (key, value) => this.set(key as keyof S & string, value as S[keyof S & string]),
@@ -104,7 +122,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * `write`, or `read` when the relay drops this session's writes: then `set`, `delete`,
    * `append`, `forceRerunBoundSessions` throw, and `lock` rejects, with {@link ReadOnlyError} at
    * once. Before the first connection it is what the token's `access` claim says (decoded, not
-   * verified), else `write`; the relay's answer on each connection, before `ready`, wins.
+   * verified), else `write`; the relay's answer on each connection, before `ready`, wins. Until
+   * the relay has answered, writes are held (see the module comment).
    */
   get access(): Access {
     return this.connection.access
@@ -155,8 +174,9 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   keys(): Array<keyof S & string> {
     this.bindings.read(KEYS)
     const keys = new Set(this.map.keys())
-    if (this.scope) for (const key of this.scope.keysWritten()) {
-      const pending = this.scope.lookup(key, this.map)
+    const written = new Set([...(this.held?.writes.keysWritten() ?? []), ...(this.scope?.keysWritten() ?? [])])
+    for (const key of written) {
+      const pending = this.overlay(key)
       if (!pending.found) continue
       if (pending.value === undefined) keys.delete(key)
       else keys.add(key)
@@ -206,7 +226,10 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    */
   lock<R>(keys: (keyof S & string) | ReadonlyArray<keyof S & string>, fn: (state: S) => R, options?: LockOptions): Promise<R> {
     if (this.access === 'read') return Promise.reject(new ReadOnlyError(`lock(${JSON.stringify(keys)})`, this.room))
-    return this.locks.lock(typeof keys === 'string' ? [keys] : [...keys], fn as (s: object) => R, options)
+    const list = typeof keys === 'string' ? [keys] : [...keys]
+    // An inner lock settles with its outer one, which is tracked already.
+    if (this.scope) return this.locks.lock(list, fn as (s: object) => R, options)
+    return this.track(`lock(${JSON.stringify(list)})`, this.locks.lock(list, fn as (s: object) => R, options))
   }
 
   /**
@@ -271,15 +294,43 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /**
    * Resolves once every change this session made so far is stored by the relay: the relay
    * acknowledges a flush request after storing everything it received before it, on the same
-   * socket. Offline, it waits for the reconnection.
+   * socket. Offline, it waits for the reconnection. Writes held until the relay says the access
+   * count too: it rejects with {@link ReadOnlyError} if they were rolled back.
    */
   flush(): Promise<void> {
-    return this.connection.flush()
+    if (this.held) return this.track('flush()', this.held.settled.then(() => this.connection.flush()))
+    return this.track('flush()', this.connection.flush())
   }
 
-  /** Disconnects for good. Pending flushes and locks reject with {@link SessionClosedError}. */
+  /**
+   * Disconnects for good. Pending flushes and locks reject with {@link SessionClosedError}: a lock
+   * whose writes were sent but not yet acknowledged may or may not be stored, and its error says so.
+   */
   close(): void {
+    if (this.closed) return
+    for (const pending of [...this.inFlight]) {
+      pending.reject(new SessionClosedError(`${pending.what}: the session was closed before it settled` +
+        (pending.what === 'flush()' ? '' : '; writes it sent may or may not be stored')))
+    }
     this.connection.close(new SessionClosedError('the session was closed'))
+  }
+
+  /**
+   * @internal Resolves once every lock and flush asked for so far has settled (resolved or
+   * rejected): what a shared session waits for before it closes, so that closing it cannot turn
+   * a lock whose writes are being stored into a failure.
+   */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight].map((p) => p.done))
+  }
+
+  /** `work`, as a promise that `close()` rejects with {@link SessionClosedError} if it is still pending. */
+  private track<T>(what: string, work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = { what, reject, done: work }
+      this.inFlight.add(entry)
+      work.then((value) => { this.inFlight.delete(entry); resolve(value) }, (err) => { this.inFlight.delete(entry); reject(err) })
+    })
   }
 
   /** @internal Whether writes now are quiet: inside `noRerun`, or a lock asked for in it. */
@@ -294,10 +345,8 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** @internal The value of `key`, pending lock writes first, without binding. */
   current(key: string): unknown {
-    if (this.scope) {
-      const pending = this.scope.lookup(key, this.map)
-      if (pending.found) return pending.value
-    }
+    const pending = this.overlay(key)
+    if (pending.found) return pending.value
     const raw = this.map.get(key)
     if (!(raw instanceof Y.AbstractType)) return deepFreeze(raw)
     let snapshot = this.cache.get(key)
@@ -307,11 +356,18 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** @internal Whether `key` is set, pending lock writes first, without binding. */
   hasUntracked(key: string): boolean {
+    const pending = this.overlay(key)
+    if (pending.found) return pending.value !== undefined
+    return this.map.has(key)
+  }
+
+  /** The value of `key` as the running lock's writes, then the held writes, leave it, if they touch it. */
+  private overlay(key: string): { found: boolean; value: unknown } {
     if (this.scope) {
       const pending = this.scope.lookup(key, this.map)
-      if (pending.found) return pending.value !== undefined
+      if (pending.found) return pending
     }
-    return this.map.has(key)
+    return this.held?.writes.lookup(key, this.map) ?? { found: false, value: undefined }
   }
 
   /** Throws {@link ReadOnlyError} for `operation` on a read-only session. */
@@ -322,10 +378,57 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   private write(w: Write): void {
     if (this.closed) throw new SessionClosedError(`write to "${w.key}" after close()`)
     if (this.scope) this.scope.push(w)
+    else if (!this.connection.accessKnown) this.hold(w)
     else this.doc.transact((tr) => {
       applyWrites(this.doc, [w])
       this.changes.wroteIn(tr)
     }, LOCAL)
+  }
+
+  /** Holds `w` until the relay says the access; the trackers bound to its key see it now. */
+  private hold(w: Write): void {
+    if (!this.held) {
+      let settle!: (err?: Error) => void
+      const settled = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()) })
+      settled.catch(() => {})
+      this.held = { writes: new LockScope(new Set(), false), writers: [], settled, settle }
+    }
+    this.changedHeld([w], () => {
+      this.held!.writes.push(w)
+      this.held!.writers.push(this.bindings.runningNow())
+    })
+  }
+
+  /** The relay said the access: the held writes are applied (write) or rolled back (read). */
+  private releaseHeld(access: Access): void {
+    const held = this.held
+    if (!held) return
+    if (access === 'read') return this.dropHeld(new ReadOnlyError(`${held.writes.writes.length} write(s) made before the relay said this session's access`, this.room))
+    this.held = null
+    // One transaction, one update to send; its readers saw every held write already.
+    this.doc.transact((tr) => {
+      applyWrites(this.doc, held.writes.writes)
+      this.changes.wroteIn(tr, held.writers.flat())
+    }, LOCAL)
+    held.settle()
+  }
+
+  /** Rolls the held writes back, if any: their readers re-run, and a flush waiting on them rejects with `err`. */
+  private dropHeld(err: Error): void {
+    const held = this.held
+    if (!held) return
+    this.changedHeld(held.writes.writes, () => { this.held = null })
+    held.settle(err)
+  }
+
+  /** Runs `change` to the held writes, then notifies the trackers bound to the keys of `writes` (and to the set of keys, if it changed). */
+  private changedHeld(writes: readonly Write[], change: () => void): void {
+    const keys = new Set(writes.map((w) => w.key))
+    const before = [...keys].map((key) => this.hasUntracked(key))
+    change()
+    const notified: string[] = [...keys]
+    if ([...keys].some((key, i) => this.hasUntracked(key) !== before[i])) notified.push(KEYS)
+    this.bindings.notify(notified)
   }
 }
 

@@ -10,6 +10,19 @@
  * writer's clocks from `<start>` to the marker's: another session can tell, item by item, which
  * writes of a merged transaction were quiet (see client/changes.ts).
  *
+ * A marker that a later write of its key overwrote is garbage collected, in whichever doc holds
+ * it (the writer's, the relay's, a lock's commit), and loses its content, `<start>` included.
+ * Its write is then the writer's run of structs of that key that ends at the marker. So that
+ * this run never takes in an earlier write of the key (a loud one, whose items Yjs may even merge
+ * with the quiet write's once both are deleted), a quiet write whose writer's previous struct
+ * lies under the same key (or says nothing any more: a GC struct) first sets an entry of
+ * `yss:quiet-start`, an item under no key, between the two. A quiet delete, which has no item
+ * of its own, does the same, so that its marker covers nothing.
+ *
+ * A delete writes no item, so a quiet write that follows it could not be told apart from it in
+ * a merged transaction; a delete outside `noRerun` therefore also sets an entry of
+ * `yss:loud-deletes` under its key: an item that is loud like the items of any other write.
+ *
  * A force adds one to this writer's own count of the key in `yss:forces` (an entry
  * `<key>\0<client id>`); the key's version is the sum of the counts, so concurrent forces add up.
  *
@@ -17,7 +30,7 @@
  *   doc.transact(() => applyWrites(doc, [{ kind: 'set', key: 'count', value: 1, quiet: false }]))
  */
 import * as Y from 'yjs'
-import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
 import type { Json } from './json.js'
 
 export type Write =
@@ -45,6 +58,11 @@ export const forceCount = (forces: Y.Map<number>, key: string): number => {
 export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
   const state = doc.getMap<unknown>(STATE)
   for (const w of writes) {
+    if (w.quiet) {
+      const mine = doc.store.clients.get(doc.clientID)
+      const last = mine?.[mine.length - 1]
+      if (last && needsQuietStart(stateKeyOf(last, state), w.key)) doc.getMap(QUIET_START).set(w.key, null)
+    }
     const start = Y.getState(doc.store, doc.clientID)
     switch (w.kind) {
       case 'set':
@@ -52,6 +70,7 @@ export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
         break
       case 'delete':
         state.delete(w.key)
+        if (!w.quiet) doc.getMap(LOUD_DELETES).set(w.key, null)
         break
       case 'list':
         state.set(w.key, Y.Array.from([...w.items] as any[]))
@@ -70,6 +89,30 @@ export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
       }
     }
     if (w.quiet) doc.getMap<string>(QUIET).set(w.key, `${entryId(state, w.key)}@${start}`)
+  }
+}
+
+/**
+ * Whether a quiet write of `key` right after a struct of the state's key `previous` (see
+ * {@link stateKeyOf}) needs a `yss:quiet-start` entry between them, so that its marker, once
+ * collected, covers nothing before it; see the module comment.
+ */
+export const needsQuietStart = (previous: string | null | undefined, key: string): boolean => previous === undefined || previous === key
+
+/**
+ * The state's key under which `struct` lies: the key of its entry, or of the list it is an item
+ * of; null for a struct of another root type; undefined for one that no longer says (a GC
+ * struct, whose parent was collected).
+ */
+export const stateKeyOf = (struct: Y.Item | Y.GC | Y.Skip, state: Y.Map<unknown>): string | null | undefined => {
+  if (!(struct instanceof Y.Item)) return undefined
+  let item = struct
+  for (;;) {
+    const parent = item.parent as Y.AbstractType<any> | null
+    if (parent === (state as Y.AbstractType<any>)) return item.parentSub
+    if (!parent) return undefined
+    if (!parent._item) return null
+    item = parent._item
   }
 }
 

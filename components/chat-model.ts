@@ -9,6 +9,7 @@
  *   await createChatRoom(server, 'lobby')             // true, or false if it exists
  *   server.get(roomKey('lobby'))                      // its messages
  *   setNickname(server, 'alice')                      // this session's presence
+ *   ownNickname(server)                               // 'alice'
  *   onlineNicknames(server.presence.list())           // [{ nickname: 'alice', self: true }, …]
  */
 import type { PresenceEntry, ServerState } from '../client/index.js'
@@ -72,7 +73,19 @@ export const onlineNicknames = (list: readonly PresenceEntry[]): OnlineNickname[
   return out
 }
 
-/** Shows `nickname` (trimmed) as this session's presence, for the others' online lists. */
+/**
+ * Shows `nickname` as this session's presence, for the others' online lists, as typed: the lists
+ * trim it, and a nickname field that shows the session's nickname keeps the space being typed.
+ */
 export const setNickname = (server: ServerState, nickname: string): void => {
-  if (!server.closed) server.presence.update({ nickname: nickname.trim() })
+  if (!server.closed) server.presence.update({ nickname })
+}
+
+/**
+ * This session's nickname (its presence's), '' without one: every chat of a session shows it in
+ * its field, so that a second chat (a room's, say) does not ask for it again. Binds like presence.
+ */
+export const ownNickname = (server: ServerState): string => {
+  const nickname = server.presence.mine?.nickname
+  return typeof nickname === 'string' ? nickname : ''
 }

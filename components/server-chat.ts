@@ -2,7 +2,8 @@
  * `<server-chat>`: a chat shared by every session. Messages are `{ nickname, text, at }`, shown
  * oldest first and scrolled to the newest. Enter or Send sends; an empty nickname or message is
  * refused with a visible message. It shows who is online by nickname (the session's presence,
- * which typing a nickname sets); `hide-online` hides that line.
+ * which typing a nickname sets); `hide-online` hides that line. The nickname field shows the
+ * session's nickname, so that every chat of one session (a room's beside the main one) shares it.
  *
  * The messages are a Y.Array-backed list (`server.append`): sending one sends only that message,
  * however long the history, and the list is created under the key's lock.
@@ -12,11 +13,12 @@
  *   <server-chat key="support"></server-chat>
  */
 import { css, html, nothing, type PropertyValues, type TemplateResult } from 'lit'
+import { live } from 'lit/directives/live.js'
 import { ServerStateElement } from './server-state-element.js'
 import { sharedStyles } from './shared-styles.js'
 import { errorLine, readOnlyLine, statusLine } from './status-line.js'
 import { define } from './define.js'
-import { chatMessages, setNickname, type ChatMessage } from './chat-model.js'
+import { chatMessages, ownNickname, setNickname, type ChatMessage } from './chat-model.js'
 import { onlineLine, onlineStyles } from './online-line.js'
 
 export { chatMessages, type ChatMessage } from './chat-model.js'
@@ -68,7 +70,7 @@ export class ServerChat extends ServerStateElement {
       </ol>
       <form class="row" @submit=${this.send}>
         <label>Nickname <input type="text" name="nickname" autocomplete="nickname" size="10" ?disabled=${this.readOnly}
-          @input=${(e: Event) => setNickname(this.server, (e.target as HTMLInputElement).value)}></label>
+          .value=${live(ownNickname(this.server))} @input=${(e: Event) => setNickname(this.server, (e.target as HTMLInputElement).value)}></label>
         <label class="grow">Message <input type="text" name="message" autocomplete="off" ?disabled=${this.readOnly}></label>
         <button type="submit" ?disabled=${this.readOnly}>Send</button>
       </form>

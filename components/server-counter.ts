@@ -56,7 +56,7 @@ export class ServerCounter extends ServerStateElement {
   private report(done: Promise<unknown>): void {
     const server = this.server
     // Only the session shown now: a lock of one it left may fail as that one closes.
-    const current = () => this.sessionError === null && this.server === server
+    const current = () => this.showing(server)
     done.then(() => { if (current()) this.error = '' }, (err: Error) => {
       if (current()) this.error = err instanceof ReadOnlyError ? '' : err.message
     })

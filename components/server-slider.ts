@@ -54,7 +54,8 @@ export class ServerSlider extends ServerStateElement {
   /** The shared value starts at 50 for every session, set once under the key's lock (not by a read-only one). */
   protected override sessionChanged(server: ServerState): void {
     server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => {
-      if (this.server === server && !(err instanceof ReadOnlyError)) this.error = err.message
+      // `this.server` would throw if the element has no session now (its room became invalid).
+      if (this.showing(server) && !(err instanceof ReadOnlyError)) this.error = err.message
     })
   }
 

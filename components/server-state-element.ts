@@ -15,7 +15,9 @@
  *
  * Its session comes from, in order: its own `url` and `room` attributes, if either is set (one
  * shared connection per url and room, see `acquireSession`); else the nearest provider of
- * `sessionContext` above it; else the page's own relay, room `default`.
+ * `sessionContext` above it (whose error, an invalid room, it shows; while that provider has no
+ * session yet, it shows `connecting` in place of its template); else, only when no provider
+ * answered, the page's own relay, room `default`.
  *
  * @example
  *   import { html } from 'lit'
@@ -30,7 +32,7 @@
  *   customElements.define('visit-count', VisitCount)
  */
 import { LitElement, ReactiveElement, render as litRender, type PropertyValues, type RenderOptions } from 'lit'
-import { errorLine } from './status-line.js'
+import { errorLine, statusLine } from './status-line.js'
 import { ContextConsumer } from '@lit/context'
 import type { ServerState, Status, Tracker } from '../client/index.js'
 import { sessionContext } from './session-context.js'
@@ -58,10 +60,14 @@ export declare class ServerStateHost {
   /** Why the element has no session (a bad `url` or `room`), shown in its place; or null. */
   readonly sessionError: Error | null
   /**
-   * Called, in a microtask, when the element takes a session: on connection, on a new provider
-   * value, and on a change of `url` or `room`. Override it to initialise keys, e.g. under a lock.
+   * Called, in a microtask, when the element takes a session other than the one it was last
+   * called with: on its first connection, on a new provider value, on a change of `url` or `room`.
+   * Moving the element within the page keeps its session and calls nothing, however many moves a
+   * task makes. Override it to initialise keys, e.g. under a lock.
    */
   protected sessionChanged(server: ServerState): void
+  /** Whether `server` is the session the element shows now (for a late answer of one it left). */
+  protected showing(server: ServerState): boolean
 }
 
 /** Adds server-state binding to a Lit element class. See the module comment. */
@@ -75,7 +81,11 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
     private _tracker: Tracker | null = null
     private _lease: SessionLease | null = null
     private _stopStatus: (() => void) | null = null
-    private _provided: ServerState | null = null
+    /** The nearest provider's answer: null while none answered, undefined while it has no session. */
+    private _provided: ServerState | Error | undefined | null = null
+    /** The session `sessionChanged` was last called with, and whether a call is queued. */
+    private _announced: ServerState | null = null
+    private _announcing = false
 
     constructor(...args: any[]) {
       super(...args)
@@ -83,7 +93,7 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
         context: sessionContext,
         subscribe: true,
         callback: (session) => {
-          this._provided = session ?? null
+          this._provided = session
           this._attach()
         }
       })
@@ -108,6 +118,10 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
 
     protected sessionChanged(_server: ServerState): void {}
 
+    protected showing(server: ServerState): boolean {
+      return this._server === server
+    }
+
     /** Why the element has no session (a bad `url` or `room`), shown in its place; or null. */
     sessionError: Error | null = null
 
@@ -127,14 +141,15 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
 
     protected override update(changed: PropertyValues): void {
       if (changed.has('url') || changed.has('room')) this._attach()
-      if (this.sessionError) {
-        // No session to render from: show why in place of the element's own template (a later
-        // render with a session replaces it), and finish the update without calling render().
+      if (this.sessionError || !this._server) {
+        // No session to render from: show why (or that its provider's is on its way) in place of
+        // the element's own template (a later render with a session replaces it), and finish the
+        // update without calling render().
         (ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
         // The element's own render options: Lit keeps this first part, and its options, for every
         // later render into the root; without `host`, listeners would get their DOM node as `this`.
         const options = (this as { renderOptions?: RenderOptions }).renderOptions ?? { host: this }
-        litRender(errorLine(this.sessionError.message), this.renderRoot as HTMLElement, options)
+        litRender(this.sessionError ? errorLine(this.sessionError.message) : statusLine('connecting'), this.renderRoot as HTMLElement, options)
         return
       }
       const tracker = this._tracker
@@ -146,17 +161,18 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       if (!this.isConnected) return
       const url = this.url || undefined
       const room = this.room || undefined
-      const provided = url || room ? null : this._provided
+      const answer = url || room ? null : this._provided
+      if (answer instanceof Error || answer === undefined) {
+        // The provider's error (a bad room) to show, or no session from it yet: wait for one.
+        return this._noSession(answer ?? null)
+      }
+      const provided = answer
       let lease: SessionLease | null = null
       try {
         lease = provided ? null : acquireSession(url, room)
       } catch (err) {
         // A bad url or room: show why, instead of a blank element or a stale session.
-        this._detach()
-        this._server = null
-        this.sessionError = err as Error
-        this.requestUpdate()
-        return
+        return this._noSession(err as Error)
       }
       this.sessionError = null
       const next = provided ?? lease!.session
@@ -175,9 +191,33 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       const stopAccess = next.onAccess(() => this.requestUpdate())
       this._stopStatus = () => { stopStatus(); stopAccess() }
       this.requestUpdate()
-      // Not now: this may run inside a parent's render, whose tracker would then be taken for
-      // the writer of whatever sessionChanged writes, and never re-run by it.
-      queueMicrotask(() => { if (this._server === next) this.sessionChanged(next) })
+      this._announce()
+    }
+
+    /**
+     * Calls `sessionChanged` with the session shown, in a microtask, once however many times it
+     * is asked for meanwhile, and not again for the session it was last called with. Not now:
+     * this may run inside a parent's render, whose tracker would then be taken for the writer of
+     * whatever sessionChanged writes, and never re-run by it.
+     */
+    private _announce(): void {
+      if (this._announcing) return
+      this._announcing = true
+      queueMicrotask(() => {
+        this._announcing = false
+        const server = this._server
+        if (!server || server === this._announced || !this.isConnected) return
+        this._announced = server
+        this.sessionChanged(server)
+      })
+    }
+
+    /** No session: `error` shown in its place, or (null) a provider's session awaited. */
+    private _noSession(error: Error | null): void {
+      this._detach()
+      this._server = null
+      this.sessionError = error
+      this.requestUpdate()
     }
 
     private _detach(): void {

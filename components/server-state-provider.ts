@@ -4,7 +4,10 @@
  *
  * The session is the `session` property if set (yours to close), else the shared session of its
  * `url` and `room` attributes (defaults: the page's own relay, room `default`). Changing either
- * moves every element below to the new session.
+ * moves every element below to the new session. An invalid room is handed down as an error, which
+ * the elements below show (they never fall back to the default room). The shared session is
+ * taken a microtask after the provider enters the page, so that a `session` set just after
+ * inserting it opens no socket of its own; the elements below wait for it meanwhile.
  *
  * @example
  *   <server-state-provider room="team">
@@ -40,13 +43,22 @@ export class ServerStateProvider extends LitElement {
 
   /** The session provided now; after the provider left the DOM, the last one it provided. */
   get provided(): ServerState | undefined {
-    return this.provider.value
+    const value = this.provider.value
+    return value instanceof Error ? undefined : value
+  }
+
+  /** Why the provider has no session (an invalid room), or null. */
+  get error(): Error | null {
+    const value = this.provider.value
+    return value instanceof Error ? value : null
   }
 
   override connectedCallback(): void {
     super.connectedCallback()
-    // Before the children connect, so that they find a session at once.
-    this.provide()
+    // A session of the caller's is provided before the children connect, so that they find it at
+    // once; the shared one a microtask later, in case a session is set right after insertion.
+    if (this.session) this.provide()
+    else queueMicrotask(() => this.provide())
   }
 
   override disconnectedCallback(): void {
@@ -65,10 +77,16 @@ export class ServerStateProvider extends LitElement {
 
   private provide(): void {
     if (!this.isConnected) return
-    const lease = this.session ? null : acquireSession(this.url || undefined, this.room || undefined)
+    let lease: SessionLease | null = null
+    let failed: Error | null = null
+    try {
+      lease = this.session ? null : acquireSession(this.url || undefined, this.room || undefined)
+    } catch (err) {
+      failed = err as Error
+    }
     this.lease?.release()
     this.lease = lease
-    this.provider.setValue(this.session ?? lease!.session)
+    this.provider.setValue(this.session ?? lease?.session ?? failed!)
   }
 }
 

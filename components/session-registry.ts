@@ -1,7 +1,9 @@
 /**
  * The shared sessions of a page: one connection per (url, room), however many elements show it.
  * Each element holds a lease; the session closes once the last lease is released and no element
- * took it back before the next task (so moving an element within the page keeps the connection).
+ * took it back before the next task (so moving an element within the page keeps the connection),
+ * and not before the locks and flushes asked of it have settled: a lock in flight when its last
+ * holder left still resolves once its writes are stored, instead of failing as the session closes.
  *
  * @example
  *   const lease = acquireSession(undefined, 'default') // the page's own relay
@@ -19,8 +21,8 @@ export interface SessionLease {
 interface Entry {
   session: ServerState
   users: number
-  /** The pending close of a session whose last lease was released, and its end (closed or kept). */
-  closing?: { timer: ReturnType<typeof setTimeout>; settle: () => void }
+  /** The pending close of a session whose last lease was released: `keep` calls it off. */
+  closing?: { keep: () => void }
 }
 
 const entries = new Map<string, Entry>()
@@ -53,11 +55,7 @@ export const acquireSession = (url?: string, room?: string): SessionLease => {
     entries.set(id, entry)
   }
   const held = entry
-  if (held.closing) {
-    clearTimeout(held.closing.timer)
-    held.closing.settle() // kept
-    held.closing = undefined
-  }
+  held.closing?.keep()
   held.users++
   let released = false
   return {
@@ -70,17 +68,26 @@ export const acquireSession = (url?: string, room?: string): SessionLease => {
       const end = new Promise<void>((resolve) => { settle = resolve })
       undecided.add(end)
       void end.then(() => undecided.delete(end))
-      const timer = setTimeout(() => {
+      let kept = false
+      const keep = () => {
+        kept = true
+        clearTimeout(timer)
+        held.closing = undefined
+        settle()
+      }
+      const close = () => {
+        if (kept) return
         held.closing = undefined
         try {
-          if (held.users > 0) return
           if (entries.get(id) === held) entries.delete(id)
           held.session.close()
         } finally {
           settle()
         }
-      }, 0)
-      held.closing = { timer, settle }
+      }
+      // A task later, once what it was asked to do has settled (a lock's timeout bounds that).
+      const timer = setTimeout(() => { void held.session.settled().then(close) }, 0)
+      held.closing = { keep }
     }
   }
 }

@@ -19,6 +19,8 @@ export const CLOSE = {
   internalError: 1011,
   /** The shared store behind several relays is unreachable: nothing more is acknowledged; reconnect later. */
   tryAgainLater: 1013,
+  /** A newer connection of the same session took over (its HELLO fenced this one); the client has left it already. */
+  superseded: 4000,
   /** The path names no valid room. */
   badRoom: 4400,
   /** No token, or one that is malformed, badly signed or expired; also sent when a token expires mid-session. */

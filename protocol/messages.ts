@@ -62,6 +62,48 @@ export const YSS_REVOKE = 12
 
 /** A {@link YSS_HELLO} capability bit: this client can hold retained leases (answers REVOKE). */
 export const HELLO_RETAINS = 1
+/**
+ * A {@link YSS_HELLO} capability bit: the HELLO carries a body, {@link HelloFence}: the session's
+ * id, so that the relay fences the session's earlier connections (ends their leases, reads
+ * nothing more from them) before it answers, and the commits whose fate the session does not
+ * know, each answered with DONE (applied) or DENIED (abandoned, never to be applied).
+ */
+export const HELLO_FENCES = 2
+
+/** A commit sent on an earlier socket of the session and never answered there. */
+export interface FateQuestion {
+  /** Its request id: the answer is a DONE or DENIED with this id. */
+  readonly id: number
+  /** The session's socket it was sent on (numbered from 1), and its place among that socket's COMMITs (from 1). */
+  readonly socket: number
+  readonly index: number
+  /** The client id its items are written under, and the clock after them. */
+  readonly client: number
+  readonly end: number
+  /** Its deletions as an update without items, when it creates no item (else empty). */
+  readonly deletions: Uint8Array
+}
+
+/** The body of a {@link HELLO_FENCES} HELLO. */
+export interface HelloFence {
+  /** The session's id, random, the same on every socket of the session (at most 64 characters). */
+  readonly session: string
+  /** This socket's number in the session, from 1. */
+  readonly socket: number
+  /** At most {@link MAX_FATE_QUESTIONS}. */
+  readonly commits: readonly FateQuestion[]
+}
+
+/**
+ * How the reason of a DENIED starts when a COMMIT on a retained lease came after a write to one of
+ * its keys that the relay stored since it sent the lease's state (RETAINED): the lock ran on an
+ * older state than the room's. Nothing was applied and the lease is released; our client runs the
+ * lock again under a fresh GRANT.
+ */
+export const DENIED_STALE = 'stale:'
+
+/** Most commits one HELLO may ask the fate of; a session has at most one in flight. */
+export const MAX_FATE_QUESTIONS = 8
 
 /** What a connection may do in its room. */
 export type Access = 'write' | 'read'
@@ -75,7 +117,7 @@ export type YssMessage =
   | { type: typeof YSS_CANCEL; id: number }
   | { type: typeof YSS_FLUSH; id: number }
   | { type: typeof YSS_FLUSHED; id: number }
-  | { type: typeof YSS_HELLO; id: number }
+  | { type: typeof YSS_HELLO; id: number; fence?: HelloFence }
   | { type: typeof YSS_ACCESS; id: number; access: Access; user: string }
   | { type: typeof YSS_RETAINED; id: number; stateVector: Uint8Array }
   | { type: typeof YSS_REVOKE; id: number }
@@ -108,6 +150,21 @@ export const encodeYss = (m: YssMessage): Uint8Array => {
       encoding.writeVarString(e, m.access)
       encoding.writeVarString(e, m.user)
       break
+    case YSS_HELLO:
+      if ((m.id & HELLO_FENCES) === 0) break
+      if (!m.fence) throw new TypeError('a HELLO with HELLO_FENCES carries a fence')
+      encoding.writeVarString(e, m.fence.session)
+      encoding.writeVarUint(e, m.fence.socket)
+      encoding.writeVarUint(e, m.fence.commits.length)
+      for (const q of m.fence.commits) {
+        encoding.writeVarUint(e, q.id)
+        encoding.writeVarUint(e, q.socket)
+        encoding.writeVarUint(e, q.index)
+        encoding.writeVarUint(e, q.client)
+        encoding.writeVarUint(e, q.end)
+        encoding.writeVarUint8Array(e, q.deletions)
+      }
+      break
   }
   return encoding.toUint8Array(e)
 }
@@ -139,14 +196,35 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
       if (access !== 'write' && access !== 'read') throw new Error(`unknown access "${access}"`)
       return { type, id, access, user: decoding.readVarString(d) }
     }
+    case YSS_HELLO:
+      return (id & HELLO_FENCES) === 0 ? { type, id } : { type, id, fence: decodeFence(d) }
     case YSS_DONE:
     case YSS_CANCEL:
     case YSS_FLUSH:
     case YSS_FLUSHED:
-    case YSS_HELLO:
     case YSS_REVOKE:
       return { type, id }
     default:
       throw new Error(`unknown y-server-state message ${type}`)
   }
+}
+
+const decodeFence = (d: decoding.Decoder): HelloFence => {
+  const session = decoding.readVarString(d)
+  if (session.length === 0 || session.length > 64) throw new Error('a session id has 1 to 64 characters')
+  const socket = decoding.readVarUint(d)
+  const n = decoding.readVarUint(d)
+  if (n > MAX_FATE_QUESTIONS) throw new Error(`a HELLO asks the fate of ${n} commits`)
+  const commits: FateQuestion[] = []
+  for (let i = 0; i < n; i++) {
+    commits.push({
+      id: decoding.readVarUint(d),
+      socket: decoding.readVarUint(d),
+      index: decoding.readVarUint(d),
+      client: decoding.readVarUint(d),
+      end: decoding.readVarUint(d),
+      deletions: decoding.readVarUint8Array(d)
+    })
+  }
+  return { session, socket, commits }
 }

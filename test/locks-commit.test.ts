@@ -14,7 +14,7 @@ import { LockLostError } from '../client/index.js'
 import { Network } from './harness/index.js'
 import { within } from './support/helpers.js'
 import { applyWrites, entryId, type Write } from '../client/writes.js'
-import { FORCES, QUIET, STATE } from '../protocol/doc-names.js'
+import { FORCES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
 import type { Json } from '../client/json.js'
 
 /** A small deterministic PRNG (mulberry32), so that a failure names its seed. */
@@ -164,10 +164,12 @@ test('a commit starts where the client\'s earlier commits end, and nothing of it
   assert.equal(doc.getMap(STATE).get('count'), undefined)
   Y.applyUpdate(doc, first.update)
   const second = encodeCommit(doc, client, Y.getState(doc.store, client), [{ kind: 'set', key: 'count', value: 2, quiet: true }])!
-  assert.deepEqual([second.start, second.end], [1, 3])
+  // Quiet, right after the client's own item of the key: a yss:quiet-start entry comes between.
+  assert.deepEqual([second.start, second.end], [1, 4])
   Y.applyUpdate(doc, second.update)
   assert.equal(doc.getMap(STATE).get('count'), 2)
-  assert.equal(doc.getMap(QUIET).get('count'), `${client}:1@1`)
+  assert.equal(doc.getMap(QUIET_START).has('count'), true)
+  assert.equal(doc.getMap(QUIET).get('count'), `${client}:2@2`)
 })
 
 /** The client id of the item that holds `key` in `doc`'s state now. */

@@ -1,6 +1,6 @@
 /**
  * The two packages as users install them: `npm pack` of `y-server-state` (the client, the Lit
- * elements, React) and of `y-server-state-relay` (the workspace relay/: the relay, its CLI and
+ * elements, React, Vue) and of `y-server-state-relay` (the workspace relay/: the relay, its CLI and
  * the cluster) on a clean copy of the project (each `prepack` builds its `dist`), then each
  * tarball installed by npm into an empty project of its own. There Node imports every entry
  * point, tsc type-checks them, `npx y-server-state-relay` runs the relay, and a client of the one
@@ -18,7 +18,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative, sep } from 'node:path'
+import { basename, dirname, join, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline'
 import { build } from 'esbuild'
 import { ROOT, tempDir, within } from './support/helpers.js'
@@ -39,6 +39,7 @@ const EXPORTS: Record<string, string[]> = {
   'y-server-state': ['connect', 'configure', 'serverState', 'serverStateLock', 'LockTimeoutError'],
   'y-server-state/components': ['ServerStateElement', 'ServerCounter', 'ServerChat', 'ServerStateProvider'],
   'y-server-state/react': ['ServerStateProvider', 'useServerState', 'useServerSession', 'useServerStatus', 'usePresence'],
+  'y-server-state/vue': ['ServerStateProvider', 'useServerState', 'useServerSession', 'useServerStatus'],
   'y-server-state-relay': ['startRelay', 'LevelStore', 'MemoryStore', 'signToken']
 }
 /** Installed beside the packages by a user: React and its DOM renderer, Vue (the optional peers
@@ -125,8 +126,12 @@ const linkUserPackages = (project: string): void => {
 before(async () => {
   // A clean copy of the working tree: no node_modules, no dist, nothing the .gitignore ignores.
   const clone = join(work.path, 'clone')
-  const ignored = new Set(['node_modules', 'dist', '.git', 'data', '.relay-data', join('test', '.tmp'), join('relay', 'dist'), join('relay', 'node_modules')])
-  cpSync(ROOT, clone, { recursive: true, filter: (path) => !ignored.has(relative(ROOT, path)) && !path.endsWith('.log') })
+  const ignored = new Set(['dist', '.git', 'data', '.relay-data', join('test', '.tmp'), join('relay', 'dist')])
+  const anywhere = new Set(['node_modules', '.next'])
+  cpSync(ROOT, clone, {
+    recursive: true,
+    filter: (path) => !ignored.has(relative(ROOT, path)) && !anywhere.has(basename(path)) && !path.endsWith('.log')
+  })
   symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(clone, 'node_modules'), 'dir')
   client.packed = pack(clone)
   relay.packed = pack(join(clone, 'relay'))
@@ -159,12 +164,12 @@ const checkTarball = (p: PackResult, manifest: Manifest, pages: string[]) => {
   assert.deepEqual(untyped, [], 'every module has its declarations')
 }
 
-test('the client tarball: its dist (client, components, React), types, licence; no relay, demo or source maps', (t) => {
+test('the client tarball: its dist (client, components, React, Vue), types, licence; no relay, demo or source maps', (t) => {
   checkTarball(client.packed, client.manifest, [])
   const files = paths(client.packed)
   assert.deepEqual(files.filter((f) => /^dist\/relay\//.test(f)), [], 'no relay')
   assert.ok(!('bin' in client.manifest), 'no bin: the relay has its own package')
-  for (const entry of ['.', './components', './react']) assert.ok(entry in client.manifest.exports, `exports ${entry}`)
+  for (const entry of ['.', './components', './react', './vue']) assert.ok(entry in client.manifest.exports, `exports ${entry}`)
   // A budget, not a measure: about 0.3 MB of JavaScript and declarations. Grow it only for a feature.
   assert.ok(client.packed.unpackedSize < 600_000, `unpacked size ${client.packed.unpackedSize} bytes`)
   t.diagnostic(`y-server-state tarball: ${client.packed.size} bytes packed, ${client.packed.unpackedSize} unpacked, ${files.length} files`)

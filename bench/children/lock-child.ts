@@ -5,27 +5,38 @@
  * - `{ cmd: 'connect', system: 'ours', url, room }`: one session of our client, synced
  *   (`system: 'plain'`: a stock y-websocket client, which only receives; `system: 'raw'`: a bare
  *   socket that syncs and then only reads the frames, the floor of one wake-up per commit);
- *   `{ cmd: 'connect', system: 'redis', port }`: one connection to the bench's redis-server.
+ *   `{ cmd: 'connect', system: 'redis', port, publish }`: one connection to the bench's redis-server
+ *   (with `publish`, a second one subscribed to the counter's channel).
  * - `{ cmd: 'run', ops }`: `ops` locked increments of `count`, one after another; replies with
  *   how many resolved, the time they took, and the process's CPU time meanwhile.
+ * - `{ cmd: 'seen', value, timeoutMs }`: waits until this process holds counter `value` (ours:
+ *   its session; the publishing mutex: the last value its subscriber received); replies with the
+ *   value it holds and, for the mutex, how many values it received.
  * - `{ cmd: 'close' }`: closes the client and exits.
  *
  * The Redis mutex is the FIFO mutex a user would write: a list `token` holds one token; a client
  * takes it with BLPOP (Redis serves blocked clients first come, first served), reads the counter
- * with GET, writes it with SET, and gives the token back with RPUSH.
+ * with GET, writes it with SET, and gives the token back with RPUSH. The publishing mutex does the
+ * work our sessions do, every process seeing every new value: it also PUBLISHes the new value
+ * before it gives the token back, and every process holds a SUBSCRIBE connection that receives it.
  */
 import WebSocket from 'ws'
 import type { ServerState } from '../../client/index.js'
 import { serveRequests } from '../lib/children.js'
 import { loadClient } from '../lib/compiled.js'
-import { respConnect, type RespClient } from '../lib/resp.js'
+import { respConnect, respSubscribe, type RespClient } from '../lib/resp.js'
 
 let ours: ServerState<{ count: number }> | null = null
 let redis: RespClient | null = null
+/** The publishing mutex: PUBLISH each new value, and what this process's subscriber received. */
+let publish = false
+let subscriber: { close(): void } | null = null
+const received = { count: 0, last: 0 }
+let onReceived: (() => void) | null = null
 /** A bare socket that only receives (the probe's floor for a passive session). */
 let raw: { close(): void } | null = null
 /** An ioredis client, when the mutex runs through ioredis (a user's choice) rather than the minimal client. */
-let io: { blpop(k: string, t: number): Promise<unknown>; get(k: string): Promise<string | null>; set(k: string, v: string): Promise<unknown>; rpush(k: string, v: string): Promise<unknown>; disconnect(): void } | null = null
+let io: { blpop(k: string, t: number): Promise<unknown>; get(k: string): Promise<string | null>; set(k: string, v: string): Promise<unknown>; rpush(k: string, v: string): Promise<unknown>; publish(c: string, v: string): Promise<unknown>; disconnect(): void } | null = null
 
 const runOurs = async (s: ServerState<{ count: number }>, ops: number): Promise<number> => {
   let done = 0
@@ -42,6 +53,7 @@ const runIoredis = async (r: NonNullable<typeof io>, ops: number): Promise<numbe
     await r.blpop('token', 0)
     const count = Number((await r.get('count')) ?? 0)
     await r.set('count', String(count + 1))
+    if (publish) await r.publish('count', String(count + 1))
     await r.rpush('token', '1')
     done++
   }
@@ -54,6 +66,7 @@ const runRedis = async (r: RespClient, ops: number): Promise<number> => {
     await r.command('BLPOP', 'token', '0')
     const count = Number((await r.command('GET', 'count')) ?? 0)
     await r.command('SET', 'count', String(count + 1))
+    if (publish) await r.command('PUBLISH', 'count', String(count + 1))
     await r.command('RPUSH', 'token', '1')
     done++
   }
@@ -83,13 +96,23 @@ serveRequests(async (msg) => {
       } else if (msg.system === 'raw') {
         const { RawClient } = await import('../lib/raw-client.js')
         raw = await RawClient.open('y-websocket', msg.url as string, msg.room as string)
-      } else if (msg.client === 'ioredis') {
-        const { Redis } = await import('ioredis')
-        const r = new Redis({ port: msg.port as number, host: '127.0.0.1', lazyConnect: true })
-        await r.connect()
-        io = r
       } else {
-        redis = await respConnect(msg.port as number)
+        if (msg.client === 'ioredis') {
+          const { Redis } = await import('ioredis')
+          const r = new Redis({ port: msg.port as number, host: '127.0.0.1', lazyConnect: true })
+          await r.connect()
+          io = r
+        } else {
+          redis = await respConnect(msg.port as number)
+        }
+        publish = msg.publish === true
+        if (publish) {
+          subscriber = await respSubscribe(msg.port as number, 'count', (value) => {
+            received.count++
+            received.last = Number(value)
+            onReceived?.()
+          })
+        }
       }
       return {}
     case 'run': {
@@ -100,7 +123,22 @@ serveRequests(async (msg) => {
       const cpu = process.cpuUsage(cpu0)
       return { done, ms: performance.now() - t0, cpuUs: cpu.user + cpu.system }
     }
+    case 'seen': {
+      const value = msg.value as number
+      const holds = (): number => (ours ? ours.get('count') ?? 0 : received.last)
+      // Bounded: a value that never comes is reported, not waited for.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, msg.timeoutMs as number)
+        const check = () => { if (holds() === value) done() }
+        const off = ours?.subscribe('count', check)
+        onReceived = check
+        function done () { clearTimeout(timer); off?.(); onReceived = null; resolve() }
+        check()
+      })
+      return { value: holds(), received: received.count }
+    }
     case 'close':
+      subscriber?.close()
       ours?.close()
       raw?.close()
       redis?.close()

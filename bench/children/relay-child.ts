@@ -20,6 +20,8 @@ export interface RelaySpec {
   system: System
   /** Stored rooms: ours and the reference in LevelDB, Hocuspocus as snapshot files `<room>.bin`. */
   dataDir?: string
+  /** Ours only, with `dataDir`: the relay's `--fsync` (its default when absent). */
+  fsync?: 'always' | 'never'
   /** Ours only: folders served over HTTP. */
   staticDirs?: string[]
   /** Ours only: share rooms through this Redis and PostgreSQL (the cluster scenario). */
@@ -43,7 +45,7 @@ const startOurs = async (spec: RelaySpec): Promise<Running> => {
     host: '127.0.0.1',
     port: 0,
     logLevel: 'silent',
-    ...(spec.redis ? { redis: spec.redis, postgres: spec.postgres!, cluster: { redisUnsafe: true } } : spec.dataDir ? { dataDir: spec.dataDir } : { memory: true }),
+    ...(spec.redis ? { redis: spec.redis, postgres: spec.postgres!, cluster: { redisUnsafe: true } } : spec.dataDir ? { dataDir: spec.dataDir, ...(spec.fsync ? { fsync: spec.fsync } : {}) } : { memory: true }),
     ...(spec.staticDirs ? { staticDirs: spec.staticDirs } : {})
   })
   const names = ['messages_in_total', 'messages_out_total', 'bytes_in_total', 'bytes_out_total', 'store_writes_total'] as const

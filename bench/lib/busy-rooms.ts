@@ -20,14 +20,19 @@ import { launchRelay, type LaunchedRelay } from './relay.js'
 import { RawClient, openMany } from './raw-client.js'
 import { WRITER, writerUpdates } from './fanout.js'
 import { percentile } from './stats.js'
+import { spinCore } from './children.js'
 import { within } from '../../test/support/helpers.js'
 
-/** The relays compared: ours and the reference, each with its LevelDB store and without. */
-export const ROOMS_SYSTEMS = ['ours-leveldb', 'reference-leveldb', 'ours-memory', 'reference-memory'] as const
+/**
+ * The relays compared: ours and the reference, each with its LevelDB store and without; ours on
+ * LevelDB at both `--fsync` settings (`ours-leveldb` is the default, `always`).
+ */
+export const ROOMS_SYSTEMS = ['ours-leveldb', 'ours-leveldb-nofsync', 'reference-leveldb', 'ours-memory', 'reference-memory'] as const
 export type RoomsSystem = (typeof ROOMS_SYSTEMS)[number]
 
 export const ROOMS_LABEL: Record<RoomsSystem, string> = {
-  'ours-leveldb': 'y-server-state, LevelDB',
+  'ours-leveldb': 'y-server-state, LevelDB, --fsync always (default)',
+  'ours-leveldb-nofsync': 'y-server-state, LevelDB, --fsync never',
   'reference-leveldb': 'y-websocket-server 0.1.1, LevelDB (YPERSISTENCE)',
   'ours-memory': 'y-server-state, in memory',
   'reference-memory': 'y-websocket-server 0.1.1, no persistence'
@@ -41,6 +46,8 @@ export interface RoomsShape {
   seconds: number
   /** The quiet room's interval between writes, ms. */
   quietIntervalMs: number
+  /** A process spinning on one core from before the load until every update was delivered: other work on the machine. */
+  spin?: boolean
 }
 
 export interface RoomsRun {
@@ -72,8 +79,8 @@ const busyRoom = (i: number): string => `busy-${i}`
 const DRAIN_BOUND_MS = 120_000
 
 const startRelay = (system: RoomsSystem, dataDir: string): Promise<LaunchedRelay> => {
-  const [kind, store] = system.split('-') as ['ours' | 'reference', 'leveldb' | 'memory']
-  return launchRelay({ system: kind, ...(store === 'leveldb' ? { dataDir } : {}) })
+  const [kind, store, sync] = system.split('-') as ['ours' | 'reference', 'leveldb' | 'memory', 'nofsync' | undefined]
+  return launchRelay({ system: kind, ...(store === 'leveldb' ? { dataDir, ...(kind === 'ours' ? { fsync: sync ? 'never' : 'always' } as const : {}) } : {}) })
 }
 
 /** The writer's clock in `update`, memoised by the frame's bytes: every room gets the same frames. */
@@ -97,6 +104,7 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
   const dataDir = mkdtempSync(join(tmpdir(), 'yss-bench-rooms-'))
   const relay = await startRelay(system, dataDir)
   const clients: RawClient[] = []
+  let unspin: (() => Promise<void>) | null = null
   try {
     const readers = await openMany('y-websocket', relay.url, rooms, busyRoom, 100)
     clients.push(...readers)
@@ -138,6 +146,7 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
       const now = performance.now()
       for (; quietHeld < clock; quietHeld++) quietLatency.push(now - quietSent[quietHeld]!)
     }
+    if (shape.spin) unspin = await spinCore()
     // Let the handshakes settle (and the reference relay's stores bind) before the clock starts.
     await new Promise((r) => setTimeout(r, 500))
 
@@ -176,6 +185,8 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
     }
     const drainMs = Math.max(0, allAt - stopped)
     const relayCpu2 = await relay.cpu()
+    await unspin?.()
+    unspin = null
     const storeWritesPerSec = ((system.startsWith('ours') ? await writes() : NaN) - writes0) / ((Math.max(stopped, allAt) - start) / 1000)
     return {
       offered,
@@ -192,6 +203,7 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
       storeWritesPerSec
     }
   } finally {
+    await unspin?.()
     for (const c of clients) c.close()
     await relay.stop()
     rmSync(dataDir, { recursive: true, force: true })

@@ -8,7 +8,7 @@
  *   const mem = await child.request({ cmd: 'memory' })
  *   await child.stop()
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
 export interface Child {
@@ -103,6 +103,21 @@ export const spawnChild = (script: string, args: string[], options: { env?: Node
       }
     })
   })
+
+/**
+ * Takes one core away from everyone else, as other work on a machine does: a Node process that
+ * spins until the returned function stops it (it dies with the bench, too).
+ */
+export const spinCore = async (): Promise<() => Promise<void>> => {
+  const proc = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
+  live.add(proc)
+  const exited = new Promise<void>((r) => proc.once('exit', () => { live.delete(proc); r() }))
+  await new Promise<void>((resolve, reject) => { proc.once('spawn', resolve); proc.once('error', reject) })
+  return async () => {
+    proc.kill('SIGKILL')
+    await exited
+  }
+}
 
 /** Answers IPC requests in a child: `handle` returns the reply's fields, or throws. */
 export const serveRequests = (handle: (msg: Record<string, unknown>) => Promise<Record<string, unknown>>): void => {

@@ -18,6 +18,9 @@ export const quick = flags.has('quick') || process.env.BENCH_QUICK === '1'
 
 const raw = (name: string): string | undefined => flags.get(name.toLowerCase().replace(/^bench_/, '').replace(/_/g, '-')) ?? process.env[name]
 
+/** A string from `--name=` or `BENCH_NAME`, if given. */
+export const string = (name: string): string | undefined => raw(name)
+
 /** A whole number from `--name=` or `BENCH_NAME`, else `full` (or `small` in a quick run). */
 export const int = (name: string, full: number, small = full): number => {
   const v = raw(name)

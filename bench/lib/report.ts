@@ -1,6 +1,7 @@
 /**
  * What a scenario reports: tables (printed as it finishes, and written into RESULTS.md), the
- * targets of issue 6 with whether each is met, and notes on how to read the figures.
+ * targets of issue 6 with whether each is met, notes on how to read the figures, and charts of
+ * its comparisons (written beside RESULTS.md as SVG files, see chart.ts).
  */
 export interface Table {
   title: string
@@ -24,6 +25,8 @@ export interface Headline {
   /** Ours against the reference relay, as {@link ratio} writes it (above 1× = ours better). */
   vsReference?: string
   vsHocuspocus?: string
+  /** The figures as numbers, for the summary charts (see {@link headline}). */
+  values?: { ours: number; reference: number; hocuspocus: number; unit: string; lowerIsBetter: boolean }
 }
 
 export interface ScenarioResult {
@@ -31,6 +34,8 @@ export interface ScenarioResult {
   targets: Target[]
   notes: string[]
   headlines?: Headline[]
+  /** Each comparison of ours with its peers as a chart. */
+  charts?: Chart[]
 }
 
 export interface Scenario {
@@ -40,6 +45,35 @@ export interface Scenario {
   /** What is measured, and how, in a sentence or two (for RESULTS.md). */
   method: string
   run(): Promise<ScenarioResult>
+}
+
+export interface Bar {
+  label: string
+  value: number
+  /** Ours: drawn in the accent colour; peers in greys. */
+  ours?: boolean
+}
+
+export interface ChartGroup {
+  /** The figure the bars compare, such as "1 process" or "quiet-room p50". */
+  label: string
+  bars: Bar[]
+  /** Ours against each peer, as {@link ratio} writes them ("0.68× the mutex"): marked beside the group. */
+  ratios: string[]
+  /** The unit of this group's values, if not the chart's. */
+  unit?: string
+}
+
+/** A comparison drawn as horizontal bars, grouped by figure (lib/chart.ts writes it as SVG). */
+export interface Chart {
+  /** The file name, without `.svg`: letters, digits and dashes. */
+  id: string
+  title: string
+  /** Follows each value: " ms", "/s". */
+  unit: string
+  /** Latency, CPU: shorter bars are better; said under the title. */
+  lowerIsBetter: boolean
+  groups: ChartGroup[]
 }
 
 /** A number with a sensible count of digits for a table. */
@@ -88,8 +122,33 @@ export const headline = (figure: string, v: Record<'ours' | 'reference' | 'hocus
   reference: `${num(v.reference)}${unit}`,
   hocuspocus: `${num(v.hocuspocus)}${unit}`,
   vsReference: ratio(v.ours, v.reference, lowerIsBetter),
-  vsHocuspocus: ratio(v.ours, v.hocuspocus, lowerIsBetter)
+  vsHocuspocus: ratio(v.ours, v.hocuspocus, lowerIsBetter),
+  values: { ...v, unit, lowerIsBetter }
 })
+
+/**
+ * The headlines that compare ours with both peers as two charts, figures where more is better
+ * and figures where less is.
+ */
+export const headlineCharts = (headlines: Headline[]): Chart[] =>
+  ([false, true] as const).flatMap((lowerIsBetter) => {
+    const groups: ChartGroup[] = headlines.filter((h) => h.values?.lowerIsBetter === lowerIsBetter).map((h) => {
+      const v = h.values!
+      return {
+        label: h.figure,
+        unit: v.unit,
+        bars: [{ label: 'y-server-state', value: v.ours, ours: true }, { label: 'y-websocket-server', value: v.reference }, { label: 'Hocuspocus', value: v.hocuspocus }],
+        ratios: [`${h.vsReference} vs y-websocket-server`, `${h.vsHocuspocus} vs Hocuspocus`]
+      }
+    })
+    return groups.length === 0 ? [] : [{
+      id: lowerIsBetter ? 'summary-lower-is-better' : 'summary-higher-is-better',
+      title: `Headline figures against both peers: ${lowerIsBetter ? 'latency, memory, time' : 'throughput'}`,
+      unit: '',
+      lowerIsBetter,
+      groups
+    }]
+  })
 
 export const targetsTable = (targets: Target[]): Table => ({
   title: 'Targets',

@@ -6,15 +6,18 @@
  * update beside the bare minimum (apply it to a doc, encode one frame), alternating rounds, and
  * the least of each: the pipeline's overhead, with little of a shared machine's noise in it.
  *
+ * With a LevelDB directory, `PROBE_FSYNC=never` sets the store's `--fsync` (default `always`).
+ *
  * @example
  *   node --import tsx bench/probes/rooms-probe.ts [rooms] [updates-per-room] [leveldb-dir]
+ *   PROBE_FSYNC=never node --import tsx bench/probes/rooms-probe.ts 1000 10 /tmp/probe-db
  */
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { RoomRegistry } from '../../relay/room/registry.js'
 import { type RoomStore } from '../../relay/store/room-store.js'
-import { LevelStore } from '../../relay/store/level-store.js'
+import { LevelStore, type Fsync } from '../../relay/store/level-store.js'
 import { MemoryStore } from '../../relay/store/memory-store.js'
 import { Metrics } from '../../relay/metrics.js'
 import { resolveLimits } from '../../relay/limits.js'
@@ -40,7 +43,8 @@ const peer = (): Peer => ({
   overLimit: (limit) => { throw new Error(`over ${limit}`) }
 })
 
-const store: RoomStore = dir ? new LevelStore(dir) : new MemoryStore()
+const fsync = (process.env.PROBE_FSYNC ?? 'always') as Fsync
+const store: RoomStore = dir ? new LevelStore(dir, undefined, { fsync }) : new MemoryStore()
 await store.open?.()
 const log = createLogger('silent')
 const registry = new RoomRegistry({ store, bus: localBus, metrics: new Metrics(), log, leaseMs: 10_000, compactEvery: 500, limits: resolveLimits({}), limited: new LogLimiter(log, 60_000) }, 3_600_000)
@@ -97,7 +101,7 @@ for (let round = 0; round < rounds; round++) {
   const a = await ours(round)
   const b = await bare()
   if (round > 0) { best.ours = Math.min(best.ours, a); best.bare = Math.min(best.bare, b) }
-  console.log(`round ${round + 1}: ours ${a.toFixed(1)} µs CPU an update (all stored and sent in ${wall.toFixed(0)} ms, ${sent} frames), bare ${b.toFixed(1)} µs (${rooms} rooms × ${perRoom} updates${dir ? ', LevelDB' : ', memory'})`)
+  console.log(`round ${round + 1}: ours ${a.toFixed(1)} µs CPU an update (all stored and sent in ${wall.toFixed(0)} ms, ${sent} frames), bare ${b.toFixed(1)} µs (${rooms} rooms × ${perRoom} updates${dir ? `, LevelDB, fsync ${fsync}` : ', memory'})`)
 }
 console.log(`best of rounds 2-${rounds}: ours ${best.ours.toFixed(1)} µs, bare ${best.bare.toFixed(1)} µs, overhead ${(best.ours - best.bare).toFixed(1)} µs an update`)
 await registry.close()

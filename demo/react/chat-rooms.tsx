@@ -31,6 +31,7 @@ export const ChatRooms = () => {
     if (wanted.length > MAX_ROOM_NAME) return setError(`Use at most ${MAX_ROOM_NAME} characters.`)
     if (rooms.includes(wanted)) return setError(taken)
     try {
+      if (!server) throw new Error('not connected yet')
       if (!(await createChatRoom(server, wanted))) return setError(taken)
       setName('')
       select(wanted)

@@ -8,8 +8,8 @@
  *   <Chat chatKey="chat-room:lobby" hideOnline />
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react'
-import { chatMessages, setNickname, type ChatMessage } from '../../components/chat-model.js'
-import { useServerSession, useServerState } from '../../react/index.js'
+import { chatMessages, type ChatMessage } from '../../components/chat-model.js'
+import { useSelf, useServerSession, useServerState, useUpdatePresence } from '../../react/index.js'
 import { ErrorLine, OnlineLine, StatusLine } from './lines.js'
 
 const time = (at: number): string => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
@@ -17,7 +17,10 @@ const time = (at: number): string => new Date(at).toLocaleTimeString([], { hour:
 export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: string; hideOnline?: boolean }) => {
   const server = useServerSession()
   const messages = chatMessages(useServerState(chatKey))
-  const [nickname, setNick] = useState('')
+  // The session's nickname, which a chat beside this one may have set already.
+  const self = useSelf()
+  const nickname = typeof self?.nickname === 'string' ? self.nickname : ''
+  const updatePresence = useUpdatePresence()
   const [text, setText] = useState('')
   const [error, setError] = useState('')
   const list = useRef<HTMLOListElement>(null)
@@ -29,11 +32,12 @@ export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: strin
     if (!nickname.trim()) return setError('Enter a nickname first.')
     if (!text.trim()) return setError('Enter a message to send.')
     const sent: ChatMessage = { nickname: nickname.trim(), text: text.trim(), at: Date.now() }
-    setNickname(server, sent.nickname)
+    updatePresence({ nickname: sent.nickname })
     setError('')
     setText('')
     let sending: Promise<void>
     try {
+      if (!server) throw new Error('not connected yet')
       sending = server.append(chatKey, sent)
     } catch (err) {
       sending = Promise.reject(err)
@@ -53,7 +57,7 @@ export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: strin
       </ol>
       <form className="row" onSubmit={send}>
         <label>Nickname <input type="text" name="nickname" autoComplete="nickname" size={10} value={nickname}
-          onChange={(e) => { setNick(e.target.value); setNickname(server, e.target.value) }} /></label>
+          onChange={(e) => updatePresence({ nickname: e.target.value })} /></label>
         <label className="grow">Message <input type="text" name="message" autoComplete="off" value={text}
           onChange={(e) => setText(e.target.value)} /></label>
         <button type="submit">Send</button>

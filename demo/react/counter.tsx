@@ -6,20 +6,20 @@
  *   <ServerStateProvider><Counter /></ServerStateProvider>
  */
 import { useEffect, useState } from 'react'
-import { useServerSession, useServerState } from '../../react/index.js'
+import { useLock, useServerState } from '../../react/index.js'
 import { ErrorLine, StatusLine } from './lines.js'
 
 const KEY = 'count'
 
 export const Counter = () => {
-  const server = useServerSession()
+  const lock = useLock()
   const count = useServerState(KEY)
   const [error, setError] = useState('')
   const report = (done: Promise<unknown>) => done.then(() => setError(''), (err: Error) => setError(err.message))
   useEffect(() => {
-    report(server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = 0 }))
-  }, [server])
-  const step = (by: number) => report(server.lock(KEY, (s) => { s[KEY] = (typeof s[KEY] === 'number' ? s[KEY] : 0) + by }))
+    report(lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = 0 }))
+  }, [lock])
+  const step = (by: number) => report(lock(KEY, (s) => { s[KEY] = (typeof s[KEY] === 'number' ? s[KEY] : 0) + by }))
   return (
     <div className="yss">
       <StatusLine />

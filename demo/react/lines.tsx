@@ -11,7 +11,7 @@ import { onlineNicknames } from '../../components/chat-model.js'
 import { usePresence, useServerStatus } from '../../react/index.js'
 
 export const StatusLine = () => {
-  const status = useServerStatus()
+  const { status } = useServerStatus()
   return <p className="status" data-status={status} role="status">{status}</p>
 }
 

@@ -7,7 +7,7 @@
  *   <ServerStateProvider><Slider /></ServerStateProvider>
  */
 import { useEffect, useState } from 'react'
-import { useServerSession, useServerState } from '../../react/index.js'
+import { useLock, useServerSession, useServerState } from '../../react/index.js'
 import { ErrorLine, StatusLine } from './lines.js'
 
 const KEY = 'slider'
@@ -15,18 +15,19 @@ const INITIAL = 50
 
 export const Slider = () => {
   const server = useServerSession()
+  const lock = useLock()
   const shared = useServerState(KEY)
   const [error, setError] = useState('')
   useEffect(() => {
-    server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => setError(err.message))
-  }, [server])
+    lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => setError(err.message))
+  }, [lock])
   // Any client may write the key: show it within the slider's range.
   const value = typeof shared === 'number' ? Math.min(100, Math.max(0, Math.round(shared))) : INITIAL
   const write = (next: number) => {
     try {
       // While the key is unset, another session's start at 50 may be on its way: take the lock.
-      if (server.has(KEY)) server.set(KEY, next)
-      else server.lock(KEY, (s) => { s[KEY] = next }).catch((err: Error) => setError(`Not saved: ${err.message}`))
+      if (server?.has(KEY)) server.set(KEY, next)
+      else lock(KEY, (s) => { s[KEY] = next }).catch((err: Error) => setError(`Not saved: ${err.message}`))
       setError('')
     } catch (err) {
       setError(`Not saved: ${(err as Error).message}`)

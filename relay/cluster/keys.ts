@@ -13,6 +13,8 @@
  * - `r:<f>` one lease request: `k` keys (JSON), `x` keys held so far, `h` relay, `l` lease ms, `g` number at grant
  * - `o`  hash: key → the request that holds it;  `w:<key>` list: the requests waiting for it, in order
  * - `e`  sorted set: granted requests by expiry (Redis time, ms)
+ * - `ss:<session>` the highest socket number a session's HELLO named (fencing: a COMMIT from an
+ *   earlier socket of the session is refused), expiring after twice the lease time
  * - `aw` the pub/sub channel of the room's presence
  * Global: `<prefix>:compact` (sorted set: room → when its compaction is due), `<prefix>:compacting:<room>`
  * (the compaction job's lock), `<prefix>:relay:<id>` (a relay's liveness, with a TTL), and the channel

@@ -180,9 +180,11 @@ return out
 `)
 
 /**
- * ARGV[4] relay, ARGV[5] fence, ARGV[6] update, ARGV[7] compaction delay, ARGV[8] origin tag.
- * Checks that the request holds its lease now, then appends the update and ends the request, in
- * one step. Returns { 1, number, grants… } or { 0, reason }.
+ * ARGV[4] relay, ARGV[5] fence, ARGV[6] update, ARGV[7] compaction delay, ARGV[8] origin tag,
+ * ARGV[9] the session ('' if its connection named none), ARGV[10] its socket number.
+ * Checks that the request holds its lease now, and that no later socket of its session has
+ * fenced it (SESSION_FENCE), then appends the update and ends the request, in one step. Returns
+ * { 1, number, grants… } or { 0, reason }.
  */
 export const COMMIT = new Script('commit', PRELUDE + APPEND_BODY + LEASES + `
 reap()
@@ -196,11 +198,30 @@ if not alive(ARGV[4]) then
   finish(f)
   return { 0, 'the relay was presumed dead: its lease ended' }
 end
+if ARGV[9] ~= '' and tonumber(redis.call('GET', P .. 'ss:' .. ARGV[9]) or '0') > tonumber(ARGV[10]) then
+  finish(f)
+  return { 0, 'abandoned: a newer connection of the session fenced this one' }
+end
 local n = append(ARGV[6], ARGV[8], ARGV[7])
 finish(f)
 local out = { 1, n }
 for _, v in ipairs(grants) do out[#out + 1] = v end
 return out
+`)
+
+/**
+ * ARGV[4] session, ARGV[5] socket number, ARGV[6] how long to keep it (ms). A session's HELLO on
+ * a socket: from now on the COMMIT script refuses commits of the session's earlier sockets, on
+ * any relay. Returns the room's update number now: every commit stored before is up to it.
+ */
+export const SESSION_FENCE = new Script('session-fence', PRELUDE + `
+local k = P .. 'ss:' .. ARGV[4]
+if tonumber(ARGV[5]) > tonumber(redis.call('GET', k) or '0') then
+  redis.call('SET', k, ARGV[5], 'PX', ARGV[6])
+else
+  redis.call('PEXPIRE', k, ARGV[6])
+end
+return tonumber(redis.call('GET', P .. 'n') or '0')
 `)
 
 /** ARGV[4…] fences. Returns, for each: its grant number, -1 while it waits, -2 if it is gone. */

@@ -11,7 +11,11 @@
  *   room's update number at that moment; `onGrant` is called only once this relay has read every
  *   update up to it, so the GRANT's state vector covers every update any relay stored before.
  * - `commit` checks the fence and appends the update in one script: a holder whose lease
- *   expired, or whose relay was presumed dead, can never write under it.
+ *   expired, or whose relay was presumed dead, can never write under it; nor can a connection
+ *   whose session has since named a later socket (`fenceSession`, on any relay).
+ * - `fenceSession` records a session's new socket in Redis, and resolves once this relay has read
+ *   every update stored before: a commit of the session's earlier sockets is in the doc then, or
+ *   never will be.
  * - `release` and `dropHolder` answer from the local view and run the release script.
  * - If Redis cannot be reached, `acquire` is denied (`onDeny`: the client's lock rejects, nothing
  *   applied), and `commit` rejects (the outcome is unknown: the room closes the connection, and
@@ -23,10 +27,10 @@
  *   const outcome = await table.commit(peer, 1, update) // { ok: true } once read back
  */
 import type { Redis } from 'ioredis'
-import type { CommitOutcome, LeaseCallbacks, LeaseHolderRequest, Leases } from '../locks/leases.js'
+import type { CommitOutcome, LeaseCallbacks, LeaseHolderRequest, Leases, SessionSocket } from '../locks/leases.js'
 import type { Logger } from '../log.js'
 import { UnavailableError } from '../store/unavailable.js'
-import { ACQUIRE, COMMIT, POLL, RELEASE } from './scripts.js'
+import { ACQUIRE, COMMIT, POLL, RELEASE, SESSION_FENCE } from './scripts.js'
 import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
@@ -115,14 +119,19 @@ export class SharedLeases<H> implements Leases<H> {
     for (const r of mine.values()) this.end(r)
   }
 
-  async commit(holder: H, id: number, update: Uint8Array): Promise<CommitOutcome> {
+  async fenceSession(session: string, socket: number): Promise<void> {
+    const n = Number(await this.script(SESSION_FENCE, [session, socket, Math.max(2 * this.cb.leaseMs, 60_000)]))
+    await this.d.reached(this.room, n)
+  }
+
+  async commit(holder: H, id: number, update: Uint8Array, from?: SessionSocket): Promise<CommitOutcome> {
     const r = this.byHolder.get(holder)?.get(id)
     if (!r || r.state !== 'granted' || r.fence === null) return { ok: false, reason: 'the lease is not held: it expired or was never granted' }
     const fence = r.fence
     this.take(holder, id)
     r.state = 'ended'
     this.byFence.delete(fence)
-    const reply = (await this.script(COMMIT, [this.d.relayId(), fence, asBuffer(update), this.d.compactDelayMs, 'commit'])) as Array<number | string>
+    const reply = (await this.script(COMMIT, [this.d.relayId(), fence, asBuffer(update), this.d.compactDelayMs, 'commit', from?.session ?? '', from?.socket ?? 0])) as Array<number | string>
     if (Number(reply[0]) !== 1) {
       this.d.metrics.inc('commits_denied_total')
       return { ok: false, reason: String(reply[1]) }

@@ -89,6 +89,11 @@ export class LeaseTable<H> {
     return r !== undefined && r.next === r.keys.length
   }
 
+  /** The keys of an open request. */
+  keysOf(holder: H, id: number): readonly string[] | undefined {
+    return this.byHolder.get(holder)?.byId.get(id)?.keys
+  }
+
   /**
    * At a commit: keeps the granted request's lease with its holder, untimed, if no request waits
    * for any of its keys and it was not revoked; returns whether it did. If not, nothing changes

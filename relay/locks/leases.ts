@@ -61,6 +61,12 @@ export interface LeaseCallbacks<H> {
   onRevoke?(request: LeaseHolderRequest<H>): void
 }
 
+/** The session and socket number a connection named in its HELLO (fencing). */
+export interface SessionSocket {
+  readonly session: string
+  readonly socket: number
+}
+
 /** The outcome of a shared table's commit: stored (and read back by this relay), or refused with nothing stored. */
 export type CommitOutcome = { ok: true } | { ok: false; reason: string }
 
@@ -88,6 +94,8 @@ export interface Leases<H> {
    * nothing, otherwise: the caller then releases it.
    */
   retain?(holder: H, id: number): boolean
+  /** Optional (the in-process table has it): the keys of an open request. */
+  keysOf?(holder: H, id: number): readonly string[] | undefined
   /** Ends every request of a holder that went away. */
   dropHolder(holder: H): void
   /** Requests open here (held or waiting). */
@@ -98,7 +106,13 @@ export interface Leases<H> {
    * update back (so it is applied and broadcast before the caller's reply). Rejects when it
    * cannot tell whether the update was stored (the store became unreachable mid-call).
    */
-  commit?(holder: H, id: number, update: Uint8Array): Promise<CommitOutcome>
+  commit?(holder: H, id: number, update: Uint8Array, from?: SessionSocket): Promise<CommitOutcome>
+  /**
+   * Shared tables only: from now on, on every relay, `commit` refuses the commits of the
+   * session's sockets numbered below `socket`. Resolves once this relay has read every update
+   * stored before, so the room's doc tells which of those commits were stored.
+   */
+  fenceSession?(session: string, socket: number): Promise<void>
   /** Ends every request; the table is not used again. */
   close?(): void
   /**

@@ -22,6 +22,8 @@ export class PendingUpdates<P> {
   /** Connections whose updates added to what is pending. */
   private readonly senders = new Set<P>()
   private last = 0
+  /** How many times what was pending was dropped. */
+  drops = 0
 
   constructor(private readonly doc: Y.Doc, private readonly maxBytes: number) {}
 
@@ -42,6 +44,11 @@ export class PendingUpdates<P> {
     return false
   }
 
+  /** Whether `sender`'s updates are among what is held back. */
+  holds(sender: P): boolean {
+    return this.bytes > 0 && this.senders.has(sender)
+  }
+
   /** `sender` is gone: once no sender of what is pending remains, it is dropped. */
   left(sender: P): void {
     if (this.senders.delete(sender) && this.senders.size === 0) this.drop()
@@ -52,5 +59,6 @@ export class PendingUpdates<P> {
     this.doc.store.pendingDs = null
     this.senders.clear()
     this.last = 0
+    this.drops++
   }
 }

@@ -16,13 +16,15 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import {
-  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss
+  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss, type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { LeaseTable } from '../locks/lease-table.js'
-import type { LeaseCallbacks, LeaseTableFactory, Leases } from '../locks/leases.js'
+import type { LeaseCallbacks, LeaseTableFactory, Leases, SessionSocket } from '../locks/leases.js'
 import { isUnavailable } from '../store/unavailable.js'
 import { grantStateVector, handleLockMessage, type LockContext } from '../locks/lock-messages.js'
+import { SessionFences } from '../locks/session-fences.js'
+import { KeyChanges } from '../locks/key-changes.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from '../peer.js'
 import type { RoomStore, StorePosition } from '../store/room-store.js'
 import type { Bus } from './bus.js'
@@ -109,6 +111,14 @@ export class Room {
   readonly size: RoomSize
   private readonly presence: Presence<Peer>
   private readonly pending: PendingUpdates<Peer>
+  /**
+   * FLUSH requests of peers whose updates wait as pending structs: answered once they are
+   * integrated and stored; `drops`, what was pending had been dropped that many times when the
+   * peer was last asked for what is missing; `answer`, whether that request was made after a
+   * drop, so that the flush waits for the peer's answer (its sync step 2), which sends again
+   * what was dropped.
+   */
+  private readonly flushes = new Map<Peer, { ids: number[]; drops: number; answer: boolean }>()
   /** Every frame to a peer goes through it: a lock waiter's updates are held back and merged. */
   private readonly out: WaiterHold
   private readonly queue: Item[] = []
@@ -178,20 +188,28 @@ export class Room {
         this.batch!.replied.add(peer)
         this.batch!.effects.push(() => this.out.send(peer, encodeYss(reply)))
       },
-      replyRetained: (peer, id) => {
+      replyRetained: (peer, id, sent) => {
         ctx.metrics.inc('locks_retained_total')
         // The holder's next lock waits for it: written first, like a GRANT.
         this.urgentReply(peer)
-        this.batch!.effects.push(() => this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
+        this.batch!.effects.push(() => {
+          sent()
+          this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) }))
+        })
       },
       retainers: new WeakSet<Peer>(),
+      flush: (peer, id) => this.flush(peer, id),
+      keyChanges: new KeyChanges(this.doc),
+      retainedSince: new WeakMap(),
       check: (update) => this.checkUpdate(update),
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {
         ctx.metrics.limitHit(limit)
         ctx.limited.warn(`limit:${limit}:${name}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
       },
-      ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {})
+      fences: new SessionFences<Peer>(),
+      ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {}),
+      ...(this.leases.fenceSession ? { fenceShared: (peer: Peer, from: SessionSocket, answers: () => YssMessage[]) => this.fenceShared(peer, from, answers) } : {})
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
     // updates are idempotent, so one that is also in the store is harmless.
@@ -235,10 +253,7 @@ export class Room {
 
   join(peer: Peer): void {
     this.peers.add(peer)
-    peer.send(frame((e) => {
-      encoding.writeVarUint(e, MESSAGE_SYNC)
-      syncProtocol.writeSyncStep1(e, this.doc)
-    }))
+    peer.send(this.step1())
     const states = [...this.awareness.getStates().keys()]
     if (states.length > 0) peer.send(this.awarenessFrame(states))
   }
@@ -248,7 +263,9 @@ export class Room {
     this.out.drop(peer)
     this.leases.dropHolder(peer)
     this.pending.left(peer)
+    this.flushes.delete(peer)
     this.presence.leave(peer)
+    this.lockContext.fences.left(peer)
   }
 
   receive(peer: Peer, data: Uint8Array): void {
@@ -340,6 +357,7 @@ export class Room {
         }
       }
       if (this.failed) return // an update of another relay, applied into the batch meanwhile, failed
+      if (this.flushes.size > 0) this.settleFlushes()
       this.batch = null
       this.runEffects(batch)
       // A waiter that cancelled, or was granted with nothing else to send: what was held goes now.
@@ -409,9 +427,22 @@ export class Room {
    * closed with 1013: it learns the outcome from the room's state once it reconnects.
    */
   private commitShared(peer: Peer, id: number, update: Uint8Array): void {
-    this.leases.commit!(peer, id, update).then(
+    this.leases.commit!(peer, id, update, this.lockContext.fences.socketOf(peer)).then(
       (outcome) => this.defer(() => this.out.send(peer, encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))),
       (err) => peer.fail(CLOSE.tryAgainLater, `lock commit outcome unknown: ${(err as Error).message}`)
+    )
+  }
+
+  /**
+   * A fencing HELLO with a shared lease table: the session's earlier sockets are fenced in Redis,
+   * on every relay; once this relay has read every update stored before, the fate answers are
+   * read from its doc and sent. If Redis cannot tell, the peer is closed with 1013: its next
+   * connection asks again.
+   */
+  private fenceShared(peer: Peer, from: SessionSocket, answers: () => YssMessage[]): void {
+    this.leases.fenceSession!(from.session, from.socket).then(
+      () => this.defer(() => { for (const m of answers()) this.out.send(peer, encodeYss(m)) }),
+      (err) => peer.fail(CLOSE.tryAgainLater, `session fence not recorded: ${(err as Error).message}`)
     )
   }
 
@@ -461,6 +492,9 @@ export class Room {
       // A read-only peer's updates are dropped, not refused: a stock client always sends a step 2.
       if (mayWrite(peer)) this.applyPeerUpdate(peer, update)
       else if (update.length > 2) this.ctx.metrics.inc('read_only_updates_dropped_total') // [0, 0] is the empty update
+      // The answer to a request for what is missing (askForMissing).
+      const waiting = sub === syncProtocol.messageYjsSyncStep2 ? this.flushes.get(peer) : undefined
+      if (waiting) waiting.answer = false
     } else {
       throw new PeerError(CLOSE.protocolError, `unknown sync message ${sub}`)
     }
@@ -494,6 +528,54 @@ export class Room {
     if (!this.size.admits(update.length, items)) {
       throw new PeerError(CLOSE.tooLarge, `room is full: the update could grow it past ${maxRoomBytes} bytes`, 'maxRoomBytes')
     }
+  }
+
+  /**
+   * FLUSH: FLUSHED once the batch in hand is stored, unless updates of `peer` wait as pending
+   * structs (they build on an update the relay lacks, one that reached the client over a
+   * BroadcastChannel, say): then the relay asks the peer for what is missing with a sync step 1,
+   * which a client answers with a step 2 of everything the relay lacks, and answers once they
+   * are integrated and stored ({@link settleFlushes}).
+   */
+  private flush(peer: Peer, id: number): void {
+    const waiting = this.flushes.get(peer)
+    if (waiting) waiting.ids.push(id)
+    else if (this.pending.holds(peer)) {
+      this.flushes.set(peer, { ids: [id], drops: this.pending.drops, answer: false })
+      this.askForMissing(peer)
+    } else this.lockContext.reply(peer, { type: YSS_FLUSHED, id })
+  }
+
+  /**
+   * At the end of a batch, answers the waiting flushes of the peers whose pending updates are
+   * now integrated. A peer whose pending updates were dropped (over the limit, with another
+   * sender's) is asked again: they are not stored.
+   */
+  private settleFlushes(): void {
+    for (const [peer, waiting] of this.flushes) {
+      if (waiting.answer || this.pending.holds(peer)) continue
+      if (waiting.drops !== this.pending.drops) {
+        waiting.drops = this.pending.drops
+        waiting.answer = true
+        this.askForMissing(peer)
+        continue
+      }
+      this.flushes.delete(peer)
+      for (const id of waiting.ids) this.lockContext.reply(peer, { type: YSS_FLUSHED, id })
+    }
+  }
+
+  /** Sends `peer` the doc's sync step 1 once the batch in hand is stored: its answer carries what the relay lacks. */
+  private askForMissing(peer: Peer): void {
+    this.batch!.effects.push(() => this.out.send(peer, this.step1()))
+  }
+
+  /** The doc's sync step 1: its state vector. */
+  private step1(): Uint8Array {
+    return frame((e) => {
+      encoding.writeVarUint(e, MESSAGE_SYNC)
+      syncProtocol.writeSyncStep1(e, this.doc)
+    })
   }
 
   /** Queues a sync step 2 for `peer`: one a batch, answering every step 1 it sent in the batch. */

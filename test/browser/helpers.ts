@@ -81,6 +81,19 @@ export const inShadow = <E extends Element = HTMLElement>(el: Element, selector:
   return found
 }
 
+/** Counts the WebSockets the page opens to room `room` (any host) until `restore()`. */
+export const socketCounter = (room: string) => {
+  const Original = window.WebSocket
+  let count = 0
+  window.WebSocket = class extends Original {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols)
+      if (new URL(String(url)).pathname === `/${encodeURIComponent(room)}`) count++
+    }
+  }
+  return { count: () => count, restore: () => { window.WebSocket = Original } }
+}
+
 export const assertEqual = <T>(actual: T, expected: T, what: string): void => {
   const a = JSON.stringify(actual)
   const e = JSON.stringify(expected)

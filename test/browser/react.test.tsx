@@ -140,7 +140,7 @@ describe('React bindings', () => {
   })
 
   it('useServerStatus and usePresence follow the session; a presence change renders only presence readers', async () => {
-    const Status = () => <p data-id="status">{useServerStatus()}</p>
+    const Status = () => <p data-id="status">{useServerStatus().status}</p>
     const Online = () => {
       rendered('online')
       const names = usePresence().map((p) => `${p.state.nickname ?? '?'}${p.self ? '*' : ''}`)
@@ -148,7 +148,7 @@ describe('React bindings', () => {
     }
     const Me = () => {
       const server = useServerSession()
-      return <button data-id="me" onClick={() => server.presence.set({ nickname: 'me' })}>me</button>
+      return <button data-id="me" onClick={() => server!.presence.set({ nickname: 'me' })}>me</button>
     }
     const host = show(
       <ServerStateProvider session={mine}>
@@ -173,7 +173,7 @@ describe('React bindings', () => {
     const url = await relayUrl()
     const Probe = ({ id }: { id: string }) => {
       const server = useServerSession()
-      return <p data-id={id} ref={(p) => { if (p) (p as unknown as { server: ServerState }).server = server }}>{JSON.stringify(useServerState('a') ?? null)}</p>
+      return <p data-id={id} ref={(p) => { if (p && server) (p as unknown as { server: ServerState }).server = server }}>{JSON.stringify(useServerState('a') ?? null)}</p>
     }
     const serverOf = (host: HTMLElement, id: string) => (host.querySelector(`[data-id="${id}"]`) as unknown as { server: ServerState }).server
     const host = show(
@@ -182,6 +182,8 @@ describe('React bindings', () => {
         <ServerStateProvider url={url} room={room}><Probe id="p2" /></ServerStateProvider>
       </StrictMode>
     )
+    // The providers connect in an effect, after the first render.
+    await waitFor(() => !!serverOf(host, 'p1') && !!serverOf(host, 'p2'), 'both providers to have a session')
     await releasesSettled()
     const shared = serverOf(host, 'p1')
     assert(shared === serverOf(host, 'p2'), 'one session for one url and room')

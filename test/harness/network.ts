@@ -17,6 +17,8 @@
  * - **Faults.** `hold(link)`/`release(link)` per direction; `drop(link)` loses the connection
  *   both ways; `offline(name)` drops a session's link and holds every socket it opens until
  *   `online(name)`; `reconnect(name)` lets it back and flushes until it has re-synced.
+ * - **Access.** `grants.set(name, grant)` gives `name`'s next connections that grant (read-only,
+ *   say), as the relay's access control would before the room is joined.
  * - **Errors.** Whatever a client's socket handler throws is caught and kept in `escaped`, as a
  *   browser reports an error thrown by an event listener; `close()` throws if any was left there
  *   (`takeEscaped()` takes them).
@@ -42,9 +44,10 @@ import { RoomRegistry } from '../../relay/room/registry.js'
 import { type RoomStore } from '../../relay/store/room-store.js'
 import { MemoryStore } from '../../relay/store/memory-store.js'
 import { Metrics } from '../../relay/metrics.js'
-import { resolveLimits } from '../../relay/limits.js'
+import { resolveLimits, type LimitOptions } from '../../relay/limits.js'
 import { LogLimiter } from '../../relay/log-limiter.js'
 import type { Room } from '../../relay/room/room.js'
+import type { PeerGrant } from '../../relay/peer.js'
 import type { Schedule } from '../../relay/room/outbox.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { roomFromPath } from '../../protocol/room-names.js'
@@ -76,6 +79,8 @@ export interface NetworkOptions {
   timeout?: number
   /** Rounds after which `flushAll()` gives up as never quiet. Default 200. */
   maxRounds?: number
+  /** The relay's limits (`maxPendingBytes`, …). Default the relay's. */
+  limits?: LimitOptions
 }
 
 export class Network {
@@ -90,6 +95,8 @@ export class Network {
   readonly links: Link[] = []
   /** The sessions made by {@link session} or {@link connect}, by name. */
   readonly sessions = new Map<string, ServerState<any>>()
+  /** What the relay lets the connections of a client do, by name, as its access control would; absent, everything. */
+  readonly grants = new Map<string, PeerGrant>()
   /** Errors thrown by a client's socket handlers, with the link they came in on. */
   readonly escaped: Array<{ link: Link; error: unknown }> = []
   private readonly offlineClients = new Set<string>()
@@ -103,7 +110,7 @@ export class Network {
     this.timeout = options.timeout ?? 5_000
     this.maxRounds = options.maxRounds ?? 200
     this.rooms = new RoomRegistry({
-      limits: resolveLimits({}),
+      limits: resolveLimits(options.limits ?? {}),
       limited: new LogLimiter(this.log, 60_000),
       store: this.store,
       bus: this.bus,
@@ -377,7 +384,7 @@ export class Network {
       return
     }
     if (link.state !== 'connecting') return this.rooms.released(room)
-    link.peer = new HarnessPeer(link, room, this.rooms, this.log)
+    link.peer = new HarnessPeer(link, room, this.rooms, this.log, this.grants.get(link.client))
     link.state = 'open'
     room.join(link.peer)
     this.guard(link, () => link.socket.open())

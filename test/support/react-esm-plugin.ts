@@ -1,8 +1,9 @@
 /**
  * A web-test-runner plugin that serves React to the browser tests as ES modules. React ships
  * CommonJS only, which the dev server does not convert: this bundles `react`, `react-dom`,
- * `react-dom/client` and the JSX runtimes once with esbuild (one copy of React for all of them),
- * and answers each bare import with a small module that re-exports that specifier's names.
+ * `react-dom/client`, `react-dom/server` (its browser build) and the JSX runtimes once with
+ * esbuild (one copy of React for all of them), and answers each bare import with a small module
+ * that re-exports that specifier's names.
  *
  * @example
  *   // web-test-runner.config.mjs
@@ -12,7 +13,7 @@ import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const SPECIFIERS = ['react', 'react/jsx-runtime', 'react/jsx-dev-runtime', 'react-dom', 'react-dom/client']
+const SPECIFIERS = ['react', 'react/jsx-runtime', 'react/jsx-dev-runtime', 'react-dom', 'react-dom/client', 'react-dom/server']
 const PREFIX = '/__react-esm__/'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/

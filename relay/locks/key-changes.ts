@@ -1,0 +1,61 @@
+/**
+ * When each key of a room's state last changed, as a count of the doc's transactions: so that a
+ * commit on a retained lease can be checked against the writes the relay stored since it sent
+ * the lease's state (RETAINED). A lock on a retained lease runs without a GRANT, on the state
+ * its session had; if a key of the lease changed since (a plain write, a forced re-run), the
+ * lock ran on a state older than the room's, and its commit is refused as stale.
+ *
+ * A key changes when its entry in `state` is set or deleted, when anything inside its value
+ * changes (an append to its list), or when its entry in `yss:forces` does.
+ *
+ * @example
+ *   const changes = new KeyChanges(doc)
+ *   const seen = changes.now              // when the lease's state was sent
+ *   // ... other updates are applied ...
+ *   changes.since(seen, ['count'])        // true if 'count' changed after that
+ */
+import * as Y from 'yjs'
+import { FORCES, STATE } from '../../protocol/doc-names.js'
+
+export class KeyChanges {
+  /** Transactions that changed some key, so far. */
+  private count = 0
+  private readonly last = new Map<string, number>()
+
+  constructor(doc: Y.Doc) {
+    const state: Y.AbstractType<any> = doc.getMap(STATE)
+    const forces: Y.AbstractType<any> = doc.getMap(FORCES)
+    doc.on('afterTransaction', (tr: Y.Transaction) => {
+      if (tr.changed.size === 0) return
+      let changed = false
+      const mark = (key: string) => {
+        if (!changed) { changed = true; this.count++ }
+        this.last.set(key, this.count)
+      }
+      for (const [type, subs] of tr.changed) {
+        if (type === state) {
+          for (const key of subs) if (key !== null) mark(key)
+        } else if (type === forces) {
+          // `<key>\0<client id>`, as client/writes.ts names the entries.
+          for (const entry of subs) if (entry !== null) mark(entry.slice(0, entry.lastIndexOf('\u0000')))
+        } else {
+          // Inside a value: the key is the state entry that holds it.
+          let item = type._item
+          while (item && item.parent !== state) item = (item.parent as Y.AbstractType<unknown>)._item
+          if (item?.parentSub) mark(item.parentSub)
+        }
+      }
+    })
+  }
+
+  /** The count now: pass it to {@link since} later. */
+  get now(): number {
+    return this.count
+  }
+
+  /** Whether any of `keys` changed after `seen`. */
+  since(seen: number, keys: readonly string[]): boolean {
+    for (const key of keys) if ((this.last.get(key) ?? 0) > seen) return true
+    return false
+  }
+}
