@@ -11,7 +11,7 @@
  *   room.receive(peer, frame)
  *   peer.detach()                          // the client's end went away
  */
-import type { Peer } from '../../relay/peer.js'
+import type { Peer, PeerGrant } from '../../relay/peer.js'
 import type { Room } from '../../relay/room.js'
 import type { RoomRegistry } from '../../relay/room-registry.js'
 import type { Logger } from '../../relay/log.js'
@@ -27,7 +27,7 @@ export class HarnessPeer implements Peer {
   /** Numbers the relay's writes: frames sent under one cork are one write, as on a socket. */
   private writes = 0
 
-  constructor(readonly link: Link, readonly room: Room, private readonly rooms: RoomRegistry, private readonly log: Logger) {}
+  constructor(readonly link: Link, readonly room: Room, private readonly rooms: RoomRegistry, private readonly log: Logger, readonly grant?: PeerGrant) {}
 
   send(frame: Uint8Array): void {
     if (this.closed) return
