@@ -11,7 +11,7 @@
  * - `lock-resolves-after-stored`, `flush-resolves-after-stored`, `lock-commit-carries-its-reads`:
  *   checked in the tick a promise resolves (see ops.ts);
  * - at quiescence: `lock-settles` (and flush, append), `resolved-lock-applied-once`,
- *   `append-exactly-once`, `forces-counted-exactly`, `converges`.
+ *   `append-exactly-once`, `forces-counted-exactly`, `read-only-write-rolled-back`, `converges`.
  *
  * @example
  *   const world = new World(model, quietCheck(model), true)
@@ -196,7 +196,13 @@ export const checkFinal = (world: World): void => {
   if (shape(world.store.doc) !== expected) model.violate('converges', `the store differs from the relay's doc: ${shape(world.store.doc)} vs ${expected}`)
   if (world.store.doc.store.pendingStructs) model.violate('converges', 'the store holds updates that cannot integrate')
   for (const ss of world.live()) {
+    if (ss.readOnly && ss.s.doc.store.clients.has(ss.s.doc.clientID)) {
+      model.violate('read-only-write-rolled-back', `read-only ${ss.name} still holds its own writes at quiescence (made before it knew its access)`)
+    }
     const got = shape(ss.s.doc)
-    if (got !== expected) model.violate('converges', `${ss.name} differs from the relay: ${got} vs ${expected}`)
+    if (got !== expected) {
+      const how = `${ss.s.status}${ss.s.connection.synced ? ', synced' : ''}${ss.s.doc.store.pendingStructs ? ', with pending structs' : ''}${relay.store.pendingStructs ? '; the relay has pending structs' : ''}`
+      model.violate('converges', `${ss.name} (${how}) differs from the relay: ${got} vs ${expected}`)
+    }
   }
 }

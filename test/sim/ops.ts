@@ -6,8 +6,8 @@
  * relay from its store). Each step returns the line the trace prints.
  *
  * Steps belong to groups, so that the ones that reach the known bugs of issue 18 can be left out
- * of CI until they are fixed (see README.md): `core` always, and `halfOpen`, `nested`, `quiet`,
- * `channel`.
+ * of CI until they are fixed (see ci.ts, README.md): `core` always, and `halfOpen`, `nested`,
+ * `quiet`, `channel`, `earlyRead`.
  *
  * @example
  *   const step = chooseStep(rng, groups)
@@ -22,7 +22,7 @@ import { LIST, LOCKED, PLAIN, type LockRecord, type Model } from './model.js'
 import { READER, type SimSession, type World } from './world.js'
 import { contains, storedLock } from './invariants.js'
 
-export const GROUPS = ['core', 'halfOpen', 'nested', 'quiet', 'channel'] as const
+export const GROUPS = ['core', 'halfOpen', 'nested', 'quiet', 'channel', 'earlyRead'] as const
 export type Group = (typeof GROUPS)[number]
 
 export interface Ctx {
@@ -141,6 +141,19 @@ const lockStep = (ctx: Ctx, ss: SimSession): string => {
   return `${ss.name} ${quiet ? 'quietly ' : ''}locks ${keys.join('+')} (lock ${lock.id}, ${variant}${innerLine}, timeout ${timeout} ms)`
 }
 
+/** A flush; checks in the tick it resolves that the store holds every write of the session before it. */
+const flushStep = (ctx: Ctx, ss: SimSession): string => {
+  const { model, world } = ctx
+  const f = { id: model.id(), session: ss.name, client: ss.s.doc.clientID, clock: ownClock(ss), outcome: 'pending' as 'pending' | 'resolved' | 'rejected' | 'undecided', step: model.step }
+  model.flushes.push(f)
+  ss.s.flush().then(() => {
+    f.outcome = 'resolved'
+    const stored = Y.getState(world.store.doc.store, f.client)
+    if (stored < f.clock) model.violate('flush-resolves-after-stored', `flush ${f.id} of ${f.session} (step ${f.step}) resolved with the store at clock ${stored} of its client, not ${f.clock}`)
+  }, (err: unknown) => { f.outcome = rejected(ss, err) })
+  return `${ss.name} flushes (flush ${f.id}, up to clock ${f.clock})`
+}
+
 const openLinks = (world: World): Link[] => world.net.links.filter((l) => l.state === 'open' && l.peer && !l.peer.closed)
 
 export const STEPS: Step[] = [
@@ -219,16 +232,7 @@ export const STEPS: Step[] = [
   } },
   { name: 'flush', group: 'core', weight: 4, run: (ctx) => {
     const ss = pick(ctx.rng, writers(ctx))
-    if (!ss) return 'no writer'
-    const { model, world } = ctx
-    const f = { id: model.id(), session: ss.name, client: ss.s.doc.clientID, clock: ownClock(ss), outcome: 'pending' as 'pending' | 'resolved' | 'rejected' | 'undecided', step: model.step }
-    model.flushes.push(f)
-    ss.s.flush().then(() => {
-      f.outcome = 'resolved'
-      const stored = Y.getState(world.store.doc.store, f.client)
-      if (stored < f.clock) model.violate('flush-resolves-after-stored', `flush ${f.id} of ${f.session} (step ${f.step}) resolved with the store at clock ${stored} of its client, not ${f.clock}`)
-    }, (err: unknown) => { f.outcome = rejected(ss, err) })
-    return `${ss.name} flushes (flush ${f.id}, up to clock ${f.clock})`
+    return ss ? flushStep(ctx, ss) : 'no writer'
   } },
   { name: 'close', group: 'core', weight: 1, run: (ctx) => {
     const { world, model } = ctx
@@ -262,6 +266,21 @@ export const STEPS: Step[] = [
       () => ctx.model.violate('read-only-refuses-writes', `${ss.name}: lock() on a read-only session resolved`),
       (err: unknown) => { if (!(err instanceof ReadOnlyError)) ctx.model.violate('read-only-refuses-writes', `${ss.name}: lock() rejected with ${String(err)}, not ReadOnlyError`) })
     return `${ss.name} tries to write and lock (refused)`
+  } },
+  // A page opens a new read-only session and writes at once, before the relay said its access.
+  { name: 'reader-writes-early', group: 'earlyRead', weight: 1, run: ({ world, model }) => {
+    const old = world.sessions.get(READER)!
+    old.closed = true
+    old.s.close()
+    const ss = world.incarnate(READER)
+    const id = model.id()
+    try {
+      ss.s.set('a', { w: id })
+    } catch (err) {
+      if (!(err instanceof ReadOnlyError)) throw err
+      return `${old.name} closes; ${ss.name} connects and writes a = w${id} at once (refused)`
+    }
+    return `${old.name} closes; ${ss.name} connects and writes a = w${id} before it knows its access`
   } },
   { name: 'deliver', group: 'core', weight: 20, run: async ({ world, rng }) => {
     const links = world.links().filter((l) => l.up.length > 0 || l.down.length > 0)
@@ -332,6 +351,22 @@ export const STEPS: Step[] = [
     await world.deliverAll()
     return 'deliver everything not held'
   } },
+  // Two tabs of one browser: one goes offline, the other writes over what came over the channel.
+  { name: 'tab-offline', group: 'channel', weight: 3, run: ({ world, rng }) => {
+    const ss = world.sessions.get(prng.bool(rng) ? 'A' : 'B')!
+    world.net.offline(ss.name)
+    return `tab ${ss.name} goes offline`
+  } },
+  { name: 'tab-write', group: 'channel', weight: 6, run: (ctx) => {
+    const ss = ctx.world.sessions.get(prng.bool(ctx.rng) ? 'A' : 'B')!
+    const key = pick(ctx.rng, PLAIN)!
+    if (chance(ctx.rng, 0.3)) {
+      const did = ss.s.delete(key)
+      return `tab ${ss.name} deletes ${key}${did ? '' : ' (not set)'}`
+    }
+    return `tab ${writeValue(ctx, ss, key, quietNow(ctx))}`
+  } },
+  { name: 'tab-flush', group: 'channel', weight: 3, run: (ctx) => flushStep(ctx, ctx.world.sessions.get(prng.bool(ctx.rng) ? 'A' : 'B')!) },
   { name: 'channel', group: 'channel', weight: 6, run: ({ world, rng }) => {
     const pair = world.pair
     if (!pair) return 'no channel'
@@ -340,6 +375,18 @@ export const STEPS: Step[] = [
     return `${n} updates of ${from.name} over the BroadcastChannel`
   } }
 ]
+
+/**
+ * After each step: a BroadcastChannel is fast, faster than any socket, so what the tabs published
+ * usually reaches the other tab at once; now and then it lags a step or more.
+ */
+export const afterStep = ({ world, rng }: Ctx): string | null => {
+  const pair = world.pair
+  if (!pair || !chance(rng, 0.7)) return null
+  const [a, b] = [world.sessions.get('A')!, world.sessions.get('B')!]
+  const n = pair.forward(a.s) + pair.forward(b.s)
+  return n > 0 ? `  (${n} updates cross the BroadcastChannel)` : null
+}
 
 /** The steps of the groups in `groups`, for {@link chooseStep}. */
 export const stepsOf = (groups: ReadonlySet<Group>): Step[] => STEPS.filter((s) => groups.has(s.group))

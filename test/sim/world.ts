@@ -84,7 +84,6 @@ export class World {
     s.doc.on('beforeObserverCalls', (tr: Y.Transaction) => { ss.current = tr })
     // Registered after the session's own change detection, so it runs after the notifications.
     s.doc.on('afterTransaction', () => { ss.current = null })
-    if (ss.readOnly) this.model.readOnlyClients.add(s.doc.clientID)
     for (const key of WATCHED) {
       const watched: WatchedKey = { key, tracker: null as unknown as Tracker, seen: new Map(), notifications: 0 }
       watched.tracker = s.tracker(() => {
