@@ -7,6 +7,8 @@
  *   --ops core,nested                      step groups (default: all; see ops.ts, README.md)
  *   --keep-going                           with --seeds: do not stop at the first failure
  *   --ignore inv1,inv2                     do not check these invariants (to look past a known bug)
+ *   --shrink                               with --seed: find the fewest steps that still fail the same way
+ *   --skip 3,7 | --only 4,9                with --seed: leave these steps out, or all others (what --shrink prints)
  *
  * A failure prints the seed, the step, the invariant and the command that replays it.
  *
@@ -17,6 +19,7 @@ import { runSeed, type RunResult } from './runner.js'
 import { GROUPS, type Group } from './ops.js'
 import { parseArgs } from 'node:util'
 import { DEFAULT_STEPS, replayCommand } from './replay.js'
+import { shrink } from './shrink.js'
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +30,9 @@ const { values } = parseArgs({
     ops: { type: 'string' },
     'keep-going': { type: 'boolean' },
     ignore: { type: 'string' },
+    shrink: { type: 'boolean' },
+    skip: { type: 'string' },
+    only: { type: 'string' },
     quiet: { type: 'boolean' }
   }
 })
@@ -38,20 +44,28 @@ const groups = new Set<Group>((values.ops ?? GROUPS.join(',')).split(',').map((g
 groups.add('core')
 const steps = values.steps ? Number(values.steps) : DEFAULT_STEPS
 const ignore = new Set(values.ignore ? values.ignore.split(',') : [])
+const only = values.only ? new Set(values.only.split(',').map(Number)) : null
+const skip = new Set(only ? Array.from({ length: steps }, (_, i) => i + 1).filter((s) => !only.has(s)) : values.skip ? values.skip.split(',').map(Number) : [])
 
-const report = (r: RunResult): void => {
+const report = (r: RunResult, steps: number, skipped: ReadonlySet<number> = new Set()): void => {
   const v = r.violations[0]!
   console.log(`FAIL seed ${r.seed} at step ${v.step}${v.step > steps ? ' (quiescence)' : ''}: ${v.invariant}: ${v.message}`)
   for (const more of r.violations.slice(1, 5)) console.log(`  also: ${more.invariant}: ${more.message}`)
-  console.log(`  replay: ${replayCommand(r.seed, steps, groups)}${ignore.size > 0 ? ` --ignore ${[...ignore].join(',')}` : ''}`)
+  console.log(`  replay: ${replayCommand(r.seed, steps, groups, skipped, ignore)}`)
 }
 
 if (values.seed !== undefined) {
   const seed = Number(values.seed)
-  const r = await runSeed({ seed, steps, groups, ignore, onTrace: (line) => console.log(line) })
+  const r = await runSeed({ seed, steps, groups, ignore, skip, onTrace: (line) => console.log(line) })
   if (r.violations.length > 0) {
-    report(r)
+    report(r, steps, skip)
     process.exitCode = 1
+    if (values.shrink) {
+      const shortest = await shrink({ seed, steps, groups, ignore, skip }, r.violations[0]!.invariant)
+      console.log(`\nshrunk to ${shortest.steps - shortest.skip.size} of ${shortest.steps} steps:`)
+      for (const line of shortest.result.trace) console.log(line)
+      report(shortest.result, shortest.steps, shortest.skip)
+    }
   } else console.log(`seed ${seed}: ${steps} steps, every invariant held`)
 } else {
   const from = values.from ? Number(values.from) : 1
@@ -64,7 +78,7 @@ if (values.seed !== undefined) {
     if (r.violations.length === 0) clean++
     else {
       failed.push(r)
-      report(r)
+      report(r, steps)
       if (!values['keep-going']) break
     }
     if (!values.quiet && (seed - from + 1) % 100 === 0) console.log(`… ${seed - from + 1} seeds, ${clean} clean, ${((Date.now() - started) / 1000).toFixed(0)} s`)

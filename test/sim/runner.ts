@@ -1,8 +1,8 @@
 /**
  * Runs one seed: a world, `steps` steps chosen by the seed, the invariants after each, then
  * quiescence and the final invariants. Everything random comes from the seed (the schedule from
- * lib0/prng, the system's own randomness from entropy.ts) and time is virtual, so a seed replays
- * step for step.
+ * lib0/prng, one generator a step; the system's own randomness from entropy.ts) and time is
+ * virtual, so a seed replays step for step.
  *
  * @example
  *   const result = await runSeed({ seed: 7, steps: 60, groups: new Set(GROUPS) })
@@ -26,8 +26,12 @@ export interface RunOptions {
   groups: ReadonlySet<Group>
   /** Called with each line of the trace as it happens (for `--seed`). */
   onTrace?: (line: string) => void
+  /** Steps to leave out (the shrinker's): every other step draws what it drew before. */
+  skip?: ReadonlySet<number>
   /** Invariants not to check (to look past a known bug). */
   ignore?: ReadonlySet<string>
+  /** Called with the world after the last check, before it closes: to look into a failure. */
+  inspect?: (world: World) => void
   /** Real milliseconds a step may take before the run fails as hung. Default 10 s. */
   stepBudgetMs?: number
 }
@@ -39,6 +43,12 @@ export interface RunResult {
   /** The step of the first violation (steps + 1: at quiescence), or null. */
   failedAt: number | null
 }
+
+/**
+ * Each step draws from a generator of its own, made from the seed and the step's number: leaving
+ * a step out (shrinking) leaves what every other step chooses as it was.
+ */
+const stepRng = (seed: number, step: number): prng.PRNG => prng.create(Math.imul(seed, 0x9e3779b1) ^ Math.imul(step, 0x85ebca6b))
 
 const bounded = async <T>(work: Promise<T>, ms: number, what: string): Promise<T> => {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -69,10 +79,11 @@ export const runSeed = async (options: RunOptions): Promise<RunResult> => {
   }
   try {
     await bounded(world.start(), budget, 'start')
-    const rng = prng.create(seed)
     const choices = stepsOf(groups)
     for (let step = 1; step <= steps && model.violations.length === 0; step++) {
+      if (options.skip?.has(step)) continue
       model.step = step
+      const rng = stepRng(seed, step)
       const chosen = chooseStep(rng, choices)
       let line: string
       try {
@@ -105,6 +116,7 @@ export const runSeed = async (options: RunOptions): Promise<RunResult> => {
   } catch (err) {
     model.violate('step-completes', err instanceof Error ? err.stack ?? err.message : String(err))
   } finally {
+    options.inspect?.(world)
     try {
       await bounded(world.close(), budget, 'closing the world')
     } catch (err) {
