@@ -366,6 +366,18 @@ export const STEPS: Step[] = [
     }
     return `tab ${writeValue(ctx, ss, key, quietNow(ctx))}`
   } },
+  // A tab's socket drops and its next one opens: the relay's sync step 1 arrives and the tab
+  // answers, but the relay's sync step 2 is still on its way (the handshake is half done).
+  { name: 'tab-reconnects', group: 'channel', weight: 2, run: async ({ world, rng }) => {
+    const ss = world.sessions.get(prng.bool(rng) ? 'A' : 'B')!
+    for (const link of world.net.links) if (link.client === ss.name && link.state !== 'closed') world.net.drop(link)
+    world.net.online(ss.name)
+    await world.settle()
+    const link = world.net.links.filter((l) => l.client === ss.name && l.state === 'connecting').at(-1)
+    if (!link) return `tab ${ss.name}'s socket drops`
+    const moved = await world.net.deliver(link, 'down')
+    return `tab ${ss.name}'s socket drops; the next opens and gets ${moved - 1} frames of the relay's (${link})`
+  } },
   { name: 'tab-flush', group: 'channel', weight: 3, run: (ctx) => flushStep(ctx, ctx.world.sessions.get(prng.bool(ctx.rng) ? 'A' : 'B')!) },
   { name: 'channel', group: 'channel', weight: 6, run: ({ world, rng }) => {
     const pair = world.pair
