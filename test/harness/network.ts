@@ -16,7 +16,11 @@
  *   with `await rooms.idle()`: every batch applied, stored and its effects sent.
  * - **Faults.** `hold(link)`/`release(link)` per direction; `drop(link)` loses the connection
  *   both ways; `offline(name)` drops a session's link and holds every socket it opens until
- *   `online(name)`; `reconnect(name)` lets it back and flushes until it has re-synced.
+ *   `online(name)`; `reconnect(name)` lets it back and flushes until it has re-synced;
+ *   `giveUp(link)` closes a socket from the client's side with its frames still in flight (held
+ *   until released, as a half-open TCP connection delivers them late); `restartRelay()` drops
+ *   every connection and serves the rooms afresh from the store. `grant` makes a client
+ *   read-only, as the relay's access control would.
  * - **Errors.** Whatever a client's socket handler throws is caught and kept in `escaped`, as a
  *   browser reports an error thrown by an event listener; `close()` throws if any was left there
  *   (`takeEscaped()` takes them).
