@@ -44,7 +44,7 @@
  */
 import * as Y from 'yjs'
 import { RoomRegistry } from '../../relay/room/registry.js'
-import { type RoomStore } from '../../relay/store/room-store.js'
+import type { RoomStore } from '../../relay/store/room-store.js'
 import { MemoryStore } from '../../relay/store/memory-store.js'
 import { Metrics } from '../../relay/metrics.js'
 import { resolveLimits, type LimitOptions } from '../../relay/limits.js'

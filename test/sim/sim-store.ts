@@ -11,7 +11,7 @@
  */
 import * as Y from 'yjs'
 import { MemoryStore } from '../../relay/store/memory-store.js'
-import { type StorePosition } from '../../relay/store/room-store.js'
+import type { StorePosition } from '../../relay/store/room-store.js'
 
 export class SimStore extends MemoryStore {
   /** Everything stored, applied. */
