@@ -8,12 +8,12 @@
  *   await server.lock('count', (s) => { s.count = (s.count ?? 0) + 1 })
  */
 export { connect, ServerState, KEYS, type ConnectOptions, type Status, type Access } from './session.js'
-export { type TokenOption } from './access.js'
+export type { TokenOption } from './access.js'
 export { Tracker, type ChangeListener } from './tracker.js'
 export { subscribeTo, untracked, type TrackerHost } from './subscription.js'
-export { type KeyStore, type Subscriber } from './key-store.js'
+export type { KeyStore, Subscriber } from './key-store.js'
 export { Presence, PRESENCE, type PresenceEntry, type PresenceState } from './presence.js'
-export { type LockOptions } from './lock.js'
-export { type Json } from './json.js'
+export type { LockOptions } from './lock.js'
+export type { Json } from './json.js'
 export { RerunSuppressedError, LockTimeoutError, LockLostError, SessionClosedError, ReadOnlyError } from './errors.js'
 export { configure, defaultSession, serverState, serverStateLock, noRerun, forceRerunBoundSessions, type KeyLock } from './default-session.js'

@@ -56,10 +56,10 @@ export const toFrozenJson = (key: string, value: unknown): Json => {
           if (Object.getOwnPropertySymbols(v).length > 0) fail('an object with symbol keys')
           // Y.Map.set and Y.Array.insert pick the content type by value.constructor: an own
           // "constructor" key on a value or a list item makes Yjs throw "Unexpected content type".
-          if (/^(\[\d+\])?$/.test(path) && Object.prototype.hasOwnProperty.call(v, 'constructor')) fail('an object with a "constructor" key, which Yjs cannot store here')
+          if (/^(\[\d+\])?$/.test(path) && Object.hasOwn(v, 'constructor')) fail('an object with a "constructor" key, which Yjs cannot store here')
           // lib0 decodes an object by assignment, so every other session drops an own "__proto__"
           // key (or takes it for the prototype) while the writer keeps it.
-          if (Object.prototype.hasOwnProperty.call(v, '__proto__')) fail('an object with a "__proto__" key, which other sessions would drop')
+          if (Object.hasOwn(v, '__proto__')) fail('an object with a "__proto__" key, which other sessions would drop')
           const obj: Record<string, Json> = {}
           for (const [k, item] of Object.entries(v)) {
             // defineProperty, so that a "__proto__" key stays a key and does not set the prototype.
@@ -100,7 +100,7 @@ export const jsonEqual = (a: unknown, b: unknown): boolean => {
   const ka = Object.keys(a)
   if (ka.length !== Object.keys(b).length) return false
   for (const k of ka) {
-    if (!Object.prototype.hasOwnProperty.call(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+    if (!Object.hasOwn(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
   }
   return true
 }

@@ -45,7 +45,7 @@ const decoded = (raw: string): string => {
  */
 export const roomFromPath = (path: string, prefix = ''): string | null => {
   const pathname = path.split('?')[0]!
-  if (!pathname.startsWith(prefix + '/')) return null
+  if (!pathname.startsWith(`${prefix}/`)) return null
   const raw = pathname.slice(prefix.length + 1)
   // A malformed escape is taken as it is, as the reference relay takes every path.
   const name = decoded(raw)

@@ -34,7 +34,7 @@ const tokens = async (room: string) => {
   const key = new TextEncoder().encode(SECRET)
   return {
     write: await signToken({ secret: SECRET, rooms: [room], sub: 'ann' }),
-    read: await signToken({ secret: SECRET, rooms: [room.split('/')[0] + '/*'], access: 'read', sub: 'bob' }),
+    read: await signToken({ secret: SECRET, rooms: [`${room.split('/')[0]}/*`], access: 'read', sub: 'bob' }),
     wrongRoom: await signToken({ secret: SECRET, rooms: ['elsewhere', `${room}x`] }),
     expired: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now - 5).sign(key),
     badSignature: await signToken({ secret: OTHER_SECRET, rooms: [room] }),

@@ -106,10 +106,10 @@ test('the lock of a key is one object, by attribute or by item', async () => {
   const s = configure({ url: relay.url, room: 'original-lock-view', WebSocketPolyfill: WebSocket, broadcastChannel: false })
   pool.track(s)
   await s.ready
-  assert.equal(serverStateLock.count, serverStateLock['count'])
+  assert.equal(serverStateLock.count, serverStateLock.count)
   assert.notEqual(serverStateLock.count, serverStateLock.other)
   await serverStateLock.count!(() => { if (!('count' in serverState)) serverState.count = 0 })
-  await serverStateLock['count']!(() => { serverState.count += 1 })
+  await serverStateLock.count!(() => { serverState.count += 1 })
   assert.equal(serverState.count, 1)
   assert.equal(defaultSession(), s)
 })
@@ -120,7 +120,7 @@ test('keys are strings: symbol keys are refused, and names like __proto__ are pl
   assert.throws(() => { (writer.state as any)[sym] = 1 }, TypeError)
   assert.throws(() => { delete (writer.state as any)[sym] }, TypeError)
   assert.equal((writer.state as any)[sym], undefined)
-  writer.state['__proto__'] = { a: 1 }
+  writer.state.__proto__ = { a: 1 }
   writer.state.constructor = 'c'
   await eventually(() => reader.has('constructor') && reader.has('__proto__'), 'the odd keys')
   assert.deepEqual(reader.get('__proto__'), { a: 1 })

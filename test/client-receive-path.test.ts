@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { sessionPool, untilKey } from './support/helpers.js'
 import { connect } from '../client/index.js'
 import type { ServerState } from '../client/session.js'

@@ -109,10 +109,10 @@ const check = (blocks: Block[]): { diagnostics: Diagnostic[]; output: string; st
     for (const [index, block] of blocks.entries()) {
       const name = `block-${index}.${block.lang}`
       // The code keeps its lines, so a diagnostic's line maps back to the Markdown's.
-      writeFileSync(join(dir, name), block.code + '\nexport {}\n')
+      writeFileSync(join(dir, name), `${block.code}\nexport {}\n`)
       files.push(name)
     }
-    writeFileSync(join(dir, 'prelude.d.ts'), PRELUDE + 'export {}\n')
+    writeFileSync(join(dir, 'prelude.d.ts'), `${PRELUDE}export {}\n`)
     writeFileSync(join(dir, 'frameworks.d.ts'), FRAMEWORKS)
     writeFileSync(join(dir, 'canary.ts'), CANARY)
     const source = (path: string) => join(ROOT, path)

@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Network } from './harness/index.js'
 import { updateOf } from './support/helpers.js'
-import { type StorePosition } from '../relay/store/room-store.js'
+import type { StorePosition } from '../relay/store/room-store.js'
 import { MemoryStore } from '../relay/store/memory-store.js'
 
 /** A memory store whose appends for the held rooms wait until the test releases them. */

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { LeveldbPersistence } from 'y-leveldb'
-import { type RoomStore } from '../relay/store/room-store.js'
+import type { RoomStore } from '../relay/store/room-store.js'
 import { LevelStore } from '../relay/store/level-store.js'
 import { MemoryStore } from '../relay/store/memory-store.js'
 import { UnavailableError } from '../relay/store/unavailable.js'
@@ -55,7 +55,7 @@ const batches = async (): Promise<{
   await probe.destroy()
   probeDir.remove()
   let proto = Object.getPrototypeOf(db) as Record<string, unknown> | null
-  while (proto && !Object.prototype.hasOwnProperty.call(proto, '_batch')) proto = Object.getPrototypeOf(proto) as Record<string, unknown> | null
+  while (proto && !Object.hasOwn(proto, '_batch')) proto = Object.getPrototypeOf(proto) as Record<string, unknown> | null
   assert.ok(proto, 'a LevelDB class with _batch')
   type Batch = (this: unknown, ops: unknown, options: unknown, callback: (err?: Error | null) => void) => void
   const original = proto._batch as Batch

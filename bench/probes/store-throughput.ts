@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { LeveldbPersistence } from 'y-leveldb'
-import { type RoomStore } from '../../relay/store/room-store.js'
+import type { RoomStore } from '../../relay/store/room-store.js'
 import { FSYNC_MODES, LevelStore } from '../../relay/store/level-store.js'
 import { median } from '../lib/stats.js'
 

@@ -173,7 +173,7 @@ describe('where elements get their session', () => {
     const host = mount(html`
       <probe-element url=${url} room=${room}></probe-element>
       <probe-element url=${url} room=${room}></probe-element>
-      <probe-element url=${url} room=${room + 'x'}></probe-element>`)
+      <probe-element url=${url} room=${`${room}x`}></probe-element>`)
     const [a, b, c] = [...host.querySelectorAll<ProbeElement>('probe-element')]
     assert(a!.server === b!.server, 'same url and room: one session')
     assert(a!.server !== c!.server, 'another room: another session')

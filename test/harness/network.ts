@@ -16,9 +16,12 @@
  *   with `await rooms.idle()`: every batch applied, stored and its effects sent.
  * - **Faults.** `hold(link)`/`release(link)` per direction; `drop(link)` loses the connection
  *   both ways; `offline(name)` drops a session's link and holds every socket it opens until
- *   `online(name)`; `reconnect(name)` lets it back and flushes until it has re-synced.
- * - **Access.** `grants.set(name, grant)` gives `name`'s next connections that grant (read-only,
- *   say), as the relay's access control would before the room is joined.
+ *   `online(name)`; `reconnect(name)` lets it back and flushes until it has re-synced;
+ *   `giveUp(link)` closes a socket from the client's side with its frames still in flight (held
+ *   until released, as a half-open TCP connection delivers them late); `restartRelay()` drops
+ *   every connection and serves the rooms afresh from the store. `grant` makes a client
+ *   read-only, as the relay's access control would, and so does
+ *   `grants.set(name, grant)` for `name`'s next connections.
  * - **Errors.** Whatever a client's socket handler throws is caught and kept in `escaped`, as a
  *   browser reports an error thrown by an event listener; `close()` throws if any was left there
  *   (`takeEscaped()` takes them).
@@ -41,7 +44,7 @@
  */
 import * as Y from 'yjs'
 import { RoomRegistry } from '../../relay/room/registry.js'
-import { type RoomStore } from '../../relay/store/room-store.js'
+import type { RoomStore } from '../../relay/store/room-store.js'
 import { MemoryStore } from '../../relay/store/memory-store.js'
 import { Metrics } from '../../relay/metrics.js'
 import { resolveLimits, type LimitOptions } from '../../relay/limits.js'
@@ -53,7 +56,7 @@ import { CLOSE } from '../../protocol/close-codes.js'
 import { roomFromPath } from '../../protocol/room-names.js'
 import { connect, type ConnectOptions, type ServerState } from '../../client/index.js'
 import { memoryLogger, within } from '../support/helpers.js'
-import { fakeWebSocket, type FakeSocket } from './fake-socket.js'
+import { FakeSocket, fakeWebSocket } from './fake-socket.js'
 import { Link, type Direction } from './link.js'
 import { HarnessPeer } from './relay-peer.js'
 import { HarnessBus } from './harness-bus.js'
@@ -75,6 +78,8 @@ export interface NetworkOptions {
   waiterHoldMs?: number
   /** The timer of that bound: pass one to move its time by hand. Default `setTimeout`. */
   schedule?: Schedule
+  /** What the relay lets the client named `client` do (a read-only session, say). Default: everything. */
+  grant?: (client: string) => PeerGrant | undefined
   /** Bound of every wait (a session's sync, a new socket), in ms. Default 5 s. */
   timeout?: number
   /** Rounds after which `flushAll()` gives up as never quiet. Default 200. */
@@ -88,7 +93,8 @@ export class Network {
   readonly bus = new HarnessBus()
   readonly log = memoryLogger()
   readonly metrics = new Metrics()
-  readonly rooms: RoomRegistry
+  /** The relay's rooms; a new registry after {@link restartRelay}. */
+  rooms: RoomRegistry
   /** The WebSocket class of this network, for `connect({ WebSocketPolyfill })` or by hand. */
   readonly WebSocket: new (url: string) => FakeSocket
   /** Every link so far, oldest first. */
@@ -104,23 +110,14 @@ export class Network {
   private readonly linkWaiters: Array<{ client: string; resolve: (link: Link) => void }> = []
   private readonly timeout: number
   private readonly maxRounds: number
+  private readonly options: NetworkOptions
 
   constructor(options: NetworkOptions = {}) {
     this.store = options.store ?? new MemoryStore()
     this.timeout = options.timeout ?? 5_000
     this.maxRounds = options.maxRounds ?? 200
-    this.rooms = new RoomRegistry({
-      limits: resolveLimits(options.limits ?? {}),
-      limited: new LogLimiter(this.log, 60_000),
-      store: this.store,
-      bus: this.bus,
-      metrics: this.metrics,
-      log: this.log,
-      leaseMs: options.leaseMs ?? 10_000,
-      compactEvery: options.compactEvery ?? 500,
-      ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
-      ...(options.schedule ? { schedule: options.schedule } : {})
-    }, 60 * 60_000)
+    this.options = options
+    this.rooms = this.newRegistry()
     this.WebSocket = fakeWebSocket({
       created: (socket) => this.created(socket),
       sent: (socket, frame) => { this.linkOf(socket).up.push({ kind: 'frame', frame }) },
@@ -261,6 +258,49 @@ export class Network {
     return link
   }
 
+  /**
+   * The relay restarts from its store, as after a crash: every connection is lost both ways
+   * (what was in flight is gone), the rooms and their leases are dropped, and the next
+   * connections load the rooms afresh from the store.
+   */
+  async restartRelay(): Promise<void> {
+    for (const link of this.links) if (link.state !== 'closed') this.drop(link)
+    await this.rooms.idle().catch(() => {})
+    await this.rooms.close()
+    this.rooms = this.newRegistry()
+  }
+
+  /**
+   * The client gives its socket up on its own, as y-websocket's silence watchdog does, while the
+   * frames it sent are still in flight: they stay queued, held, and reach the relay (before the
+   * close) only when the test releases or delivers them, after the session's next socket synced
+   * if the test likes. The relay still counts the old connection as open until then.
+   */
+  giveUp(link: Link): void {
+    if (link.state !== 'open') return
+    link.held.up = true
+    const socket = link.socket
+    // y-websocket handles its own close like a close event: a new socket, on its back-off timer.
+    this.guard(link, () => socket.onclose?.({ type: 'close', code: 1006, reason: 'given up', wasClean: false }))
+    if (socket.readyState !== FakeSocket.CLOSED) socket.close(1006, 'given up')
+  }
+
+  private newRegistry(): RoomRegistry {
+    const options = this.options
+    return new RoomRegistry({
+      limits: resolveLimits(this.options.limits ?? {}),
+      limited: new LogLimiter(this.log, 60_000),
+      store: this.store,
+      bus: this.bus,
+      metrics: this.metrics,
+      log: this.log,
+      leaseMs: options.leaseMs ?? 10_000,
+      compactEvery: options.compactEvery ?? 500,
+      ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
+      ...(options.schedule ? { schedule: options.schedule } : {})
+    }, 60 * 60_000)
+  }
+
   /** Waits until every loaded room has handled, stored and sent what it has queued. */
   idle(): Promise<void> {
     return this.rooms.idle()
@@ -384,7 +424,7 @@ export class Network {
       return
     }
     if (link.state !== 'connecting') return this.rooms.released(room)
-    link.peer = new HarnessPeer(link, room, this.rooms, this.log, this.grants.get(link.client))
+    link.peer = new HarnessPeer(link, room, this.rooms, this.log, this.grants.get(link.client) ?? this.options.grant?.(link.client))
     link.state = 'open'
     room.join(link.peer)
     this.guard(link, () => link.socket.open())

@@ -369,7 +369,7 @@ export const spawnRelay = async (args: string[], env: NodeJS.ProcessEnv = {}): P
   )
   return {
     url,
-    httpUrl: url.replace('ws://', 'http://') + '/',
+    httpUrl: `${url.replace('ws://', 'http://')}/`,
     proc,
     output,
     exited,
