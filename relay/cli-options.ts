@@ -21,7 +21,8 @@ const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => '-' + 
 
 const LIMIT_HELP: Record<LimitName, string> = {
   maxQueuedBytes: 'bytes queued for one socket; more closes it with 1008',
-  maxUpdateItems: 'structs + deleted ranges in one update; more closes with 4413',
+  maxUpdateItems: 'structs + deleted ranges + client entries in one update; more closes with 4413',
+  maxUpdateWork: 'structs one update may walk or split in the room (a split counts 200); more closes with 4413',
   maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
   maxPendingBytes: 'updates a room holds for missing ones; more closes with 1008',
   maxLockRequests: 'open lock requests per connection; more are DENIED',

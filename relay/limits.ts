@@ -19,10 +19,16 @@ export interface Limits {
    */
   maxQueuedBytes: number
   /**
-   * Structs plus deleted ranges in one update; a larger update is refused with 4413 before it is
-   * applied. Default 100,000.
+   * Structs plus deleted ranges plus client entries in one update; a larger update is refused with
+   * 4413 before it is applied. Default 100,000.
    */
   maxUpdateItems: number
+  /**
+   * Work one update may make the relay do on what the room holds: structs walked by its deleted
+   * ranges plus 200 for each item it would split (relay/update-work.ts); about 11 ns a unit. A
+   * larger update is refused with 4413 before it is applied. Default 5,000,000 (about 50 ms).
+   */
+  maxUpdateWork: number
   /**
    * A room's size, as an update of the whole room (what a joining client downloads). An update
    * that could grow it past this is refused with 4413. Default 32 MiB: as many struct objects in
@@ -55,6 +61,7 @@ export type LimitOptions = Partial<Limits>
 export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxQueuedBytes: 64 * MiB,
   maxUpdateItems: 100_000,
+  maxUpdateWork: 5_000_000,
   maxRoomBytes: 32 * MiB,
   maxPendingBytes: 64 * KiB,
   maxLockRequests: 256,

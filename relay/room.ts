@@ -39,8 +39,9 @@ import type { Logger } from './log.js'
 import type { LogLimiter } from './log-limiter.js'
 import type { Limits } from './limits.js'
 import { updateCost } from './update-cost.js'
+import { UpdateWork } from './update-work.js'
 import { RoomSize } from './room-size.js'
-import { PendingUpdates } from './pending.js'
+import { PendingUpdates, RETRIES } from './pending.js'
 import { Presence } from './presence.js'
 import { DEFAULT_WAITER_HOLD_MS, WaiterHold, merged, updateFrame, type Schedule } from './waiter-hold.js'
 import { asBuffer } from './as-buffer.js'
@@ -477,26 +478,33 @@ export class Room {
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
     this.checkUpdate(update)
     this.applyParsedUpdate(peer, update)
-    if (!this.pending.applied(peer)) {
-      throw new PeerError(CLOSE.policyViolation, `updates that wait for missing updates passed ${this.ctx.limits.maxPendingBytes} bytes`, 'maxPendingBytes')
-    }
+    const over = this.pending.applied(peer)
+    if (!over) return
+    const reason = `updates that wait for missing updates passed ${this.ctx.limits.maxPendingBytes} bytes, or were re-read ${RETRIES} times that`
+    for (const sender of over) if (sender !== peer) sender.overLimit('maxPendingBytes', CLOSE.policyViolation, reason)
+    if (over.includes(peer)) throw new PeerError(CLOSE.policyViolation, reason, 'maxPendingBytes')
   }
 
   /**
    * Throws a {@link PeerError} unless `update` parses and is within the limits: at most
-   * `maxUpdateItems` structs and deleted ranges, and not able to grow the room past `maxRoomBytes`.
-   * Costs O(update), never O(room).
+   * `maxUpdateItems` structs, deleted ranges and client entries, at most `maxUpdateWork` of work on
+   * the room's structs (update-work.ts), and not able to grow the room past `maxRoomBytes`.
+   * Costs O(update × log(room)), never O(room).
    */
   private checkUpdate(update: Uint8Array): void {
-    const { maxUpdateItems, maxRoomBytes } = this.ctx.limits
+    const { maxUpdateItems, maxUpdateWork, maxRoomBytes } = this.ctx.limits
     let items: number
+    const work = new UpdateWork(this.doc)
     try {
-      items = updateCost(update, maxUpdateItems).items
+      items = updateCost(update, maxUpdateItems, work).items
     } catch (err) {
       throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
     }
     if (items > maxUpdateItems) {
-      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} structs and deleted ranges`, 'maxUpdateItems')
+      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} structs, deleted ranges and client entries`, 'maxUpdateItems')
+    }
+    if (work.total > maxUpdateWork) {
+      throw new PeerError(CLOSE.tooLarge, `update would make the relay walk or split over ${maxUpdateWork} structs' worth of the room`, 'maxUpdateWork')
     }
     parsePeerUpdate(update)
     if (!this.size.admits(update.length, items)) {
