@@ -35,7 +35,7 @@ export interface ConnectionDeps {
   log: Logger
   rooms: RoomRegistry
   limits: Limits
-  /** For lines a client can cause over and over: once a minute per cause. */
+  /** For lines a client can cause over and over: once a minute per kind (never per room or path: a client picks those). */
   limited: LogLimiter
   /** Called once when the connection is done, to forget it. */
   onDetached(conn: RelayConnection): void
@@ -130,9 +130,9 @@ export class RelayConnection implements Peer {
     const room = this.roomName
     metrics.inc('errors_total')
     if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      limited.warn(`too-big:${room}`, 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room, conn: this.id, limit: maxMessageBytes })
+      limited.warn('too-big', 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room, conn: this.id, limit: maxMessageBytes })
     } else {
-      limited.warn(`socket:${room}:${err.code}`, 'socket error', { room, conn: this.id, error: err.message, code: err.code })
+      limited.warn(`socket:${err.code}`, 'socket error', { room, conn: this.id, error: err.message, code: err.code })
     }
   }
 
@@ -162,7 +162,7 @@ export class RelayConnection implements Peer {
   overLimit(limit: LimitName, code: number, reason: string): void {
     if (this.closed) return
     this.deps.metrics.limitHit(limit)
-    this.deps.limited.warn(`limit:${limit}:${this.roomName}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
+    this.deps.limited.warn(`limit:${limit}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
     // Nothing more it sends is read, and it is dropped soon after the close frame went out.
     this.close(code, reason, 250)
     this.ws.pause()

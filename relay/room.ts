@@ -55,7 +55,7 @@ export interface RoomContext {
   /** Compact the room's store after this many appends. */
   compactEvery: number
   limits: Limits
-  /** For lines a client can cause over and over: once a minute per cause. */
+  /** For lines a client can cause over and over: once a minute per kind (never per room: a client picks it). */
   limited: LogLimiter
   /** Called when the room dropped itself (see {@link Room.failed}). */
   onFailed(room: Room): void
@@ -149,7 +149,7 @@ export class Room {
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
-        ctx.limited.warn(`lease-expired:${name}`, 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
+        ctx.limited.warn('lease-expired', 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
       },
       onDeny: (r, reason) => this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_DENIED, id: r.id, reason }))),
       onRevoke: (r) => {
@@ -198,7 +198,7 @@ export class Room {
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {
         ctx.metrics.limitHit(limit)
-        ctx.limited.warn(`limit:${limit}:${name}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
+        ctx.limited.warn(`lock-limit:${limit}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
       },
       ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {})
     }
@@ -437,7 +437,7 @@ export class Room {
           if (!mayPublishPresence(peer)) break
           for (const limit of this.presence.apply(peer, update)) {
             this.ctx.metrics.limitHit(limit)
-            this.ctx.limited.warn(`limit:${limit}:${this.name}`, 'awareness states dropped: over a limit', { room: this.name, conn: peer.id, limit })
+            this.ctx.limited.warn(`presence-limit:${limit}`, 'awareness states dropped: over a limit', { room: this.name, conn: peer.id, limit })
           }
           break
         }

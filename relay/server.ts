@@ -200,7 +200,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     if (name === null) {
       const path = (req.url ?? '').split('?')[0]!.slice(0, 200)
       return wss.handleUpgrade(req, socket, head, (ws) =>
-        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, `room:${path}`, { path }))
+        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, 'room', { path }))
     }
     const ignore = () => {} // a socket that fails while the hook runs is dropped by handleUpgrade
     socket.on('error', ignore)
