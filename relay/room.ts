@@ -24,7 +24,7 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import {
-  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss
+  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 import { LeaseTable } from './leases.js'
@@ -86,6 +86,8 @@ interface Batch {
   barrier?: boolean
   /** Peers whose sync step 1 is answered in this batch, with the state vector to answer. */
   syncAnswers: Map<Peer, Map<number, number>>
+  /** COMMITs each peer sent in this batch: each is an open request until the batch's replies go. */
+  commits: Map<Peer, number>
   /** Peers whose query awareness is answered in this batch. */
   awarenessAnswers: Set<Peer>
   /** Peers sent a lock reply in this batch (GRANT, DONE, DENIED, FLUSHED, ACCESS): corked. */
@@ -134,6 +136,8 @@ export class Room {
   failed = false
   /** What the room lends its lock messages. */
   readonly lockContext: LockContext
+  /** The doc's state vector as GRANT and RETAINED carry it, until the doc changes: once a batch, not once a reply. */
+  private encodedStateVector: Uint8Array | null = null
 
   private constructor(readonly name: string, private readonly ctx: RoomContext) {
     this.awareness.setLocalState(null)
@@ -145,7 +149,9 @@ export class Room {
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
         this.urgentReply(r.holder)
-        this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
+        this.defer(() => {
+          if (!r.holder.closed) this.out.send(r.holder, encodeYss({ type: YSS_GRANT, id: r.id, stateVector: this.stateVector() }))
+        })
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
@@ -163,6 +169,7 @@ export class Room {
     const waits = this.leases.waits?.bind(this.leases)
     this.out = new WaiterHold(waits ? ctx.waiterHoldMs ?? DEFAULT_WAITER_HOLD_MS : 0, waits ?? (() => false), ctx.schedule)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      this.encodedStateVector = null
       if (origin === LOAD) return
       this.size.grew(update)
       const batch = this.batch!
@@ -191,7 +198,9 @@ export class Room {
         ctx.metrics.inc('locks_retained_total')
         // The holder's next lock waits for it: written first, like a GRANT.
         this.urgentReply(peer)
-        this.batch!.effects.push(() => this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) })))
+        this.batch!.effects.push(() => {
+          if (!peer.closed) this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: this.stateVector() }))
+        })
       },
       retainers: new WeakSet<Peer>(),
       check: (update) => this.checkUpdate(update),
@@ -276,6 +285,14 @@ export class Room {
     await this.compactStore()
   }
 
+  /**
+   * The doc's state vector, encoded once until the doc changes: in a room with many client ids it
+   * costs as much as a transaction, and 256 GRANTs in one batch computed it 256 times (30 s).
+   */
+  private stateVector(): Uint8Array {
+    return (this.encodedStateVector ??= grantStateVector(this.doc))
+  }
+
   /** `peer` gets a reply in this batch that others wait for: corked with the rest, written first. */
   private urgentReply(peer: Peer): void {
     this.batch?.urgent.add(peer)
@@ -319,7 +336,7 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), commits: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if ('run' in item) batch.effects.push(item.run)
@@ -444,9 +461,11 @@ export class Room {
         case MESSAGE_QUERY_AWARENESS:
           this.answerAwareness(peer)
           break
-        case MESSAGE_YSS:
-          handleLockMessage(this.lockContext, peer, decodeYss(d))
+        case MESSAGE_YSS: {
+          const m = decodeYss(d)
+          if (m.type !== YSS_COMMIT || this.mayCommit(peer, m.id)) handleLockMessage(this.lockContext, peer, m)
           break
+        }
         default:
           throw new PeerError(CLOSE.protocolError, `unknown message type ${type}`)
       }
@@ -456,6 +475,23 @@ export class Room {
       if (e.limit) peer.overLimit(e.limit, e.code, e.message)
       else peer.fail(e.code, e.message)
     }
+  }
+
+  /**
+   * A COMMIT counts as an open lock request until its reply goes, at the end of the batch: past
+   * `maxLockRequests` in one batch it is DENIED, unapplied. Without it, COMMITs on one retained
+   * lease escape the cap on requests, each answered with the room's whole state vector.
+   */
+  private mayCommit(peer: Peer, id: number): boolean {
+    const commits = this.batch!.commits
+    const n = (commits.get(peer) ?? 0) + 1
+    commits.set(peer, n)
+    const max = this.ctx.limits.maxLockRequests
+    if (n <= max) return true
+    const detail = `over ${max} commits in one batch`
+    this.lockContext.refused(peer, 'maxLockRequests', detail)
+    this.lockContext.reply(peer, { type: YSS_DENIED, id, reason: `too many open lock requests on this connection: ${detail}` })
+    return false
   }
 
   private handleSync(peer: Peer, d: decoding.Decoder): void {
