@@ -21,6 +21,9 @@ const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => '-' + 
 
 const LIMIT_HELP: Record<LimitName, string> = {
   maxQueuedBytes: 'bytes queued for one socket; more closes it with 1008',
+  maxQueuedBytesTotal: 'bytes queued for all sockets; more closes those holding most with 1013',
+  maxDrainMs: 'time a socket has to drain what is queued for it; else closed with 1008',
+  maxConnectionsPerAddress: 'open WebSockets per client address (not loopback unless --cap-loopback); more get HTTP 429',
   maxUpdateItems: 'structs + deleted ranges + client entries in one update; more closes with 4413',
   maxUpdateWork: 'structs one update may walk or split in the room (a split counts 200); more closes with 4413',
   maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
@@ -136,6 +139,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       anonymous: { type: 'boolean' },
       'allowed-origins': { type: 'string' },
       'read-only-presence': { type: 'boolean' },
+      'cap-loopback': { type: 'boolean' },
       ...CLUSTER_FLAGS,
       ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagOf(name), { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' }
@@ -183,6 +187,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(values.anonymous ? { anonymous: true } : {}),
     ...(origins ? { allowedOrigins: origins } : {}),
     ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {}),
+    ...(values['cap-loopback'] ? { capLoopback: true } : {}),
     ...limitOptions(values as Record<string, string | undefined>),
     ...shared
   }

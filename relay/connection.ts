@@ -8,7 +8,8 @@
  * before its room is loaded, an expiry timer, exist only when there are some).
  *
  * It bounds what the relay holds for the client: what is queued on its socket (a socket that
- * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008), and the frames
+ * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008; when all sockets
+ * together would pass `maxQueuedBytesTotal`, those holding the most are closed with 1013), and the frames
  * it sends before its room is loaded (`maxEarlyFrames`, `maxEarlyBytes`; more close it with 1008).
  *
  * @example
@@ -29,6 +30,7 @@ import type { Room } from './room.js'
 import type { RoomRegistry } from './room-registry.js'
 import type { LogLimiter } from './log-limiter.js'
 import type { LimitName, Limits } from './limits.js'
+import type { OutboundBudget, Queue } from './outbound-budget.js'
 
 export interface ConnectionDeps {
   metrics: Metrics
@@ -41,6 +43,8 @@ export interface ConnectionDeps {
   onDetached(conn: RelayConnection): void
   /** The largest frame ws accepts (`maxPayload`), for the log line of a larger one. */
   maxMessageBytes: number
+  /** What all connections together may have queued. */
+  budget: OutboundBudget<RelayConnection>
 }
 
 /**
@@ -78,7 +82,7 @@ export const closeReason = (reason: string): string => {
   return cut
 }
 
-export class RelayConnection implements Peer {
+export class RelayConnection implements Peer, Queue {
   readonly id = nextId++
   /** When the socket was accepted (`Date.now()`). */
   readonly openedAt = Date.now()
@@ -89,6 +93,8 @@ export class RelayConnection implements Peer {
   /** The frames that came before the room was loaded; null while there are none. */
   private early: Uint8Array[] | null = null
   private earlyBytes = 0
+  /** Bytes handed to the socket so far. */
+  private sent = 0
   private readonly stopExpiry: (() => void) | undefined
 
   /**
@@ -139,12 +145,15 @@ export class RelayConnection implements Peer {
   socketClosed(code: number): void {
     this.deps.log.debug('connection closed', { room: this.roomName, conn: this.id, code, user: this.grant?.user })
     this.closed = true
+    this.deps.budget.forget(this)
     this.detach()
   }
 
   send(frame: Uint8Array): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.reserve(frame.length)) return
     this.ws.send(frame)
+    this.sent += frame.length
+    this.deps.budget.sent(this)
     this.deps.metrics.inc('messages_out_total')
     this.deps.metrics.inc('bytes_out_total', frame.length)
   }
@@ -154,9 +163,21 @@ export class RelayConnection implements Peer {
     // What ws has not yet handed to the kernel: its own queue and the socket's write buffer.
     const queued = this.ws.bufferedAmount
     const max = this.deps.limits.maxQueuedBytes
-    if (queued === 0 || queued + bytes <= max) return true
-    this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
-    return false
+    if (queued !== 0 && queued + bytes > max) {
+      this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
+      return false
+    }
+    const evicted = this.deps.budget.evict(this, bytes)
+    for (const hog of evicted) hog.overLimit('maxQueuedBytesTotal', CLOSE.tryAgainLater, 'the relay holds all it may queue for its clients, the most for this one; try again later')
+    return !evicted.includes(this)
+  }
+
+  queued(): number {
+    return this.ws.bufferedAmount
+  }
+
+  sentBytes(): number {
+    return this.sent
   }
 
   overLimit(limit: LimitName, code: number, reason: string): void {
@@ -188,6 +209,7 @@ export class RelayConnection implements Peer {
     if (this.closed) return
     this.closed = true
     this.early = null
+    this.deps.budget.forget(this)
     this.ws.close(code, closeReason(reason))
     const force = setTimeout(() => this.ws.terminate(), graceMs)
     force.unref()

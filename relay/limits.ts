@@ -19,6 +19,22 @@ export interface Limits {
    */
   maxQueuedBytes: number
   /**
+   * Bytes queued for all sockets together. A frame that would pass it closes the sockets that
+   * hold the most with 1013 (try again later) until it fits, before anything is encoded. Default
+   * 256 MiB, for a relay of 1 GB.
+   */
+  maxQueuedBytesTotal: number
+  /**
+   * How long a socket may take to drain what was queued for it, whatever it sends meanwhile;
+   * one that has not is closed with 1008. Default 60,000 ms (a full `maxQueuedBytes` at 1.1 MB/s).
+   */
+  maxDrainMs: number
+  /**
+   * WebSockets one client address may hold open (loopback addresses are not counted unless
+   * `capLoopback`); another upgrade from it is answered HTTP 429. 0: no cap. Default 256.
+   */
+  maxConnectionsPerAddress: number
+  /**
    * Structs plus deleted ranges plus client entries in one update; a larger update is refused with
    * 4413 before it is applied. Default 100,000.
    */
@@ -60,6 +76,9 @@ export type LimitOptions = Partial<Limits>
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxQueuedBytes: 64 * MiB,
+  maxQueuedBytesTotal: 256 * MiB,
+  maxDrainMs: 60_000,
+  maxConnectionsPerAddress: 256,
   maxUpdateItems: 100_000,
   maxUpdateWork: 5_000_000,
   maxRoomBytes: 32 * MiB,

@@ -32,6 +32,8 @@ import { isUnavailable } from './unavailable.js'
 import type { Cluster, ClusterOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
+import { OutboundBudget } from './outbound-budget.js'
+import { PerAddress } from './per-address.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions {
@@ -72,6 +74,8 @@ export interface RelayOptions extends AccessOptions, LimitOptions {
    * only: with `redis`, nothing is held.
    */
   waiterHoldMs?: number
+  /** Count loopback addresses against `maxConnectionsPerAddress` too (by default they are not: a reverse proxy on the same host is one). */
+  capLoopback?: boolean
   /** Interval of the ws ping; a connection that sent nothing by the next ping, not even a pong, is dropped. Default 30 s. */
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
@@ -133,7 +137,9 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     limits,
     limited
   }, idleUnloadMs)
-  const deps = { metrics, log, rooms, limits, limited, maxMessageBytes, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
+  const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
+  const deps = { metrics, log, rooms, limits, limited, maxMessageBytes, budget, onDetached: (conn: RelayConnection) => connections.delete(conn) }
   /** The sockets held open to be refused (see `refuse`); the admitted ones are in `connections`. */
   const refusing = new Set<WebSocket>()
   const gauges = () => {
@@ -218,6 +224,14 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const http = createServer(onRequest)
   http.on('upgrade', (req, socket, head) => {
     if (closing) return socket.destroy()
+    const address = (socket as Socket).remoteAddress
+    if (!perAddress.admit(address)) {
+      metrics.limitHit('maxConnectionsPerAddress')
+      limited.warn('limit:maxConnectionsPerAddress', 'connection refused: over a limit', { address, limit: 'maxConnectionsPerAddress', max: limits.maxConnectionsPerAddress })
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    socket.once('close', () => perAddress.release(address))
     void onUpgrade(req, socket as Socket, head)
   })
 
@@ -244,12 +258,20 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     }
   }, options.pingMs ?? 30_000)
   heartbeat.unref()
+  // A socket that has not drained what was queued for it in time is closed, whatever it sends.
+  const drains = setInterval(() => {
+    for (const conn of budget.sweep(Date.now(), limits.maxDrainMs)) {
+      conn.overLimit('maxDrainMs', CLOSE.policyViolation, `the client did not read what was queued for it within ${limits.maxDrainMs} ms`)
+    }
+  }, Math.max(20, Math.min(1_000, limits.maxDrainMs / 4)))
+  drains.unref()
   ready = true
   log.debug('listening', { url, http: httpUrl, store: cluster ? 'redis+postgres' : options.store ? 'custom' : options.memory ? 'memory' : `leveldb:${options.dataDir ?? './data'}` })
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(heartbeat)
+      clearInterval(drains)
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
