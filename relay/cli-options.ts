@@ -37,7 +37,7 @@ const LIMIT_HELP: Record<LimitName, string> = {
 }
 
 const LIMIT_LINES = LIMIT_NAMES.map((name) =>
-  `  --${flagOf(name)} N`.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
+  `  --${flagOf(name)} N `.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
 
 export const HELP = `Usage: y-server-state-relay [options]
 
