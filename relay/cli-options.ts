@@ -32,6 +32,7 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxLockKeyChars: 'characters of keys in a connection\'s open lock requests',
   maxAwarenessStates: 'awareness states per connection; more are dropped',
   maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
+  maxIdleRooms: 'rooms kept loaded with no connection; past it the longest idle is unloaded at once',
   maxEarlyFrames: 'frames sent before the room is loaded; more closes with 1008',
   maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
 }
@@ -64,6 +65,9 @@ Access (with none of --auth-secret, --auth-public-key, only a loopback host is s
   --anonymous               serve anyone with no token, even on a host that is not loopback
   --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com
   --read-only-presence      publish the presence of read-only connections (default: dropped)
+  --max-token-ttl DURATION  refuse (4401) a token whose exp is further away: seconds, or 30m, 1h, 7d (default 1d)
+  --cap-loopback            count loopback addresses against --max-connections-per-address too
+  --source-maps             serve the demo's .map files (they carry its sources; default: 404)
   -h, --help                show this help
 
 Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
@@ -107,6 +111,14 @@ const keyFile = (flag: string, path: string): string => {
   }
 }
 
+const ttlFlag = (flag: string, value: string): number => {
+  try {
+    return parseTtl(value)
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`)
+  }
+}
+
 const integer = (name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
   if (value === undefined) return undefined
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -140,6 +152,8 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       'allowed-origins': { type: 'string' },
       'read-only-presence': { type: 'boolean' },
       'cap-loopback': { type: 'boolean' },
+      'source-maps': { type: 'boolean' },
+      'max-token-ttl': { type: 'string' },
       ...CLUSTER_FLAGS,
       ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagOf(name), { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' }
@@ -188,6 +202,8 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(origins ? { allowedOrigins: origins } : {}),
     ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {}),
     ...(values['cap-loopback'] ? { capLoopback: true } : {}),
+    ...(values['source-maps'] ? { sourceMaps: true } : {}),
+    ...(values['max-token-ttl'] !== undefined ? { maxTokenTtl: ttlFlag('--max-token-ttl', values['max-token-ttl']) } : {}),
     ...limitOptions(values as Record<string, string | undefined>),
     ...shared
   }

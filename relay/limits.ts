@@ -66,6 +66,11 @@ export interface Limits {
   maxAwarenessStates: number
   /** Bytes of one awareness state, JSON-encoded; a larger one is dropped. Default 64 KiB. */
   maxAwarenessBytes: number
+  /**
+   * Rooms kept loaded with no connection, waiting out `idleUnloadMs`; past it the longest idle is
+   * unloaded at once (compacted first). Default 1,000.
+   */
+  maxIdleRooms: number
   /** Frames one connection may send before its room is loaded; more close it with 1008. Default 1,024. */
   maxEarlyFrames: number
   /** Bytes one connection may send before its room is loaded; more close it with 1008. Default 16 MiB. */
@@ -87,6 +92,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxLockKeyChars: 64 * KiB,
   maxAwarenessStates: 4,
   maxAwarenessBytes: 64 * KiB,
+  maxIdleRooms: 1_000,
   maxEarlyFrames: 1_024,
   maxEarlyBytes: 16 * MiB
 }

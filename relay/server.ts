@@ -82,6 +82,8 @@ export interface RelayOptions extends AccessOptions, LimitOptions {
   compactEvery?: number
   /** Folders (or files, served at `/<name>`) served over HTTP for paths other than the endpoints. Default: the built demo page. */
   staticDirs?: string[]
+  /** Serve the `.map` files of those folders too (they carry the sources). Default false. */
+  sourceMaps?: boolean
   logLevel?: LogLevel
   logger?: Logger
 }
@@ -153,16 +155,22 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
    * Refuses a connection with a close code: for good with a 44xx one, or 1011 when the
    * `authenticate` hook failed. Y-websocket clients before 3.x take any open for a success and
    * reconnect at once after the close: holding the socket first bounds them to about one attempt
-   * a refusal delay. The log line names the cause, never the request's query (its token).
+   * a refusal delay. Nothing the socket sends meanwhile is read. The log line names the cause,
+   * never the request's query (its token).
    */
   const refuse = (ws: WebSocket, code: number, reason: string, cause: string, fields: LogFields): void => {
     metrics.inc('errors_total')
     metrics.refused(code)
     limited.warn(cause, `connection refused: ${reason}`, fields)
     refusing.add(ws)
-    ws.on('message', () => {})
+    // Nothing it sends is read: a refused socket's frames (90 MB each, sent during the hold) would be held.
+    ws.pause()
     ws.on('error', () => {})
-    const timer = setTimeout(() => ws.close(code, closeReason(reason)), refusalDelayMs)
+    const timer = setTimeout(() => {
+      ws.close(code, closeReason(reason))
+      // It cannot be read answering the close: dropped soon after.
+      setTimeout(() => ws.terminate(), 250).unref()
+    }, refusalDelayMs)
     timer.unref()
     ws.on('close', () => {
       clearTimeout(timer)
@@ -182,7 +190,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!
-    if (path === '/healthz') {
+    if (!access.hostAllowed(req)) {
+      metrics.inc('errors_total')
+      limited.warn('host', 'request refused: host not allowed', { host: (req.headers.host ?? '').slice(0, 200), path: path.slice(0, 200) })
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('host not allowed: a relay with no access control answers loopback names only\n')
+    } else if (path === '/healthz') {
       // With several relays, a relay whose Redis or PostgreSQL does not answer is not ready.
       void (cluster ? cluster.health() : Promise.resolve({ ok: true, problems: [] as string[] })).then(({ ok, problems }) => {
         const up = ready && !closing && ok
@@ -196,7 +208,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       void api(req, res)
     } else {
       if (path === INSPECT_PAGE) req.url = `${INSPECT_PAGE}.html`
-      serveStatic(staticDirs, req, res)
+      serveStatic(staticDirs, req, res, options.sourceMaps ?? false)
     }
   }
 

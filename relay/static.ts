@@ -3,7 +3,8 @@
  * file is served at `/<its name>` alone. A path is resolved inside its folder, and the file it
  * names must be there too once symlinks are followed (a symlink out of the folder is not
  * served), with no segment starting with a dot. By default only the built demo page is served:
- * `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources.
+ * `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources, nor
+ * source maps (which carry them) unless `maps` is true.
  *
  * @example
  *   http.createServer((req, res) => serveStatic(['./dist/demo', './demo/index.html'], req, res))
@@ -64,7 +65,7 @@ const fileIn = (entry: string, path: string): string | null => {
   }
 }
 
-export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerResponse): void => {
+export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerResponse, maps = false): void => {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end()
     return
@@ -77,7 +78,7 @@ export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerRes
     return
   }
   if (path.endsWith('/')) path += 'index.html'
-  const hidden = path.split('/').some((segment) => segment.startsWith('.'))
+  const hidden = path.split('/').some((segment) => segment.startsWith('.')) || (!maps && path.endsWith('.map'))
   for (const dir of hidden ? [] : dirs) {
     const file = fileIn(dir, path)
     if (file === null) continue
