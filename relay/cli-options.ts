@@ -28,7 +28,7 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxUpdateWork: 'structs one update may walk or split in the room (a split counts 200); more closes with 4413',
   maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
   maxPendingBytes: 'updates a room holds for missing ones; more closes with 1008',
-  maxLockRequests: 'open lock requests per connection; more are DENIED',
+  maxLockRequests: 'open lock requests (and COMMITs in one batch) per connection; more are DENIED',
   maxLockKeyChars: 'characters of keys in a connection\'s open lock requests',
   maxAwarenessStates: 'awareness states per connection; more are dropped',
   maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
@@ -59,18 +59,21 @@ Options:
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
 
-Access (with none of --auth-secret, --auth-public-key, only a loopback host is served):
+Access (with none of --auth-secret, --auth-public-key, only a loopback host is served, to pages
+of loopback origins and clients that send no Origin, with a loopback Host header):
   --auth-secret SECRET      require a JWT signed with SECRET, HS256, 32+ bytes (env AUTH_SECRET)
   --auth-public-key FILE    require a JWT signed by the key pair of this PEM public key (ES256, RS256)
   --anonymous               serve anyone with no token, even on a host that is not loopback
-  --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com
+  --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com;
+                            with no access control, adds to the loopback ones and lifts the Host check
   --read-only-presence      publish the presence of read-only connections (default: dropped)
   --max-token-ttl DURATION  refuse (4401) a token whose exp is further away: seconds, or 30m, 1h, 7d (default 1d)
   --cap-loopback            count loopback addresses against --max-connections-per-address too
   --source-maps             serve the demo's .map files (they carry its sources; default: 404)
   -h, --help                show this help
 
-Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
+Limits and budgets (docs/limits.md: what a client sees on each; hits counted in /metrics as
+yss_limit_hits_total; log lines a client can cause are written once a minute per kind):
 ${LIMIT_LINES}
 ${CLUSTER_HELP}
   y-server-state-relay token --help   prints a token for a script or a try

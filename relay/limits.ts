@@ -2,7 +2,7 @@
  * The relay's abuse limits: what one socket, one update, one room or one connection's locks and
  * presence may cost the relay. Each default is far above what a real deployment uses; each is a
  * `startRelay` option and a CLI flag, and each time one is hit `/metrics` counts it in
- * `yss_limit_hits_total{limit="<snake_case name>"}`. README.md ("Limits") says what happens then.
+ * `yss_limit_hits_total{limit="<snake_case name>"}`. docs/limits.md says what a client sees then.
  *
  * @example
  *   const limits = resolveLimits({ maxRoomBytes: 8 * MiB }) // the rest at their defaults

@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { eventually, rawSocket, testRelay, within } from './helpers.js'
 import { signToken } from '../relay/tokens.js'
+import { UsageError, parseCli } from '../relay/cli-options.js'
 
 const SECRET = 'a test secret of at least 32 bytes!!'
 
@@ -123,4 +124,11 @@ test('past maxIdleRooms rooms left by everyone, the longest idle is unloaded at 
   } finally {
     await relay.close()
   }
+})
+
+test('--max-token-ttl, --source-maps and --cap-loopback parse into their options', () => {
+  assert.deepEqual(
+    (({ maxTokenTtl, sourceMaps, capLoopback }) => ({ maxTokenTtl, sourceMaps, capLoopback }))(parseCli(['--max-token-ttl', '7d', '--source-maps', '--cap-loopback', '--memory'], {}) as never),
+    { maxTokenTtl: 7 * 86_400, sourceMaps: true, capLoopback: true })
+  assert.throws(() => parseCli(['--max-token-ttl', 'forever'], {}), UsageError)
 })
