@@ -530,14 +530,14 @@ export class Room {
   private checkUpdate(update: Uint8Array): void {
     const { maxUpdateItems, maxUpdateWork, maxRoomBytes } = this.ctx.limits
     let items: number
-    const work = new UpdateWork(this.doc)
+    const work = new UpdateWork(this.doc, maxUpdateWork)
     try {
       items = updateCost(update, maxUpdateItems, work).items
     } catch (err) {
       throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
     }
     if (items > maxUpdateItems) {
-      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} structs, deleted ranges and client entries`, 'maxUpdateItems')
+      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} items (structs and deleted ranges, and client entries)`, 'maxUpdateItems')
     }
     if (work.total > maxUpdateWork) {
       throw new PeerError(CLOSE.tooLarge, `update would make the relay walk or split over ${maxUpdateWork} structs' worth of the room`, 'maxUpdateWork')

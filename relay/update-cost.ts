@@ -28,16 +28,29 @@ export interface UpdateCost {
   items: number
 }
 
+/** An item id. */
+export interface Id {
+  client: number
+  clock: number
+}
+
+/** Where an item goes: between its origins, in its parent (a root type's name or an item's id; null: its origins'), under a map key. */
+export interface ItemPlace {
+  origin: Id | null
+  rightOrigin: Id | null
+  parent: string | Id | null
+  parentSub: string | null
+}
+
 /**
- * What a reader that weighs an update against a doc is told (see update-work.ts): each deleted
- * range, and each item id a struct refers to (its origins and its parent).
+ * What a reader that weighs an update against a doc is told (see update-work.ts): where each
+ * struct starts, where each item goes, and each deleted range.
  */
 export interface CostVisitor {
-  /** A struct of `client` starts at `clock`; the ids it refers to follow. */
+  /** A struct of `client` starts at `clock`; if it is an item, {@link item} follows. */
   struct(client: number, clock: number): void
+  item(place: ItemPlace): void
   deleted(client: number, clock: number, length: number): void
-  /** An id a struct refers to: `after` for an origin (the struct goes after it), else before it. */
-  refers(client: number, clock: number, after: boolean): void
 }
 
 /** Counts an update's structs, deleted ranges and client entries, stopping once their sum passes `max`. */
@@ -92,25 +105,22 @@ const utf16Length = (utf8: Uint8Array): number => {
   return n
 }
 
-/** An item id (client, clock), told to `visit` if there is one. */
-const readId = (d: decoding.Decoder, visit: CostVisitor | undefined, after: boolean): void => {
-  const client = decoding.readVarUint(d)
-  const clock = decoding.readVarUint(d)
-  visit?.refers(client, clock, after)
-}
+const readId = (d: decoding.Decoder): Id => ({ client: decoding.readVarUint(d), clock: decoding.readVarUint(d) })
 
 /** Skips one struct; returns its length (its clocks) when there is a visitor, else 0. */
 const skipStruct = (d: decoding.Decoder, visit: CostVisitor | undefined): number => {
   const info = decoding.readUint8(d)
   const ref = info & BITS5
   if (ref === 0 || ref === 10) return decoding.readVarUint(d) // GC or Skip: a length
-  if (info & BIT8) readId(d, visit, true) // origin
-  if (info & BIT7) readId(d, visit, false) // right origin
+  const origin = info & BIT8 ? readId(d) : null
+  const rightOrigin = info & BIT7 ? readId(d) : null
+  let parent: string | Id | null = null
+  let parentSub: string | null = null
   if ((info & (BIT7 | BIT8)) === 0) {
-    if (decoding.readVarUint(d) === 1) skipBytes(d) // parent: a root type's name
-    else readId(d, visit, false) // or an item's id
-    if (info & BIT6) skipBytes(d) // parentSub
+    parent = decoding.readVarUint(d) === 1 ? decoding.readVarString(d) : readId(d) // a root type's name, or an item's id
+    if (info & BIT6) parentSub = decoding.readVarString(d)
   }
+  visit?.item({ origin, rightOrigin, parent, parentSub })
   return skipContent(d, ref, visit !== undefined)
 }
 

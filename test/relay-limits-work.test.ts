@@ -104,3 +104,33 @@ test('pending structs filled one gap at a time: re-read a bounded number of time
     await relay.close()
   }
 })
+
+/** `n` items, each of a client of its own, all inserted at the start of the list `a`: concurrent inserts at one place. */
+const concurrentInserts = (n: number, firstClient: number): Uint8Array =>
+  Y.mergeUpdates(Array.from({ length: n }, (_, i) => {
+    const d = new Y.Doc()
+    d.clientID = firstClient + i
+    d.getArray('a').insert(0, [i])
+    return Y.encodeStateAsUpdate(d)
+  }))
+
+test('concurrent inserts at one place cost the relay a walk over each other: past maxUpdateWork, 4413', async () => {
+  const relay = await testRelay()
+  try {
+    const raw = await joined(relay, 'concurrent')
+    // 5,000 at once: each is placed by walking the ones before it, 12.5 million steps.
+    raw.send(updateFrame(concurrentInserts(5_000, 1_000_000)))
+    assert.equal(await fate(raw), 4413)
+    assert.equal(relay.metrics.hits('maxUpdateWork'), 1)
+    // 3,000 in two updates of 1,500 are within the limit; 2,000 more walk the 3,000 the room holds too.
+    const writer = await joined(relay, 'concurrent')
+    writer.send(updateFrame(concurrentInserts(1_500, 2_000_000)))
+    writer.send(updateFrame(concurrentInserts(1_500, 3_000_000)))
+    assert.equal(await fate(writer), 'applied')
+    writer.send(updateFrame(concurrentInserts(2_000, 4_000_000)))
+    assert.equal(await fate(writer), 4413)
+    assert.equal(relay.metrics.hits('maxUpdateWork'), 2)
+  } finally {
+    await relay.close()
+  }
+})

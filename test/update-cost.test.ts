@@ -69,6 +69,6 @@ test('updateCost tells a visitor where each struct starts, as Yjs counts clocks 
   doc.getMap('m').set('k', new Uint8Array([1]))
   const update = Y.encodeStateAsUpdate(doc)
   const starts: string[] = []
-  updateCost(update, Infinity, { struct: (client, clock) => starts.push(`${client}:${clock}`), deleted: () => {}, refers: () => {} })
+  updateCost(update, Infinity, { struct: (client, clock) => starts.push(`${client}:${clock}`), item: () => {}, deleted: () => {} })
   assert.deepEqual(starts, Y.decodeUpdate(update).structs.map((s) => `${s.id.client}:${s.id.clock}`))
 })
