@@ -78,7 +78,7 @@ const textRoom = async (relay: ChildRelay, room: string, chars: number): Promise
   return { raw, client: src.clientID }
 }
 
-/** An update of `n` client entries of one one-item struct each: n client ids, 2n items. */
+/** An update of `n` client entries of one map item each, under keys of their own: n client ids, 2n items. */
 const manyClients = (n: number, first: number): Uint8Array => {
   const e = encoding.createEncoder()
   encoding.writeVarUint(e, n)
@@ -86,9 +86,10 @@ const manyClients = (n: number, first: number): Uint8Array => {
     encoding.writeVarUint(e, 1)
     encoding.writeVarUint(e, first + c)
     encoding.writeVarUint(e, 0)
-    encoding.writeUint8(e, 8) // an Any item, parent by name
+    encoding.writeUint8(e, 8 | 0b100000) // an Any item, parent by name, under a key of its own (no concurrent inserts at one place)
     encoding.writeVarUint(e, 1)
     encoding.writeVarString(e, 'ids')
+    encoding.writeVarString(e, `k${first + c}`)
     encoding.writeVarUint(e, 1)
     encoding.writeAny(e, 0)
   }
@@ -194,6 +195,21 @@ const ROWS: Row[] = [
       const bytes = sendAll(raw, setup as Uint8Array[])
       await settled(raw)
       return { bytes, ended: await ending(raw, 1_000) }
+    }
+  },
+  {
+    name: 'update (10,000 concurrent inserts at one place)',
+    setup: async () => updateFrame(Y.mergeUpdates(Array.from({ length: 10_000 }, (_, i) => {
+      const d = new Y.Doc()
+      d.clientID = 1_000_000 + i
+      d.getArray('a').insert(0, [i])
+      return Y.encodeStateAsUpdate(d)
+    }))),
+    attack: async (relay, setup) => {
+      const raw = await joined(relay, 'concurrent')
+      raw.send(setup as Uint8Array)
+      await settled(raw)
+      return { bytes: (setup as Uint8Array).length, ended: await ending(raw, 1_000) }
     }
   },
   {
