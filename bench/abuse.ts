@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/abuse.ts                 # every scenario
  *   node --import tsx bench/abuse.ts bomb locks      # some
+ *   npm run bench -- abuse [row…]                    # the amplification table (abuse-table.ts)
  *
  * Each scenario prints one line. Against a relay without the limits, some of these sizes take
  * gigabytes: `pending`, `growth` and `query` are scaled so that they stay under about 1 GB there.
@@ -19,6 +20,7 @@ import {
   type ChildRelay, type HealthyPair
 } from '../test/support/limits-helpers.js'
 import { YSS_ACQUIRE, YSS_DENIED, encodeYss } from '../protocol/messages.js'
+import { runTable } from './abuse-table.js'
 
 type Scenario = (relay: ChildRelay, pair: HealthyPair) => Promise<string>
 
@@ -208,6 +210,12 @@ const SCENARIOS: Record<string, Scenario> = {
     raw.ws.close()
     return `500 presence states of 100 KB: a joiner's presence frame is ${(frame.length / 1e6).toFixed(2)} MB; relay +${relay.growthMb().toFixed(0)} MB`
   }
+}
+
+// `abuse [row…]` (as `npm run bench -- abuse` passes it): the amplification table of issue 19.
+if (process.argv[2] === 'abuse') {
+  await runTable(process.argv.slice(3))
+  process.exit(0)
 }
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SCENARIOS)

@@ -24,6 +24,11 @@ import { rooms } from './scenarios/rooms.js'
 const SCENARIOS: Scenario[] = [fanout, paced, connections, locks, chat, render, coldLoad, cluster, rooms]
 
 const names = positional()
+// The amplification table runs alone, against our relay only (bench/abuse-table.ts).
+if (names[0] === 'abuse') {
+  process.argv.splice(2, process.argv.length, ...process.argv.slice(process.argv.indexOf('abuse')))
+  await import('./abuse.js')
+}
 const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n))
 if (unknown.length > 0) {
   console.error(`unknown scenario ${unknown.join(', ')}; choose from: ${SCENARIOS.map((s) => s.name).join(', ')}`)

@@ -22,19 +22,24 @@ const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => '-' + 
 
 const LIMIT_HELP: Record<LimitName, string> = {
   maxQueuedBytes: 'bytes queued for one socket; more closes it with 1008',
-  maxUpdateItems: 'structs + deleted ranges in one update; more closes with 4413',
+  maxQueuedBytesTotal: 'bytes queued for all sockets; more closes those holding most with 1013',
+  maxDrainMs: 'time a socket has to drain what is queued for it; else closed with 1008',
+  maxConnectionsPerAddress: 'open WebSockets per client address (not loopback unless --cap-loopback); more get HTTP 429',
+  maxUpdateItems: 'structs + deleted ranges + client entries in one update; more closes with 4413',
+  maxUpdateWork: 'structs one update may walk or split in the room (a split counts 200); more closes with 4413',
   maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
   maxPendingBytes: 'updates a room holds for missing ones; more closes with 1008',
-  maxLockRequests: 'open lock requests per connection; more are DENIED',
+  maxLockRequests: 'open lock requests (and COMMITs in one batch) per connection; more are DENIED',
   maxLockKeyChars: 'characters of keys in a connection\'s open lock requests',
   maxAwarenessStates: 'awareness states per connection; more are dropped',
   maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
+  maxIdleRooms: 'rooms kept loaded with no connection; past it the longest idle is unloaded at once',
   maxEarlyFrames: 'frames sent before the room is loaded; more closes with 1008',
   maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
 }
 
 const LIMIT_LINES = LIMIT_NAMES.map((name) =>
-  `  --${flagOf(name)} N`.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
+  `  --${flagOf(name)} N `.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
 
 export const HELP = `Usage: y-server-state-relay [options]
 
@@ -60,15 +65,21 @@ Options:
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
 
-Access (with none of --auth-secret, --auth-public-key, only a loopback host is served):
+Access (with none of --auth-secret, --auth-public-key, only a loopback host is served, to pages
+of loopback origins and clients that send no Origin, with a loopback Host header):
   --auth-secret SECRET      require a JWT signed with SECRET, HS256, 32+ bytes (env AUTH_SECRET)
   --auth-public-key FILE    require a JWT signed by the key pair of this PEM public key (ES256, RS256)
   --anonymous               serve anyone with no token, even on a host that is not loopback
-  --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com
+  --allowed-origins A,B     refuse (4403) browser pages from other origins, e.g. https://app.example.com;
+                            with no access control, adds to the loopback ones and lifts the Host check
   --read-only-presence      publish the presence of read-only connections (default: dropped)
+  --max-token-ttl DURATION  refuse (4401) a token whose exp is further away: seconds, or 30m, 1h, 7d (default 1d)
+  --cap-loopback            count loopback addresses against --max-connections-per-address too
+  --source-maps             serve the demo's .map files (they carry its sources; default: 404)
   -h, --help                show this help
 
-Limits (README.md, "Limits"; each hit counted in /metrics as yss_limit_hits_total):
+Limits and budgets (docs/limits.md: what a client sees on each; hits counted in /metrics as
+yss_limit_hits_total; log lines a client can cause are written once a minute per kind):
 ${LIMIT_LINES}
 ${CLUSTER_HELP}
   y-server-state-relay token --help   prints a token for a script or a try
@@ -109,6 +120,14 @@ const keyFile = (flag: string, path: string): string => {
   }
 }
 
+const ttlFlag = (flag: string, value: string): number => {
+  try {
+    return parseTtl(value)
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`)
+  }
+}
+
 const integer = (name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
   if (value === undefined) return undefined
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -142,6 +161,9 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       anonymous: { type: 'boolean' },
       'allowed-origins': { type: 'string' },
       'read-only-presence': { type: 'boolean' },
+      'cap-loopback': { type: 'boolean' },
+      'source-maps': { type: 'boolean' },
+      'max-token-ttl': { type: 'string' },
       ...CLUSTER_FLAGS,
       ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagOf(name), { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' }
@@ -195,6 +217,9 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(values.anonymous ? { anonymous: true } : {}),
     ...(origins ? { allowedOrigins: origins } : {}),
     ...(readOnlyPresence !== undefined ? { readOnlyPresence } : {}),
+    ...(values['cap-loopback'] ? { capLoopback: true } : {}),
+    ...(values['source-maps'] ? { sourceMaps: true } : {}),
+    ...(values['max-token-ttl'] !== undefined ? { maxTokenTtl: ttlFlag('--max-token-ttl', values['max-token-ttl']) } : {}),
     ...limitOptions(values as Record<string, string | undefined>),
     ...shared
   }

@@ -8,7 +8,8 @@
  * before its room is loaded, an expiry timer, exist only when there are some).
  *
  * It bounds what the relay holds for the client: what is queued on its socket (a socket that
- * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008), and the frames
+ * holds `maxQueuedBytes` and is sent more does not read, and is closed with 1008; when all sockets
+ * together would pass `maxQueuedBytesTotal`, those holding the most are closed with 1013), and the frames
  * it sends before its room is loaded (`maxEarlyFrames`, `maxEarlyBytes`; more close it with 1008).
  *
  * @example
@@ -29,18 +30,21 @@ import type { Room } from './room/room.js'
 import type { RoomRegistry } from './room/registry.js'
 import type { LogLimiter } from './log-limiter.js'
 import type { LimitName, Limits } from './limits.js'
+import type { OutboundBudget, Queue } from './outbound-budget.js'
 
 export interface ConnectionDeps {
   metrics: Metrics
   log: Logger
   rooms: RoomRegistry
   limits: Limits
-  /** For lines a client can cause over and over: once a minute per cause. */
+  /** For lines a client can cause over and over: once a minute per kind (never per room or path: a client picks those). */
   limited: LogLimiter
   /** Called once when the connection is done, to forget it. */
   onDetached(conn: RelayConnection): void
   /** The largest frame ws accepts (`maxPayload`), for the log line of a larger one. */
   maxMessageBytes: number
+  /** What all connections together may have queued. */
+  budget: OutboundBudget<RelayConnection>
 }
 
 /**
@@ -78,7 +82,7 @@ export const closeReason = (reason: string): string => {
   return cut
 }
 
-export class RelayConnection implements Peer {
+export class RelayConnection implements Peer, Queue {
   readonly id = nextId++
   /** When the socket was accepted (`Date.now()`). */
   readonly openedAt = Date.now()
@@ -89,6 +93,8 @@ export class RelayConnection implements Peer {
   /** The frames that came before the room was loaded; null while there are none. */
   private early: Uint8Array[] | null = null
   private earlyBytes = 0
+  /** Bytes handed to the socket so far. */
+  private sent = 0
   private readonly stopExpiry: (() => void) | undefined
 
   /**
@@ -130,21 +136,24 @@ export class RelayConnection implements Peer {
     const room = this.roomName
     metrics.inc('errors_total')
     if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      limited.warn(`too-big:${room}`, 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room, conn: this.id, limit: maxMessageBytes })
+      limited.warn('too-big', 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room, conn: this.id, limit: maxMessageBytes })
     } else {
-      limited.warn(`socket:${room}:${err.code}`, 'socket error', { room, conn: this.id, error: err.message, code: err.code })
+      limited.warn(`socket:${err.code}`, 'socket error', { room, conn: this.id, error: err.message, code: err.code })
     }
   }
 
   socketClosed(code: number): void {
     this.deps.log.debug('connection closed', { room: this.roomName, conn: this.id, code, user: this.grant?.user })
     this.closed = true
+    this.deps.budget.forget(this)
     this.detach()
   }
 
   send(frame: Uint8Array): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.reserve(frame.length)) return
     this.ws.send(frame)
+    this.sent += frame.length
+    this.deps.budget.sent(this)
     this.deps.metrics.inc('messages_out_total')
     this.deps.metrics.inc('bytes_out_total', frame.length)
   }
@@ -154,15 +163,27 @@ export class RelayConnection implements Peer {
     // What ws has not yet handed to the kernel: its own queue and the socket's write buffer.
     const queued = this.ws.bufferedAmount
     const max = this.deps.limits.maxQueuedBytes
-    if (queued === 0 || queued + bytes <= max) return true
-    this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
-    return false
+    if (queued !== 0 && queued + bytes > max) {
+      this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
+      return false
+    }
+    const evicted = this.deps.budget.evict(this, bytes)
+    for (const hog of evicted) hog.overLimit('maxQueuedBytesTotal', CLOSE.tryAgainLater, 'the relay holds all it may queue for its clients, the most for this one; try again later')
+    return !evicted.includes(this)
+  }
+
+  queued(): number {
+    return this.ws.bufferedAmount
+  }
+
+  sentBytes(): number {
+    return this.sent
   }
 
   overLimit(limit: LimitName, code: number, reason: string): void {
     if (this.closed) return
     this.deps.metrics.limitHit(limit)
-    this.deps.limited.warn(`limit:${limit}:${this.roomName}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
+    this.deps.limited.warn(`limit:${limit}`, 'connection closed: over a limit', { room: this.roomName, conn: this.id, limit, code, reason })
     // Nothing more it sends is read, and it is dropped soon after the close frame went out.
     this.close(code, reason, 250)
     this.ws.pause()
@@ -188,6 +209,7 @@ export class RelayConnection implements Peer {
     if (this.closed) return
     this.closed = true
     this.early = null
+    this.deps.budget.forget(this)
     this.ws.close(code, closeReason(reason))
     const force = setTimeout(() => this.ws.terminate(), graceMs)
     force.unref()

@@ -2,7 +2,7 @@
  * The relay's abuse limits: what one socket, one update, one room or one connection's locks and
  * presence may cost the relay. Each default is far above what a real deployment uses; each is a
  * `startRelay` option and a CLI flag, and each time one is hit `/metrics` counts it in
- * `yss_limit_hits_total{limit="<snake_case name>"}`. docs/limits.md says what happens then.
+ * `yss_limit_hits_total{limit="<snake_case name>"}`. docs/limits.md says what a client sees then.
  *
  * @example
  *   const limits = resolveLimits({ maxRoomBytes: 8 * MiB }) // the rest at their defaults
@@ -19,10 +19,32 @@ export interface Limits {
    */
   maxQueuedBytes: number
   /**
-   * Structs plus deleted ranges in one update; a larger update is refused with 4413 before it is
-   * applied. Default 100,000.
+   * Bytes queued for all sockets together. A frame that would pass it closes the sockets that
+   * hold the most with 1013 (try again later) until it fits, before anything is encoded. Default
+   * 256 MiB, for a relay of 1 GB.
+   */
+  maxQueuedBytesTotal: number
+  /**
+   * How long a socket may take to drain what was queued for it, whatever it sends meanwhile;
+   * one that has not is closed with 1008. Default 60,000 ms (a full `maxQueuedBytes` at 1.1 MB/s).
+   */
+  maxDrainMs: number
+  /**
+   * WebSockets one client address may hold open (loopback addresses are not counted unless
+   * `capLoopback`); another upgrade from it is answered HTTP 429. 0: no cap. Default 256.
+   */
+  maxConnectionsPerAddress: number
+  /**
+   * Structs plus deleted ranges plus client entries in one update; a larger update is refused with
+   * 4413 before it is applied. Default 100,000.
    */
   maxUpdateItems: number
+  /**
+   * Work one update may make the relay do on what the room holds: structs walked by its deleted
+   * ranges plus 200 for each item it would split (relay/update-work.ts); about 11 ns a unit. A
+   * larger update is refused with 4413 before it is applied. Default 5,000,000 (about 50 ms).
+   */
+  maxUpdateWork: number
   /**
    * A room's size, as an update of the whole room (what a joining client downloads). An update
    * that could grow it past this is refused with 4413. Default 32 MiB: as many struct objects in
@@ -44,6 +66,11 @@ export interface Limits {
   maxAwarenessStates: number
   /** Bytes of one awareness state, JSON-encoded; a larger one is dropped. Default 64 KiB. */
   maxAwarenessBytes: number
+  /**
+   * Rooms kept loaded with no connection, waiting out `idleUnloadMs`; past it the longest idle is
+   * unloaded at once (compacted first). Default 1,000.
+   */
+  maxIdleRooms: number
   /** Frames one connection may send before its room is loaded; more close it with 1008. Default 1,024. */
   maxEarlyFrames: number
   /** Bytes one connection may send before its room is loaded; more close it with 1008. Default 16 MiB. */
@@ -54,13 +81,18 @@ export type LimitOptions = Partial<Limits>
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxQueuedBytes: 64 * MiB,
+  maxQueuedBytesTotal: 256 * MiB,
+  maxDrainMs: 60_000,
+  maxConnectionsPerAddress: 256,
   maxUpdateItems: 100_000,
+  maxUpdateWork: 5_000_000,
   maxRoomBytes: 32 * MiB,
   maxPendingBytes: 64 * KiB,
   maxLockRequests: 256,
   maxLockKeyChars: 64 * KiB,
   maxAwarenessStates: 4,
   maxAwarenessBytes: 64 * KiB,
+  maxIdleRooms: 1_000,
   maxEarlyFrames: 1_024,
   maxEarlyBytes: 16 * MiB
 }

@@ -1,12 +1,14 @@
 /**
  * Log lines that a client can cause over and over (a refused connection that its client retries,
  * a frame over the size limit that it resends) are logged once per cause and interval, with a
- * count of the repeats, so that the log cannot grow with every retry.
+ * count of the repeats, so that the log cannot grow with every retry. A cause is a kind of line
+ * (`room`, `limit:maxQueuedBytes`), never a value a client picks (a path, a room name): those go
+ * in the fields, or 2,000 distinct bad paths would log 2,000 lines.
  *
  * @example
  *   const once = new LogLimiter(log, 60_000)
- *   once.warn(`refused:${room}`, 'connection refused', { room }) // logged
- *   once.warn(`refused:${room}`, 'connection refused', { room }) // counted, logged with the next
+ *   once.warn('refused', 'connection refused', { room: 'a' }) // logged
+ *   once.warn('refused', 'connection refused', { room: 'b' }) // counted, logged with the next
  */
 import type { LogFields, Logger } from './log.js'
 

@@ -34,6 +34,8 @@ import { isUnavailable } from './store/unavailable.js'
 import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
+import { OutboundBudget } from './outbound-budget.js'
+import { PerAddress } from './access/per-address.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
@@ -71,12 +73,16 @@ export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayO
    * only: with `redis`, nothing is held.
    */
   waiterHoldMs?: number
+  /** Count loopback addresses against `maxConnectionsPerAddress` too (by default they are not: a reverse proxy on the same host is one). */
+  capLoopback?: boolean
   /** Interval of the ws ping; a connection that sent nothing by the next ping, not even a pong, is dropped. Default 30 s. */
   pingMs?: number
   /** Compact a room's store after this many appends. Default 500. */
   compactEvery?: number
   /** Folders (or files, served at `/<name>`) served over HTTP for paths other than the endpoints. Default: the built demo page. */
   staticDirs?: string[]
+  /** Serve the `.map` files of those folders too (they carry the sources). Default false. */
+  sourceMaps?: boolean
   logLevel?: LogLevel
   logger?: Logger
 }
@@ -132,7 +138,9 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     limits,
     limited
   }, idleUnloadMs)
-  const deps = { metrics, log, rooms, limits, limited, maxMessageBytes, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
+  const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
+  const deps = { metrics, log, rooms, limits, limited, maxMessageBytes, budget, onDetached: (conn: RelayConnection) => connections.delete(conn) }
   /** The sockets held open to be refused (see `refuse`); the admitted ones are in `connections`. */
   const refusing = new Set<WebSocket>()
   const gauges = () => {
@@ -146,16 +154,22 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
    * Refuses a connection with a close code: for good with a 44xx one, or 1011 when the
    * `authenticate` hook failed. Y-websocket clients before 3.x take any open for a success and
    * reconnect at once after the close: holding the socket first bounds them to about one attempt
-   * a refusal delay. The log line names the cause, never the request's query (its token).
+   * a refusal delay. Nothing the socket sends meanwhile is read. The log line names the cause,
+   * never the request's query (its token).
    */
   const refuse = (ws: WebSocket, code: number, reason: string, cause: string, fields: LogFields): void => {
     metrics.inc('errors_total')
     metrics.refused(code)
     limited.warn(cause, `connection refused: ${reason}`, fields)
     refusing.add(ws)
-    ws.on('message', () => {})
+    // Nothing it sends is read: a refused socket's frames (90 MB each, sent during the hold) would be held.
+    ws.pause()
     ws.on('error', () => {})
-    const timer = setTimeout(() => ws.close(code, closeReason(reason)), refusalDelayMs)
+    const timer = setTimeout(() => {
+      ws.close(code, closeReason(reason))
+      // It cannot be read answering the close: dropped soon after.
+      setTimeout(() => ws.terminate(), 250).unref()
+    }, refusalDelayMs)
     timer.unref()
     ws.on('close', () => {
       clearTimeout(timer)
@@ -175,7 +189,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!
-    if (path === '/healthz') {
+    if (!access.hostAllowed(req)) {
+      metrics.inc('errors_total')
+      limited.warn('host', 'request refused: host not allowed', { host: (req.headers.host ?? '').slice(0, 200), path: path.slice(0, 200) })
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('host not allowed: a relay with no access control answers loopback names only\n')
+    } else if (path === '/healthz') {
       // With several relays, a relay whose Redis or PostgreSQL does not answer is not ready.
       void (cluster ? cluster.health() : Promise.resolve({ ok: true, problems: [] as string[] })).then(({ ok, problems }) => {
         const up = ready && !closing && ok
@@ -189,7 +207,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       void api(req, res)
     } else {
       if (path === INSPECT_PAGE) req.url = `${INSPECT_PAGE}.html`
-      serveStatic(staticDirs, req, res)
+      serveStatic(staticDirs, req, res, options.sourceMaps ?? false)
     }
   }
 
@@ -199,7 +217,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     if (name === null) {
       const path = (req.url ?? '').split('?')[0]!.slice(0, 200)
       return wss.handleUpgrade(req, socket, head, (ws) =>
-        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, `room:${path}`, { path }))
+        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, 'room', { path }))
     }
     const ignore = () => {} // a socket that fails while the hook runs is dropped by handleUpgrade
     socket.on('error', ignore)
@@ -217,6 +235,14 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const http = createServer(onRequest)
   http.on('upgrade', (req, socket, head) => {
     if (closing) return socket.destroy()
+    const address = (socket as Socket).remoteAddress
+    if (!perAddress.admit(address)) {
+      metrics.limitHit('maxConnectionsPerAddress')
+      limited.warn('limit:maxConnectionsPerAddress', 'connection refused: over a limit', { address, limit: 'maxConnectionsPerAddress', max: limits.maxConnectionsPerAddress })
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    socket.once('close', () => perAddress.release(address))
     void onUpgrade(req, socket as Socket, head)
   })
 
@@ -243,12 +269,20 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     }
   }, options.pingMs ?? 30_000)
   heartbeat.unref()
+  // A socket that has not drained what was queued for it in time is closed, whatever it sends.
+  const drains = setInterval(() => {
+    for (const conn of budget.sweep(Date.now(), limits.maxDrainMs)) {
+      conn.overLimit('maxDrainMs', CLOSE.policyViolation, `the client did not read what was queued for it within ${limits.maxDrainMs} ms`)
+    }
+  }, Math.max(20, Math.min(1_000, limits.maxDrainMs / 4)))
+  drains.unref()
   ready = true
   log.debug('listening', { url, http: httpUrl, store: cluster ? 'redis+postgres' : options.store ? 'custom' : options.memory ? 'memory' : `leveldb:${options.dataDir ?? './data'}` })
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(heartbeat)
+      clearInterval(drains)
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')

@@ -82,7 +82,7 @@ test('a socket that errors (a broken WebSocket frame) closes with 1002', () =>
     const { port } = new URL(relay.url)
     const socket = netConnect(Number(port), '127.0.0.1')
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-    socket.write('GET /bad-socket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    socket.write('GET /bad-socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
     let received = Buffer.alloc(0)
     socket.on('data', (d) => { received = Buffer.concat([received, d]) })
@@ -117,7 +117,8 @@ test('a path that names no room closes with 4400 and never reaches the store; wh
       assert.equal(code, 4400, bad.slice(0, 20))
     }
     assert.deepEqual(loaded, [])
-    assert.equal(logger.lines.filter((l) => l.includes('invalid room name')).length, 4)
+    // Logged once a minute per kind of refusal, whatever the path (it is a field of the line).
+    assert.equal(logger.lines.filter((l) => l.includes('invalid room name')).length, 1)
     const accepted: Array<[string, string]> = [
       ['..etc%2Fa..', '..etc/a..'], ['org/doc-1', 'org/doc-1'], ['my%20room', 'my room'],
       ['caf%C3%A9', 'café'], ['doc:123', 'doc:123'], ['a@b', 'a@b'], ['100%', '100%'], ['é'.repeat(1024), 'é'.repeat(1024)]

@@ -10,7 +10,11 @@
  * - **Read-only presence.** Whether a read-only connection's awareness (presence) is applied:
  *   `readOnlyPresence`, default false, so that nothing a read-only connection sends reaches others.
  * - **Safe by default.** With no credentials configured, only a loopback host may be served
- *   (127.0.0.0/8, ::1, localhost) unless `anonymous` is true: {@link accessControl} throws.
+ *   (127.0.0.0/8, ::1, localhost) unless `anonymous` is true: {@link accessControl} throws. And
+ *   there, only pages of loopback origins may connect (or clients that send no Origin), with a
+ *   loopback `Host` (for WebSockets and HTTP alike: a page of another site that rebinds its name
+ *   to 127.0.0.1 sends its own name): any page open on a developer's machine could otherwise
+ *   read and write its rooms. `allowedOrigins` widens the origins and lifts the `Host` check.
  *
  * @example
  *   const access = accessControl({ host: '0.0.0.0', authSecret: process.env.AUTH_SECRET })
@@ -34,6 +38,8 @@ export interface AccessOptions {
   authPublicKey?: string
   /** Decide each connection yourself. */
   authenticate?: Authenticate
+  /** With `authSecret` or `authPublicKey`: a token whose `exp` is further away is refused with 4401. Seconds; default 86,400 (a day). */
+  maxTokenTtl?: number
   /** Serve anyone on a host that is not loopback, with no credentials. */
   anonymous?: boolean
   /** Origins (`https://app.example.com`) whose pages may connect; others are refused with 4403. */
@@ -51,6 +57,8 @@ export interface AccessControl {
   readonly authenticate: Authenticate | null
   /** Admits or refuses one upgrade request for `room`; never rejects. */
   admit(req: IncomingMessage, room: string): Promise<Admission>
+  /** Whether an HTTP request's `Host` may be answered (always, but on a loopback relay with no access control). */
+  hostAllowed(req: IncomingMessage): boolean
 }
 
 const loopback = new BlockList()
@@ -76,6 +84,22 @@ const originOf = (value: string): string | null => {
   }
 }
 
+/** The host name of a `Host` header (`127.0.0.1:1234` → `127.0.0.1`), or null if it has none. */
+const hostnameOf = (host: string | undefined): string | null => {
+  if (host === undefined) return null
+  try {
+    return new URL(`http://${host}`).hostname
+  } catch {
+    return null
+  }
+}
+
+/** Whether `origin` (a serialised origin) is a page served from this machine. */
+const isLoopbackOrigin = (origin: string): boolean => {
+  const host = hostnameOf(origin.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''))
+  return host !== null && isLoopbackHost(host)
+}
+
 /** The grant of every connection to a relay without credentials: one object for all of them. */
 const ANYONE: PeerGrant = Object.freeze({ access: 'write', presence: true })
 
@@ -92,8 +116,8 @@ export const accessControl = (options: AccessOptions): AccessControl => {
       'or pass --anonymous (option anonymous: true) to serve anyone on purpose')
   }
   const authenticate: Authenticate | null = options.authenticate ??
-    (options.authSecret !== undefined ? jwtAuthenticator({ secret: options.authSecret })
-      : options.authPublicKey !== undefined ? jwtAuthenticator({ publicKey: options.authPublicKey }) : null)
+    (options.authSecret !== undefined ? jwtAuthenticator({ secret: options.authSecret }, options.maxTokenTtl)
+      : options.authPublicKey !== undefined ? jwtAuthenticator({ publicKey: options.authPublicKey }, options.maxTokenTtl) : null)
   let allowed: Set<string> | null = null
   if (options.allowedOrigins) {
     allowed = new Set(options.allowedOrigins.map((o) => {
@@ -103,11 +127,27 @@ export const accessControl = (options: AccessOptions): AccessControl => {
     }))
   }
   const presenceWhenRead = options.readOnlyPresence ?? false
+  // A loopback relay that serves anyone: only this machine's pages and names.
+  const localOnly = !authenticated && !options.anonymous
+  const hostAllowed = (req: IncomingMessage): boolean => {
+    if (!localOnly || allowed) return true
+    const host = hostnameOf(req.headers.host)
+    return host !== null && isLoopbackHost(host)
+  }
+  const originAllowed = (origin: string): boolean => {
+    const o = originOf(origin)
+    if (allowed?.has(o ?? origin)) return true
+    if (localOnly) return o !== null && isLoopbackOrigin(o)
+    return !allowed
+  }
 
   const admit = async (req: IncomingMessage, room: string): Promise<Admission> => {
     const origin = req.headers.origin
-    if (allowed && origin !== undefined && !allowed.has(originOf(origin) ?? origin)) {
+    if (origin !== undefined && !originAllowed(origin)) {
       return { ok: false, code: CLOSE.forbidden, reason: 'origin not allowed', cause: 'origin', fields: { room, origin: origin.slice(0, 200) } }
+    }
+    if (!hostAllowed(req)) {
+      return { ok: false, code: CLOSE.forbidden, reason: 'host not allowed: a relay with no access control answers loopback names only', cause: 'host', fields: { room, host: (req.headers.host ?? '').slice(0, 200) } }
     }
     if (!authenticate) return { ok: true, grant: ANYONE }
     const verdict = await runAuthenticate(authenticate, req, room)
@@ -122,5 +162,5 @@ export const accessControl = (options: AccessOptions): AccessControl => {
       ...(expiresAt !== undefined ? { expiresAt } : {})
     }
   }
-  return { authenticate, admit }
+  return { authenticate, admit, hostAllowed }
 }

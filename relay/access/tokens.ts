@@ -107,11 +107,16 @@ const grantOf = (payload: JWTPayload, room: string) => {
   return { access, ...(typeof sub === 'string' ? { user: sub } : {}), expiresAt: payload.exp! * 1000, ...(inspect === true ? { inspect } : {}) } as const
 }
 
+/** The longest token lifetime a relay accepts by default, in seconds: a day. */
+export const DEFAULT_MAX_TOKEN_TTL = 86_400
+
 /**
  * An `authenticate` hook that requires a token signed with `secret` (HS256) or with the private
- * key of `publicKey` (PEM SPKI; ES256 or RS256). Throws at once for a key it cannot use.
+ * key of `publicKey` (PEM SPKI; ES256 or RS256), whose `exp` is at most `maxTtl` seconds away
+ * (default {@link DEFAULT_MAX_TOKEN_TTL}): a token that never ends cannot be taken back. Throws at
+ * once for a key it cannot use.
  */
-export const jwtAuthenticator = (key: TokenKey): Authenticate => {
+export const jwtAuthenticator = (key: TokenKey, maxTtl = DEFAULT_MAX_TOKEN_TTL): Authenticate => {
   let verifyKey: Promise<CryptoKey> | Uint8Array
   let alg: 'HS256' | 'ES256' | 'RS256'
   if ('secret' in key) {
@@ -133,6 +138,7 @@ export const jwtAuthenticator = (key: TokenKey): Authenticate => {
     } catch (err) {
       throw new AuthError(4401, refusal(err))
     }
+    if (payload.exp! - Date.now() / 1000 > maxTtl) throw new AuthError(4401, `token lifetime over the relay's limit of ${maxTtl} s`)
     return grantOf(payload, room)
   }
 }

@@ -5,7 +5,8 @@
  * served), with no segment starting with a dot. By default the relay package's own pages are
  * served (`dist/pages/`: the inspector and a landing page, built when the package is packed),
  * and in this repository, where the relay is the workspace `relay/`, the built demo page before
- * them: `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources.
+ * them: `dist/demo/` (the bundle `npm run build` writes) and `demo/index.html`, never its sources,
+ * nor source maps (which carry them) unless `maps` is true.
  *
  * @example
  *   http.createServer((req, res) => serveStatic(['./dist/demo', './demo/index.html'], req, res))
@@ -78,7 +79,7 @@ const fileIn = (entry: string, path: string): string | null => {
   }
 }
 
-export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerResponse): void => {
+export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerResponse, maps = false): void => {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end()
     return
@@ -91,7 +92,7 @@ export const serveStatic = (dirs: string[], req: IncomingMessage, res: ServerRes
     return
   }
   if (path.endsWith('/')) path += 'index.html'
-  const hidden = path.split('/').some((segment) => segment.startsWith('.'))
+  const hidden = path.split('/').some((segment) => segment.startsWith('.')) || (!maps && path.endsWith('.map'))
   for (const dir of hidden ? [] : dirs) {
     const file = fileIn(dir, path)
     if (file === null) continue

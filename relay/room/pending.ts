@@ -7,10 +7,17 @@
  * pending update is brief and small (sent just before the sync step 2 that carries what it builds
  * on); if it is dropped, the client's next sync sends it again.
  *
+ * The bytes bound what is held, not the work: each update applied while something is pending
+ * re-reads it (Yjs merges into it, or retries it whole once a gap is filled), so 62 KB pending
+ * filled one gap at a time by 12,500 tiny updates cost 15 s. Each update applied while something
+ * is pending is charged what was pending then; once the charges pass {@link RETRIES} times
+ * `maxBytes`, what is pending is dropped and the connections that sent it are closed.
+ *
  * @example
  *   const pending = new PendingUpdates(doc, 64 * 1024)
  *   Y.applyUpdate(doc, update, peer)
- *   if (!pending.applied(peer)) peer.overLimit(...)  // over the limit: dropped
+ *   const over = pending.applied(peer)
+ *   if (over) for (const p of over) p.overLimit(...) // over a bound: dropped, its senders closed
  *   pending.left(peer)                               // its pending updates go with it
  */
 import type * as Y from 'yjs'
@@ -18,12 +25,17 @@ import type * as Y from 'yjs'
 /** How many times its bytes a pending delete set counts: every later update re-reads it. */
 export const DELETE_WEIGHT = 16
 
+/** How many times `maxBytes` of pending updates may be re-read before they are dropped. */
+export const RETRIES = 16
+
 export class PendingUpdates<P> {
   /** Connections whose updates added to what is pending. */
   private readonly senders = new Set<P>()
   private last = 0
   /** How many times what was pending was dropped. */
   drops = 0
+  /** What the updates applied since something became pending re-read, in bytes. */
+  private work = 0
 
   constructor(private readonly doc: Y.Doc, private readonly maxBytes: number) {}
 
@@ -33,15 +45,27 @@ export class PendingUpdates<P> {
     return (store.pendingStructs?.update.length ?? 0) + DELETE_WEIGHT * (store.pendingDs?.length ?? 0)
   }
 
-  /** After `sender`'s update was applied. False if what is pending passed the limit and was dropped. */
-  applied(sender: P): boolean {
+  /**
+   * After `sender`'s update was applied. Null while within bounds; else what is pending was
+   * dropped, and these are the connections to close: `sender` if it passed `maxBytes`, every
+   * sender of what was pending if the re-reads passed their bound.
+   */
+  applied(sender: P): P[] | null {
     const bytes = this.bytes
-    if (bytes === 0) this.senders.clear()
-    else if (bytes !== this.last) this.senders.add(sender)
+    this.work += this.last
+    if (bytes === 0) {
+      this.senders.clear()
+      this.work = 0
+    } else if (bytes !== this.last) this.senders.add(sender)
     this.last = bytes
-    if (bytes <= this.maxBytes) return true
+    if (bytes > this.maxBytes) {
+      this.drop()
+      return [sender]
+    }
+    if (this.work <= RETRIES * this.maxBytes) return null
+    const senders = [...this.senders]
     this.drop()
-    return false
+    return senders
   }
 
   /** Whether `sender`'s updates are among what is held back. */
@@ -60,5 +84,6 @@ export class PendingUpdates<P> {
     this.senders.clear()
     this.last = 0
     this.drops++
+    this.work = 0
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The rooms a relay holds in memory: each loaded once, however many connections ask for it at
- * once; unloaded (compacted first) once it has had no connection for `idleUnloadMs`; dropped
- * when it fails, so the next connection loads it afresh from the store.
+ * once; unloaded (compacted first) once it has had no connection for `idleUnloadMs`, or at once
+ * when more than `maxIdleRooms` rooms wait so (the longest idle first: 2,000 connect-and-leave
+ * cycles would otherwise keep 2,000 rooms for the idle window); dropped when it fails, so the
+ * next connection loads it afresh from the store.
  *
  * @example
  *   const rooms = new RoomRegistry(context, 30_000)
@@ -20,6 +22,8 @@ interface Entry {
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Entry>()
+  /** The rooms with no connection that wait to be unloaded, the longest idle first. */
+  private readonly idleRooms = new Map<Entry, Room>()
   private readonly ctx: RoomContext
 
   constructor(ctx: Omit<RoomContext, 'onFailed'>, private readonly idleUnloadMs: number) {
@@ -52,6 +56,7 @@ export class RoomRegistry {
     if (entry) {
       clearTimeout(entry.timer)
       entry.timer = undefined
+      this.idleRooms.delete(entry)
       return entry.room
     }
     const room = Room.load(name, this.ctx)
@@ -71,27 +76,36 @@ export class RoomRegistry {
     return room
   }
 
-  /** Unloads `room` after the idle time, unless a connection comes back first. */
+  /** Unloads `room` after the idle time, unless a connection comes back first; at once if too many rooms are idle. */
   released(room: Room): void {
     const entry = this.rooms.get(room.name)
     if (!entry || room.peers.size > 0 || entry.timer || entry.unloading) return
-    entry.timer = setTimeout(() => {
-      entry.timer = undefined
-      if (room.peers.size > 0 || this.rooms.get(room.name) !== entry) return
-      entry.unloading = (async () => {
-        try {
-          await room.compact()
-        } catch (err) {
-          this.ctx.log.error('compaction on unload failed', { room: room.name, error: String(err) })
-        }
-        this.rooms.delete(room.name)
-        this.ctx.store.forget?.(room.name)
-        room.destroy()
-        this.ctx.metrics.inc('rooms_unloaded_total')
-        this.ctx.log.debug('room unloaded', { room: room.name })
-      })()
-    }, this.idleUnloadMs)
+    entry.timer = setTimeout(() => this.unload(entry, room), this.idleUnloadMs)
     entry.timer.unref()
+    this.idleRooms.set(entry, room)
+    if (this.idleRooms.size <= this.ctx.limits.maxIdleRooms) return
+    const [oldest, oldestRoom] = this.idleRooms.entries().next().value!
+    clearTimeout(oldest.timer)
+    this.ctx.metrics.limitHit('maxIdleRooms')
+    this.unload(oldest, oldestRoom)
+  }
+
+  private unload(entry: Entry, room: Room): void {
+    entry.timer = undefined
+    this.idleRooms.delete(entry)
+    if (room.peers.size > 0 || this.rooms.get(room.name) !== entry) return
+    entry.unloading = (async () => {
+      try {
+        await room.compact()
+      } catch (err) {
+        this.ctx.log.error('compaction on unload failed', { room: room.name, error: String(err) })
+      }
+      this.rooms.delete(room.name)
+      this.ctx.store.forget?.(room.name)
+      room.destroy()
+      this.ctx.metrics.inc('rooms_unloaded_total')
+      this.ctx.log.debug('room unloaded', { room: room.name })
+    })()
   }
 
   /** Waits until every loaded room has handled, stored and sent what it has queued. */
@@ -110,6 +124,7 @@ export class RoomRegistry {
     }
     for (const entry of this.rooms.values()) clearTimeout(entry.timer)
     this.rooms.clear()
+    this.idleRooms.clear()
   }
 
   private drop(name: string): void {
@@ -117,6 +132,7 @@ export class RoomRegistry {
     if (!entry) return
     this.rooms.delete(name)
     clearTimeout(entry.timer)
+    this.idleRooms.delete(entry)
     void entry.room.then((r) => r.destroy(), () => {})
   }
 }

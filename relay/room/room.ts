@@ -16,7 +16,7 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import {
-  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss, type YssMessage
+  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss, type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { LeaseTable } from '../locks/lease-table.js'
@@ -33,8 +33,9 @@ import type { Logger } from '../log.js'
 import type { LogLimiter } from '../log-limiter.js'
 import type { Limits } from '../limits.js'
 import { updateCost } from './update-cost.js'
+import { UpdateWork } from './update-work.js'
 import { RoomSize } from './room-size.js'
-import { PendingUpdates } from './pending.js'
+import { PendingUpdates, RETRIES } from './pending.js'
 import { Presence } from './presence.js'
 import { DEFAULT_WAITER_HOLD_MS, WaiterHold, merged, updateFrame, type Schedule } from './outbox.js'
 import { asBuffer } from '../as-buffer.js'
@@ -48,7 +49,7 @@ export interface RoomContext {
   /** Compact the room's store after this many appends. */
   compactEvery: number
   limits: Limits
-  /** For lines a client can cause over and over: once a minute per cause. */
+  /** For lines a client can cause over and over: once a minute per kind (never per room: a client picks it). */
   limited: LogLimiter
   /** Called when the room dropped itself (see {@link Room.failed}). */
   onFailed(room: Room): void
@@ -79,6 +80,8 @@ interface Batch {
   barrier?: boolean
   /** Peers whose sync step 1 is answered in this batch, with the state vector to answer. */
   syncAnswers: Map<Peer, Map<number, number>>
+  /** COMMITs each peer sent in this batch: each is an open request until the batch's replies go. */
+  commits: Map<Peer, number>
   /** Peers whose query awareness is answered in this batch. */
   awarenessAnswers: Set<Peer>
   /** Peers sent a lock reply in this batch (GRANT, DONE, DENIED, FLUSHED, ACCESS): corked. */
@@ -135,6 +138,8 @@ export class Room {
   failed = false
   /** What the room lends its lock messages. */
   readonly lockContext: LockContext
+  /** The doc's state vector as GRANT and RETAINED carry it, until the doc changes: once a batch, not once a reply. */
+  private encodedStateVector: Uint8Array | null = null
 
   private constructor(readonly name: string, private readonly ctx: RoomContext) {
     this.awareness.setLocalState(null)
@@ -146,11 +151,13 @@ export class Room {
       onGrant: (r) => {
         ctx.metrics.inc('locks_granted_total')
         this.urgentReply(r.holder)
-        this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_GRANT, id: r.id, stateVector: grantStateVector(this.doc) })))
+        this.defer(() => {
+          if (!r.holder.closed) this.out.send(r.holder, encodeYss({ type: YSS_GRANT, id: r.id, stateVector: this.stateVector() }))
+        })
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
-        ctx.limited.warn(`lease-expired:${name}`, 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
+        ctx.limited.warn('lease-expired', 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
       },
       onDeny: (r, reason) => this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_DENIED, id: r.id, reason }))),
       onRevoke: (r) => {
@@ -164,6 +171,7 @@ export class Room {
     const waits = this.leases.waits?.bind(this.leases)
     this.out = new WaiterHold(waits ? ctx.waiterHoldMs ?? DEFAULT_WAITER_HOLD_MS : 0, waits ?? (() => false), ctx.schedule)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      this.encodedStateVector = null
       if (origin === LOAD) return
       this.size.grew(update)
       const batch = this.batch!
@@ -194,7 +202,7 @@ export class Room {
         this.urgentReply(peer)
         this.batch!.effects.push(() => {
           sent()
-          this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: grantStateVector(this.doc) }))
+          if (!peer.closed) this.out.send(peer, encodeYss({ type: YSS_RETAINED, id, stateVector: this.stateVector() }))
         })
       },
       retainers: new WeakSet<Peer>(),
@@ -205,7 +213,7 @@ export class Room {
       apply: (peer, update) => this.applyParsedUpdate(peer, update),
       refused: (peer, limit, detail) => {
         ctx.metrics.limitHit(limit)
-        ctx.limited.warn(`limit:${limit}:${name}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
+        ctx.limited.warn(`lock-limit:${limit}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
       },
       fences: new SessionFences<Peer>(),
       ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {}),
@@ -284,6 +292,14 @@ export class Room {
     await this.compactStore()
   }
 
+  /**
+   * The doc's state vector, encoded once until the doc changes: in a room with many client ids it
+   * costs as much as a transaction, and 256 GRANTs in one batch computed it 256 times (30 s).
+   */
+  private stateVector(): Uint8Array {
+    return (this.encodedStateVector ??= grantStateVector(this.doc))
+  }
+
   /** `peer` gets a reply in this batch that others wait for: corked with the rest, written first. */
   private urgentReply(peer: Peer): void {
     this.batch?.urgent.add(peer)
@@ -327,7 +343,7 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() })
+      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), commits: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() })
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if ('run' in item) batch.effects.push(item.run)
@@ -459,16 +475,18 @@ export class Room {
           if (!mayPublishPresence(peer)) break
           for (const limit of this.presence.apply(peer, update)) {
             this.ctx.metrics.limitHit(limit)
-            this.ctx.limited.warn(`limit:${limit}:${this.name}`, 'awareness states dropped: over a limit', { room: this.name, conn: peer.id, limit })
+            this.ctx.limited.warn(`presence-limit:${limit}`, 'awareness states dropped: over a limit', { room: this.name, conn: peer.id, limit })
           }
           break
         }
         case MESSAGE_QUERY_AWARENESS:
           this.answerAwareness(peer)
           break
-        case MESSAGE_YSS:
-          handleLockMessage(this.lockContext, peer, decodeYss(d))
+        case MESSAGE_YSS: {
+          const m = decodeYss(d)
+          if (m.type !== YSS_COMMIT || this.mayCommit(peer, m.id)) handleLockMessage(this.lockContext, peer, m)
           break
+        }
         default:
           throw new PeerError(CLOSE.protocolError, `unknown message type ${type}`)
       }
@@ -478,6 +496,23 @@ export class Room {
       if (e.limit) peer.overLimit(e.limit, e.code, e.message)
       else peer.fail(e.code, e.message)
     }
+  }
+
+  /**
+   * A COMMIT counts as an open lock request until its reply goes, at the end of the batch: past
+   * `maxLockRequests` in one batch it is DENIED, unapplied. Without it, COMMITs on one retained
+   * lease escape the cap on requests, each answered with the room's whole state vector.
+   */
+  private mayCommit(peer: Peer, id: number): boolean {
+    const commits = this.batch!.commits
+    const n = (commits.get(peer) ?? 0) + 1
+    commits.set(peer, n)
+    const max = this.ctx.limits.maxLockRequests
+    if (n <= max) return true
+    const detail = `over ${max} commits in one batch`
+    this.lockContext.refused(peer, 'maxLockRequests', detail)
+    this.lockContext.reply(peer, { type: YSS_DENIED, id, reason: `too many open lock requests on this connection: ${detail}` })
+    return false
   }
 
   private handleSync(peer: Peer, d: decoding.Decoder): void {
@@ -503,26 +538,33 @@ export class Room {
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
     this.checkUpdate(update)
     this.applyParsedUpdate(peer, update)
-    if (!this.pending.applied(peer)) {
-      throw new PeerError(CLOSE.policyViolation, `updates that wait for missing updates passed ${this.ctx.limits.maxPendingBytes} bytes`, 'maxPendingBytes')
-    }
+    const over = this.pending.applied(peer)
+    if (!over) return
+    const reason = `updates that wait for missing updates passed ${this.ctx.limits.maxPendingBytes} bytes, or were re-read ${RETRIES} times that`
+    for (const sender of over) if (sender !== peer) sender.overLimit('maxPendingBytes', CLOSE.policyViolation, reason)
+    if (over.includes(peer)) throw new PeerError(CLOSE.policyViolation, reason, 'maxPendingBytes')
   }
 
   /**
    * Throws a {@link PeerError} unless `update` parses and is within the limits: at most
-   * `maxUpdateItems` structs and deleted ranges, and not able to grow the room past `maxRoomBytes`.
-   * Costs O(update), never O(room).
+   * `maxUpdateItems` structs, deleted ranges and client entries, at most `maxUpdateWork` of work on
+   * the room's structs (update-work.ts), and not able to grow the room past `maxRoomBytes`.
+   * Costs O(update × log(room)), never O(room).
    */
   private checkUpdate(update: Uint8Array): void {
-    const { maxUpdateItems, maxRoomBytes } = this.ctx.limits
+    const { maxUpdateItems, maxUpdateWork, maxRoomBytes } = this.ctx.limits
     let items: number
+    const work = new UpdateWork(this.doc, maxUpdateWork)
     try {
-      items = updateCost(update, maxUpdateItems).items
+      items = updateCost(update, maxUpdateItems, work).items
     } catch (err) {
       throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
     }
     if (items > maxUpdateItems) {
-      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} structs and deleted ranges`, 'maxUpdateItems')
+      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} items (structs and deleted ranges, and client entries)`, 'maxUpdateItems')
+    }
+    if (work.total > maxUpdateWork) {
+      throw new PeerError(CLOSE.tooLarge, `update would make the relay walk or split over ${maxUpdateWork} structs' worth of the room`, 'maxUpdateWork')
     }
     parsePeerUpdate(update)
     if (!this.size.admits(update.length, items)) {
