@@ -22,11 +22,18 @@ let built: string | null | undefined
 /** Compiles once per bench run; returns the directory, or null to run the sources. */
 export const compiledPackage = (): string | null => {
   if (built !== undefined) return built
-  if (process.env.BENCH_SOURCES === '1') return (built = null)
-  if (process.env.BENCH_COMPILED) return (built = process.env.BENCH_COMPILED)
+  if (process.env.BENCH_SOURCES === '1') {
+    built = null
+    return built
+  }
+  if (process.env.BENCH_COMPILED) {
+    built = process.env.BENCH_COMPILED
+    return built
+  }
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', OUT, '--sourceMap', 'false', '--declaration', 'false', '--inlineSources', 'false'], { cwd: ROOT, stdio: 'inherit' })
-  return (built = OUT)
+  built = OUT
+  return built
 }
 
 /** Our client from a build in `dir` (see {@link compiledPackage}), or from its sources without one. */
