@@ -18,7 +18,7 @@
  */
 import * as Y from 'yjs'
 import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
-import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf } from './writes.js'
+import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf, type YType } from './writes.js'
 import type { Bindings, Tracker } from './tracker.js'
 
 /** The keys read by `keys()`: a pseudo key, notified when a key is added or deleted. */
@@ -89,7 +89,7 @@ export class Changes {
   private afterTransaction(tr: Y.Transaction): void {
     const changed = this.changedKeys(tr)
     if (changed) this.onChanged(changed)
-    const forcedEntries = tr.changed.get(this.forces as Y.AbstractType<any>)
+    const forcedEntries = tr.changed.get(this.forces as YType)
     if (!changed && !forcedEntries) return
     const forced = new Set<string>()
     for (const entry of forcedEntries ?? []) if (entry !== null) forced.add(forcedKey(entry))
@@ -105,7 +105,10 @@ export class Changes {
     }
     // Who wrote what matters only to trackers bound to a changed key: a session that shows none
     // of them (a worker that only locks, say) skips the item-by-item attribution.
-    if (!this.anyBound(keys, membership)) return this.settleCommits(tr)
+    if (!this.anyBound(keys, membership)) {
+      this.settleCommits(tr)
+      return
+    }
     const writes = this.attribute(tr)
     const spared = new Map<string, readonly Tracker[]>()
     for (const key of keys) {
@@ -133,31 +136,38 @@ export class Changes {
    */
   private changedKeys(tr: Y.Transaction): Set<string> | null {
     let keys: Set<string> | null = null
-    const state: Y.AbstractType<any> = this.state
+    const state: YType = this.state
     for (const [type, subs] of tr.changed) {
       if (type === state) {
-        for (const key of subs) if (key !== null) (keys ??= new Set()).add(key)
+        for (const key of subs) {
+          if (key === null) continue
+          keys ??= new Set()
+          keys.add(key)
+        }
         continue
       }
       const key = this.keyHolding(type)
-      if (key !== null) (keys ??= new Set()).add(key)
+      if (key !== null) {
+        keys ??= new Set()
+        keys.add(key)
+      }
     }
     return keys
   }
 
   /** The state's key under which `type` is nested, or null for a type elsewhere or deleted. */
-  private keyHolding(type: Y.AbstractType<any>): string | null {
+  private keyHolding(type: YType): string | null {
     let item = type._item
     while (item && !item.deleted) {
       if (item.parent === this.state) return item.parentSub
-      item = (item.parent as Y.AbstractType<any>)._item
+      item = (item.parent as YType)._item
     }
     return null
   }
 
   /** Whether `tr` added a key to the state or deleted one (Yjs's own account of the map's keys). */
   private membershipChanged(tr: Y.Transaction): boolean {
-    if (!tr.changed.has(this.state as Y.AbstractType<any>)) return false
+    if (!tr.changed.has(this.state as YType)) return false
     for (const { action } of new Y.YMapEvent(this.state, tr, new Set()).keys.values()) if (action !== 'update') return true
     return false
   }
@@ -205,7 +215,10 @@ export class Changes {
     const result = new Map<string, KeyWrites>()
     const of = (key: string): KeyWrites => {
       let w = result.get(key)
-      if (!w) result.set(key, (w = { loud: false, own: null }))
+      if (!w) {
+        w = { loud: false, own: null }
+        result.set(key, w)
+      }
       return w
     }
     for (const run of loud) {
@@ -231,11 +244,11 @@ export class Changes {
   /** Sorts `item` by what it writes: a key's value (`runs`), a quiet marker, or a force or loud delete (`loud` unless own). */
   private classify(item: Y.Item, runs: ItemRun[], markers: Marker[], loud: ItemRun[]): void {
     let top = item
-    let parent = item.parent as Y.AbstractType<any> | null
+    let parent = item.parent as YType | null
     while (parent && parent !== this.state && parent !== this.quiet && parent !== this.forces && parent !== this.loudDeletes) {
       if (!parent._item) return
       top = parent._item
-      parent = top.parent as Y.AbstractType<any> | null
+      parent = top.parent as YType | null
     }
     const key = top.parentSub
     if (!parent || key === null) return

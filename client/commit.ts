@@ -27,7 +27,7 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
-import { forceEntry, needsQuietStart, stateKeyOf, type Write } from './writes.js'
+import { forceEntry, internals, needsQuietStart, stateKeyOf, type Write, type YType } from './writes.js'
 
 export interface EncodedCommit {
   update: Uint8Array
@@ -59,19 +59,11 @@ type Ref = Y.Item | NewItem
 
 const isNew = (ref: Ref): ref is NewItem => !(ref instanceof Y.Item)
 
-/** The items of a map's entry, of a list, the way Yjs keeps them (not in its public types). */
-interface TypeInternals {
-  _map: Map<string, Y.Item>
-  _start: Y.Item | null
-  _searchMarker: Array<{ p: Y.Item; index: number }> | null
-}
-const internals = (type: Y.AbstractType<any>): TypeInternals => type as unknown as TypeInternals
-
 /** The type a doc item holds, if it holds one. */
-const typeOf = (item: Y.Item): Y.AbstractType<any> | null => (item.content instanceof Y.ContentType ? item.content.type : null)
+const typeOf = (item: Y.Item): YType | null => (item.content instanceof Y.ContentType ? item.content.type : null)
 
 /** The last item of a list (deleted or not), as `typeListPushGenerics` finds it: from its furthest search marker. */
-const lastOfType = (type: Y.AbstractType<any>): Y.Item | null => {
+const lastOfType = (type: YType): Y.Item | null => {
   const t = internals(type)
   let best: { index: number; p: Y.Item | null } = { index: 0, p: t._start }
   for (const m of t._searchMarker ?? []) if (m.index > best.index) best = m

@@ -21,13 +21,15 @@ const current = (): ServerState => {
 /** Connects the default session; a second call closes the previous one first. */
 export const configure = (options: ConnectOptions = {}): ServerState => {
   session?.close()
-  return (session = connect(options))
+  session = connect(options)
+  return session
 }
 
 /** The default session itself, for `ready`, `flush`, `status` and the rest. */
 export const defaultSession = (): ServerState => current()
 
 /** The default session's state: `serverState.count`, `'count' in serverState`, `delete serverState.count`. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped like `connect()`'s default, so plain JavaScript-style `serverState.count += 1` type-checks
 export const serverState: Record<string, any> = new Proxy({}, {
   get: (_, p) => Reflect.get(current().state, p),
   set: (_, p, v) => Reflect.set(current().state, p, v),
@@ -37,6 +39,7 @@ export const serverState: Record<string, any> = new Proxy({}, {
   getOwnPropertyDescriptor: (_, p) => Reflect.getOwnPropertyDescriptor(current().state, p)
 })
 
+// biome-ignore lint/suspicious/noExplicitAny: the default session is untyped, so the state handed to `fn` is too (as `serverState`)
 export type KeyLock = <R>(fn: (state: Record<string, any>) => R, options?: LockOptions) => Promise<R>
 
 const keyLocks = new Map<string, KeyLock>()
@@ -49,7 +52,10 @@ export const serverStateLock: Record<string, KeyLock> = new Proxy({}, {
   get: (_, p) => {
     if (typeof p !== 'string') return undefined
     let lock = keyLocks.get(p)
-    if (!lock) keyLocks.set(p, (lock = (fn, options) => current().lock(p, fn, options)))
+    if (!lock) {
+      lock = (fn, options) => current().lock(p, fn, options)
+      keyLocks.set(p, lock)
+    }
     return lock
   }
 })

@@ -103,7 +103,8 @@ export class Presence<P extends PresenceState = PresenceState> {
   /** Every session's presence, this one first. Binds the running tracker to presence. */
   list(): readonly PresenceEntry<P>[] {
     this.bindings.read(PRESENCE)
-    return (this.cached ??= this.snapshot())
+    this.cached ??= this.snapshot()
+    return this.cached
   }
 
   /** Calls `listener` with the new list after each change (not now); returns the unsubscribe function. */

@@ -80,7 +80,10 @@ export class RetainedLeases {
     this.leases.set(id, lease)
     if (this.leases.size > MAX_IDLE) {
       for (const oldest of this.leases.values()) {
-        if (!oldest.busy) return this.giveBack(oldest)
+        if (!oldest.busy) {
+          this.giveBack(oldest)
+          return
+        }
       }
     }
   }

@@ -49,6 +49,7 @@ interface InFlight {
   readonly done: Promise<unknown>
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the public default lets untyped users write `server.state.count` without declaring a shape
 export class ServerState<S extends object = Record<string, any>> implements LockHost {
   readonly doc: Y.Doc
   readonly connection: Connection
@@ -350,7 +351,10 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     const raw = this.map.get(key)
     if (!(raw instanceof Y.AbstractType)) return deepFreeze(raw)
     let snapshot = this.cache.get(key)
-    if (snapshot === undefined) this.cache.set(key, (snapshot = deepFreeze(raw.toJSON())))
+    if (snapshot === undefined) {
+      snapshot = deepFreeze(raw.toJSON())
+      this.cache.set(key, snapshot)
+    }
     return snapshot
   }
 
@@ -403,7 +407,10 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   private releaseHeld(access: Access): void {
     const held = this.held
     if (!held) return
-    if (access === 'read') return this.dropHeld(new ReadOnlyError(`${held.writes.writes.length} write(s) made before the relay said this session's access`, this.room))
+    if (access === 'read') {
+      this.dropHeld(new ReadOnlyError(`${held.writes.writes.length} write(s) made before the relay said this session's access`, this.room))
+      return
+    }
     this.held = null
     // One transaction, one update to send; its readers saw every held write already.
     this.doc.transact((tr) => {
@@ -436,5 +443,6 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
  * Connects to a room of the relay. Give the state's shape to type it:
  * `connect<{ count: number }>({ url, room })`.
  */
+// biome-ignore lint/suspicious/noExplicitAny: the public default lets untyped users write `server.state.count` without declaring a shape
 export const connect = <S extends object = Record<string, any>>(options: ConnectOptions = {}): ServerState<S> =>
   new ServerState<S>(options)

@@ -53,7 +53,10 @@ export class Bindings {
       for (const t of this.byKey.get(key) ?? []) {
         if (this.running.includes(t) || skip.includes(t)) continue
         let mine = hits.get(t)
-        if (!mine) hits.set(t, (mine = new Set()))
+        if (!mine) {
+          mine = new Set()
+          hits.set(t, mine)
+        }
         mine.add(key)
       }
     }
@@ -91,7 +94,10 @@ export class Bindings {
     for (const k of keys) {
       if (t.keys.has(k)) continue
       let set = this.byKey.get(k)
-      if (!set) this.byKey.set(k, (set = new Set()))
+      if (!set) {
+        set = new Set()
+        this.byKey.set(k, set)
+      }
       set.add(t)
     }
     t.keys = keys

@@ -72,9 +72,13 @@ export const applyWrites = (doc: Y.Doc, writes: readonly Write[]): void => {
         state.delete(w.key)
         if (!w.quiet) doc.getMap(LOUD_DELETES).set(w.key, null)
         break
-      case 'list':
-        state.set(w.key, Y.Array.from([...w.items] as any[]))
+      case 'list': {
+        // What `Y.Array.from` does, whose type leaves out the booleans a list may hold.
+        const list = new Y.Array<Json>()
+        list.push([...w.items])
+        state.set(w.key, list)
         break
+      }
       case 'append': {
         const list = state.get(w.key)
         if (!(list instanceof Y.Array)) throw new Error(`server state "${w.key}" is not a list`)
@@ -108,8 +112,8 @@ export const stateKeyOf = (struct: Y.Item | Y.GC | Y.Skip, state: Y.Map<unknown>
   if (!(struct instanceof Y.Item)) return undefined
   let item = struct
   for (;;) {
-    const parent = item.parent as Y.AbstractType<any> | null
-    if (parent === (state as Y.AbstractType<any>)) return item.parentSub
+    const parent = item.parent as YType | null
+    if (parent === (state as YType)) return item.parentSub
     if (!parent) return undefined
     if (!parent._item) return null
     item = parent._item
@@ -127,15 +131,27 @@ export const markedStart = (marker: unknown): number | undefined => {
   return Number.isInteger(start) ? start : undefined
 }
 
+/** A shared type of any kind (a map, a list...), as Yjs's own signatures take one. */
+// biome-ignore lint/suspicious/noExplicitAny: the event type parameter is invariant (`AbstractType<unknown>` is no supertype of `Y.Map<T>`), so Yjs itself names "any shared type" `AbstractType<any>`
+export type YType = Y.AbstractType<any>
+
+/** The items of a map's entry, of a list, the way Yjs keeps them (not in its public types). */
+interface TypeInternals {
+  _map: Map<string, Y.Item>
+  _start: Y.Item | null
+  _searchMarker: Array<{ p: Y.Item; index: number }> | null
+}
+export const internals = (type: YType): TypeInternals => type as unknown as TypeInternals
+
 /**
  * Names what a key holds now: its map entry, or for a list its last element, and whether it is
  * deleted. A quiet marker holds the name of the write it covers.
  */
 export const entryId = (state: Y.Map<unknown>, key: string): string => {
-  let item = (state as any)._map.get(key) as Y.Item | undefined
+  let item = internals(state)._map.get(key)
   if (!item) return ''
   if (!item.deleted && item.content instanceof Y.ContentType) {
-    for (let n = (item.content.type as any)._start as Y.Item | null; n; n = n.right as Y.Item | null) item = n
+    for (let n = internals(item.content.type)._start; n; n = n.right as Y.Item | null) item = n
   }
   return `${item.id.client}:${item.id.clock}${item.deleted ? ':d' : ''}`
 }

@@ -90,13 +90,25 @@ export class ServerChatRooms extends ServerStateElement {
     const input = (e.currentTarget as HTMLFormElement).elements.namedItem('room') as HTMLInputElement
     const name = input.value.trim()
     const taken = `A room named "${name}" already exists.`
-    if (!name) return void (this.error = 'Enter a room name.')
-    if (name.length > MAX_NAME) return void (this.error = `Use at most ${MAX_NAME} characters.`)
-    if (roomNames(this.server.get(ROOMS_KEY)).includes(name)) return void (this.error = taken)
+    if (!name) {
+      this.error = 'Enter a room name.'
+      return
+    }
+    if (name.length > MAX_NAME) {
+      this.error = `Use at most ${MAX_NAME} characters.`
+      return
+    }
+    if (roomNames(this.server.get(ROOMS_KEY)).includes(name)) {
+      this.error = taken
+      return
+    }
     try {
       // Checked again under the lock: another session may have created it meanwhile.
       const created = await createChatRoom(this.server, name)
-      if (!created) return void (this.error = taken)
+      if (!created) {
+        this.error = taken
+        return
+      }
       input.value = ''
       this.select(name)
     } catch (err) {

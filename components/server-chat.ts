@@ -97,8 +97,14 @@ export class ServerChat extends ServerStateElement {
       this.error = why
       field.focus()
     }
-    if (!nickname.value.trim()) return refuse('Enter a nickname first.', nickname)
-    if (!message.value.trim()) return refuse('Enter a message to send.', message)
+    if (!nickname.value.trim()) {
+      refuse('Enter a nickname first.', nickname)
+      return
+    }
+    if (!message.value.trim()) {
+      refuse('Enter a message to send.', message)
+      return
+    }
     const sent: ChatMessage = { nickname: nickname.value.trim(), text: message.value.trim(), at: Date.now() }
     setNickname(this.server, sent.nickname)
     this.error = ''

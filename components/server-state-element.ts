@@ -38,6 +38,7 @@ import type { ServerState, Status, Tracker } from '../client/index.js'
 import { sessionContext } from './session-context.js'
 import { acquireSession, type SessionLease } from './session-registry.js'
 
+// biome-ignore lint/suspicious/noExplicitAny: TypeScript requires a mixin's base constructor to take `...args: any[]` (TS2545)
 type Constructor<T> = new (...args: any[]) => T
 
 /** What {@link ServerStateMixin} adds to an element. */
@@ -52,6 +53,7 @@ export declare class ServerStateHost {
    */
   readonly server: ServerState
   /** `server.state`: the keys as properties, e.g. `this.state.count`. */
+  // biome-ignore lint/suspicious/noExplicitAny: the element's session is untyped (`ServerState`'s default), so `this.state.count` reads without a cast
   readonly state: Record<string, any>
   /** The session's connection status; a change re-renders the element. */
   readonly status: Status
@@ -87,6 +89,7 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
     private _announced: ServerState | null = null
     private _announcing = false
 
+    // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires a mixin class's constructor to take `...args: any[]` (TS2545)
     constructor(...args: any[]) {
       super(...args)
       new ContextConsumer(this, {
@@ -104,6 +107,7 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       return this._server
     }
 
+    // biome-ignore lint/suspicious/noExplicitAny: as `ServerStateHost.state`: the untyped session's state
     get state(): Record<string, any> {
       return this.server.state
     }
@@ -164,7 +168,8 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       const answer = url || room ? null : this._provided
       if (answer instanceof Error || answer === undefined) {
         // The provider's error (a bad room) to show, or no session from it yet: wait for one.
-        return this._noSession(answer ?? null)
+        this._noSession(answer ?? null)
+        return
       }
       const provided = answer
       let lease: SessionLease | null = null
@@ -172,7 +177,8 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
         lease = provided ? null : acquireSession(url, room)
       } catch (err) {
         // A bad url or room: show why, instead of a blank element or a stale session.
-        return this._noSession(err as Error)
+        this._noSession(err as Error)
+        return
       }
       this.sessionError = null
       const next = provided ?? lease!.session

@@ -20,6 +20,7 @@ export const roomNameProblem = (name: string): string | null => {
   if (typeof name !== 'string') return 'a room name is a string'
   if (name.length === 0) return 'a room name is not empty'
   if (encoder.encode(name).length > MAX_ROOM_BYTES) return `a room name has at most ${MAX_ROOM_BYTES} bytes`
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the control character a room name must not contain
   if (/[\u0000\ud800-\udfff]/u.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) {
     return 'a room name has no NUL and no lone surrogate'
   }

@@ -35,6 +35,7 @@ import { roomNameProblem } from '../protocol/room-names.js'
 import { acquireSession } from '../components/session-registry.js'
 import { SessionContext, useProvided, type Provided } from './context.js'
 
+// biome-ignore lint/suspicious/noExplicitAny: the public default, as `ServerState`'s, lets an untyped `session` be given
 export interface ServerStateProviderProps<S extends object = Record<string, any>> {
   /** The relay, `ws://host:port`; default the page's own. Ignored when `session` is given. */
   url?: string
@@ -57,6 +58,7 @@ const deferred = <T>() => {
   return { promise, resolve }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the public default, as `ServerState`'s, lets an untyped `session` be given
 export const ServerStateProvider = <S extends object = Record<string, any>>(
   { url, room, session, initialState, children }: ServerStateProviderProps<S>
 ): ReactNode => {
@@ -68,6 +70,7 @@ export const ServerStateProvider = <S extends object = Record<string, any>>(
   // The shared session of `id`, set by the effect; a session of another id is not shown.
   const [shared, setShared] = useState<{ id: string; session: ServerState } | null>(null)
   // What `whenSession` waits on while this id has no session yet.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: deliberate: a new gate for each id or given session, so `whenSession` never answers with another room's session
   const gate = useMemo(() => deferred<ServerState>(), [id, session])
   const presence = useRef<Partial<PresenceState> | null>(null)
   useEffect(() => {

@@ -15,6 +15,7 @@ import type { LockOptions } from '../client/index.js'
 import { useProvided } from './context.js'
 
 /** A session's `lock(keys, fn, options)`. */
+// biome-ignore lint/suspicious/noExplicitAny: the public default, as `ServerState`'s, lets untyped users write `s.count` in `fn`
 export type LockFunction<S extends object = Record<string, any>> =
   <R>(keys: (keyof S & string) | ReadonlyArray<keyof S & string>, fn: (state: S) => R, options?: LockOptions) => Promise<R>
 

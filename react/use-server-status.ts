@@ -42,7 +42,10 @@ const STATUSES = new Map<string, ServerStatus>()
 const statusOf = (status: Status, synced: boolean): ServerStatus => {
   const id = `${status}:${synced}`
   let s = STATUSES.get(id)
-  if (!s) STATUSES.set(id, (s = Object.freeze({ status, synced })))
+  if (!s) {
+    s = Object.freeze({ status, synced })
+    STATUSES.set(id, s)
+  }
   return s
 }
 

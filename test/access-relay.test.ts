@@ -261,7 +261,12 @@ test('the authenticate hook: a cookie decides access, AuthError refuses with its
 
 test('an expiresAt from the hook closes the connection with 4401 then', async () => {
   let expiresAt = 0
-  const relay = await testRelay({ authenticate: () => ({ access: 'write', expiresAt: (expiresAt = Date.now() + 300) }) })
+  const relay = await testRelay({
+    authenticate: () => {
+      expiresAt = Date.now() + 300
+      return { access: 'write', expiresAt }
+    }
+  })
   const raw = rawSocket(relay.url, 'short')
   try {
     await raw.opened
@@ -292,11 +297,11 @@ test('allowedOrigins: a page of another origin is refused with 4403, an allowed 
 })
 
 test('ES256 and RS256 tokens are checked against the public key; a token of another key is refused', async () => {
-  const pairs = {
-    ES256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
-    RS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 })
-  }
-  for (const [type, pair] of Object.entries(pairs)) {
+  const pairs = [
+    ['ES256', () => generateKeyPairSync('ec', { namedCurve: 'P-256' })],
+    ['RS256', () => generateKeyPairSync('rsa', { modulusLength: 2048 })]
+  ] as const
+  for (const [type, pair] of pairs) {
     const { publicKey, privateKey } = pair()
     const relay = await testRelay({ authPublicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string, refusalDelayMs: 20 })
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string

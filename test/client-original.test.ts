@@ -120,6 +120,7 @@ test('keys are strings: symbol keys are refused, and names like __proto__ are pl
   assert.throws(() => { (writer.state as any)[sym] = 1 }, TypeError)
   assert.throws(() => { delete (writer.state as any)[sym] }, TypeError)
   assert.equal((writer.state as any)[sym], undefined)
+  // biome-ignore lint/suspicious/noProto: the test writes a key named __proto__ to show it is a plain key, not the prototype
   writer.state.__proto__ = { a: 1 }
   writer.state.constructor = 'c'
   await eventually(() => reader.has('constructor') && reader.has('__proto__'), 'the odd keys')

@@ -39,7 +39,9 @@ class HeldSyncStore extends LevelStore {
 }
 
 const dirs: Array<{ remove(): void }> = []
-after(() => dirs.forEach((d) => d.remove()))
+after(() => {
+  for (const d of dirs) d.remove()
+})
 
 const relayWith = async (fsync: Fsync) => {
   const dir = tempDir('fsync')

@@ -73,7 +73,10 @@ const batches = async (): Promise<{
     const done = (err?: Error | null): void => { hand.inFlight--; callback(err) }
     const hold = held
     held = null
-    if (!hold) return original.call(this, ops, options, done)
+    if (!hold) {
+      original.call(this, ops, options, done)
+      return
+    }
     hold((error) => (error ? done(error) : original.call(this, ops, options, done)))
   }
   return hand
@@ -114,7 +117,9 @@ test('while a batch is written, the next gathers the appends of every later tick
     const later: Array<Promise<number>> = []
     for (let tick = 0; tick < 3; tick++) {
       await new Promise((r) => setImmediate(r))
-      rooms.forEach((r, i) => later.push(store.append(r, write(docs[i]!, `t${tick}`, tick))))
+      rooms.forEach((r, i) => {
+        later.push(store.append(r, write(docs[i]!, `t${tick}`, tick)))
+      })
     }
     assert.equal(hand.count - before, 1, 'nothing else written while the batch is in flight')
     release()

@@ -88,6 +88,7 @@ export const ServerStateProvider = defineComponent({
 })
 
 /** A ref of the nearest provider's session, null until it has connected. Throws without a provider. */
+// biome-ignore lint/suspicious/noExplicitAny: the public default, as `ServerState`'s, lets untyped users write `session.value.state.count`
 export const useServerSession = <S extends object = Record<string, any>>(): ShallowRef<ServerState<S> | null> => {
   const session = inject(SESSION, null)
   if (!session) throw new Error('useServerSession(): no <ServerStateProvider> (or provideServerState) above this component')
@@ -101,7 +102,10 @@ export const useServerState = <T = Json>(key: MaybeRefOrGetter<string>): Writabl
   watchEffect((onCleanup) => {
     const server = session.value
     const k = toValue(key)
-    if (!server) return void (value.value = undefined)
+    if (!server) {
+      value.value = undefined
+      return
+    }
     value.value = untracked(server, () => server.get(k)) as T | undefined
     onCleanup(server.subscribe(k, (next) => {
       value.value = next as T | undefined
@@ -125,7 +129,10 @@ export const useServerStatus = (): Readonly<ShallowRef<{ status: Status; synced:
   const status = shallowRef<{ status: Status; synced: boolean }>({ status: 'connecting', synced: false })
   watchEffect((onCleanup) => {
     const server = session.value
-    if (!server) return void (status.value = { status: 'connecting', synced: false })
+    if (!server) {
+      status.value = { status: 'connecting', synced: false }
+      return
+    }
     let synced = false
     let stopped = false
     const update = () => {

@@ -89,7 +89,10 @@ const clockReader = (): ((update: Uint8Array, frame: Uint8Array) => number) => {
   return (update, frame) => {
     const key = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1')
     let clock = memo.get(key)
-    if (clock === undefined) memo.set(key, (clock = Y.parseUpdateMeta(update).to.get(WRITER) ?? 0))
+    if (clock === undefined) {
+      clock = Y.parseUpdateMeta(update).to.get(WRITER) ?? 0
+      memo.set(key, clock)
+    }
     return clock
   }
 }

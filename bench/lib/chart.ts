@@ -25,10 +25,10 @@ const TOP = 52
 const OURS = '#1f6feb'
 const PEERS = ['#8c959f', '#b6bdc5', '#d0d7de']
 
-const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 const text = (x: number, y: number, s: string, attrs = ''): string =>
-  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}"${attrs ? ` ${attrs}` : ''}>${escape(s)}</text>`
+  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}"${attrs ? ` ${attrs}` : ''}>${escapeXml(s)}</text>`
 
 /**
  * The chart as an SVG document. Each group has its own scale (its longest bar fills the width),

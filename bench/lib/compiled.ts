@@ -22,14 +22,21 @@ let built: string | null | undefined
 /** Compiles once per bench run; returns the directory, or null to run the sources. */
 export const compiledPackage = (): string | null => {
   if (built !== undefined) return built
-  if (process.env.BENCH_SOURCES === '1') return (built = null)
-  if (process.env.BENCH_COMPILED) return (built = process.env.BENCH_COMPILED)
+  if (process.env.BENCH_SOURCES === '1') {
+    built = null
+    return built
+  }
+  if (process.env.BENCH_COMPILED) {
+    built = process.env.BENCH_COMPILED
+    return built
+  }
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
   // The client package's build and the relay package's (relay/), both rooted at the repository.
   for (const project of ['tsconfig.build.json', 'relay/tsconfig.build.json']) {
     execFileSync(process.execPath, [tsc, '-p', project, '--outDir', OUT, '--declaration', 'false'], { cwd: ROOT, stdio: 'inherit' })
   }
-  return (built = OUT)
+  built = OUT
+  return built
 }
 
 /** Our client from a build in `dir` (see {@link compiledPackage}), or from its sources without one. */

@@ -80,7 +80,10 @@ export const openReaders = async (system: System, url: string, room: string, cou
       if (frame.length > 256) return Y.parseUpdateMeta(update).to.get(writer) ?? 0
       const key = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1')
       let clock = memo.get(key)
-      if (clock === undefined) memo.set(key, (clock = Y.parseUpdateMeta(update).to.get(writer) ?? 0))
+      if (clock === undefined) {
+        clock = Y.parseUpdateMeta(update).to.get(writer) ?? 0
+        memo.set(key, clock)
+      }
       return clock
     }
     const clients = await openMany(dialectOf(system), url, count, () => room, 50)

@@ -91,7 +91,11 @@ const systems: Array<{ name: string; run(): number }> = [
   }))
 ]
 const times = systems.map(() => [] as number[])
-for (let r = 0; r < reps; r++) systems.forEach((sys, i) => times[i]!.push(sys.run()))
+for (let r = 0; r < reps; r++) {
+  systems.forEach((sys, i) => {
+    times[i]!.push(sys.run())
+  })
+}
 systems.forEach((sys, i) => {
   // The first repeat warms the JIT up and is left out of the median.
   console.log(`${sys.name}: ${median(times[i]!.slice(1)).toFixed(1)} µs of CPU per frame (median of ${reps - 1}; ${times[i]!.map((t) => t.toFixed(1)).join(' ')})`)

@@ -46,7 +46,7 @@ export const ChatRooms = () => {
       {rooms.length === 0
         ? <p className="empty">No rooms yet: create one.</p>
         : <ul className="rooms" aria-label="Rooms">{rooms.map((room) => (
-          <li key={room}><button aria-pressed={room === current} onClick={() => select(room)}>{room}</button></li>
+          <li key={room}><button type="button" aria-pressed={room === current} onClick={() => select(room)}>{room}</button></li>
         ))}</ul>}
       <form className="row" onSubmit={create}>
         <label>Room name <input type="text" name="room" autoComplete="off" maxLength={MAX_ROOM_NAME} value={name}

@@ -24,13 +24,20 @@ export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: strin
   const [text, setText] = useState('')
   const [error, setError] = useState('')
   const list = useRef<HTMLOListElement>(null)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: deliberate: scroll to the bottom each time a message arrives, which the body does not read
   useEffect(() => {
     if (list.current) list.current.scrollTop = list.current.scrollHeight
   }, [messages.length])
   const send = (e: FormEvent) => {
     e.preventDefault()
-    if (!nickname.trim()) return setError('Enter a nickname first.')
-    if (!text.trim()) return setError('Enter a message to send.')
+    if (!nickname.trim()) {
+      setError('Enter a nickname first.')
+      return
+    }
+    if (!text.trim()) {
+      setError('Enter a message to send.')
+      return
+    }
     const sent: ChatMessage = { nickname: nickname.trim(), text: text.trim(), at: Date.now() }
     updatePresence({ nickname: sent.nickname })
     setError('')
@@ -53,6 +60,7 @@ export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: strin
       {hideOnline ? null : <OnlineLine />}
       <ol className="messages" aria-label="Messages" aria-live="polite" ref={list}>
         {messages.length === 0 ? <li className="empty">No messages yet.</li> : null}
+        {/* biome-ignore lint/suspicious/noArrayIndexKey: a message has no id, and the list only grows at its end, so the index names it */}
         {messages.map((m, i) => <li key={i}><time>{time(m.at)}</time><span className="nick">{m.nickname}:</span>{m.text}</li>)}
       </ol>
       <form className="row" onSubmit={send}>

@@ -16,6 +16,7 @@ export const Counter = () => {
   const count = useServerState(KEY)
   const [error, setError] = useState('')
   const report = (done: Promise<unknown>) => done.then(() => setError(''), (err: Error) => setError(err.message))
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `report` only calls the stable `setError`; the key is set up once per lock function
   useEffect(() => {
     report(lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = 0 }))
   }, [lock])
@@ -25,8 +26,8 @@ export const Counter = () => {
       <StatusLine />
       <p className="value" aria-live="polite">Count = {typeof count === 'number' ? count : '…'}</p>
       <div className="row">
-        <button onClick={() => step(1)}>Increment</button>
-        <button className="secondary" onClick={() => step(-1)}>Decrement</button>
+        <button type="button" onClick={() => step(1)}>Increment</button>
+        <button type="button" className="secondary" onClick={() => step(-1)}>Decrement</button>
       </div>
       <ErrorLine error={error} />
     </div>

@@ -21,11 +21,12 @@ export const ErrorLine = ({ error }: { error: string }) =>
 export const OnlineLine = () => {
   const online = onlineNicknames(usePresence())
   return (
-    <p className="online" aria-label="Online">
+    <p className="online">
       Online:{' '}
       {online.length === 0
         ? <span className="nobody">nobody with a nickname yet</span>
         : online.map((p, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: an entry has no id and two sessions may share a nickname
           <span key={i}>{i > 0 ? ', ' : ''}<span className="who">{p.nickname}{p.self ? ' (you)' : ''}</span></span>
         ))}
     </p>

@@ -60,9 +60,13 @@ export const waitFor = (check: () => boolean, what: string, timeout = 5_000): Pr
         done = check()
       } catch (err) {
         clearTimeout(bound)
-        return reject(err)
+        reject(err)
+        return
       }
-      if (!done) return void (frame = requestAnimationFrame(poll))
+      if (!done) {
+        frame = requestAnimationFrame(poll)
+        return
+      }
       clearTimeout(bound)
       resolve()
     }

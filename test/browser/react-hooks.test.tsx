@@ -306,6 +306,7 @@ describe('under load', () => {
       })
       return null
     }
+    // biome-ignore lint/suspicious/noArrayIndexKey: the index is the reader's own number (its `i` prop), the same at every render
     const List = ({ n }: { n: number }) => <>{Array.from({ length: n }, (_, i) => <Reader key={i} i={i} />)}<Check /></>
     let grow: (n: number) => void = () => {}
     const App = () => {

@@ -148,7 +148,7 @@ describe('React bindings', () => {
     }
     const Me = () => {
       const server = useServerSession()
-      return <button data-id="me" onClick={() => server!.presence.set({ nickname: 'me' })}>me</button>
+      return <button type="button" data-id="me" onClick={() => server!.presence.set({ nickname: 'me' })}>me</button>
     }
     const host = show(
       <ServerStateProvider session={mine}>
@@ -204,6 +204,7 @@ describe('React bindings', () => {
     let caught: unknown = null
     const Orphan = () => {
       try {
+        // biome-ignore lint/correctness/useHookAtTopLevel: the test catches the hook's throw outside a provider; it is the component's only hook
         useServerSession()
       } catch (err) {
         caught = err

@@ -109,6 +109,7 @@ describe('Vue bindings', () => {
     let caught: unknown = null
     const Orphan = defineComponent(() => {
       try {
+        // biome-ignore lint/correctness/useHookAtTopLevel: the test catches the composable's throw outside a provider; it is the setup's only call
         useServerSession()
       } catch (err) {
         caught = err

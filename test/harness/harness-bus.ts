@@ -20,7 +20,10 @@ export class HarnessBus implements Bus {
 
   subscribe(room: string, onUpdate: (update: Uint8Array) => void): () => void {
     let set = this.subscribers.get(room)
-    if (!set) this.subscribers.set(room, (set = new Set()))
+    if (!set) {
+      set = new Set()
+      this.subscribers.set(room, set)
+    }
     set.add(onUpdate)
     return () => { set.delete(onUpdate) }
   }

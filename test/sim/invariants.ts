@@ -66,7 +66,7 @@ export const quietCheck = (model: Model): OnNotified => (ss, watched) => {
   const writes = new Set<number>()
   for (const item of fresh) {
     const w = model.writeAt(item.id.client, item.id.clock)
-    if (!w || !w.quiet || own(item.id.client)) return
+    if (!w?.quiet || own(item.id.client)) return
     writes.add(w.id)
   }
   // A deletion other than of what these items overwrote may be a loud delete: it may re-run.

@@ -67,9 +67,14 @@ export const reactEsmPlugin = () => {
     async serve(context: { path: string }): Promise<{ body: string; type: string } | undefined> {
       if (!context.path.startsWith(PREFIX)) return undefined
       const name = context.path.slice(PREFIX.length)
-      if (name === 'bundle.js') return { body: await (bundled ??= bundle()), type: 'js' }
+      if (name === 'bundle.js') {
+        bundled ??= bundle()
+        return { body: await bundled, type: 'js' }
+      }
       const i = Number(name.replace(/\.js$/, ''))
-      return Number.isInteger(i) && SPECIFIERS[i] ? { body: facade(i, (names ??= exportNames())), type: 'js' } : undefined
+      if (!Number.isInteger(i) || !SPECIFIERS[i]) return undefined
+      names ??= exportNames()
+      return { body: facade(i, names), type: 'js' }
     }
   }
 }
