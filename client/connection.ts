@@ -423,7 +423,8 @@ export class Connection extends ObservableV2<Events> {
     try {
       token = tokenFor(this.token)
     } catch {
-      return this.tokenFailed()
+      this.tokenFailed()
+      return
     }
     if (typeof token === 'object' && typeof token?.then === 'function') token.then((t) => this.connectWith(t), () => this.tokenFailed())
     else this.connectWith(token as string | undefined)

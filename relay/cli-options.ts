@@ -18,7 +18,7 @@ import { CLUSTER_FLAGS, CLUSTER_HELP, clusterFromCli } from './cluster/cli.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES, type LimitName, type LimitOptions } from './limits.js'
 
 /** `maxQueuedBytes` → `max-queued-bytes`. */
-const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 
 const LIMIT_HELP: Record<LimitName, string> = {
   maxQueuedBytes: 'bytes queued for one socket; more closes it with 1008',
@@ -39,7 +39,7 @@ const LIMIT_HELP: Record<LimitName, string> = {
 }
 
 const LIMIT_LINES = LIMIT_NAMES.map((name) =>
-  `  --${flagOf(name)} N `.padEnd(28) + `${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
+  `${`  --${flagOf(name)} N `.padEnd(28)}${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
 
 export const HELP = `Usage: y-server-state-relay [options]
 

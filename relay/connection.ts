@@ -126,7 +126,10 @@ export class RelayConnection implements Peer, Queue {
     const { metrics } = this.deps
     metrics.inc('messages_in_total')
     metrics.inc('bytes_in_total', buf.length)
-    if (!isBinary) return this.fail(CLOSE.unsupportedData, 'text frames are not y-websocket messages')
+    if (!isBinary) {
+      this.fail(CLOSE.unsupportedData, 'text frames are not y-websocket messages')
+      return
+    }
     this.receive(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength))
   }
 
@@ -226,10 +229,14 @@ export class RelayConnection implements Peer, Queue {
   /** A frame from the client: to the room, or kept until the room is loaded, within the limits. */
   receive(data: Uint8Array): void {
     if (this.closed) return
-    if (this.room) return this.room.receive(this, data)
+    if (this.room) {
+      this.room.receive(this, data)
+      return
+    }
     const { maxEarlyFrames, maxEarlyBytes } = this.deps.limits
     this.earlyBytes += data.length
-    const early = (this.early ??= [])
+    this.early ??= []
+    const early = this.early
     if (early.length >= maxEarlyFrames) {
       this.overLimit('maxEarlyFrames', CLOSE.policyViolation, `over ${maxEarlyFrames} frames before the room was loaded`)
     } else if (this.earlyBytes > maxEarlyBytes) {
@@ -241,7 +248,10 @@ export class RelayConnection implements Peer, Queue {
 
   /** Joins the loaded room and hands it the frames that came first. */
   attach(room: Room): void {
-    if (this.closed) return this.deps.rooms.released(room)
+    if (this.closed) {
+      this.deps.rooms.released(room)
+      return
+    }
     this.room = room
     room.join(this)
     const early = this.early

@@ -12,7 +12,7 @@ export { AuthError, type Access, type Authenticate, type AuthResult } from './ac
 export { jwtAuthenticator, signToken, type SignTokenOptions, type TokenKey } from './access/tokens.js'
 export { roomMatches, roomsCover } from './access/room-patterns.js'
 export { isLoopbackHost } from './access/access-control.js'
-export { type RoomStore } from './store/room-store.js'
+export type { RoomStore } from './store/room-store.js'
 export { LevelStore } from './store/level-store.js'
 export { MemoryStore } from './store/memory-store.js'
 export { localBus, type Bus } from './room/bus.js'

@@ -37,7 +37,7 @@ export const formatLine = (level: string, msg: string, fields: LogFields = {}): 
 
 export const createLogger = (
   level: LogLevel = 'info',
-  write: (line: string) => void = (line) => process.stdout.write(line + '\n')
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)
 ): Logger => {
   const min = LOG_LEVELS.indexOf(level)
   const at = (l: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {

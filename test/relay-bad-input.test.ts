@@ -28,7 +28,7 @@ const withHealthyPair = async (
     a.state.set('after', what)
     await untilKey(b.state, 'after', what)
     assert.deepEqual([a.provider.ws, b.provider.ws], sockets, `${what}: healthy sockets were never replaced`)
-    const health = await fetch(relay.url.replace('ws', 'http') + '/healthz')
+    const health = await fetch(`${relay.url.replace('ws', 'http')}/healthz`)
     assert.equal(health.status, 200)
   } finally {
     a.destroy(); b.destroy()

@@ -35,7 +35,7 @@ const MAJORS: Array<{ major: string; Provider: StockProviderClass }> = [
 ]
 
 /** 200 characters (212 UTF-8 bytes), with a slash and a space. */
-const LONG_ROOM = 'long/' + 'ü'.repeat(12) + ' ' + 'abcdefghij'.repeat(18) + 'xx'
+const LONG_ROOM = `long/${'ü'.repeat(12)} ${'abcdefghij'.repeat(18)}xx`
 assert.equal(LONG_ROOM.length, 200)
 
 const ROOMS = ['org/doc-1', 'my room', 'café', 'doc:123', 'a@b', LONG_ROOM]
@@ -85,7 +85,9 @@ test('stock clients of every major and ours share one room', async () => {
   const ours = ourSession(relay.url, room)
   try {
     await within(Promise.all([...stock.map((c) => c.synced), ours.ready]), 10_000, 'every client to sync')
-    stock.forEach((c, i) => c.state.set(`from-${MAJORS[i]!.major}`, i))
+    stock.forEach((c, i) => {
+      c.state.set(`from-${MAJORS[i]!.major}`, i)
+    })
     ours.set('from-ours', 'ours')
     await within(Promise.all([
       ...stock.flatMap((c) => [
@@ -146,7 +148,7 @@ test('refused room: 1.x and 2.x clients retry about once a refusal delay, 3.x st
       assert.ok(n <= 5, `${name}: at most 5 attempts in ${WINDOW_MS} ms, saw ${n}`)
       assert.ok(h.closes.length > 0 && h.closes.every((c) => c.code === CLOSE.badRoom), `${name}: closed with 4400: ${JSON.stringify(h.closes)}`)
       // Each refused socket was held open for about the refusal delay.
-      h.closes.forEach((c, i) => assert.ok(c.at - h.opens[i]! >= 900, `${name}: refusal ${i} held only ${c.at - h.opens[i]!} ms`))
+      h.closes.forEach((c, i) => void assert.ok(c.at - h.opens[i]! >= 900, `${name}: refusal ${i} held only ${c.at - h.opens[i]!} ms`))
     }
     // 3.x takes a 44xx close as final: one attempt, no retry.
     assert.equal(v3.attempts.length, 1, '3.x made one attempt')
@@ -187,7 +189,7 @@ test('a stock 3.x client with a 17 MiB document syncs it to another client throu
     // Still alive and serving: a small write goes both ways.
     reader.state.set('after', 1)
     await untilKey(writer.state, 'after', 1)
-    assert.equal((await fetch(relay.httpUrl + 'healthz')).status, 200)
+    assert.equal((await fetch(`${relay.httpUrl}healthz`)).status, 200)
   } finally {
     writer.destroy()
     reader.destroy()

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { LeveldbPersistence } from 'y-leveldb'
 import { testRelay, stockClient, untilKey, spawnRelay, tempDir, rawSocket, within, eventually, memoryLogger } from './support/helpers.js'
-import { type RoomStore } from '../relay/store/room-store.js'
+import type { RoomStore } from '../relay/store/room-store.js'
 import { LevelStore } from '../relay/store/level-store.js'
 import { MemoryStore } from '../relay/store/memory-store.js'
 

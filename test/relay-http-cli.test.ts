@@ -37,8 +37,8 @@ test('other paths serve the demo page, and never a file outside it', async () =>
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-type')!, /text\/html/)
     assert.match(await page.text(), /y-server-state/)
-    const escape = await fetch(`${relay.httpUrl}..%2Fpackage.json`)
-    assert.equal(escape.status, 404)
+    const escaping = await fetch(`${relay.httpUrl}..%2Fpackage.json`)
+    assert.equal(escaping.status, 404)
     assert.equal((await fetch(`${relay.httpUrl}nope.js`)).status, 404)
   } finally {
     await relay.close()
@@ -95,7 +95,7 @@ test('--port 0 prints the real port, and the relay answers there', async () => {
   try {
     const port = Number(new URL(relay.url).port)
     assert.ok(port > 0)
-    const health = await fetch(relay.httpUrl + 'healthz')
+    const health = await fetch(`${relay.httpUrl}healthz`)
     assert.equal(health.status, 200)
   } finally {
     await relay.kill()

@@ -8,7 +8,7 @@ import { HELP, UsageError, parseCli } from '../relay/cli-options.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitLabel, resolveLimits } from '../relay/limits.js'
 import { testRelay } from './support/helpers.js'
 
-const flag = (name: string) => '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 
 test('every limit has a flag, listed in --help with its default, and parsed into its option', () => {
   for (const [i, name] of LIMIT_NAMES.entries()) {

@@ -28,7 +28,7 @@ const statesOf = (frame: Uint8Array): Map<number, number> => {
   return states
 }
 
-test('a connection claiming 300 presence states of 100 KB keeps 4 small ones; joiners get only those', { timeout: 60_000 }, (t) => underAttack({}, async (relay, pair) => {
+test('a connection claiming 300 presence states of 100 KB keeps 4 small ones; joiners get only those', { timeout: 60_000 }, (t) => underAttack({}, async (relay, _pair) => {
   const honest = stockClient(relay.url, 'presence')
   try {
     await honest.synced

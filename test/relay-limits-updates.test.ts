@@ -61,7 +61,7 @@ test('an update over maxUpdateItems (a delete set of 500,000 ranges) closes its 
   reader.destroy()
 }))
 
-test('a room is refused growth past maxRoomBytes with 4413, and stays small enough to join', { timeout: 120_000 }, (t) => underAttack({ maxRoomBytes: 8 * MiB }, async (relay, pair) => {
+test('a room is refused growth past maxRoomBytes with 4413, and stays small enough to join', { timeout: 120_000 }, (t) => underAttack({ maxRoomBytes: 8 * MiB }, async (relay, _pair) => {
   const attacker = await opened(relay.url, 'grow')
   relay.resetPeak()
   let accepted = 0
@@ -97,7 +97,7 @@ const orphans = (count: number, bytes: number): Uint8Array[] => {
   return updates.slice(1)
 }
 
-test('updates that wait for a missing update are bounded by maxPendingBytes, closed with 1008, and never reach joiners', { timeout: 120_000 }, (t) => underAttack({}, async (relay, pair) => {
+test('updates that wait for a missing update are bounded by maxPendingBytes, closed with 1008, and never reach joiners', { timeout: 120_000 }, (t) => underAttack({}, async (relay, _pair) => {
   const attacker = await opened(relay.url, 'pending')
   let sent = 0
   for (const update of orphans(10, 300_000)) {

@@ -117,7 +117,7 @@ export const inspectorApi = (deps: InspectorApiDeps) => {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!
     const whole = path === ROOMS_API
-    if (!whole && !path.startsWith(ROOMS_API + '/')) return fail(req, res, 404, 'no such route: the inspector API has /api/rooms and /api/rooms/<room>')
+    if (!whole && !path.startsWith(`${ROOMS_API}/`)) return fail(req, res, 404, 'no such route: the inspector API has /api/rooms and /api/rooms/<room>')
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, 405, 'the inspector API is read-only: GET or HEAD', { allow: 'GET, HEAD' })
     const name = whole ? ALL_ROOMS : roomFromPath(path, ROOMS_API)
     if (name === null) return fail(req, res, 400, 'the path names no room: /api/rooms/<room>, the name as a WebSocket path carries it')

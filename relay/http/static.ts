@@ -70,7 +70,7 @@ const fileIn = (entry: string, path: string): string | null => {
     isDir = statSync(base).isDirectory()
   } catch {}
   if (!isDir) return path === `/${basename(entry)}` ? base : null
-  const file = real(resolve(base, '.' + path))
+  const file = real(resolve(base, `.${path}`))
   if (file === null || !file.startsWith(base + sep)) return null
   try {
     return statSync(file).isFile() ? file : null

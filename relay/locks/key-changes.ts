@@ -14,8 +14,11 @@
  *   // ... other updates are applied ...
  *   changes.since(seen, ['count'])        // true if 'count' changed after that
  */
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { FORCES, STATE } from '../../protocol/doc-names.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: Yjs names "any shared type" AbstractType<any> (its event type parameter is invariant)
+type AnyType = Y.AbstractType<any>
 
 export class KeyChanges {
   /** Transactions that changed some key, so far. */
@@ -23,8 +26,8 @@ export class KeyChanges {
   private readonly last = new Map<string, number>()
 
   constructor(doc: Y.Doc) {
-    const state: Y.AbstractType<any> = doc.getMap(STATE)
-    const forces: Y.AbstractType<any> = doc.getMap(FORCES)
+    const state: AnyType = doc.getMap(STATE)
+    const forces: AnyType = doc.getMap(FORCES)
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       if (tr.changed.size === 0) return
       let changed = false

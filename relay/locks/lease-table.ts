@@ -67,7 +67,10 @@ export class LeaseTable<H> {
   /** Queues a request; `keys` must be sorted and unique, and `id` new for this holder. */
   acquire(holder: H, id: number, keys: readonly string[]): void {
     let mine = this.byHolder.get(holder)
-    if (!mine) this.byHolder.set(holder, (mine = { byId: new Map(), requests: 0, keyChars: 0, waiting: 0 }))
+    if (!mine) {
+      mine = { byId: new Map(), requests: 0, keyChars: 0, waiting: 0 }
+      this.byHolder.set(holder, mine)
+    }
     if (mine.byId.has(id)) throw new Error(`lock request ${id} is already open`)
     const request: Entry<H> = { holder, id, keys, next: 0, timer: undefined, before: null, after: null, queue: null, requestedAt: Date.now(), grantedAt: undefined, retained: 'no' }
     mine.byId.set(id, request)
@@ -221,7 +224,10 @@ export class LeaseTable<H> {
 
   private enqueue(key: string, request: Entry<H>): void {
     let queue = this.waiters.get(key)
-    if (!queue) this.waiters.set(key, (queue = { head: null, tail: null }))
+    if (!queue) {
+      queue = { head: null, tail: null }
+      this.waiters.set(key, queue)
+    }
     request.queue = queue
     request.before = queue.tail
     if (queue.tail) queue.tail.after = request

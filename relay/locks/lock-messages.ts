@@ -34,7 +34,7 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
-  DENIED_STALE, HELLO_FENCES, HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_HELLO,
+  DENIED_STALE, HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_HELLO,
   type FateQuestion, type HelloFence, type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
@@ -129,7 +129,10 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       if (ctx.retainers.has(peer) && ctx.leases.retain?.(peer, m.id)) {
         const keys = ctx.leases.keysOf?.(peer, m.id) ?? []
         let leases = ctx.retainedSince.get(peer)
-        if (!leases) ctx.retainedSince.set(peer, (leases = new Map()))
+        if (!leases) {
+          leases = new Map()
+          ctx.retainedSince.set(peer, leases)
+        }
         const retained = leases
         ctx.replyRetained(peer, m.id, () => retained.set(m.id, { seen: ctx.keyChanges.now, keys }))
         break

@@ -53,7 +53,10 @@ export class SessionFences<P extends object> {
    */
   hello(peer: P, session: string, socket: number): P[] {
     let record = this.sessions.get(session)
-    if (!record) this.sessions.set(session, (record = { peers: new Set(), applied: new Map() }))
+    if (!record) {
+      record = { peers: new Set(), applied: new Map() }
+      this.sessions.set(session, record)
+    }
     this.sessions.delete(session) // re-inserted last: idle records are dropped oldest first
     this.sessions.set(session, record)
     const earlier = [...record.peers].filter((p) => p !== peer)

@@ -77,7 +77,10 @@ export class WaiterHold<P extends Peer = Peer> {
 
   /** Sends `frame` to `peer` after what is held for it, in one write. */
   send(peer: P, frame: Uint8Array): void {
-    if (!this.held.has(peer)) return peer.send(frame)
+    if (!this.held.has(peer)) {
+      peer.send(frame)
+      return
+    }
     peer.cork?.()
     try {
       this.flush(peer)
@@ -117,7 +120,10 @@ export class WaiterHold<P extends Peer = Peer> {
 
   private hold(peer: P, held: Held | undefined, update: Uint8Array): void {
     // Counted as queued: a peer that would pass maxQueuedBytes is closed, as a send would.
-    if (!peer.reserve((held?.bytes ?? 0) + update.length)) return this.drop(peer)
+    if (!peer.reserve((held?.bytes ?? 0) + update.length)) {
+      this.drop(peer)
+      return
+    }
     if (held) {
       held.updates.push(update)
       held.bytes += update.length
@@ -139,7 +145,10 @@ export class WaiterHold<P extends Peer = Peer> {
     if (peer.closed) return
     const { updates } = held
     const known = shared?.get(updates[0]!)
-    if (known && known.count === updates.length) return peer.send(known.frame)
+    if (known && known.count === updates.length) {
+      peer.send(known.frame)
+      return
+    }
     // Shared by the peers held since the same update: wrapped once, not by ws for each.
     const frame = asBuffer(updateFrame(merged(updates)))
     shared?.set(updates[0]!, { count: updates.length, frame })

@@ -297,7 +297,8 @@ export class Room {
    * costs as much as a transaction, and 256 GRANTs in one batch computed it 256 times (30 s).
    */
   private stateVector(): Uint8Array {
-    return (this.encodedStateVector ??= grantStateVector(this.doc))
+    this.encodedStateVector ??= grantStateVector(this.doc)
+    return this.encodedStateVector
   }
 
   /** `peer` gets a reply in this batch that others wait for: corked with the rest, written first. */
@@ -343,7 +344,8 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = (this.batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), commits: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() })
+      const batch: Batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), commits: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() }
+      this.batch = batch
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
         else if ('run' in item) batch.effects.push(item.run)

@@ -97,6 +97,7 @@ export class UpdateWork implements CostVisitor {
   }
 
   /** The type an item with no origin goes in: its parent, or its right origin's. */
+  // biome-ignore lint/suspicious/noExplicitAny: an item's parent may be any shared type, and Yjs types it AbstractType<YEvent<any>>
   private parentType(place: ItemPlace, right: Y.Item | null): Y.AbstractType<Y.YEvent<any>> | null {
     if (right) return right.parent instanceof Y.AbstractType ? right.parent : null
     if (typeof place.parent === 'string') return this.doc.share.get(place.parent) ?? null

@@ -126,7 +126,11 @@ export class LevelStore implements RoomStore {
 
   private persistence(): Promise<LeveldbPersistence> {
     if (this.broken) return this.reopen(this.broken)
-    return (this.opening ??= this.openStore(null).then((persistence) => (this.ready = persistence)))
+    this.opening ??= this.openStore(null).then((persistence) => {
+      this.ready = persistence
+      return persistence
+    })
+    return this.opening
   }
 
   /**
@@ -366,8 +370,12 @@ export class LevelStore implements RoomStore {
     const blocked = new Promise<void>((r) => { release = r })
     let state = this.rooms.get(room)
     const before = state?.blocked
-    if (state) state.blocked = blocked
-    else this.remember(room, (state = { record: undefined, pending: 0, written: Promise.resolve(), blocked }))
+    if (state) {
+      state.blocked = blocked
+    } else {
+      state = { record: undefined, pending: 0, written: Promise.resolve(), blocked }
+      this.remember(room, state)
+    }
     const known = state
     const done = (async () => {
       try {

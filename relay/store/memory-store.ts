@@ -21,7 +21,10 @@ export class MemoryStore implements RoomStore {
 
   async append(room: string, update: Uint8Array): Promise<StorePosition> {
     let stored = this.rooms.get(room)
-    if (!stored) this.rooms.set(room, (stored = { position: 0, entries: [] }))
+    if (!stored) {
+      stored = { position: 0, entries: [] }
+      this.rooms.set(room, stored)
+    }
     stored.entries.push({ upTo: ++stored.position, update })
     return stored.position
   }

@@ -70,7 +70,7 @@ export const childRelay = async (options: Record<string, unknown> = {}, gated = 
     void exited.then(() => reject(new Error(`relay exited: ${output.join('\n')}`)))
   }), 20_000, 'the child relay to listen')
   const pid = proc.pid!
-  const httpUrl = url.replace('ws://', 'http://') + '/'
+  const httpUrl = `${url.replace('ws://', 'http://')}/`
   let base = 0
   const relay: ChildRelay = {
     url,

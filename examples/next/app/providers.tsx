@@ -27,8 +27,8 @@ export function Counter() {
     <section>
       <p className="status" data-status={status}>{status}</p>
       <p className="value" aria-live="polite">Count = {synced ? count ?? 0 : '…'}</p>
-      <button disabled={!synced} onClick={() => step(1)}>Increment</button>
-      <button disabled={!synced} onClick={() => step(-1)}>Decrement</button>
+      <button type="button" disabled={!synced} onClick={() => step(1)}>Increment</button>
+      <button type="button" disabled={!synced} onClick={() => step(-1)}>Decrement</button>
     </section>
   )
 }
