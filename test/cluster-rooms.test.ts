@@ -14,7 +14,7 @@ import { signToken } from '../relay/tokens.js'
 import { barrier, counter, eventually, session, socketHistory, stockClient, within } from './helpers.js'
 import { clusterFixture } from './cluster-services.js'
 
-const fixture = clusterFixture({ livenessMs: 3_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 0, lockMs: 2_000 } })
+const fixture = clusterFixture({ livenessMs: 1_500, compaction: { intervalMs: 100, delayMs: 0, graceMs: 3_000, lockMs: 2_000 } })
 const relay = fixture.relay
 
 test('sessions on two relays see each other\'s writes, forced re-runs and presence', async () => {

@@ -8,7 +8,12 @@
  *
  * Start: Redis must answer (its durability settings are checked, see `redis-client.ts`);
  * PostgreSQL may be down (rooms never compacted, and rooms whose stream still starts at update 1,
- * are served from Redis alone; compaction waits).
+ * are served from Redis alone; compaction waits). The compaction grace must be at least twice
+ * the liveness (`grace.ts`).
+ *
+ * Hung dependencies: every Redis command and PostgreSQL query has a time limit
+ * (`timeoutMs`), and `health()` asks each with a deadline (a Redis PING, a `SELECT 1`), so a
+ * Redis or PostgreSQL that stopped answering reads as down (1013, 503) within seconds.
  *
  * @example
  *   const cluster = await startCluster({ redis: 'redis://127.0.0.1:6379', postgres: 'postgres://postgres@127.0.0.1/app', log, leaseMs: 10_000 })
@@ -29,6 +34,8 @@ import { Presence } from './presence.js'
 import { Liveness } from './liveness.js'
 import { Compactor, type CompactionTiming } from './compactor.js'
 import { ClusterMetrics } from './cluster-metrics.js'
+import { DEFAULT_GRACE_MS, DEFAULT_LIVENESS_MS, graceProblem } from './grace.js'
+import { bounded } from './bounded.js'
 
 export interface ClusterOptions {
   /** `redis://HOST:PORT` (also `rediss://`, with a password or a database number). */
@@ -48,8 +55,13 @@ export interface ClusterOptions {
   lockPollMs?: number
   /** How often a dead relay's presence is looked for. Default 1 s. */
   presenceCheckMs?: number
+  /** How long a Redis command or PostgreSQL query, or a wait for the stream, may take before it counts as unreachable. Default 5 s. */
+  timeoutMs?: number
   compaction?: Partial<CompactionTiming>
 }
+
+/** How long `health()` waits for Redis's and PostgreSQL's answers. */
+const HEALTH_DEADLINE_MS = 2_000
 
 export interface Cluster {
   readonly store: SharedRooms
@@ -63,14 +75,19 @@ export interface Cluster {
 }
 
 export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
+  const livenessMs = o.livenessMs ?? DEFAULT_LIVENESS_MS
+  const compaction: CompactionTiming = { intervalMs: 1_000, lockMs: 30_000, graceMs: DEFAULT_GRACE_MS, delayMs: 10_000, ...o.compaction }
+  const grace = graceProblem(livenessMs, compaction.graceMs)
+  if (grace) throw new Error(`cluster.compaction.graceMs ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`)
+  const timeoutMs = o.timeoutMs ?? 5_000
   const keys = new ClusterKeys(o.prefix ?? 'yss')
   const metrics = new ClusterMetrics()
-  const redis = redisClient(o.redis, 'commands')
-  const reader = redisClient(o.redis, 'stream-reader')
-  const subscriber = redisClient(o.redis, 'pubsub')
+  const redis = redisClient(o.redis, 'commands', timeoutMs)
+  const reader = redisClient(o.redis, 'stream-reader', timeoutMs + 1_000) // its reads block for 1 s
+  const subscriber = redisClient(o.redis, 'pubsub', timeoutMs)
   const quiet = () => {} // ioredis reports every failed reconnection; /healthz and the logs below say enough
   for (const c of [redis, reader, subscriber]) c.on('error', quiet)
-  const snapshots = new Snapshots(o.postgres, o.table)
+  const snapshots = new Snapshots(o.postgres, o.table, timeoutMs)
   const quit = async () => {
     for (const c of [redis, reader, subscriber]) c.disconnect()
     await snapshots.close().catch(() => {})
@@ -90,16 +107,15 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
 
   const tables = new Map<string, SharedLeases<unknown>>()
   let rooms: SharedRooms | null = null
-  const liveness = new Liveness(redis, keys, o.livenessMs ?? 5_000, o.log, () => {
+  const liveness = new Liveness(redis, keys, livenessMs, o.log, () => {
     metrics.inc('liveness_lost_total')
     rooms?.failAll(new UnavailableError('this relay was presumed dead by the others; reconnect'))
   })
   await liveness.start()
   const relayId = () => liveness.id
   const presence = new Presence(redis, subscriber, keys, relayId, metrics, o.presenceCheckMs ?? 1_000)
-  const compaction: CompactionTiming = { intervalMs: 1_000, lockMs: 30_000, graceMs: 60_000, delayMs: 10_000, ...o.compaction }
   rooms = new SharedRooms({
-    redis, reader, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs,
+    redis, reader, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs, waitMs: 2 * timeoutMs,
     presence: (room, awareness) => presence.attach(room, awareness)
   })
   const shared = rooms
@@ -128,6 +144,7 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     redis,
     keys,
     relayId,
+    presumedDead: (id) => liveness.lost(id),
     reached: (r, n) => shared.reached(r, n),
     log: o.log,
     metrics,
@@ -146,8 +163,12 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     leaseTables,
     health: async () => {
       const problems: string[] = []
-      if (redis.status !== 'ready') problems.push('redis unreachable')
-      if (!(await snapshots.reachable())) problems.push('postgres unreachable')
+      const [redisUp, postgresUp] = await Promise.all([
+        redis.status === 'ready' && bounded(redis.ping(), HEALTH_DEADLINE_MS, 'Redis PING').then(() => true, () => false),
+        snapshots.reachable(HEALTH_DEADLINE_MS)
+      ])
+      if (!redisUp) problems.push('redis unreachable')
+      if (!postgresUp) problems.push('postgres unreachable')
       return { ok: problems.length === 0, problems }
     },
     renderMetrics: () => {

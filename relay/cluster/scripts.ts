@@ -78,9 +78,45 @@ if from ~= '-' then from = '(' .. from end
 return { last, pg, redis.call('XRANGE', P .. 's', from, '+') }
 `)
 
-/** The current number of the room's last update. */
-export const HEAD = new Script('head', PRELUDE + `
-return tonumber(redis.call('GET', P .. 'n') or '0')
+/**
+ * Whether a reader that has read the room's stream up to update `n` (stream id `last`) can still
+ * read on: the entry after `last` is update n + 1, or nothing was appended since. False once
+ * compaction trimmed updates it had not read (a relay that stalled past the grace time).
+ */
+const CONTINUES = `
+local function continues(P, last, n)
+  n = tonumber(n)
+  if tonumber(redis.call('GET', P .. 'n') or '0') <= n then return true end
+  local after = redis.call('XRANGE', P .. 's', '(' .. last, '+', 'COUNT', 1)
+  if #after == 0 then return false end
+  local f = after[1][2]
+  for j = 1, #f - 1, 2 do
+    if f[j] == 'n' then return tonumber(f[j + 1]) == n + 1 end
+  end
+  return false
+end
+`
+
+/**
+ * ARGV[4] the stream id, ARGV[5] the number, of the last update this relay read. Returns { the
+ * number of the room's last update, 1 if this relay can read on to it or 0 if updates it had not
+ * read were trimmed }.
+ */
+export const HEAD = new Script('head', PRELUDE + CONTINUES + `
+return { tonumber(redis.call('GET', P .. 'n') or '0'), continues(P, ARGV[4], ARGV[5]) and 1 or 0 }
+`)
+
+/**
+ * ARGV: triples of a room's key prefix, the stream id and the number of the last update this
+ * relay read of it. Returns the (1-based) positions of the rooms whose stream was trimmed past
+ * what this relay read.
+ */
+export const CHECK_STREAMS = new Script('check', CONTINUES + `
+local gaps = {}
+for i = 1, #ARGV, 3 do
+  if not continues(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then gaps[#gaps + 1] = (i + 2) / 3 end
+end
+return gaps
 `)
 
 const LEASES = `
@@ -182,7 +218,8 @@ return out
 /**
  * ARGV[4] relay, ARGV[5] fence, ARGV[6] update, ARGV[7] compaction delay, ARGV[8] origin tag.
  * Checks that the request holds its lease now, then appends the update and ends the request, in
- * one step. Returns { 1, number, grants… } or { 0, reason }.
+ * one step. Returns { 1, number, grants… } or { 0, reason }, { 0, reason, 1 } if this relay is
+ * presumed dead (its liveness key expired).
  */
 export const COMMIT = new Script('commit', PRELUDE + APPEND_BODY + LEASES + `
 reap()
@@ -194,7 +231,7 @@ if redis.call('HGET', r, 'h') ~= ARGV[4] then return { 0, 'the lease belongs to 
 if tonumber(redis.call('HGET', r, 'x')) ~= #cjson.decode(k) then return { 0, 'the lease was never granted' } end
 if not alive(ARGV[4]) then
   finish(f)
-  return { 0, 'the relay was presumed dead: its lease ended' }
+  return { 0, 'the relay was presumed dead: its lease ended', 1 }
 end
 local n = append(ARGV[6], ARGV[8], ARGV[7])
 finish(f)

@@ -15,7 +15,12 @@
  * snapshot if the stream was trimmed, then the stream) and starts the reader right after the
  * last update it read, so that nothing falls in between and nothing comes twice. The reader
  * checks that the numbers follow each other: a gap (a stream trimmed past a relay that lagged,
- * or a Redis that lost data) fails the room, which reloads.
+ * or a Redis that lost data) fails the room, which reloads. A trim that left nothing after what
+ * this relay read shows no gap in what it reads, so it is also looked for in Redis: for every
+ * room after a read that found nothing or came late (the relay or Redis stalled), with the
+ * barrier of every sync, and for a room whose wait for the stream lasts (a lock grant, an
+ * append). A wait for the stream ends after `waitMs` with an {@link UnavailableError} (1013):
+ * a hung Redis does not hold a session forever.
  *
  * @example
  *   const rooms = new SharedRooms({ redis, reader, keys, snapshots, relayId: () => id, log, metrics })
@@ -30,7 +35,7 @@ import type { Bus } from '../bus.js'
 import type { LoadedRoom, RoomStore, StorePosition } from '../store.js'
 import type { Logger } from '../log.js'
 import { UnavailableError } from '../unavailable.js'
-import { APPEND, HEAD, LOAD } from './scripts.js'
+import { APPEND, CHECK_STREAMS, HEAD, LOAD } from './scripts.js'
 import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'
 import type { Snapshots } from './snapshots.js'
@@ -48,6 +53,7 @@ interface Waiter {
   n: number
   resolve(): void
   reject(err: Error): void
+  timer: ReturnType<typeof setTimeout>
 }
 
 interface Subscription {
@@ -62,6 +68,8 @@ interface Subscription {
   lastId: string
   lastN: number
   waiters: Waiter[]
+  /** A check that the stream was not trimmed past `lastN` is due or running. */
+  checking: boolean
 }
 
 export interface SharedRoomsOptions {
@@ -75,8 +83,19 @@ export interface SharedRoomsOptions {
   metrics: ClusterMetrics
   /** How long after its first update a room's compaction is due (ms). */
   compactDelayMs: number
+  /** How long a wait for the reader to reach an update may last before it fails with 1013. Default 10 s. */
+  waitMs?: number
   presence?(room: string, awareness: Awareness): () => void
 }
+
+/** How long each blocking read waits for news (ms). */
+const BLOCK_MS = 1_000
+/** A read that comes this much later than its block time means the relay or Redis stalled. */
+const STALL_MS = 1_000
+/** How long a wait for the stream lasts before the room's stream is checked for a trim. */
+const CHECK_AFTER_MS = 250
+/** Rooms checked by one script. */
+const CHECK_CHUNK = 500
 
 /** The entries of an XRANGE or XREAD reply, binary. */
 export const parseEntries = (raw: unknown): StreamEntry[] => {
@@ -137,7 +156,8 @@ export class SharedRooms implements RoomStore, Bus {
       active: false,
       lastId: '0-0',
       lastN: 0,
-      waiters: []
+      waiters: [],
+      checking: false
     }
     this.subs.set(room, sub)
     return () => {
@@ -204,22 +224,45 @@ export class SharedRooms implements RoomStore, Bus {
     return n
   }
 
-  /** Resolves once the reader has handed over (or skipped, as its own) every update up to `n`. */
+  /**
+   * Resolves once the reader has handed over (or skipped, as its own) every update up to `n`.
+   * Rejects if the room fails meanwhile (its stream was trimmed past this relay, say), or with
+   * an {@link UnavailableError} after `waitMs`.
+   */
   reached(room: string, n: number): Promise<void> {
     const sub = this.subs.get(room)
-    if (!sub) return Promise.reject(new UnavailableError(`room "${room}" is not loaded here`))
+    if (!sub?.active) return Promise.reject(new UnavailableError(`room "${room}" is not loaded here`))
     if (sub.lastN >= n) return Promise.resolve()
-    return new Promise((resolve, reject) => sub.waiters.push({ n, resolve, reject }))
+    const waitMs = this.o.waitMs ?? 10_000
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        n,
+        resolve: () => { clearTimeout(w.timer); resolve() },
+        reject: (err) => { clearTimeout(w.timer); reject(err) },
+        timer: setTimeout(() => {
+          sub.waiters = sub.waiters.filter((x) => x !== w)
+          reject(new UnavailableError(`room "${room}": the stream was not read up to update ${n} within ${waitMs} ms`))
+        }, waitMs)
+      }
+      w.timer.unref?.()
+      sub.waiters.push(w)
+      this.checkLater(sub)
+    })
   }
 
+  /** Resolves once every update stored so far is handed over; rejects if the stream was trimmed past this relay. */
   async barrier(room: string): Promise<void> {
-    let n: number
+    const sub = this.subs.get(room)
+    if (!sub?.active) throw new UnavailableError(`room "${room}" is not loaded here`)
+    const [lastId, lastN] = [sub.lastId, sub.lastN]
+    let reply: [number, number]
     try {
-      n = Number(await HEAD.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room]))
+      reply = (await HEAD.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, lastId, lastN])) as [number, number]
     } catch (err) {
       throw redisFailure(err)
     }
-    await this.reached(room, n)
+    if (Number(reply[1]) === 0 && sub.lastN === lastN) this.trimmed(sub)
+    await this.reached(room, Number(reply[0]))
   }
 
   /** Asks for the room's compaction now (a relay with the job free takes it). */
@@ -232,11 +275,7 @@ export class SharedRooms implements RoomStore, Bus {
 
   /** Fails every loaded room (its sessions reconnect and reload it). */
   failAll(err: Error): void {
-    for (const sub of [...this.subs.values()]) {
-      sub.active = false
-      this.rejectWaiters(sub, err)
-      sub.onLost?.(err)
-    }
+    for (const sub of [...this.subs.values()]) this.failRoom(sub, err)
   }
 
   async close(): Promise<void> {
@@ -270,6 +309,53 @@ export class SharedRooms implements RoomStore, Bus {
     return { last: Number(last), pg: Number(pg), entries: parseEntries(entries) }
   }
 
+  private failRoom(sub: Subscription, err: Error): void {
+    sub.active = false
+    this.rejectWaiters(sub, err)
+    sub.onLost?.(err)
+  }
+
+  private trimmed(sub: Subscription): void {
+    if (!sub.active) return
+    this.failRoom(sub, new Error(`the stream of room "${sub.room}" was trimmed past update ${sub.lastN}, which this relay read last (it stalled longer than the compaction grace)`))
+  }
+
+  /** A wait for the stream: if it lasts, the stream is checked for a trim that left it nothing to read. */
+  private checkLater(sub: Subscription): void {
+    if (sub.checking) return
+    sub.checking = true
+    const timer = setTimeout(() => {
+      if (sub.waiters.length === 0 || !sub.active) {
+        sub.checking = false
+        return
+      }
+      void this.checkStreams([sub]).finally(() => {
+        sub.checking = false
+        if (sub.waiters.length > 0 && sub.active) this.checkLater(sub)
+      })
+    }, CHECK_AFTER_MS)
+    timer.unref?.()
+  }
+
+  /** Fails the rooms whose stream was trimmed past what this relay read of it. */
+  private async checkStreams(subs: Subscription[]): Promise<void> {
+    for (let i = 0; i < subs.length; i += CHECK_CHUNK) {
+      const chunk = subs.slice(i, i + CHECK_CHUNK).map((sub) => ({ sub, lastN: sub.lastN, lastId: sub.lastId }))
+      let gaps: number[]
+      try {
+        gaps = ((await CHECK_STREAMS.run(this.o.redis, chunk.flatMap((c) => [this.o.keys.room(c.sub.room), c.lastId, c.lastN]))) as number[]).map(Number)
+      } catch {
+        this.o.metrics.inc('redis_errors_total')
+        return // the next read or wait checks again; a wait that outlasts Redis ends at waitMs
+      }
+      for (const g of gaps) {
+        const c = chunk[g - 1]
+        // A reader that read on meanwhile read what the check found gone.
+        if (c && c.sub.lastN === c.lastN && this.subs.get(c.sub.room) === c.sub) this.trimmed(c.sub)
+      }
+    }
+  }
+
   private rejectWaiters(sub: Subscription, err: Error): void {
     const waiters = sub.waiters
     sub.waiters = []
@@ -288,6 +374,7 @@ export class SharedRooms implements RoomStore, Bus {
 
   private async readLoop(): Promise<void> {
     const reader = this.o.reader
+    let lastRead = Date.now()
     while (!this.closed) {
       const active = [...this.subs.values()].filter((s) => s.active)
       if (active.length === 0) {
@@ -307,21 +394,30 @@ export class SharedRooms implements RoomStore, Bus {
       let reply: unknown
       this.blocked = true
       try {
-        reply = await reader.callBuffer('XREAD', 'COUNT', '1000', 'BLOCK', '1000', 'STREAMS', ...active.map((s) => s.stream), ...active.map((s) => s.lastId))
+        reply = await reader.callBuffer('XREAD', 'COUNT', '1000', 'BLOCK', String(BLOCK_MS), 'STREAMS', ...active.map((s) => s.stream), ...active.map((s) => s.lastId))
       } catch (err) {
         this.o.metrics.inc('redis_errors_total')
         for (const s of active) this.rejectWaiters(s, redisFailure(err))
+        // A read that timed out on a hung Redis would be followed by reads queued behind it: start afresh.
+        if (/timed out/i.test(String((err as Error)?.message))) reader.disconnect(true)
         continue
       } finally {
         this.blocked = false
       }
-      if (!reply) continue
-      const byStream = new Map(active.map((s) => [s.stream, s]))
-      for (const [key, raw] of reply as Array<[Buffer, unknown]>) {
-        const sub = byStream.get(key.toString())
-        if (!sub || this.subs.get(sub.room) !== sub || !sub.active) continue
-        this.deliver(sub, parseEntries(raw))
+      const late = Date.now() - lastRead > BLOCK_MS + STALL_MS
+      lastRead = Date.now()
+      const got = new Set<Subscription>()
+      if (reply) {
+        const byStream = new Map(active.map((s) => [s.stream, s]))
+        for (const [key, raw] of reply as Array<[Buffer, unknown]>) {
+          const sub = byStream.get(key.toString())
+          if (!sub || this.subs.get(sub.room) !== sub || !sub.active) continue
+          got.add(sub)
+          this.deliver(sub, parseEntries(raw))
+        }
       }
+      // Nothing new, or a read after a stall: a room trimmed past this relay reads as nothing new.
+      if (!reply || late) await this.checkStreams(active.filter((s) => s.active && !got.has(s)))
     }
   }
 
@@ -329,10 +425,7 @@ export class SharedRooms implements RoomStore, Bus {
     for (const e of entries) {
       if (e.n <= sub.lastN) continue
       if (e.n !== sub.lastN + 1) {
-        sub.active = false
-        const err = new Error(`the stream of room "${sub.room}" skips from update ${sub.lastN} to ${e.n} (trimmed before this relay read it, or Redis lost data)`)
-        this.rejectWaiters(sub, err)
-        sub.onLost?.(err)
+        this.failRoom(sub, new Error(`the stream of room "${sub.room}" skips from update ${sub.lastN} to ${e.n} (trimmed before this relay read it, or Redis lost data)`))
         return
       }
       sub.lastId = e.id
