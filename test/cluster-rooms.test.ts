@@ -205,7 +205,8 @@ test('a compaction job whose relay died is taken over by another relay', async (
     await eventually(async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'takeover'`)).length === 1, 'another relay to take the job over', 10_000)
     // Not before the dead relay's job time ran out: the job was its until then.
     assert.ok(Date.now() - claimedAt >= 900, `taken over after ${Date.now() - claimedAt} ms`)
-    assert.equal(await direct.get(`${prefix}:compacting:takeover`), null)
+    // The dead relay's claim is gone (the room may be queued again: its stream keeps the grace time's entries).
+    assert.notEqual(await direct.get(`${prefix}:compacting:takeover`), 'r-dead')
   } finally {
     direct.disconnect()
   }
