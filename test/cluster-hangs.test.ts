@@ -45,10 +45,12 @@ const streamFixture = async (waitMs?: number) => {
   const direct = new Redis(redis.url)
   const commands = redisClient(redis.url, 'commands')
   const reader = redisClient(redis.url, 'reader')
-  await Promise.all([untilReady(commands), untilReady(reader)])
+  const subscriber = redisClient(redis.url, 'pubsub')
+  await Promise.all([untilReady(commands), untilReady(reader), untilReady(subscriber)])
   const snapshots = new Snapshots(db.url)
-  const rooms = new SharedRooms({ redis: commands, reader, keys, snapshots, relayId: () => 'r-test', log, metrics: new ClusterMetrics(), compactDelayMs: 60_000, ...(waitMs ? { waitMs } : {}) })
+  const rooms = new SharedRooms({ redis: commands, reader, subscriber, keys, snapshots, relayId: () => 'r-test', log, metrics: new ClusterMetrics(), compactDelayMs: 60_000, ...(waitMs ? { waitMs } : {}) })
   /** Another relay appends to the room. */
+  await rooms.start()
   const append = async (room: string, i: number) => Number(await APPEND.run(direct, [keys.room(room), keys.global, room, Buffer.from(updateSetting(`k${i}`, i)), 60_000, 'other']))
   return {
     keys, direct, rooms, append,
@@ -57,7 +59,7 @@ const streamFixture = async (waitMs?: number) => {
     wake: () => (reader as unknown as { stream: { resume(): void } }).stream.resume(),
     done: async () => {
       await rooms.close()
-      for (const c of [direct, commands, reader]) c.disconnect()
+      for (const c of [direct, commands, reader, subscriber]) c.disconnect()
       await snapshots.close()
       await redis.remove()
       await db.drop()

@@ -233,3 +233,31 @@ test('a room that Redis lost but PostgreSQL holds is refused, not served empty',
     stock.destroy()
   }
 })
+
+test('a relay reads only the rooms with news: quiet rooms cost Redis no reads, and news that pub/sub lost is found by the sweep', async () => {
+  const [a, b] = await Promise.all([relay(), relay()])
+  const quiet = Array.from({ length: 30 }, (_, i) => stockClient(a.url, `quiet-${i}`))
+  const direct = new Redis(fixture.redis.url)
+  const xreads = async () => Number(/cmdstat_xread:calls=(\d+)/.exec(await direct.info('commandstats'))?.[1] ?? 0)
+  try {
+    await Promise.all(quiet.map((c) => c.synced))
+    const before = await xreads()
+    await new Promise((resolve) => setTimeout(resolve, 2_000)) // a window to observe, not a synchronisation
+    assert.equal(await xreads(), before, 'no stream read while every room is quiet')
+    // News: a write through the other relay reaches the quiet room's client.
+    const writer = await session(b.url, 'quiet-7')
+    writer.set('news', 1)
+    await eventually(() => quiet[7]!.state.get('news') === 1, 'the write to reach the room on the other relay')
+    writer.close()
+    // An update stored without its news (as if pub/sub dropped it): the sweep finds it.
+    const doc = new Y.Doc()
+    doc.getMap('state').set('unannounced', 1)
+    const P = 'yss:{quiet-3}:'
+    const n = await direct.incr(`${P}n`)
+    await direct.xadd(`${P}s`, '*', 'u', Buffer.from(Y.encodeStateAsUpdate(doc)), 'n', String(n), 'o', 'elsewhere')
+    await eventually(() => quiet[3]!.state.get('unannounced') === 1, 'the sweep to find the unannounced update', 15_000)
+  } finally {
+    direct.disconnect()
+    for (const c of quiet) c.destroy()
+  }
+})

@@ -3,8 +3,8 @@
  * postgres })` (and `y-server-state-relay --redis URL --postgres URL`) runs on. It puts together
  * the room streams (store and bus, `shared-rooms.ts`), the shared lease tables
  * (`shared-leases.ts`), presence (`presence.ts`), the relay's liveness (`liveness.ts`) and the
- * compaction jobs (`compactor.ts`), over three Redis connections (commands, the blocking stream
- * reader, pub/sub) and a small PostgreSQL pool.
+ * compaction jobs (`compactor.ts`), over three Redis connections (commands, the stream reader,
+ * pub/sub: rooms' news, grants, presence) and a small PostgreSQL pool.
  *
  * Start: Redis must answer (its durability settings are checked, see `redis-client.ts`);
  * PostgreSQL may be down (rooms never compacted, and rooms whose stream still starts at update 1,
@@ -83,7 +83,7 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
   const keys = new ClusterKeys(o.prefix ?? 'yss')
   const metrics = new ClusterMetrics()
   const redis = redisClient(o.redis, 'commands', timeoutMs)
-  const reader = redisClient(o.redis, 'stream-reader', timeoutMs + 1_000) // its reads block for 1 s
+  const reader = redisClient(o.redis, 'stream-reader', timeoutMs)
   const subscriber = redisClient(o.redis, 'pubsub', timeoutMs)
   const quiet = () => {} // ioredis reports every failed reconnection; /healthz and the logs below say enough
   for (const c of [redis, reader, subscriber]) c.on('error', quiet)
@@ -115,10 +115,11 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
   const relayId = () => liveness.id
   const presence = new Presence(redis, subscriber, keys, relayId, metrics, o.presenceCheckMs ?? 1_000)
   rooms = new SharedRooms({
-    redis, reader, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs, waitMs: 2 * timeoutMs,
+    redis, reader, subscriber, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs, waitMs: 2 * timeoutMs,
     presence: (room, awareness) => presence.attach(room, awareness)
   })
   const shared = rooms
+  await shared.start()
 
   // Grants for this relay's requests, published by whichever relay's script handed the keys over.
   let grantChannel = keys.grants(relayId())

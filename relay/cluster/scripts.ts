@@ -51,12 +51,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-/** Appends one update: numbered, added to the stream, and the room queued for compaction. */
+/** Appends one update: numbered, added to the stream, the room queued for compaction, and its news published (`<n>\n<room>`). */
 const APPEND_BODY = `
 local function append(update, origin, delay)
   local n = redis.call('INCR', P .. 'n')
   redis.call('XADD', P .. 's', '*', 'u', update, 'n', n, 'o', origin)
   redis.call('ZADD', G .. 'compact', 'NX', now + tonumber(delay), ROOM)
+  redis.call('PUBLISH', G .. 'news', n .. '\\n' .. ROOM)
   return n
 end
 `
@@ -79,19 +80,17 @@ return { last, pg, redis.call('XRANGE', P .. 's', from, '+') }
 `)
 
 /**
- * Whether a reader that has read the room's stream up to update `n` (stream id `last`) can still
- * read on: the entry after `last` is update n + 1, or nothing was appended since. False once
+ * Whether a reader that has read the room's stream up to update `n` (stream id `last`), with
+ * updates after it stored, can read on: the entry after `last` is update n + 1. False once
  * compaction trimmed updates it had not read (a relay that stalled past the grace time).
  */
-const CONTINUES = `
-local function continues(P, last, n)
-  n = tonumber(n)
-  if tonumber(redis.call('GET', P .. 'n') or '0') <= n then return true end
+const FOLLOWS = `
+local function follows(P, last, n)
   local after = redis.call('XRANGE', P .. 's', '(' .. last, '+', 'COUNT', 1)
   if #after == 0 then return false end
   local f = after[1][2]
   for j = 1, #f - 1, 2 do
-    if f[j] == 'n' then return tonumber(f[j + 1]) == n + 1 end
+    if f[j] == 'n' then return tonumber(f[j + 1]) == tonumber(n) + 1 end
   end
   return false
 end
@@ -102,21 +101,28 @@ end
  * number of the room's last update, 1 if this relay can read on to it or 0 if updates it had not
  * read were trimmed }.
  */
-export const HEAD = new Script('head', PRELUDE + CONTINUES + `
-return { tonumber(redis.call('GET', P .. 'n') or '0'), continues(P, ARGV[4], ARGV[5]) and 1 or 0 }
+export const HEAD = new Script('head', PRELUDE + FOLLOWS + `
+local head = tonumber(redis.call('GET', P .. 'n') or '0')
+return { head, (head <= tonumber(ARGV[5]) or follows(P, ARGV[4], ARGV[5])) and 1 or 0 }
 `)
 
 /**
  * ARGV: triples of a room's key prefix, the stream id and the number of the last update this
- * relay read of it. Returns the (1-based) positions of the rooms whose stream was trimmed past
- * what this relay read.
+ * relay read of it. Returns pairs for the rooms with updates this relay has not read: the room's
+ * (1-based) position and its last number, or -1 if its stream was trimmed past what this relay
+ * read. Rooms it is up to date with cost one GET.
  */
-export const CHECK_STREAMS = new Script('check', CONTINUES + `
-local gaps = {}
+export const CHECK_STREAMS = new Script('check', FOLLOWS + `
+local out = {}
 for i = 1, #ARGV, 3 do
-  if not continues(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then gaps[#gaps + 1] = (i + 2) / 3 end
+  local P, n = ARGV[i], tonumber(ARGV[i + 2])
+  local head = tonumber(redis.call('GET', P .. 'n') or '0')
+  if head > n then
+    out[#out + 1] = (i + 2) / 3
+    out[#out + 1] = follows(P, ARGV[i + 1], n) and head or -1
+  end
 end
-return gaps
+return out
 `)
 
 const LEASES = `
