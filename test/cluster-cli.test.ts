@@ -56,3 +56,10 @@ test('--compact-grace-ms must exceed --liveness-ms with margin: a relay that sta
   assert.ok(ok !== 'help')
   assert.equal(ok.cluster?.compaction?.graceMs, 4000)
 })
+
+test('startRelay refuses the same: a grace under twice the liveness, before it connects to anything', async () => {
+  await assert.rejects(
+    startRelay({ port: 0, logLevel: 'silent', redis: 'redis://127.0.0.1:1', postgres: 'postgres://postgres@127.0.0.1:1/none', cluster: { livenessMs: 2_000, compaction: { graceMs: 0 } } }),
+    /graceMs must be at least 4000/
+  )
+})
