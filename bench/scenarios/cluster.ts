@@ -5,8 +5,8 @@
  *   store in memory), one relay in a cluster, and three relays of a cluster.
  * - Locked increments: N sessions spread over three relays vs the same N on one relay alone.
  * - Exactness at full size: P processes spread over three relays, M locked increments each.
- * - Rooms at scale: one relay holding K rooms (a raw client each), idle: Redis's CPU, and a
- *   quiet room's echo, beside one relay alone holding the same rooms.
+ * - Rooms at scale: one relay holding K rooms (each loaded by a raw client, then left without
+ *   one), idle: Redis's CPU, and a quiet room's echo, beside one relay alone holding the same rooms.
  * `BENCH_CLUSTER_PARTS` (fanout, locks, exact, rooms) runs some of them only.
  * The bench starts its own redis-server (append-only file, fsync always) and database.
  */
@@ -93,34 +93,41 @@ const locked = async (setup: Setup, shared: { redis: string; postgres: string },
 }
 
 /**
- * One relay holding `rooms` rooms, a raw client in each, left idle for `idleSeconds`: the CPU
- * redis-server and the relay spend meanwhile (percent of one core), then `echoes` writes in one
- * more room, one at a time, each timed from send to its echo back to the writer.
+ * One relay holding `rooms` rooms, left idle for `idleSeconds`: the CPU redis-server and the relay
+ * spend meanwhile (percent of one core), then `echoes` writes in one more room, one at a time,
+ * each timed from send to its echo back to the writer. A process may open 20,000 files here, so
+ * the rooms are loaded by raw clients in waves of `WAVE`, each closed once synced: the relay keeps
+ * a room loaded for an hour after its last connection.
  */
+const WAVE = 5_000
 const manyRooms = async (setup: Setup, shared: { redis: string; postgres: string }, redisPid: number, rooms: number, idleSeconds: number, echoes: number, tag: string) => {
-  const [relay] = await launch({ ...setup, relays: 1 }, shared)
-  let clients: RawClient[] = []
+  const relay = await launchRelay(setup.cluster ? { system: 'ours', ...shared, idleUnloadMs: 3_600_000 } : { system: 'ours', idleUnloadMs: 3_600_000 })
   let writer: RawClient | null = null
   try {
     const t0 = performance.now()
-    // At most 50 handshakes at a time, each given 2 minutes: the machine is shared, and a load of thousands is slow.
-    let next = 0
-    await Promise.all(Array.from({ length: 50 }, async () => {
-      while (next < rooms) {
-        const i = next++
-        clients.push(await RawClient.open('y-websocket', relay!.url, `${tag}-${i}`, 120_000))
-      }
-    }))
+    for (let from = 0; from < rooms; from += WAVE) {
+      // At most 50 handshakes at a time, each given 2 minutes: the machine is shared, and a load of thousands is slow.
+      const wave: RawClient[] = []
+      let next = from
+      const end = Math.min(rooms, from + WAVE)
+      await Promise.all(Array.from({ length: 50 }, async () => {
+        while (next < end) {
+          const i = next++
+          wave.push(await RawClient.open('y-websocket', relay.url, `${tag}-${i}`, 120_000))
+        }
+      }))
+      for (const c of wave) c.close()
+    }
     const openSeconds = (performance.now() - t0) / 1000
-    writer = await RawClient.open('y-websocket', relay!.url, `${tag}-echo`)
-    await new Promise((r) => setTimeout(r, 1_000)) // the loads' last Redis and PostgreSQL calls settle before the idle clock starts
+    writer = await RawClient.open('y-websocket', relay.url, `${tag}-echo`)
+    await new Promise((r) => setTimeout(r, 2_000)) // the loads' last Redis and PostgreSQL calls, and the closes, settle before the idle clock starts
     const redis0 = procCpuUs(redisPid)
-    const relay0 = procCpuUs(relay!.pid)
+    const relay0 = procCpuUs(relay.pid)
     const i0 = performance.now()
     await new Promise((r) => setTimeout(r, idleSeconds * 1000))
     const idleUs = (performance.now() - i0) * 1000
     const redisIdle = (100 * (procCpuUs(redisPid) - redis0)) / idleUs
-    const relayIdle = (100 * (procCpuUs(relay!.pid) - relay0)) / idleUs
+    const relayIdle = (100 * (procCpuUs(relay.pid) - relay0)) / idleUs
     const frames = writerUpdates(echoes).map((u) => writer!.updateFrame(u))
     const latency: number[] = []
     for (const frame of frames) {
@@ -134,8 +141,7 @@ const manyRooms = async (setup: Setup, shared: { redis: string; postgres: string
     return { openSeconds, redisIdle, relayIdle, p50: percentile(latency, 50), p99: percentile(latency, 99) }
   } finally {
     writer?.close()
-    for (const c of clients) c.close()
-    await relay!.stop()
+    await relay.stop()
   }
 }
 
@@ -221,7 +227,7 @@ export const cluster: Scenario = {
         ...(lockRows.length ? [{ title: `Locked increments, ${sessions} sessions for ${seconds} s (median of ${reps()}; ratio to one relay alone in this run)`, columns: ['setup', 'locked increments/s', 'ratio', 'final count exact'], rows: lockRows }] : []),
         ...(exactRow ? [{ title: 'Exactness across three relays: processes × locked increments each', columns: ['processes × increments', 'final count', 'exact', 'seconds (incl. process start)'], rows: [exactRow] }] : []),
         ...(roomRows.length ? [{
-          title: `${manyRoomCount} rooms held by one relay (a raw client each), idle for ${idleSeconds} s, then ${echoes} writes one at a time in one more room`,
+          title: `${manyRoomCount} rooms held by one relay (loaded by raw clients, kept without one), idle for ${idleSeconds} s, then ${echoes} writes one at a time in one more room`,
           columns: ['setup', 'redis-server CPU idle, % of a core', 'relay CPU idle, %', 'echo p50 ms', 'echo p99 ms', 'p50 ratio', 'seconds to open the rooms'],
           rows: roomRows
         }] : [])
