@@ -446,19 +446,26 @@ export class SharedRooms implements RoomStore, Bus {
         await this.idle(500)
         continue
       }
+      let ok = true
       if (this.sweepDue) {
         this.sweepDue = false
         lastSweep = Date.now()
-        if (!(await this.checkStreams([...this.subs.values()].filter((s) => s.active)))) this.sweepDue = true
+        ok = await this.checkStreams([...this.subs.values()].filter((s) => s.active))
       }
       const due = [...this.news].filter((s) => s.active && this.subs.get(s.room) === s)
       this.news.clear()
-      for (let i = 0; i < due.length && !this.closed; i += READ_CHUNK) await this.readRooms(due.slice(i, i + READ_CHUNK))
+      for (let i = 0; i < due.length && !this.closed && ok; i += READ_CHUNK) ok = await this.readRooms(due.slice(i, i + READ_CHUNK))
+      // Redis refused (a connection down, the other up): try again in a while. A call that fails
+      // at once, retried at once, would starve the event loop, and with it the reconnection.
+      if (!ok) {
+        this.sweepDue = true
+        await this.idle(500)
+      }
     }
   }
 
-  /** One XREAD of the rooms given, from where each was read up to. */
-  private async readRooms(rooms: Subscription[]): Promise<void> {
+  /** One XREAD of the rooms given, from where each was read up to. Returns false if Redis did not answer. */
+  private async readRooms(rooms: Subscription[]): Promise<boolean> {
     let reply: unknown
     try {
       reply = await this.o.reader.callBuffer('XREAD', 'COUNT', String(READ_COUNT), 'STREAMS', ...rooms.map((s) => s.stream), ...rooms.map((s) => s.lastId))
@@ -471,7 +478,7 @@ export class SharedRooms implements RoomStore, Bus {
       this.sweepDue = true
       // A read that timed out on a hung Redis: the connection starts afresh, without what was queued behind it.
       if (/timed out/i.test(String((err as Error)?.message))) this.o.reader.disconnect(true)
-      return
+      return false
     }
     const byStream = new Map(rooms.map((s) => [s.stream, s]))
     for (const [key, raw] of (reply ?? []) as Array<[Buffer, unknown]>) {
@@ -483,7 +490,7 @@ export class SharedRooms implements RoomStore, Bus {
     }
     // News this read did not find: trimmed before this relay read it (or Redis lost it).
     const missing = rooms.filter((s) => s.active && s.lastN < s.heard && !this.news.has(s))
-    if (missing.length > 0) await this.checkStreams(missing)
+    return missing.length === 0 || (await this.checkStreams(missing))
   }
 
   private deliver(sub: Subscription, entries: StreamEntry[]): void {
