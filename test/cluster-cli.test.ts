@@ -11,12 +11,12 @@ import { spawnRelay } from './support/helpers.js'
 import { pgDatabase, startRedis } from './support/cluster-services.js'
 
 test('--redis and --postgres, or REDIS_URL and DATABASE_URL; each needs the other, and excludes --data', () => {
-  const flags = parseCli(['--redis', 'redis://127.0.0.1:6379', '--postgres', 'postgres://postgres@127.0.0.1/x', '--liveness-ms', '2000', '--compact-grace-ms', '0'], {})
+  const flags = parseCli(['--redis', 'redis://127.0.0.1:6379', '--postgres', 'postgres://postgres@127.0.0.1/x', '--liveness-ms', '2000', '--compact-grace-ms', '4000'], {})
   assert.ok(flags !== 'help')
   assert.equal(flags.redis, 'redis://127.0.0.1:6379')
   assert.equal(flags.postgres, 'postgres://postgres@127.0.0.1/x')
   assert.equal(flags.cluster?.livenessMs, 2000)
-  assert.equal(flags.cluster?.compaction?.graceMs, 0)
+  assert.equal(flags.cluster?.compaction?.graceMs, 4000)
   const env = parseCli([], { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://p/db' })
   assert.ok(env !== 'help')
   assert.deepEqual([env.redis, env.postgres], ['redis://r:6379', 'postgres://p/db'])
@@ -44,4 +44,22 @@ test('a relay refuses a Redis that may evict keys, and starts from REDIS_URL and
     await redis.remove()
     await db.drop()
   }
+})
+
+test('--compact-grace-ms must exceed --liveness-ms with margin: a relay that stalls short of its liveness still finds what it missed', () => {
+  const base = ['--redis', 'redis://127.0.0.1:6379', '--postgres', 'postgres://postgres@127.0.0.1/x']
+  assert.throws(() => parseCli([...base, '--liveness-ms', '2000', '--compact-grace-ms', '0'], {}), (e: Error) => e instanceof UsageError && /--compact-grace-ms/.test(e.message))
+  assert.throws(() => parseCli([...base, '--liveness-ms', '2000', '--compact-grace-ms', '3999'], {}), (e: Error) => e instanceof UsageError && /--compact-grace-ms/.test(e.message))
+  // The default grace (60 s) against a liveness beyond half of it.
+  assert.throws(() => parseCli([...base, '--liveness-ms', '40000'], {}), (e: Error) => e instanceof UsageError && /--compact-grace-ms/.test(e.message))
+  const ok = parseCli([...base, '--liveness-ms', '2000', '--compact-grace-ms', '4000'], {})
+  assert.ok(ok !== 'help')
+  assert.equal(ok.cluster?.compaction?.graceMs, 4000)
+})
+
+test('startRelay refuses the same: a grace under twice the liveness, before it connects to anything', async () => {
+  await assert.rejects(
+    startRelay({ port: 0, logLevel: 'silent', redis: 'redis://127.0.0.1:1', postgres: 'postgres://postgres@127.0.0.1:1/none', cluster: { livenessMs: 2_000, compaction: { graceMs: 0 } } }),
+    /graceMs must be at least 4000/
+  )
 })

@@ -11,7 +11,7 @@ import { eventually, session, socketHistory, spawnRelay, stockClient, within, ty
 import { pgCluster, pgDatabase, startRedis, type PgDatabase, type RedisServer } from './support/cluster-services.js'
 import { race, worker } from './support/lock-workers.js'
 
-const TUNING = ['--liveness-ms', '2000', '--compact-delay-ms', '0', '--compact-grace-ms', '0', '--compact-interval-ms', '100', '--compact-lock-ms', '1000', '--log-level', 'warn']
+const TUNING = ['--liveness-ms', '2000', '--compact-delay-ms', '0', '--compact-grace-ms', '4000', '--compact-interval-ms', '100', '--compact-lock-ms', '1000', '--log-level', 'warn']
 
 const relays = (n: number, redis: RedisServer, db: { url: string }, extra: string[] = []): Promise<RelayProcess[]> =>
   Promise.all(Array.from({ length: n }, () => spawnRelay(['--port', '0', '--redis', redis.url, '--postgres', db.url, ...TUNING, ...extra])))

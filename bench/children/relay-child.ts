@@ -27,6 +27,8 @@ export interface RelaySpec {
   /** Ours only: share rooms through this Redis and PostgreSQL (the cluster scenario). */
   redis?: string
   postgres?: string
+  /** Ours only: how long a room with no connection stays loaded (the cluster scenario holds rooms without a socket each). */
+  idleUnloadMs?: number
   /** Ours only: run the relay compiled by tsc in this directory (see lib/compiled.ts), as the package ships it, instead of the sources under tsx. */
   compiledDir?: string
 }
@@ -46,7 +48,8 @@ const startOurs = async (spec: RelaySpec): Promise<Running> => {
     port: 0,
     logLevel: 'silent',
     ...(spec.redis ? { redis: spec.redis, postgres: spec.postgres!, cluster: { redisUnsafe: true } } : spec.dataDir ? { dataDir: spec.dataDir, ...(spec.fsync ? { fsync: spec.fsync } : {}) } : { memory: true }),
-    ...(spec.staticDirs ? { staticDirs: spec.staticDirs } : {})
+    ...(spec.staticDirs ? { staticDirs: spec.staticDirs } : {}),
+    ...(spec.idleUnloadMs !== undefined ? { idleUnloadMs: spec.idleUnloadMs } : {})
   })
   const names = ['messages_in_total', 'messages_out_total', 'bytes_in_total', 'bytes_out_total', 'store_writes_total'] as const
   return {

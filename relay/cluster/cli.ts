@@ -9,6 +9,7 @@
  *   // { redis: 'redis://127.0.0.1:6379', postgres: 'postgres://…', cluster: {} }
  */
 import type { ClusterRelayOptions } from './index.js'
+import { DEFAULT_GRACE_MS, DEFAULT_LIVENESS_MS, graceProblem } from './grace.js'
 
 export const CLUSTER_FLAGS = {
   redis: { type: 'string' },
@@ -32,7 +33,8 @@ Several relays (every relay with the same Redis and PostgreSQL serves the same r
   --liveness-ms N           a relay silent this long is presumed dead: its locks and
                             presence go (default 5000)
   --compact-delay-ms N      compact a room this long after its first new update (default 10000)
-  --compact-grace-ms N      keep stream entries this long after compaction (default 60000)
+  --compact-grace-ms N      keep stream entries this long after compaction (default 60000;
+                            at least twice --liveness-ms)
   --compact-interval-ms N   how often a relay looks for a compaction job (default 1000)
   --compact-lock-ms N       a compaction job not finished within this is taken over (default 30000)
 `
@@ -67,13 +69,16 @@ export const clusterFromCli = (
     ...(ms('compact-interval-ms', 10) !== undefined ? { intervalMs: ms('compact-interval-ms', 10)! } : {}),
     ...(ms('compact-lock-ms', 100) !== undefined ? { lockMs: ms('compact-lock-ms', 100)! } : {})
   }
+  const livenessMs = ms('liveness-ms', 300)
+  const grace = graceProblem(livenessMs ?? DEFAULT_LIVENESS_MS, compaction.graceMs ?? DEFAULT_GRACE_MS)
+  if (grace) throw usage(`--compact-grace-ms ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`)
   return {
     redis,
     postgres,
     cluster: {
       ...(values['redis-prefix'] !== undefined ? { prefix: values['redis-prefix'] } : {}),
       ...(values['redis-unsafe'] ? { redisUnsafe: true } : {}),
-      ...(ms('liveness-ms', 300) !== undefined ? { livenessMs: ms('liveness-ms', 300)! } : {}),
+      ...(livenessMs !== undefined ? { livenessMs } : {}),
       compaction
     }
   }

@@ -9,7 +9,9 @@
  * not trim, so two relays compacting the same room at once lose nothing.
  *
  * While PostgreSQL is unreachable the jobs fail and come back every `lockMs`: relays go on serving
- * from Redis, the streams grow, and the first job after PostgreSQL returns catches up.
+ * from Redis, the streams grow, and the first job after PostgreSQL returns catches up. A job is
+ * waited for at most `lockMs` (the job is another relay's after that anyway): a hung PostgreSQL or
+ * Redis does not hold the compactor, nor the relay's shutdown.
  *
  * @example
  *   const compactor = new Compactor(deps, { intervalMs: 1_000, lockMs: 30_000, graceMs: 60_000, delayMs: 10_000 })
@@ -24,6 +26,7 @@ import type { ClusterKeys } from './keys.js'
 import type { SharedRooms } from './shared-rooms.js'
 import type { Snapshots } from './snapshots.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
+import { bounded } from './bounded.js'
 
 export interface CompactorDeps {
   redis: Redis
@@ -105,7 +108,7 @@ export class Compactor {
       }
       if (typeof room !== 'string') return
       try {
-        await this.compactRoom(room)
+        await bounded(this.compactRoom(room), this.timing.lockMs, `compaction of room "${room}"`)
       } catch (err) {
         this.d.metrics.inc('compaction_failures_total')
         if (Date.now() - this.lastError > 10_000) {

@@ -3,12 +3,17 @@
  * postgres })` (and `y-server-state-relay --redis URL --postgres URL`) runs on. It puts together
  * the room streams (store and bus, `shared-rooms.ts`), the shared lease tables
  * (`shared-leases.ts`), presence (`presence.ts`), the relay's liveness (`liveness.ts`) and the
- * compaction jobs (`compactor.ts`), over three Redis connections (commands, the blocking stream
- * reader, pub/sub) and a small PostgreSQL pool.
+ * compaction jobs (`compactor.ts`), over three Redis connections (commands, the stream reader,
+ * pub/sub: rooms' news, grants, presence) and a small PostgreSQL pool.
  *
  * Start: Redis must answer (its durability settings are checked, see `redis-client.ts`);
  * PostgreSQL may be down (rooms never compacted, and rooms whose stream still starts at update 1,
- * are served from Redis alone; compaction waits).
+ * are served from Redis alone; compaction waits). The compaction grace must be at least twice
+ * the liveness (`grace.ts`).
+ *
+ * Hung dependencies: every Redis command and PostgreSQL query has a time limit
+ * (`timeoutMs`), and `health()` asks each with a deadline (a Redis PING, a `SELECT 1`), so a
+ * Redis or PostgreSQL that stopped answering reads as down (1013, 503) within seconds.
  *
  * @example
  *   const cluster = await startCluster({ redis: 'redis://127.0.0.1:6379', postgres: 'postgres://postgres@127.0.0.1/app', log, leaseMs: 10_000 })
@@ -29,6 +34,8 @@ import { Presence } from './presence.js'
 import { Liveness } from './liveness.js'
 import { Compactor, type CompactionTiming } from './compactor.js'
 import { ClusterMetrics } from './cluster-metrics.js'
+import { DEFAULT_GRACE_MS, DEFAULT_LIVENESS_MS, graceProblem } from './grace.js'
+import { bounded } from './bounded.js'
 
 /** The options of `startRelay` that put a relay in a cluster (the CLI's `--redis`, `--postgres`, …). */
 export interface ClusterRelayOptions {
@@ -61,8 +68,13 @@ export interface ClusterOptions {
   lockPollMs?: number
   /** How often a dead relay's presence is looked for. Default 1 s. */
   presenceCheckMs?: number
+  /** How long a Redis command or PostgreSQL query, or a wait for the stream, may take before it counts as unreachable. Default 5 s. */
+  timeoutMs?: number
   compaction?: Partial<CompactionTiming>
 }
+
+/** How long `health()` waits for Redis's and PostgreSQL's answers. */
+const HEALTH_DEADLINE_MS = 2_000
 
 export interface Cluster {
   readonly store: SharedRooms
@@ -76,14 +88,19 @@ export interface Cluster {
 }
 
 export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
+  const livenessMs = o.livenessMs ?? DEFAULT_LIVENESS_MS
+  const compaction: CompactionTiming = { intervalMs: 1_000, lockMs: 30_000, graceMs: DEFAULT_GRACE_MS, delayMs: 10_000, ...o.compaction }
+  const grace = graceProblem(livenessMs, compaction.graceMs)
+  if (grace) throw new Error(`cluster.compaction.graceMs ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`)
+  const timeoutMs = o.timeoutMs ?? 5_000
   const keys = new ClusterKeys(o.prefix ?? 'yss')
   const metrics = new ClusterMetrics()
-  const redis = redisClient(o.redis, 'commands')
-  const reader = redisClient(o.redis, 'stream-reader')
-  const subscriber = redisClient(o.redis, 'pubsub')
+  const redis = redisClient(o.redis, 'commands', timeoutMs)
+  const reader = redisClient(o.redis, 'stream-reader', timeoutMs)
+  const subscriber = redisClient(o.redis, 'pubsub', timeoutMs)
   const quiet = () => {} // ioredis reports every failed reconnection; /healthz and the logs below say enough
   for (const c of [redis, reader, subscriber]) c.on('error', quiet)
-  const snapshots = new Snapshots(o.postgres, o.table)
+  const snapshots = new Snapshots(o.postgres, o.table, timeoutMs)
   const quit = async () => {
     for (const c of [redis, reader, subscriber]) c.disconnect()
     await snapshots.close().catch(() => {})
@@ -103,19 +120,19 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
 
   const tables = new Map<string, SharedLeases<unknown>>()
   let rooms: SharedRooms | null = null
-  const liveness = new Liveness(redis, keys, o.livenessMs ?? 5_000, o.log, () => {
+  const liveness = new Liveness(redis, keys, livenessMs, o.log, () => {
     metrics.inc('liveness_lost_total')
     rooms?.failAll(new UnavailableError('this relay was presumed dead by the others; reconnect'))
   })
   await liveness.start()
   const relayId = () => liveness.id
   const presence = new Presence(redis, subscriber, keys, relayId, metrics, o.presenceCheckMs ?? 1_000)
-  const compaction: CompactionTiming = { intervalMs: 1_000, lockMs: 30_000, graceMs: 60_000, delayMs: 10_000, ...o.compaction }
   rooms = new SharedRooms({
-    redis, reader, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs,
+    redis, reader, subscriber, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs, waitMs: 2 * timeoutMs,
     presence: (room, awareness) => presence.attach(room, awareness)
   })
   const shared = rooms
+  await shared.start()
 
   // Grants for this relay's requests, published by whichever relay's script handed the keys over.
   let grantChannel = keys.grants(relayId())
@@ -141,6 +158,7 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     redis,
     keys,
     relayId,
+    presumedDead: (id) => liveness.lost(id),
     reached: (r, n) => shared.reached(r, n),
     log: o.log,
     metrics,
@@ -159,8 +177,12 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     leaseTables,
     health: async () => {
       const problems: string[] = []
-      if (redis.status !== 'ready') problems.push('redis unreachable')
-      if (!(await snapshots.reachable())) problems.push('postgres unreachable')
+      const [redisUp, postgresUp] = await Promise.all([
+        redis.status === 'ready' && bounded(redis.ping(), HEALTH_DEADLINE_MS, 'Redis PING').then(() => true, () => false),
+        snapshots.reachable(HEALTH_DEADLINE_MS)
+      ])
+      if (!redisUp) problems.push('redis unreachable')
+      if (!postgresUp) problems.push('postgres unreachable')
       return { ok: problems.length === 0, problems }
     },
     renderMetrics: () => {

@@ -17,8 +17,8 @@
  *   earlier socket of the session is refused), expiring after twice the lease time
  * - `aw` the pub/sub channel of the room's presence
  * Global: `<prefix>:compact` (sorted set: room → when its compaction is due), `<prefix>:compacting:<room>`
- * (the compaction job's lock), `<prefix>:relay:<id>` (a relay's liveness, with a TTL), and the channel
- * `<prefix>:grants:<id>` (grants for that relay's requests).
+ * (the compaction job's lock), `<prefix>:relay:<id>` (a relay's liveness, with a TTL), and the channels
+ * `<prefix>:grants:<id>` (grants for that relay's requests) and `<prefix>:news` (each update's number and room).
  *
  * @example
  *   const k = new ClusterKeys('yss')
@@ -52,6 +52,11 @@ export class ClusterKeys {
 
   relay(relay: string): string {
     return `${this.global}relay:${relay}`
+  }
+
+  /** The channel of every room's news: `<n>\n<room>` for each update appended. */
+  get news(): string {
+    return `${this.global}news`
   }
 
   get compactQueue(): string {

@@ -4,6 +4,8 @@
  * store an update twice, a replayed lock commit could be refused after it was stored), and
  * fails at once while Redis is unreachable instead of waiting in a queue. ioredis reconnects by
  * itself; the relay's rooms close their sessions with 1013 meanwhile (see `UnavailableError`).
+A Redis that hangs (stopped, not refusing) leaves the connection open: every command times out
+after `timeoutMs` instead, and reads as unreachable too.
  *
  * `checkRedisSettings` reads what the durability promise needs, where CONFIG GET is allowed:
  * `appendonly yes` (else a Redis restart loses acknowledged updates) and `maxmemory-policy
@@ -20,8 +22,9 @@ import { Redis } from 'ioredis'
 import type { Logger } from '../log.js'
 import { UnavailableError } from '../store/unavailable.js'
 
-export const redisClient = (url: string, name: string): Redis =>
+export const redisClient = (url: string, name: string, timeoutMs = 5_000): Redis =>
   new Redis(url, {
+    commandTimeout: timeoutMs,
     connectionName: `y-server-state:${name}`,
     lazyConnect: false,
     enableOfflineQueue: false,

@@ -51,12 +51,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-/** Appends one update: numbered, added to the stream, and the room queued for compaction. */
+/** Appends one update: numbered, added to the stream, the room queued for compaction, and its news published (`<n>\n<room>`). */
 const APPEND_BODY = `
 local function append(update, origin, delay)
   local n = redis.call('INCR', P .. 'n')
   redis.call('XADD', P .. 's', '*', 'u', update, 'n', n, 'o', origin)
   redis.call('ZADD', G .. 'compact', 'NX', now + tonumber(delay), ROOM)
+  redis.call('PUBLISH', G .. 'news', n .. '\\n' .. ROOM)
   return n
 end
 `
@@ -78,9 +79,50 @@ if from ~= '-' then from = '(' .. from end
 return { last, pg, redis.call('XRANGE', P .. 's', from, '+') }
 `)
 
-/** The current number of the room's last update. */
-export const HEAD = new Script('head', PRELUDE + `
-return tonumber(redis.call('GET', P .. 'n') or '0')
+/**
+ * Whether a reader that has read the room's stream up to update `n` (stream id `last`), with
+ * updates after it stored, can read on: the entry after `last` is update n + 1. False once
+ * compaction trimmed updates it had not read (a relay that stalled past the grace time).
+ */
+const FOLLOWS = `
+local function follows(P, last, n)
+  local after = redis.call('XRANGE', P .. 's', '(' .. last, '+', 'COUNT', 1)
+  if #after == 0 then return false end
+  local f = after[1][2]
+  for j = 1, #f - 1, 2 do
+    if f[j] == 'n' then return tonumber(f[j + 1]) == tonumber(n) + 1 end
+  end
+  return false
+end
+`
+
+/**
+ * ARGV[4] the stream id, ARGV[5] the number, of the last update this relay read. Returns { the
+ * number of the room's last update, 1 if this relay can read on to it or 0 if updates it had not
+ * read were trimmed }.
+ */
+export const HEAD = new Script('head', PRELUDE + FOLLOWS + `
+local head = tonumber(redis.call('GET', P .. 'n') or '0')
+return { head, (head <= tonumber(ARGV[5]) or follows(P, ARGV[4], ARGV[5])) and 1 or 0 }
+`)
+
+/**
+ * ARGV: triples of a room's key prefix, the stream id and the number of the last update this
+ * relay read of it. Returns pairs for the rooms with updates this relay has not read: the room's
+ * (1-based) position and its last number, or -1 if its stream was trimmed past what this relay
+ * read. Rooms it is up to date with cost one GET.
+ */
+export const CHECK_STREAMS = new Script('check', FOLLOWS + `
+local out = {}
+for i = 1, #ARGV, 3 do
+  local P, n = ARGV[i], tonumber(ARGV[i + 2])
+  local head = tonumber(redis.call('GET', P .. 'n') or '0')
+  if head > n then
+    out[#out + 1] = (i + 2) / 3
+    out[#out + 1] = follows(P, ARGV[i + 1], n) and head or -1
+  end
+end
+return out
 `)
 
 const LEASES = `
@@ -184,7 +226,8 @@ return out
  * ARGV[9] the session ('' if its connection named none), ARGV[10] its socket number.
  * Checks that the request holds its lease now, and that no later socket of its session has
  * fenced it (SESSION_FENCE), then appends the update and ends the request, in one step. Returns
- * { 1, number, grants… } or { 0, reason }.
+ * { 1, number, grants… } or { 0, reason }, { 0, reason, 1 } if this relay is presumed dead (its
+ * liveness key expired).
  */
 export const COMMIT = new Script('commit', PRELUDE + APPEND_BODY + LEASES + `
 reap()
@@ -196,7 +239,7 @@ if redis.call('HGET', r, 'h') ~= ARGV[4] then return { 0, 'the lease belongs to 
 if tonumber(redis.call('HGET', r, 'x')) ~= #cjson.decode(k) then return { 0, 'the lease was never granted' } end
 if not alive(ARGV[4]) then
   finish(f)
-  return { 0, 'the relay was presumed dead: its lease ended' }
+  return { 0, 'the relay was presumed dead: its lease ended', 1 }
 end
 if ARGV[9] ~= '' and tonumber(redis.call('GET', P .. 'ss:' .. ARGV[9]) or '0') > tonumber(ARGV[10]) then
   finish(f)

@@ -40,6 +40,8 @@ export interface SharedLeasesDeps {
   redis: Redis
   keys: ClusterKeys
   relayId(): string
+  /** A lock script answered that relay `id`'s liveness key is gone: the others presumed it dead. */
+  presumedDead(id: string): void
   /** Resolves once this relay has handed the room every update up to `n`. */
   reached(room: string, n: number): Promise<void>
   log: Logger
@@ -83,10 +85,14 @@ export class SharedLeases<H> implements Leases<H> {
     if (mine.has(id)) throw new Error(`lock request ${id} is already open`)
     const r: Request<H> = { holder, id, keys, fence: null, state: 'asking' }
     mine.set(id, r)
-    this.script(ACQUIRE, [this.d.relayId(), this.cb.leaseMs, JSON.stringify(keys)]).then(
+    const me = this.d.relayId()
+    this.script(ACQUIRE, [me, this.cb.leaseMs, JSON.stringify(keys)]).then(
       (reply) => {
         const [fence, ...grants] = (reply as number[]).map(Number)
-        if (fence! < 0) return this.deny(r, 'this relay lost its liveness in Redis; reconnect')
+        if (fence! < 0) {
+          this.deny(r, 'this relay lost its liveness in Redis; reconnect')
+          return this.d.presumedDead(me)
+        }
         r.fence = fence!
         if (r.state === 'ended') return this.releaseFence(fence!)
         r.state = 'waiting'
@@ -131,9 +137,11 @@ export class SharedLeases<H> implements Leases<H> {
     this.take(holder, id)
     r.state = 'ended'
     this.byFence.delete(fence)
-    const reply = (await this.script(COMMIT, [this.d.relayId(), fence, asBuffer(update), this.d.compactDelayMs, 'commit', from?.session ?? '', from?.socket ?? 0])) as Array<number | string>
+    const me = this.d.relayId()
+    const reply = (await this.script(COMMIT, [me, fence, asBuffer(update), this.d.compactDelayMs, 'commit', from?.session ?? '', from?.socket ?? 0])) as Array<number | string>
     if (Number(reply[0]) !== 1) {
       this.d.metrics.inc('commits_denied_total')
+      if (Number(reply[2]) === 1) this.d.presumedDead(me)
       return { ok: false, reason: String(reply[1]) }
     }
     this.d.metrics.inc('commits_stored_total')
@@ -168,7 +176,14 @@ export class SharedLeases<H> implements Leases<H> {
       const n = pairs[i + 1]!
       this.d.reached(this.room, n).then(
         () => { if (r.state === 'granted') this.cb.onGrant(r) },
-        () => {} // the room failed: its connections close, which ends the request
+        (err) => {
+          // The room failed (its connections close, which ends the request), or the stream was
+          // not read up to the grant in time: the lease is given back, the lock call rejects.
+          if (r.state === 'granted' && this.take(r.holder, r.id) === r) {
+            this.end(r)
+            this.cb.onDeny?.(r, `the room could not be read up to the grant: ${(err as Error).message}`)
+          }
+        }
       )
     }
   }

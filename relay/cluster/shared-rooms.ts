@@ -3,8 +3,15 @@
  * stream a room (compacted into PostgreSQL by `compactor.ts`).
  *
  * The stream's order is THE order of a room. Every update is numbered as it is appended (1, 2,
- * …, by a Lua script), and every relay reads the room's stream with one blocking XREAD for all
- * its rooms and hands the room the updates of others in stream order. A relay's own batch is
+ * …, by a Lua script), and every relay reads the room's stream and hands the room the updates of
+ * others in stream order. Which rooms to read: the append script publishes each update's room
+ * and number on one channel (`keys.news`) that every relay hears, and a relay reads, with one
+ * XREAD, only the rooms it holds that have news: a relay holding tens of thousands of quiet
+ * rooms costs Redis nothing while they stay quiet (a blocking XREAD naming every room cost
+ * Redis time in proportion to the rooms, on every call). What pub/sub may lose (a subscriber
+ * that reconnects) a sweep finds: every few seconds, and at once after a reconnection or a
+ * stall, one script a few hundred rooms compares each room's last number with what this relay
+ * read. A relay's own batch is
  * applied to its doc first (that is how a bad update is caught before it is stored), appended,
  * and `append` resolves only once the reader has read it back: by then every update stored before
  * it was handed to the room, which applies it into the batch in hand, so the batch's broadcast
@@ -15,10 +22,16 @@
  * snapshot if the stream was trimmed, then the stream) and starts the reader right after the
  * last update it read, so that nothing falls in between and nothing comes twice. The reader
  * checks that the numbers follow each other: a gap (a stream trimmed past a relay that lagged,
- * or a Redis that lost data) fails the room, which reloads.
+ * or a Redis that lost data) fails the room, which reloads. A trim that left nothing after what
+ * this relay read shows no gap in what it reads, so it is also looked for in Redis: for a room
+ * whose read found nothing though it had news, in every sweep (the sweep after a stall
+ * included), with the barrier of every sync, and for a room whose wait for the stream lasts (a
+ * lock grant, an append). A wait for the stream ends after `waitMs` with an {@link UnavailableError} (1013):
+ * a hung Redis does not hold a session forever.
  *
  * @example
- *   const rooms = new SharedRooms({ redis, reader, keys, snapshots, relayId: () => id, log, metrics })
+ *   const rooms = new SharedRooms({ redis, reader, subscriber, keys, snapshots, relayId: () => id, log, metrics })
+ *   await rooms.start()                                 // hears the news channel
  *   const off = rooms.subscribe('default', (u) => apply(u), (err) => fail(err))
  *   const { updates, position } = await rooms.load('default')
  *   const n = await rooms.append('default', update)   // stored and read back
@@ -30,7 +43,7 @@ import type { Bus } from '../room/bus.js'
 import type { LoadedRoom, RoomStore, StorePosition } from '../store/room-store.js'
 import type { Logger } from '../log.js'
 import { UnavailableError } from '../store/unavailable.js'
-import { APPEND, HEAD, LOAD } from './scripts.js'
+import { APPEND, CHECK_STREAMS, HEAD, LOAD } from './scripts.js'
 import { redisFailure } from './redis-client.js'
 import type { ClusterKeys } from './keys.js'
 import type { Snapshots } from './snapshots.js'
@@ -48,6 +61,7 @@ interface Waiter {
   n: number
   resolve(): void
   reject(err: Error): void
+  timer: ReturnType<typeof setTimeout>
 }
 
 interface Subscription {
@@ -61,13 +75,19 @@ interface Subscription {
   active: boolean
   lastId: string
   lastN: number
+  /** The highest number this relay heard of (news, its own appends, grants): it reads up to there. */
+  heard: number
   waiters: Waiter[]
+  /** A check that the stream was not trimmed past `lastN` is due or running. */
+  checking: boolean
 }
 
 export interface SharedRoomsOptions {
   redis: Redis
-  /** A connection of its own for the blocking reads. */
+  /** A connection of its own for the reads. */
   reader: Redis
+  /** The pub/sub connection, which hears the news channel. */
+  subscriber: Redis
   keys: ClusterKeys
   snapshots: Snapshots
   relayId(): string
@@ -75,8 +95,20 @@ export interface SharedRoomsOptions {
   metrics: ClusterMetrics
   /** How long after its first update a room's compaction is due (ms). */
   compactDelayMs: number
+  /** How long a wait for the reader to reach an update may last before it fails with 1013. Default 10 s. */
+  waitMs?: number
   presence?(room: string, awareness: Awareness): () => void
 }
+
+/** How often every room is swept for news pub/sub did not bring, and for trims. */
+const SWEEP_MS = 5_000
+/** How long a wait for the stream lasts before the room's stream is checked for a trim. */
+const CHECK_AFTER_MS = 250
+/** Rooms checked by one script, and read by one XREAD. */
+const CHECK_CHUNK = 500
+const READ_CHUNK = 1_000
+/** Entries one XREAD reads of a room; a room that gets as many is read again. */
+const READ_COUNT = 1_000
 
 /** The entries of an XRANGE or XREAD reply, binary. */
 export const parseEntries = (raw: unknown): StreamEntry[] => {
@@ -106,18 +138,28 @@ let instances = 0
 
 export class SharedRooms implements RoomStore, Bus {
   private readonly subs = new Map<string, Subscription>()
-  private readerClientId: number | null = null
-  private blocked = false
+  /** Rooms to read: they have news this relay has not read. */
+  private readonly news = new Set<Subscription>()
+  private sweepDue = true
   private wake: (() => void) | null = null
   private closed = false
   private readonly loop: Promise<void>
 
   constructor(private readonly o: SharedRoomsOptions) {
-    const learnId = () => { o.reader.client('ID').then((id) => { this.readerClientId = Number(id) }, () => {}) }
-    o.reader.on('ready', learnId)
-    if (o.reader.status === 'ready') learnId()
+    o.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== o.keys.news) return
+      const nl = message.indexOf('\n')
+      this.heard(message.slice(nl + 1), Number(message.slice(0, nl)))
+    })
+    // Resubscribed after a reconnection: what was published meanwhile is lost; sweep.
+    o.subscriber.on('ready', () => this.sweepNow())
     this.loop = this.readLoop()
     if (o.presence) this.presence = o.presence
+  }
+
+  /** Hears the news channel. */
+  async start(): Promise<void> {
+    await this.o.subscriber.subscribe(this.o.keys.news)
   }
 
   presence?: (room: string, awareness: Awareness) => () => void
@@ -137,7 +179,9 @@ export class SharedRooms implements RoomStore, Bus {
       active: false,
       lastId: '0-0',
       lastN: 0,
-      waiters: []
+      heard: 0,
+      waiters: [],
+      checking: false
     }
     this.subs.set(room, sub)
     return () => {
@@ -155,6 +199,8 @@ export class SharedRooms implements RoomStore, Bus {
       sub.lastId = history.id
       sub.lastN = history.n
       sub.active = true
+      // News heard while it loaded, of updates after what the load read.
+      if (sub.heard > sub.lastN) this.news.add(sub)
       this.rouse()
     }
     return { updates: history.updates, position: history.n }
@@ -204,22 +250,46 @@ export class SharedRooms implements RoomStore, Bus {
     return n
   }
 
-  /** Resolves once the reader has handed over (or skipped, as its own) every update up to `n`. */
+  /**
+   * Resolves once the reader has handed over (or skipped, as its own) every update up to `n`.
+   * Rejects if the room fails meanwhile (its stream was trimmed past this relay, say), or with
+   * an {@link UnavailableError} after `waitMs`.
+   */
   reached(room: string, n: number): Promise<void> {
     const sub = this.subs.get(room)
-    if (!sub) return Promise.reject(new UnavailableError(`room "${room}" is not loaded here`))
+    if (!sub?.active) return Promise.reject(new UnavailableError(`room "${room}" is not loaded here`))
     if (sub.lastN >= n) return Promise.resolve()
-    return new Promise((resolve, reject) => sub.waiters.push({ n, resolve, reject }))
+    const waitMs = this.o.waitMs ?? 10_000
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        n,
+        resolve: () => { clearTimeout(w.timer); resolve() },
+        reject: (err) => { clearTimeout(w.timer); reject(err) },
+        timer: setTimeout(() => {
+          sub.waiters = sub.waiters.filter((x) => x !== w)
+          reject(new UnavailableError(`room "${room}": the stream was not read up to update ${n} within ${waitMs} ms`))
+        }, waitMs)
+      }
+      w.timer.unref?.()
+      sub.waiters.push(w)
+      this.heard(room, n)
+      this.checkLater(sub)
+    })
   }
 
+  /** Resolves once every update stored so far is handed over; rejects if the stream was trimmed past this relay. */
   async barrier(room: string): Promise<void> {
-    let n: number
+    const sub = this.subs.get(room)
+    if (!sub?.active) throw new UnavailableError(`room "${room}" is not loaded here`)
+    const [lastId, lastN] = [sub.lastId, sub.lastN]
+    let reply: [number, number]
     try {
-      n = Number(await HEAD.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room]))
+      reply = (await HEAD.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, lastId, lastN])) as [number, number]
     } catch (err) {
       throw redisFailure(err)
     }
-    await this.reached(room, n)
+    if (Number(reply[1]) === 0 && sub.lastN === lastN) this.trimmed(sub)
+    await this.reached(room, Number(reply[0]))
   }
 
   /** Asks for the room's compaction now (a relay with the job free takes it). */
@@ -232,11 +302,7 @@ export class SharedRooms implements RoomStore, Bus {
 
   /** Fails every loaded room (its sessions reconnect and reload it). */
   failAll(err: Error): void {
-    for (const sub of [...this.subs.values()]) {
-      sub.active = false
-      this.rejectWaiters(sub, err)
-      sub.onLost?.(err)
-    }
+    for (const sub of [...this.subs.values()]) this.failRoom(sub, err)
   }
 
   async close(): Promise<void> {
@@ -270,69 +336,168 @@ export class SharedRooms implements RoomStore, Bus {
     return { last: Number(last), pg: Number(pg), entries: parseEntries(entries) }
   }
 
+  private failRoom(sub: Subscription, err: Error): void {
+    sub.active = false
+    this.rejectWaiters(sub, err)
+    sub.onLost?.(err)
+  }
+
+  /** Update `n` of `room` was stored: a room held here that has not read it is read next. */
+  private heard(room: string, n: number): void {
+    const sub = this.subs.get(room)
+    if (!sub || n <= sub.heard) return
+    sub.heard = n
+    if (sub.active && n > sub.lastN) {
+      this.news.add(sub)
+      this.rouse()
+    }
+  }
+
+  private sweepNow(): void {
+    this.sweepDue = true
+    this.rouse()
+  }
+
+  private trimmed(sub: Subscription): void {
+    if (!sub.active) return
+    this.failRoom(sub, new Error(`the stream of room "${sub.room}" was trimmed past update ${sub.lastN}, which this relay read last (it stalled longer than the compaction grace)`))
+  }
+
+  /** A wait for the stream: if it lasts, the stream is checked for a trim that left it nothing to read. */
+  private checkLater(sub: Subscription): void {
+    if (sub.checking) return
+    sub.checking = true
+    const timer = setTimeout(() => {
+      if (sub.waiters.length === 0 || !sub.active) {
+        sub.checking = false
+        return
+      }
+      void this.checkStreams([sub]).finally(() => {
+        sub.checking = false
+        if (sub.waiters.length > 0 && sub.active) this.checkLater(sub)
+      })
+    }, CHECK_AFTER_MS)
+    timer.unref?.()
+  }
+
+  /**
+   * Compares each room's last number in Redis with what this relay read: a room with updates
+   * it has not read is read next (news that pub/sub lost), one whose stream was trimmed past
+   * what it read fails. Returns false if Redis did not answer.
+   */
+  private async checkStreams(subs: Subscription[]): Promise<boolean> {
+    for (let i = 0; i < subs.length; i += CHECK_CHUNK) {
+      const chunk = subs.slice(i, i + CHECK_CHUNK).map((sub) => ({ sub, lastN: sub.lastN, lastId: sub.lastId }))
+      let found: number[]
+      try {
+        found = ((await CHECK_STREAMS.run(this.o.redis, chunk.flatMap((c) => [this.o.keys.room(c.sub.room), c.lastId, c.lastN]))) as number[]).map(Number)
+      } catch {
+        this.o.metrics.inc('redis_errors_total')
+        return false // the next sweep or wait checks again; a wait that outlasts Redis ends at waitMs
+      }
+      for (let k = 0; k + 1 < found.length; k += 2) {
+        const c = chunk[found[k]! - 1]
+        // A reader that read on meanwhile read what the check found.
+        if (!c || c.sub.lastN !== c.lastN || this.subs.get(c.sub.room) !== c.sub) continue
+        if (found[k + 1]! < 0) this.trimmed(c.sub)
+        else this.heard(c.sub.room, found[k + 1]!)
+      }
+    }
+    return true
+  }
+
   private rejectWaiters(sub: Subscription, err: Error): void {
     const waiters = sub.waiters
     sub.waiters = []
     for (const w of waiters) w.reject(err)
   }
 
-  /** Interrupts the blocking read, so that it starts over with the rooms as they are now. */
+  /** Wakes the reader: there is news to read, a sweep is due, or it is closing. */
   private rouse(): void {
     const wake = this.wake
     this.wake = null
     wake?.()
-    if (this.blocked && this.readerClientId !== null && this.o.redis.status === 'ready') {
-      this.o.redis.client('UNBLOCK', this.readerClientId).catch(() => {})
-    }
+  }
+
+  /** Resolves on `rouse`, on the reader's (re)connection, or after `ms`. */
+  private idle(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => { clearTimeout(timer); this.o.reader.off('ready', done); this.wake = null; resolve() }
+      const timer = setTimeout(done, ms)
+      this.o.reader.once('ready', done)
+      this.wake = done
+    })
   }
 
   private async readLoop(): Promise<void> {
     const reader = this.o.reader
+    let lastSweep = 0
     while (!this.closed) {
-      const active = [...this.subs.values()].filter((s) => s.active)
-      if (active.length === 0) {
-        await new Promise<void>((resolve) => { this.wake = resolve })
+      const sinceSweep = Date.now() - lastSweep
+      // Due every few seconds; after a stall (the relay paused) it is overdue, and runs at once.
+      if (sinceSweep >= SWEEP_MS) this.sweepDue = true
+      if (this.news.size === 0 && !this.sweepDue) {
+        await this.idle(SWEEP_MS - sinceSweep)
         continue
       }
       if (reader.status !== 'ready') {
-        for (const s of active) this.rejectWaiters(s, new UnavailableError('Redis is unreachable'))
-        await new Promise<void>((resolve) => {
-          const done = () => { clearTimeout(timer); reader.off('ready', done); resolve() }
-          const timer = setTimeout(done, 500)
-          reader.once('ready', done)
-          this.wake = done
-        })
+        for (const s of this.subs.values()) if (s.active) this.rejectWaiters(s, new UnavailableError('Redis is unreachable'))
+        this.sweepDue = true
+        await this.idle(500)
         continue
       }
-      let reply: unknown
-      this.blocked = true
-      try {
-        reply = await reader.callBuffer('XREAD', 'COUNT', '1000', 'BLOCK', '1000', 'STREAMS', ...active.map((s) => s.stream), ...active.map((s) => s.lastId))
-      } catch (err) {
-        this.o.metrics.inc('redis_errors_total')
-        for (const s of active) this.rejectWaiters(s, redisFailure(err))
-        continue
-      } finally {
-        this.blocked = false
+      let ok = true
+      if (this.sweepDue) {
+        this.sweepDue = false
+        lastSweep = Date.now()
+        ok = await this.checkStreams([...this.subs.values()].filter((s) => s.active))
       }
-      if (!reply) continue
-      const byStream = new Map(active.map((s) => [s.stream, s]))
-      for (const [key, raw] of reply as Array<[Buffer, unknown]>) {
-        const sub = byStream.get(key.toString())
-        if (!sub || this.subs.get(sub.room) !== sub || !sub.active) continue
-        this.deliver(sub, parseEntries(raw))
+      const due = [...this.news].filter((s) => s.active && this.subs.get(s.room) === s)
+      this.news.clear()
+      for (let i = 0; i < due.length && !this.closed && ok; i += READ_CHUNK) ok = await this.readRooms(due.slice(i, i + READ_CHUNK))
+      // Redis refused (a connection down, the other up): try again in a while. A call that fails
+      // at once, retried at once, would starve the event loop, and with it the reconnection.
+      if (!ok) {
+        this.sweepDue = true
+        await this.idle(500)
       }
     }
+  }
+
+  /** One XREAD of the rooms given, from where each was read up to. Returns false if Redis did not answer. */
+  private async readRooms(rooms: Subscription[]): Promise<boolean> {
+    let reply: unknown
+    try {
+      reply = await this.o.reader.callBuffer('XREAD', 'COUNT', String(READ_COUNT), 'STREAMS', ...rooms.map((s) => s.stream), ...rooms.map((s) => s.lastId))
+    } catch (err) {
+      this.o.metrics.inc('redis_errors_total')
+      for (const s of rooms) {
+        this.rejectWaiters(s, redisFailure(err))
+        this.news.add(s)
+      }
+      this.sweepDue = true
+      // A read that timed out on a hung Redis: the connection starts afresh, without what was queued behind it.
+      if (/timed out/i.test(String((err as Error)?.message))) this.o.reader.disconnect(true)
+      return false
+    }
+    const byStream = new Map(rooms.map((s) => [s.stream, s]))
+    for (const [key, raw] of (reply ?? []) as Array<[Buffer, unknown]>) {
+      const sub = byStream.get(key.toString())
+      if (!sub || this.subs.get(sub.room) !== sub || !sub.active) continue
+      const entries = parseEntries(raw)
+      this.deliver(sub, entries)
+      if (entries.length >= READ_COUNT) this.news.add(sub)
+    }
+    // News this read did not find: trimmed before this relay read it (or Redis lost it).
+    const missing = rooms.filter((s) => s.active && s.lastN < s.heard && !this.news.has(s))
+    return missing.length === 0 || (await this.checkStreams(missing))
   }
 
   private deliver(sub: Subscription, entries: StreamEntry[]): void {
     for (const e of entries) {
       if (e.n <= sub.lastN) continue
       if (e.n !== sub.lastN + 1) {
-        sub.active = false
-        const err = new Error(`the stream of room "${sub.room}" skips from update ${sub.lastN} to ${e.n} (trimmed before this relay read it, or Redis lost data)`)
-        this.rejectWaiters(sub, err)
-        sub.onLost?.(err)
+        this.failRoom(sub, new Error(`the stream of room "${sub.room}" skips from update ${sub.lastN} to ${e.n} (trimmed before this relay read it, or Redis lost data)`))
         return
       }
       sub.lastId = e.id

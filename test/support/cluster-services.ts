@@ -8,7 +8,7 @@
  * fixed time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +39,9 @@ export interface RedisServer {
   kill(): Promise<void>
   /** Starts it again on the same port and folder (it replays its append-only file). */
   start(): Promise<void>
+  /** SIGSTOPs it: it hangs (connections stay open, nothing is answered) until `resume`. */
+  pause(): void
+  resume(): void
   /** Stops it and removes its folder. */
   remove(): Promise<void>
 }
@@ -84,7 +87,10 @@ export const startRedis = async ({ persist = true }: { persist?: boolean } = {})
     },
     kill,
     start,
+    pause: () => { proc?.kill('SIGSTOP') },
+    resume: () => { proc?.kill('SIGCONT') },
     remove: async () => {
+      proc?.kill('SIGCONT')
       await kill()
       process.off('exit', onExit)
       rmSync(dir, { recursive: true, force: true })
@@ -146,6 +152,9 @@ export interface PgCluster {
   url: string
   stop(): void
   start(): void
+  /** SIGSTOPs the server and its backends: it hangs (connections accepted, nothing answered) until `resume`. */
+  pause(): void
+  resume(): void
   remove(): void
 }
 
@@ -169,11 +178,21 @@ export const pgCluster = async (): Promise<PgCluster> => {
   const start = () => asPostgres([`${PG_BIN}/pg_ctl`, '-D', `${dir}/pg`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-w', '-l', `${dir}/log`, 'start'])
   const stop = () => asPostgres([`${PG_BIN}/pg_ctl`, '-D', `${dir}/pg`, '-m', 'fast', '-w', 'stop'])
   start()
+  // The postmaster and every backend: a backend that kept running would still answer its client.
+  const processes = (): number[] => {
+    const main = Number(readFileSync(`${dir}/pg/postmaster.pid`, 'utf8').split('\n')[0])
+    const children = spawnSync('pgrep', ['-P', String(main)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
+    return [main, ...children]
+  }
+  const signal = (sig: NodeJS.Signals) => { for (const pid of processes()) { try { process.kill(pid, sig) } catch { /* exited */ } } }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop,
     start,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     remove: () => {
+      try { signal('SIGCONT') } catch { /* not running */ }
       try { stop() } catch { /* already stopped */ }
       rmSync(dir, { recursive: true, force: true })
     }
