@@ -127,7 +127,7 @@ export class Locks {
    *   reconnected, from the relay's answer: the new connection fences the old one (whose late
    *   bytes are then never applied) and asks the commit's fate. Resolved if the relay applied
    *   the writes, rejected with {@link LockLostError} if not. Only `close()` leaves it undecided:
-   *   it then rejects with a LockLostError that says the writes may or may not be stored.
+   *   it then rejects with a SessionClosedError that says the writes may or may not be stored.
    */
   lock<R>(keyList: readonly string[], fn: (state: object) => R, options: LockOptions = {}): Promise<R> {
     const s = this.session
