@@ -32,9 +32,8 @@ const relayPlugin = () => {
         port: 0,
         memory: true,
         logLevel,
-        authenticate: (req, room) => room.startsWith('read-only/') && tokenOf(req) !== 'writer'
-          ? { access: 'read', user: 'viewer' }
-          : { access: 'write' }
+        authenticate: (req, room) =>
+          room.startsWith('read-only/') && tokenOf(req) !== 'writer' ? { access: 'read', user: 'viewer' } : { access: 'write' }
       })
     },
     async serverStop() {

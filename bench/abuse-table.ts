@@ -23,7 +23,18 @@ import { connect } from 'node:net'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { ROOT, rawSocket, updateFrame, within, type RawSocket } from '../test/support/helpers.js'
-import { awarenessFrame, childRelay, deleteBomb, flush, nonReader, queryAwareness, resume, roundTrip, syncStep1, type ChildRelay } from '../test/support/limits-helpers.js'
+import {
+  awarenessFrame,
+  childRelay,
+  deleteBomb,
+  flush,
+  nonReader,
+  queryAwareness,
+  resume,
+  roundTrip,
+  syncStep1,
+  type ChildRelay
+} from '../test/support/limits-helpers.js'
 import { HELLO_RETAINS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_GRANT, YSS_HELLO, YSS_RETAINED, encodeYss } from '../protocol/messages.js'
 
 const MiB = 1024 * 1024
@@ -57,12 +68,18 @@ const joined = async (relay: ChildRelay, room: string, query = ''): Promise<RawS
 
 /** How `raw` ended within `ms`: its close code, or 'open'. */
 const ending = async (raw: RawSocket, ms = 5_000): Promise<string> =>
-  within(raw.closed, ms, 'the close').then((c) => String(c.code), () => 'open')
+  within(raw.closed, ms, 'the close').then(
+    (c) => String(c.code),
+    () => 'open'
+  )
 
 /** Sends `frames`, returns their bytes. */
 const sendAll = (raw: RawSocket, frames: Uint8Array[]): number => {
   let bytes = 0
-  for (const f of frames) { raw.send(f); bytes += f.length + 6 }
+  for (const f of frames) {
+    raw.send(f)
+    bytes += f.length + 6
+  }
   return bytes
 }
 
@@ -108,7 +125,12 @@ const crowdedRoom = async (relay: ChildRelay, room: string, ids: number): Promis
 }
 
 /** `count` HTTP GETs of `path(i)`, 8 at a time; returns the bytes sent and the statuses seen. */
-const httpFlood = async (relay: ChildRelay, count: number, path: (i: number) => string, headers: Record<string, string> = {}): Promise<Outcome> => {
+const httpFlood = async (
+  relay: ChildRelay,
+  count: number,
+  path: (i: number) => string,
+  headers: Record<string, string> = {}
+): Promise<Outcome> => {
   let bytes = 0
   const statuses = new Set<number>()
   let next = 0
@@ -117,8 +139,15 @@ const httpFlood = async (relay: ChildRelay, count: number, path: (i: number) => 
       const p = path(next++)
       bytes += p.length + 60
       await new Promise<void>((resolve) => {
-        const req = request(new URL(p, relay.httpUrl), { headers }, (res) => { statuses.add(res.statusCode ?? 0); res.resume(); res.on('end', resolve) })
-        req.on('error', () => { statuses.add(0); resolve() })
+        const req = request(new URL(p, relay.httpUrl), { headers }, (res) => {
+          statuses.add(res.statusCode ?? 0)
+          res.resume()
+          res.on('end', resolve)
+        })
+        req.on('error', () => {
+          statuses.add(0)
+          resolve()
+        })
         req.end()
       })
     }
@@ -139,7 +168,11 @@ const ROWS: Row[] = [
       const attackers = await Promise.all(Array.from({ length: 16 }, () => nonReader(relay.url, 'big')))
       let bytes = 0
       for (let round = 0; round < 7; round++) {
-        for (const a of attackers) if (a.ws.readyState === a.ws.OPEN) { a.send(syncStep1()); bytes += 10 }
+        for (const a of attackers)
+          if (a.ws.readyState === a.ws.OPEN) {
+            a.send(syncStep1())
+            bytes += 10
+          }
         await settled(seed)
       }
       const held = relay.rssMb()
@@ -153,7 +186,11 @@ const ROWS: Row[] = [
     setup: async () => {
       const e = encoding.createEncoder()
       encoding.writeVarUint(e, 3_400_000)
-      for (let c = 0; c < 3_400_000; c++) { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 1_000_000 + c); encoding.writeVarUint(e, 0) }
+      for (let c = 0; c < 3_400_000; c++) {
+        encoding.writeVarUint(e, 0)
+        encoding.writeVarUint(e, 1_000_000 + c)
+        encoding.writeVarUint(e, 0)
+      }
       encoding.writeVarUint(e, 0)
       const update = encoding.toUint8Array(e)
       const f = encoding.createEncoder()
@@ -199,12 +236,17 @@ const ROWS: Row[] = [
   },
   {
     name: 'update (10,000 concurrent inserts at one place)',
-    setup: async () => updateFrame(Y.mergeUpdates(Array.from({ length: 10_000 }, (_, i) => {
-      const d = new Y.Doc()
-      d.clientID = 1_000_000 + i
-      d.getArray('a').insert(0, [i])
-      return Y.encodeStateAsUpdate(d)
-    }))),
+    setup: async () =>
+      updateFrame(
+        Y.mergeUpdates(
+          Array.from({ length: 10_000 }, (_, i) => {
+            const d = new Y.Doc()
+            d.clientID = 1_000_000 + i
+            d.getArray('a').insert(0, [i])
+            return Y.encodeStateAsUpdate(d)
+          })
+        )
+      ),
     attack: async (relay, setup) => {
       const raw = await joined(relay, 'concurrent')
       raw.send(setup as Uint8Array)
@@ -240,7 +282,8 @@ const ROWS: Row[] = [
       const attacker = await nonReader(relay.url, 'query')
       let bytes = 0
       for (let i = 0; i < 40 && attacker.ws.readyState === attacker.ws.OPEN; i++) {
-        attacker.send(queryAwareness()); bytes += 7
+        attacker.send(queryAwareness())
+        bytes += 7
         await settled(pacer)
       }
       resume(attacker)
@@ -252,7 +295,10 @@ const ROWS: Row[] = [
     setup: (relay) => crowdedRoom(relay, 'crowd', 100_000),
     attack: async (relay) => {
       const raw = await joined(relay, 'crowd')
-      const bytes = sendAll(raw, lockFrames(YSS_ACQUIRE, 256, (i) => ({ keys: [`k${i}`] })))
+      const bytes = sendAll(
+        raw,
+        lockFrames(YSS_ACQUIRE, 256, (i) => ({ keys: [`k${i}`] }))
+      )
       await settled(raw)
       const grants = raw.frames.filter((f) => f[0] === 100 && f[1] === YSS_GRANT).length
       return { bytes, ended: `${await ending(raw, 500)}, ${grants} GRANTs` }
@@ -266,7 +312,10 @@ const ROWS: Row[] = [
       raw.send(encodeYss({ type: YSS_HELLO, id: HELLO_RETAINS }))
       raw.send(encodeYss({ type: YSS_ACQUIRE, id: 1, keys: ['k'] }))
       await raw.frame((f) => f[0] === 100 && f[1] === YSS_GRANT, 60_000)
-      const bytes = sendAll(raw, Array.from({ length: 1_024 }, () => encodeYss({ type: YSS_COMMIT, id: 1, update: new Uint8Array(0) })))
+      const bytes = sendAll(
+        raw,
+        Array.from({ length: 1_024 }, () => encodeYss({ type: YSS_COMMIT, id: 1, update: new Uint8Array(0) }))
+      )
       await settled(raw)
       const retained = raw.frames.filter((f) => f[0] === 100 && f[1] === YSS_RETAINED).length
       return { bytes, ended: `${await ending(raw, 500)}, ${retained} RETAINED` }
@@ -305,8 +354,14 @@ const ROWS: Row[] = [
   },
   { name: 'HTTP GET /healthz (2,000)', attack: (relay) => httpFlood(relay, 2_000, () => '/healthz') },
   { name: 'HTTP GET /metrics (2,000)', attack: (relay) => httpFlood(relay, 2_000, () => '/metrics') },
-  { name: 'HTTP GET /api/rooms (2,000, Host: rebind.evil.example)', attack: (relay) => httpFlood(relay, 2_000, () => '/api/rooms', { host: 'rebind.evil.example' }) },
-  { name: 'HTTP GET static (2,000 distinct missing paths)', attack: (relay) => httpFlood(relay, 2_000, (i) => `/${i}-${'p'.repeat(200)}.js`) },
+  {
+    name: 'HTTP GET /api/rooms (2,000, Host: rebind.evil.example)',
+    attack: (relay) => httpFlood(relay, 2_000, () => '/api/rooms', { host: 'rebind.evil.example' })
+  },
+  {
+    name: 'HTTP GET static (2,000 distinct missing paths)',
+    attack: (relay) => httpFlood(relay, 2_000, (i) => `/${i}-${'p'.repeat(200)}.js`)
+  },
   {
     name: 'refused upgrade (6 token-less sockets × one 90 MB frame)',
     options: { authSecret: SECRET },
@@ -335,14 +390,15 @@ const ROWS: Row[] = [
 ]
 
 /** An upgrade request for `path`, closed once answered; returns the bytes sent. */
-const rawUpgrade = (relay: ChildRelay, path: string): Promise<number> => new Promise((resolve) => {
-  const { port, hostname } = new URL(relay.httpUrl)
-  const req = `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
-  const socket = connect(Number(port), hostname, () => socket.write(req))
-  socket.once('data', () => socket.destroy())
-  socket.on('error', () => {})
-  socket.once('close', () => resolve(req.length))
-})
+const rawUpgrade = (relay: ChildRelay, path: string): Promise<number> =>
+  new Promise((resolve) => {
+    const { port, hostname } = new URL(relay.httpUrl)
+    const req = `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
+    const socket = connect(Number(port), hostname, () => socket.write(req))
+    socket.once('data', () => socket.destroy())
+    socket.on('error', () => {})
+    socket.once('close', () => resolve(req.length))
+  })
 
 const summarise = (ends: string[]): string => {
   const counts = new Map<string, number>()
@@ -352,7 +408,10 @@ const summarise = (ends: string[]): string => {
 
 /** The probe of bench/children/abuse-probe.ts, in a process of its own: the longest round trip in another room, in ms. */
 const stallProbe = async (relay: ChildRelay) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/children/abuse-probe.ts'), relay.url], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/children/abuse-probe.ts'), relay.url], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
   await lines.next() // ready
   return {
@@ -381,10 +440,20 @@ export const runTable = async (filters: string[]): Promise<void> => {
       const stall = await probe.stop()
       const held = relay.rssMb() - rssBefore
       const kb = outcome.bytes / 1024
-      const cells = [row.name, `${kb < 1024 ? `${kb.toFixed(1)} KB` : `${(kb / 1024).toFixed(1)} MB`}`, String(cpu), (cpu / Math.max(kb, 1)).toFixed(2), stall.toFixed(0), held.toFixed(0), outcome.ended]
+      const cells = [
+        row.name,
+        `${kb < 1024 ? `${kb.toFixed(1)} KB` : `${(kb / 1024).toFixed(1)} MB`}`,
+        String(cpu),
+        (cpu / Math.max(kb, 1)).toFixed(2),
+        stall.toFixed(0),
+        held.toFixed(0),
+        outcome.ended
+      ]
       process.stdout.write(`| ${cells.join(' | ')} |\n`)
     } catch (err) {
-      process.stdout.write(`| ${row.name} | failed: ${(err as Error).message.slice(0, 200)}; relay alive: ${await relay.healthy().catch(() => false)} |\n`)
+      process.stdout.write(
+        `| ${row.name} | failed: ${(err as Error).message.slice(0, 200)}; relay alive: ${await relay.healthy().catch(() => false)} |\n`
+      )
     } finally {
       await relay.close()
     }

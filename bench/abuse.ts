@@ -16,8 +16,18 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import { eventually, rawSocket, session, updateFrame, within, type RawSocket } from '../test/support/helpers.js'
 import {
-  MiB, awarenessFrame, childRelay, deleteBomb, healthyPair, nonReader, queryAwareness, resume, roundTrip, syncStep1,
-  type ChildRelay, type HealthyPair
+  MiB,
+  awarenessFrame,
+  childRelay,
+  deleteBomb,
+  healthyPair,
+  nonReader,
+  queryAwareness,
+  resume,
+  roundTrip,
+  syncStep1,
+  type ChildRelay,
+  type HealthyPair
 } from '../test/support/limits-helpers.js'
 import { YSS_ACQUIRE, YSS_DENIED, encodeYss } from '../protocol/messages.js'
 import { runTable } from './abuse-table.js'
@@ -39,10 +49,13 @@ const open = async (relay: ChildRelay, room: string): Promise<RawSocket> => {
 /** The update's fate: 'applied', or the close code and reason. */
 const send = async (raw: RawSocket, update: Uint8Array): Promise<string> => {
   raw.send(updateFrame(update))
-  return roundTrip(raw, 120_000).then(() => 'applied', async () => {
-    const { code, reason } = await within(raw.closed, 10_000, 'the close')
-    return `closed ${code} (${reason})`
-  })
+  return roundTrip(raw, 120_000).then(
+    () => 'applied',
+    async () => {
+      const { code, reason } = await within(raw.closed, 10_000, 'the close')
+      return `closed ${code} (${reason})`
+    }
+  )
 }
 
 /** Round trip of the healthy pair, ms. */
@@ -68,7 +81,10 @@ const flood = async (relay: ChildRelay, room: string, pacer: RawSocket, frame: (
   }
   const growth = relay.growthMb()
   resume(attacker)
-  const closed = await within(attacker.closed, 60_000, 'the attacker to close').then((c) => `closed ${c.code}`, () => 'still open')
+  const closed = await within(attacker.closed, 60_000, 'the attacker to close').then(
+    (c) => `closed ${c.code}`,
+    () => 'still open'
+  )
   return `${sent} sent, relay +${growth.toFixed(0)} MB, ${closed}`
 }
 
@@ -109,7 +125,10 @@ const SCENARIOS: Record<string, Scenario> = {
     const growth = relay.growthMb()
     const hits = await relay.limitHits('queued_bytes')
     resume(reader)
-    const closed = await within(reader.closed, 60_000, 'the reader to close').then((c) => `closed ${c.code}`, () => 'still open')
+    const closed = await within(reader.closed, 60_000, 'the reader to close').then(
+      (c) => `closed ${c.code}`,
+      () => 'still open'
+    )
     return `paused reader, 200 MB of writes: relay +${growth.toFixed(0)} MB, reader ${closed} (queued_bytes hits: ${hits})`
   },
   /** A 2 MB insert, then a delete set of a million ranges splitting it. */
@@ -179,7 +198,9 @@ const SCENARIOS: Record<string, Scenario> = {
     raw.ws.close()
     await raw.closed
     const started = Date.now()
-    await victim.lock('hog', (s) => { s.hog = 1 })
+    await victim.lock('hog', (s) => {
+      s.hog = 1
+    })
     const ms = Date.now() - started
     victim.close()
     return `100,000 lock requests: ${denied} denied; after the flood left, another session's lock on its key took ${ms} ms`
@@ -188,7 +209,14 @@ const SCENARIOS: Record<string, Scenario> = {
   'lock-log': async (relay) => {
     const raw = await open(relay, 'lock-log')
     const before = relay.output.join('\n').length
-    for (let i = 1; i <= 10; i++) raw.send(encodeYss({ type: YSS_ACQUIRE, id: i, keys: Array.from({ length: 64 }, (_, k) => `${i}-${String(k).padStart(2, '0')}-`.padEnd(25_000, 'k')) }))
+    for (let i = 1; i <= 10; i++)
+      raw.send(
+        encodeYss({
+          type: YSS_ACQUIRE,
+          id: i,
+          keys: Array.from({ length: 64 }, (_, k) => `${i}-${String(k).padStart(2, '0')}-`.padEnd(25_000, 'k'))
+        })
+      )
     await roundTrip(raw)
     const denied = raw.frames.filter((f) => f[0] === 100 && f[1] === YSS_DENIED).length
     const expired = () => relay.output.filter((l) => l.includes('lock lease expired')).length
@@ -229,7 +257,9 @@ for (const name of names) {
     const line = await scenario(relay, pair)
     process.stdout.write(`${name}: ${line} [${((Date.now() - started) / 1000).toFixed(1)} s]\n`)
   } catch (err) {
-    process.stdout.write(`${name}: failed: ${(err as Error).message}; relay alive: ${await relay.healthy().catch(() => false)}\n${relay.output.slice(-3).join("\n").slice(0, 2000)}\n`)
+    process.stdout.write(
+      `${name}: failed: ${(err as Error).message}; relay alive: ${await relay.healthy().catch(() => false)}\n${relay.output.slice(-3).join('\n').slice(0, 2000)}\n`
+    )
   } finally {
     pair.close()
     await relay.close()

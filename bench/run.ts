@@ -69,10 +69,11 @@ if (outDir !== undefined) {
   const chartsDir = join(outDir, 'charts')
   mkdirSync(chartsDir, { recursive: true })
   for (const f of readdirSync(chartsDir)) if (f.endsWith('.svg')) rmSync(join(chartsDir, f))
-  const chartLinks = (result: ScenarioResult): string[] => (result.charts ?? []).flatMap((c) => {
-    writeFileSync(join(chartsDir, `${c.id}.svg`), chartSvg(c))
-    return [`![${c.title}](charts/${c.id}.svg)`, '']
-  })
+  const chartLinks = (result: ScenarioResult): string[] =>
+    (result.charts ?? []).flatMap((c) => {
+      writeFileSync(join(chartsDir, `${c.id}.svg`), chartSvg(c))
+      return [`![${c.title}](charts/${c.id}.svg)`, '']
+    })
   const allTargets = results.flatMap((r) => r.result?.targets ?? [])
   const summaryCharts = headlineCharts(headlines)
   const allCharts = [...summaryCharts, ...results.flatMap((r) => r.result?.charts ?? [])]
@@ -93,14 +94,21 @@ if (outDir !== undefined) {
     ...chartLinks({ tables: [], targets: [], notes: [], charts: summaryCharts }),
     markdownTable(targetsTable(allTargets)),
     '',
-    ...(allCharts.length > 0 ? [`Charts (ours and each peer, the ratio marked): ${allCharts.map((c) => `[${c.title}](charts/${c.id}.svg)`).join(' · ')}`, ''] : []),
+    ...(allCharts.length > 0
+      ? [`Charts (ours and each peer, the ratio marked): ${allCharts.map((c) => `[${c.title}](charts/${c.id}.svg)`).join(' · ')}`, '']
+      : []),
     ...results.flatMap(({ scenario, result, error, seconds }) => [
       `## ${scenario.title}`,
       '',
       scenario.method,
       '',
       ...(result
-        ? [...result.tables.flatMap((t) => [markdownTable(t), '']), ...chartLinks(result), ...result.notes.map((n) => `- ${n}`), ...(result.notes.length ? [''] : [])]
+        ? [
+            ...result.tables.flatMap((t) => [markdownTable(t), '']),
+            ...chartLinks(result),
+            ...result.notes.map((n) => `- ${n}`),
+            ...(result.notes.length ? [''] : [])
+          ]
         : ['**Failed:**', '', '```', error ?? '', '```', '']),
       `_(${seconds.toFixed(0)} s)_`,
       ''

@@ -27,7 +27,7 @@ const decodeClaims = (token: string): Record<string, unknown> | null => {
   if (parts.length !== 3 || !/^[\w-]+$/.test(parts[1]!)) return null
   try {
     const claims: unknown = JSON.parse(decodeUtf8(fromBase64UrlEncoded(parts[1]!)))
-    return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? claims as Record<string, unknown> : null
+    return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as Record<string, unknown>) : null
   } catch {
     return null
   }

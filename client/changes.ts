@@ -42,8 +42,17 @@ interface KeyWrites {
   own: Tracker[] | null
 }
 
-interface ItemRun { client: number; clock: number; key: string }
-interface Marker { client: number; clock: number; key: string; start: number | undefined }
+interface ItemRun {
+  client: number
+  clock: number
+  key: string
+}
+interface Marker {
+  client: number
+  clock: number
+  key: string
+  start: number | undefined
+}
 
 export class Changes {
   /** Client ids this session writes under besides the doc's own (the lock's commit doc). */
@@ -56,7 +65,11 @@ export class Changes {
   private readonly loudDeletes: Y.Map<null>
 
   /** `onChanged` hears every key whose value changed, before any tracker is notified. */
-  constructor(private readonly doc: Y.Doc, private readonly bindings: Bindings, private readonly onChanged: (keys: Set<string>) => void) {
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly bindings: Bindings,
+    private readonly onChanged: (keys: Set<string>) => void
+  ) {
     // Define every root type now: a root type first met in a remote update is a placeholder
     // that getMap() later replaces, and that transaction's `changed` would name the placeholder.
     this.state = doc.getMap(STATE)
@@ -122,7 +135,10 @@ export class Changes {
     if (spared.size > 0) {
       if (membership) {
         const lists = [...spared.values()]
-        spared.set(KEYS, lists[0]!.filter((t) => lists.every((l) => l.includes(t))))
+        spared.set(
+          KEYS,
+          lists[0]!.filter((t) => lists.every((l) => l.includes(t)))
+        )
       }
       this.bindings.notify(spared.keys(), (key) => spared.get(key) ?? [])
     }

@@ -87,11 +87,22 @@ class Commit {
   /** Deleted ranges, by client: [clock, length]. */
   readonly ranges = new Map<number, Array<[number, number]>>()
 
-  constructor(private readonly doc: Y.Doc, readonly client: number, readonly start: number) {
+  constructor(
+    private readonly doc: Y.Doc,
+    readonly client: number,
+    readonly start: number
+  ) {
     this.clock = start
   }
 
-  create(length: number, origin: Y.ID | null, parent: string | Y.ID, parentSub: string | null, content: readonly unknown[] | 'list', key: string | null): NewItem {
+  create(
+    length: number,
+    origin: Y.ID | null,
+    parent: string | Y.ID,
+    parentSub: string | null,
+    content: readonly unknown[] | 'list',
+    key: string | null
+  ): NewItem {
     const item: NewItem = { clock: this.clock, length, origin, parent, parentSub, content, key, deleted: false, collected: false }
     this.clock += length
     this.items.push(item)
@@ -140,8 +151,14 @@ class Commit {
       ref.deleted = true
       this.addRange(this.client, ref.clock, ref.length)
       const child = this.childOf.get(ref)
-      if (child) { this.remove(child); child.collected = true }
-      for (const a of this.appended.get(ref) ?? []) { this.remove(a); a.collected = true }
+      if (child) {
+        this.remove(child)
+        child.collected = true
+      }
+      for (const a of this.appended.get(ref) ?? []) {
+        this.remove(a)
+        a.collected = true
+      }
       return
     }
     this.deletedReal.add(ref)
@@ -150,7 +167,10 @@ class Commit {
     if (!type) return
     for (let n = internals(type)._start; n !== null; n = n.right as Y.Item | null) this.remove(n)
     // The GC of a deleted type collects what was pushed onto it in the same transaction too.
-    for (const a of this.appended.get(ref) ?? []) { this.remove(a); a.collected = true }
+    for (const a of this.appended.get(ref) ?? []) {
+      this.remove(a)
+      a.collected = true
+    }
     for (const item of internals(type)._map.values()) this.remove(item)
   }
 
@@ -205,7 +225,8 @@ class Commit {
       }
       case 'list': {
         const list = this.setEntry(STATE, w.key, 'list')
-        if (w.items.length > 0) this.childOf.set(list, this.create(w.items.length, null, Y.createID(this.client, list.clock), null, [...w.items], w.key))
+        if (w.items.length > 0)
+          this.childOf.set(list, this.create(w.items.length, null, Y.createID(this.client, list.clock), null, [...w.items], w.key))
         break
       }
       case 'append': {
@@ -246,7 +267,9 @@ class Commit {
         }
         const content = item.deleted
           ? new Y.ContentDeleted(item.length)
-          : item.content === 'list' ? new Y.ContentType(new Y.Array()) : new Y.ContentAny(item.content as unknown[])
+          : item.content === 'list'
+            ? new Y.ContentType(new Y.Array())
+            : new Y.ContentAny(item.content as unknown[])
         new Y.Item(id, null, item.origin, null, null, item.parent as unknown as Y.ID, item.parentSub, content).write(encoder, 0)
       }
     }

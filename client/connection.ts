@@ -30,8 +30,22 @@ import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { uuidv4 } from 'lib0/random'
 import {
-  HELLO_FENCES, HELLO_RETAINS, MAX_FATE_QUESTIONS, MESSAGE_SYNC, MESSAGE_YSS, YSS_ACCESS, YSS_COMMIT, YSS_FLUSH, YSS_FLUSHED, YSS_HELLO, YSS_REVOKE,
-  decodeYss, encodeYss, type Access, type FateQuestion, type YssMessage
+  HELLO_FENCES,
+  HELLO_RETAINS,
+  MAX_FATE_QUESTIONS,
+  MESSAGE_SYNC,
+  MESSAGE_YSS,
+  YSS_ACCESS,
+  YSS_COMMIT,
+  YSS_FLUSH,
+  YSS_FLUSHED,
+  YSS_HELLO,
+  YSS_REVOKE,
+  decodeYss,
+  encodeYss,
+  type Access,
+  type FateQuestion,
+  type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE, isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
@@ -151,7 +165,9 @@ export class Connection extends ObservableV2<Events> {
     this.params = options.params ?? {}
     this.token = options.token
     this.channel = options.broadcastChannel !== false
-    this.urls = (typeof options.url === 'string' ? [options.url] : options.url ? [...options.url] : [defaultUrl()]).map((u) => u.replace(/\/+$/, ''))
+    this.urls = (typeof options.url === 'string' ? [options.url] : options.url ? [...options.url] : [defaultUrl()]).map((u) =>
+      u.replace(/\/+$/, '')
+    )
     if (this.urls.length === 0) throw new TypeError('connect(): url is an empty list')
     // Connected below, once the token is known: y-websocket builds the URL when it connects.
     this.provider = new WebsocketProvider(this.urls[0]!, roomPath(room), doc, {
@@ -171,7 +187,9 @@ export class Connection extends ObservableV2<Events> {
     this.noteChannelDeletions(doc)
     this.skipEncodingReceived(doc)
     this.ready = new Promise<void>((resolve, reject) => {
-      this.provider.on('sync', (synced: boolean) => { if (synced) resolve() })
+      this.provider.on('sync', (synced: boolean) => {
+        if (synced) resolve()
+      })
       this.closed.add(reject)
     })
     this.ready.catch(() => {})
@@ -300,14 +318,24 @@ export class Connection extends ObservableV2<Events> {
     if (this._isClosed) return Promise.reject(new SessionClosedError('flush() after close()'))
     const id = this.newRequestId()
     return new Promise<void>((resolve, reject) => {
-      const attempt = () => { if (this.provider.synced) this.send({ type: YSS_FLUSH, id }) }
-      const off = this.onReply(id, (m) => { if (m.type === YSS_FLUSHED) { done(); resolve() } })
+      const attempt = () => {
+        if (this.provider.synced) this.send({ type: YSS_FLUSH, id })
+      }
+      const off = this.onReply(id, (m) => {
+        if (m.type === YSS_FLUSHED) {
+          done()
+          resolve()
+        }
+      })
       const done = () => {
         off()
         this.resynced.delete(attempt)
         this.closed.delete(fail)
       }
-      const fail = (err: Error) => { done(); reject(err) }
+      const fail = (err: Error) => {
+        done()
+        reject(err)
+      }
       this.resynced.add(attempt)
       this.closed.add(fail)
       attempt()
@@ -413,7 +441,7 @@ export class Connection extends ObservableV2<Events> {
   private retryLater(): void {
     const base = Math.min(2 ** (this.provider.wsUnsuccessfulReconnects + 1) * 100, this.maxBackoff)
     clearTimeout(this.reconnectTimer)
-    this.reconnectTimer = setTimeout(() => this.connectNow(), base / 2 + Math.random() * base / 2)
+    this.reconnectTimer = setTimeout(() => this.connectNow(), base / 2 + (Math.random() * base) / 2)
   }
 
   /** Gets the token (calling the option's function), then connects with it in the URL. */
@@ -426,7 +454,11 @@ export class Connection extends ObservableV2<Events> {
       this.tokenFailed()
       return
     }
-    if (typeof token === 'object' && typeof token?.then === 'function') token.then((t) => this.connectWith(t), () => this.tokenFailed())
+    if (typeof token === 'object' && typeof token?.then === 'function')
+      token.then(
+        (t) => this.connectWith(t),
+        () => this.tokenFailed()
+      )
     else this.connectWith(token as string | undefined)
   }
 

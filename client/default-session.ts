@@ -30,14 +30,17 @@ export const defaultSession = (): ServerState => current()
 
 /** The default session's state: `serverState.count`, `'count' in serverState`, `delete serverState.count`. */
 // biome-ignore lint/suspicious/noExplicitAny: untyped like `connect()`'s default, so plain JavaScript-style `serverState.count += 1` type-checks
-export const serverState: Record<string, any> = new Proxy({}, {
-  get: (_, p) => Reflect.get(current().state, p),
-  set: (_, p, v) => Reflect.set(current().state, p, v),
-  has: (_, p) => Reflect.has(current().state, p),
-  deleteProperty: (_, p) => Reflect.deleteProperty(current().state, p),
-  ownKeys: () => Reflect.ownKeys(current().state),
-  getOwnPropertyDescriptor: (_, p) => Reflect.getOwnPropertyDescriptor(current().state, p)
-})
+export const serverState: Record<string, any> = new Proxy(
+  {},
+  {
+    get: (_, p) => Reflect.get(current().state, p),
+    set: (_, p, v) => Reflect.set(current().state, p, v),
+    has: (_, p) => Reflect.has(current().state, p),
+    deleteProperty: (_, p) => Reflect.deleteProperty(current().state, p),
+    ownKeys: () => Reflect.ownKeys(current().state),
+    getOwnPropertyDescriptor: (_, p) => Reflect.getOwnPropertyDescriptor(current().state, p)
+  }
+)
 
 // biome-ignore lint/suspicious/noExplicitAny: the default session is untyped, so the state handed to `fn` is too (as `serverState`)
 export type KeyLock = <R>(fn: (state: Record<string, any>) => R, options?: LockOptions) => Promise<R>
@@ -48,17 +51,20 @@ const keyLocks = new Map<string, KeyLock>()
  * A lock a key: `serverStateLock.count(fn)` and `serverStateLock['count'](fn)` are one function,
  * `lock('count', fn)` on the default session.
  */
-export const serverStateLock: Record<string, KeyLock> = new Proxy({}, {
-  get: (_, p) => {
-    if (typeof p !== 'string') return undefined
-    let lock = keyLocks.get(p)
-    if (!lock) {
-      lock = (fn, options) => current().lock(p, fn, options)
-      keyLocks.set(p, lock)
+export const serverStateLock: Record<string, KeyLock> = new Proxy(
+  {},
+  {
+    get: (_, p) => {
+      if (typeof p !== 'string') return undefined
+      let lock = keyLocks.get(p)
+      if (!lock) {
+        lock = (fn, options) => current().lock(p, fn, options)
+        keyLocks.set(p, lock)
+      }
+      return lock
     }
-    return lock
   }
-})
+)
 
 export const noRerun = <R>(fn: () => R): R => current().noRerun(fn)
 

@@ -14,7 +14,10 @@ export class RerunSuppressedError extends Error {
 /** A lock was not granted in time, or was asked for while offline. Nothing of it was applied. */
 export class LockTimeoutError extends Error {
   override name = 'LockTimeoutError'
-  constructor(readonly keys: readonly string[], reason: string) {
+  constructor(
+    readonly keys: readonly string[],
+    reason: string
+  ) {
     super(`lock on ${keys.map((k) => `"${k}"`).join(', ')} not granted: ${reason}`)
   }
 }
@@ -22,7 +25,10 @@ export class LockTimeoutError extends Error {
 /** A granted lock's writes were refused (its lease had ended) or their fate is unknown. */
 export class LockLostError extends Error {
   override name = 'LockLostError'
-  constructor(readonly keys: readonly string[], reason: string) {
+  constructor(
+    readonly keys: readonly string[],
+    reason: string
+  ) {
     super(`lock on ${keys.map((k) => `"${k}"`).join(', ')} lost: ${reason}`)
   }
 }
@@ -39,7 +45,10 @@ export class SessionClosedError extends Error {
  */
 export class ReadOnlyError extends Error {
   override name = 'ReadOnlyError'
-  constructor(readonly operation: string, readonly room: string) {
+  constructor(
+    readonly operation: string,
+    readonly room: string
+  ) {
     super(`${operation}: this session has read-only access to room "${room}"`)
   }
 }

@@ -16,4 +16,12 @@ export { Presence, PRESENCE, type PresenceEntry, type PresenceState } from './pr
 export type { LockOptions } from './lock.js'
 export type { Json } from './json.js'
 export { RerunSuppressedError, LockTimeoutError, LockLostError, SessionClosedError, ReadOnlyError } from './errors.js'
-export { configure, defaultSession, serverState, serverStateLock, noRerun, forceRerunBoundSessions, type KeyLock } from './default-session.js'
+export {
+  configure,
+  defaultSession,
+  serverState,
+  serverStateLock,
+  noRerun,
+  forceRerunBoundSessions,
+  type KeyLock
+} from './default-session.js'

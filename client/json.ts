@@ -56,7 +56,8 @@ export const toFrozenJson = (key: string, value: unknown): Json => {
           if (Object.getOwnPropertySymbols(v).length > 0) fail('an object with symbol keys')
           // Y.Map.set and Y.Array.insert pick the content type by value.constructor: an own
           // "constructor" key on a value or a list item makes Yjs throw "Unexpected content type".
-          if (/^(\[\d+\])?$/.test(path) && Object.hasOwn(v, 'constructor')) fail('an object with a "constructor" key, which Yjs cannot store here')
+          if (/^(\[\d+\])?$/.test(path) && Object.hasOwn(v, 'constructor'))
+            fail('an object with a "constructor" key, which Yjs cannot store here')
           // lib0 decodes an object by assignment, so every other session drops an own "__proto__"
           // key (or takes it for the prototype) while the writer keeps it.
           if (Object.hasOwn(v, '__proto__')) fail('an object with a "__proto__" key, which other sessions would drop')
@@ -64,7 +65,12 @@ export const toFrozenJson = (key: string, value: unknown): Json => {
           for (const [k, item] of Object.entries(v)) {
             // defineProperty, so that a "__proto__" key stays a key and does not set the prototype.
             if (LONE_SURROGATE.test(k)) fail('an object with a lone surrogate in a key')
-            Object.defineProperty(obj, k, { value: copy(item, path ? `${path}.${k}` : k), enumerable: true, writable: true, configurable: true })
+            Object.defineProperty(obj, k, {
+              value: copy(item, path ? `${path}.${k}` : k),
+              enumerable: true,
+              writable: true,
+              configurable: true
+            })
           }
           out = Object.freeze(obj)
         }

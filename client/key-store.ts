@@ -39,7 +39,12 @@ export interface KeyHost extends TrackerHost {
 }
 
 /** The key's value after each change, and not now. See {@link subscribeTo}. */
-export const subscribeKey = <T>(host: KeyHost, key: string, listener: Subscriber<T>, options: { immediate?: boolean } = {}): (() => void) => {
+export const subscribeKey = <T>(
+  host: KeyHost,
+  key: string,
+  listener: Subscriber<T>,
+  options: { immediate?: boolean } = {}
+): (() => void) => {
   if (typeof key !== 'string') throw new TypeError('server state keys are strings')
   return subscribeTo(host, () => host.get(key) as T | undefined, listener, options)
 }

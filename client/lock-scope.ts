@@ -25,7 +25,10 @@ export class LockScope {
   private settleOutcome!: (err: unknown) => void
 
   /** `keys` are the keys the lock holds; `quiet`, whether the lock was asked for in `noRerun`. */
-  constructor(readonly keys: ReadonlySet<string>, readonly quiet: boolean) {
+  constructor(
+    readonly keys: ReadonlySet<string>,
+    readonly quiet: boolean
+  ) {
     this.outcome = new Promise<void>((resolve, reject) => {
       this.settleOutcome = (err) => (err === null ? resolve() : reject(err))
     })
@@ -63,16 +66,23 @@ export class LockScope {
     for (const w of this.writes) {
       if (w.key !== key) continue
       switch (w.kind) {
-        case 'set': value = w.value; break
-        case 'delete': value = undefined; break
-        case 'list': value = Object.freeze([...w.items]); break
+        case 'set':
+          value = w.value
+          break
+        case 'delete':
+          value = undefined
+          break
+        case 'list':
+          value = Object.freeze([...w.items])
+          break
         case 'append': {
           const base = found ? value : map.get(key)
           const items = base instanceof Y.Array ? (base.toJSON() as Json[]) : ((base as Json[] | undefined) ?? [])
           value = Object.freeze([...items, ...w.items])
           break
         }
-        case 'force': continue
+        case 'force':
+          continue
       }
       found = true
     }

@@ -25,7 +25,14 @@
 import * as Y from 'yjs'
 import { uint32 } from 'lib0/random'
 import {
-  DENIED_STALE, MAX_LOCK_KEYS, YSS_ACQUIRE, YSS_CANCEL, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_RETAINED
+  DENIED_STALE,
+  MAX_LOCK_KEYS,
+  YSS_ACQUIRE,
+  YSS_CANCEL,
+  YSS_DENIED,
+  YSS_DONE,
+  YSS_GRANT,
+  YSS_RETAINED
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
 import type { Write } from './writes.js'
@@ -106,7 +113,10 @@ export class Locks {
   /** The leases the relay left with this session after its commits. */
   private readonly retained: RetainedLeases
 
-  constructor(private readonly session: LockHost, private readonly defaultTimeout: number) {
+  constructor(
+    private readonly session: LockHost,
+    private readonly defaultTimeout: number
+  ) {
     this.retained = new RetainedLeases(session.connection)
   }
 
@@ -142,8 +152,10 @@ export class Locks {
       const held = s.scope.keys
       const missing = keys.filter((k) => !held.has(k))
       if (missing.length > 0) {
-        throw new Error(`lock(${JSON.stringify(keys)}) inside lock(${JSON.stringify([...held])}): ` +
-          `take every key in one lock([...]) instead, so the order is fixed`)
+        throw new Error(
+          `lock(${JSON.stringify(keys)}) inside lock(${JSON.stringify([...held])}): ` +
+            `take every key in one lock([...]) instead, so the order is fixed`
+        )
       }
       return this.runInner(s.scope, fn)
     }
@@ -170,7 +182,13 @@ export class Locks {
     return settled
   }
 
-  private async acquireAndRun<R>(keys: string[], fn: (state: object) => R, timeout: number, quiet: boolean, trackers: readonly Tracker[]): Promise<R> {
+  private async acquireAndRun<R>(
+    keys: string[],
+    fn: (state: object) => R,
+    timeout: number,
+    quiet: boolean,
+    trackers: readonly Tracker[]
+  ): Promise<R> {
     const s = this.session
     const conn = s.connection
     if (conn.isClosed) throw new SessionClosedError('lock() after close()')
@@ -193,7 +211,9 @@ export class Locks {
     // The lease is ours from here: every path below ends it, by COMMIT or CANCEL, or puts a
     // retained one back.
     let lost = false
-    const onLost = () => { lost = true }
+    const onLost = () => {
+      lost = true
+    }
     conn.lost.add(onLost)
     try {
       // Another lock of this session may have committed while this one waited: wait for its
@@ -207,7 +227,11 @@ export class Locks {
     } finally {
       conn.lost.delete(onLost)
     }
-    const cancel = lease ? () => this.retained.putBack(lease) : () => { conn.send({ type: YSS_CANCEL, id }) }
+    const cancel = lease
+      ? () => this.retained.putBack(lease)
+      : () => {
+          conn.send({ type: YSS_CANCEL, id })
+        }
     if (lost || conn.isClosed) throw new LockLostError(keys, 'the connection dropped before the lease was used; nothing was applied')
     const scope = new LockScope(new Set(keys), quiet)
     // Inner locks settle with this one (runInner): every way out below settles the scope.
@@ -224,12 +248,18 @@ export class Locks {
       }
       if (typeof (result as { then?: unknown } | null)?.then === 'function') {
         cancel()
-        throw new TypeError(`lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`)
+        throw new TypeError(
+          `lock(${JSON.stringify(keys)}): fn returned a promise; it must be synchronous, writes after an await are not locked`
+        )
       }
       // Keys whose writes end where they started change nothing: no update, no re-render. A key
       // that only had items appended did change, and comparing it would copy the whole list.
       const state = s.doc.getMap(STATE)
-      const unchanged = new Set([...scope.keysWritten()].filter((key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))))
+      const unchanged = new Set(
+        [...scope.keysWritten()].filter(
+          (key) => !onlyAppended(scope.writes, key) && jsonEqual(scope.lookup(key, state).value, s.current(key))
+        )
+      )
       const writes = scope.writes.filter((w) => w.kind === 'force' || !unchanged.has(w.key))
       const commit = writes.length > 0 ? this.encode(writes, cancel) : null
       if (!commit) {
@@ -306,7 +336,13 @@ export class Locks {
    * fate of the commit, and the relay, having fenced the old connection (nothing more of it is
    * applied), answers DONE or DENIED under the same id. The lock decides from that answer alone.
    */
-  private commit(keys: string[], id: number, update: Uint8Array, { client, start, end, update: own }: EncodedCommit, leaseKeys: readonly string[]): Promise<void> {
+  private commit(
+    keys: string[],
+    id: number,
+    update: Uint8Array,
+    { client, start, end, update: own }: EncodedCommit,
+    leaseKeys: readonly string[]
+  ): Promise<void> {
     const conn = this.session.connection
     return new Promise<void>((resolve, reject) => {
       const cleanup = () => {
@@ -329,9 +365,13 @@ export class Locks {
       let disconnected = false
       /** The relay answered DONE on a new socket, before that socket's sync step 2. */
       let appliedBeforeSync = false
-      const onLost = () => { disconnected = true }
+      const onLost = () => {
+        disconnected = true
+      }
       // The fate came before the sync step 2 that brings the commit into this doc: resolve with it.
-      const onResync = () => { if (appliedBeforeSync) stored() }
+      const onResync = () => {
+        if (appliedBeforeSync) stored()
+      }
       const onClose = () => refused('the session closed before the relay acknowledged the writes; they may or may not be stored')
       const off = conn.onReply(id, (m) => {
         // A socket that closes takes the session's retained leases with it (RetainedLeases).
@@ -360,20 +400,28 @@ export class Locks {
         conn.lost.delete(onLost)
         conn.closed.delete(onClose)
       }
-      const fail = (err: Error) => { cleanup(); reject(err) }
-      const timer = setTimeout(() => {
-        conn.send({ type: YSS_CANCEL, id })
-        fail(new LockTimeoutError(keys, `not granted within ${timeout} ms`))
-      }, Math.max(0, deadline - Date.now()))
+      const fail = (err: Error) => {
+        cleanup()
+        reject(err)
+      }
+      const timer = setTimeout(
+        () => {
+          conn.send({ type: YSS_CANCEL, id })
+          fail(new LockTimeoutError(keys, `not granted within ${timeout} ms`))
+        },
+        Math.max(0, deadline - Date.now())
+      )
       const onLost = () => fail(new LockTimeoutError(keys, 'the connection dropped while waiting'))
       const onClose = (err: Error) => fail(err)
       const off = conn.onReply(id, (m) => {
         if (m.type === YSS_DENIED) {
           // A read-only connection is denied every lease: say so plainly. Other denials (lock
           // limits, a shared store that cannot be reached) carry the relay's reason.
-          return fail(conn.access === 'read'
-            ? new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
-            : new LockTimeoutError(keys, `the relay denied the lease: ${m.reason}`))
+          return fail(
+            conn.access === 'read'
+              ? new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
+              : new LockTimeoutError(keys, `the relay denied the lease: ${m.reason}`)
+          )
         }
         if (m.type !== YSS_GRANT) return
         cleanup()
@@ -389,12 +437,25 @@ export class Locks {
     const conn = this.session.connection
     return new Promise((resolve, reject) => {
       const stop = conn.onStatus((status) => {
-        if (status === 'connected') { done(); resolve() }
+        if (status === 'connected') {
+          done()
+          resolve()
+        }
       })
-      const timer = setTimeout(() => { done(); reject(new LockTimeoutError(keys, `not connected within ${timeout} ms`)) }, timeout)
-      const onClose = (err: Error) => { done(); reject(err) }
+      const timer = setTimeout(() => {
+        done()
+        reject(new LockTimeoutError(keys, `not connected within ${timeout} ms`))
+      }, timeout)
+      const onClose = (err: Error) => {
+        done()
+        reject(err)
+      }
       conn.closed.add(onClose)
-      const done = () => { stop(); clearTimeout(timer); conn.closed.delete(onClose) }
+      const done = () => {
+        stop()
+        clearTimeout(timer)
+        conn.closed.delete(onClose)
+      }
     })
   }
 
@@ -413,5 +474,4 @@ export class Locks {
       lost.add(look)
     })
   }
-
 }

@@ -63,7 +63,10 @@ export class Presence<P extends PresenceState = PresenceState> {
   private readonly awareness: Awareness
   private cached: readonly PresenceEntry<P>[] | null = null
 
-  constructor(private readonly host: PresenceHost, private readonly bindings: Bindings) {
+  constructor(
+    private readonly host: PresenceHost,
+    private readonly bindings: Bindings
+  ) {
     this.awareness = host.provider.awareness
     // y-protocols starts every state at clock 0, which the others ignore until its first renewal
     // (15 s): announce this session's `{}` at clock 1, so that it shows at once.

@@ -79,7 +79,9 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   constructor(options: ConnectOptions = {}) {
     this.doc = new Y.Doc()
-    this.changes = new Changes(this.doc, this.bindings, (keys) => { for (const key of keys) this.cache.delete(key) })
+    this.changes = new Changes(this.doc, this.bindings, (keys) => {
+      for (const key of keys) this.cache.delete(key)
+    })
     this.map = this.doc.getMap(STATE)
     this.forces = this.doc.getMap(FORCES)
     this.connection = new Connection(this.doc, options)
@@ -212,8 +214,10 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     }
     if (this.scope) {
       if (!this.scope.keys.has(key)) {
-        throw new Error(`append("${key}") inside lock(${JSON.stringify([...this.scope.keys])}): ` +
-          `a list is created under its key's lock; add "${key}" to the lock's keys`)
+        throw new Error(
+          `append("${key}") inside lock(${JSON.stringify([...this.scope.keys])}): ` +
+            `a list is created under its key's lock; add "${key}" to the lock's keys`
+        )
       }
       appendInScope()
       return Promise.resolve()
@@ -299,7 +303,11 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * count too: it rejects with {@link ReadOnlyError} if they were rolled back.
    */
   flush(): Promise<void> {
-    if (this.held) return this.track('flush()', this.held.settled.then(() => this.connection.flush()))
+    if (this.held)
+      return this.track(
+        'flush()',
+        this.held.settled.then(() => this.connection.flush())
+      )
     return this.track('flush()', this.connection.flush())
   }
 
@@ -310,8 +318,12 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   close(): void {
     if (this.closed) return
     for (const pending of [...this.inFlight]) {
-      pending.reject(new SessionClosedError(`${pending.what}: the session was closed before it settled` +
-        (pending.what === 'flush()' ? '' : '; writes it sent may or may not be stored')))
+      pending.reject(
+        new SessionClosedError(
+          `${pending.what}: the session was closed before it settled` +
+            (pending.what === 'flush()' ? '' : '; writes it sent may or may not be stored')
+        )
+      )
     }
     this.connection.close(new SessionClosedError('the session was closed'))
   }
@@ -330,7 +342,16 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     return new Promise<T>((resolve, reject) => {
       const entry: InFlight = { what, reject, done: work }
       this.inFlight.add(entry)
-      work.then((value) => { this.inFlight.delete(entry); resolve(value) }, (err) => { this.inFlight.delete(entry); reject(err) })
+      work.then(
+        (value) => {
+          this.inFlight.delete(entry)
+          resolve(value)
+        },
+        (err) => {
+          this.inFlight.delete(entry)
+          reject(err)
+        }
+      )
     })
   }
 
@@ -383,17 +404,20 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     if (this.closed) throw new SessionClosedError(`write to "${w.key}" after close()`)
     if (this.scope) this.scope.push(w)
     else if (!this.connection.accessKnown) this.hold(w)
-    else this.doc.transact((tr) => {
-      applyWrites(this.doc, [w])
-      this.changes.wroteIn(tr)
-    }, LOCAL)
+    else
+      this.doc.transact((tr) => {
+        applyWrites(this.doc, [w])
+        this.changes.wroteIn(tr)
+      }, LOCAL)
   }
 
   /** Holds `w` until the relay says the access; the trackers bound to its key see it now. */
   private hold(w: Write): void {
     if (!this.held) {
       let settle!: (err?: Error) => void
-      const settled = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()) })
+      const settled = new Promise<void>((resolve, reject) => {
+        settle = (err) => (err ? reject(err) : resolve())
+      })
       settled.catch(() => {})
       this.held = { writes: new LockScope(new Set(), false), writers: [], settled, settle }
     }
@@ -424,7 +448,9 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   private dropHeld(err: Error): void {
     const held = this.held
     if (!held) return
-    this.changedHeld(held.writes.writes, () => { this.held = null })
+    this.changedHeld(held.writes.writes, () => {
+      this.held = null
+    })
     held.settle(err)
   }
 
@@ -444,5 +470,4 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
  * `connect<{ count: number }>({ url, room })`.
  */
 // biome-ignore lint/suspicious/noExplicitAny: the public default lets untyped users write `server.state.count` without declaring a shape
-export const connect = <S extends object = Record<string, any>>(options: ConnectOptions = {}): ServerState<S> =>
-  new ServerState<S>(options)
+export const connect = <S extends object = Record<string, any>>(options: ConnectOptions = {}): ServerState<S> => new ServerState<S>(options)

@@ -23,7 +23,10 @@ export type ChangeListener = (keys: ReadonlySet<string>) => void
 const reportError = (err: unknown): void => {
   const report = (globalThis as { reportError?: (e: unknown) => void }).reportError
   if (report) report(err)
-  else setTimeout(() => { throw err })
+  else
+    setTimeout(() => {
+      throw err
+    })
 }
 
 export class Bindings {
@@ -117,7 +120,10 @@ export class Tracker {
   /** @internal keys read by the run in progress */
   reading = new Set<string>()
 
-  constructor(private readonly bindings: Bindings, readonly onChange: ChangeListener) {}
+  constructor(
+    private readonly bindings: Bindings,
+    readonly onChange: ChangeListener
+  ) {}
 
   /**
    * Runs `fn` and binds this tracker to exactly the keys it read, replacing the previous

@@ -24,8 +24,11 @@ export interface ChatMessage {
 /** The messages of a stored list, skipping entries that are not messages (any client may write). */
 export const chatMessages = (value: unknown): ChatMessage[] =>
   (Array.isArray(value) ? value : []).filter(
-    (m): m is ChatMessage => typeof m?.nickname === 'string' && typeof m?.text === 'string' &&
-      typeof m?.at === 'number' && Number.isFinite(new Date(m.at).getTime())
+    (m): m is ChatMessage =>
+      typeof m?.nickname === 'string' &&
+      typeof m?.text === 'string' &&
+      typeof m?.at === 'number' &&
+      Number.isFinite(new Date(m.at).getTime())
   )
 
 /** The key listing the chat rooms' names, oldest first. */
@@ -36,9 +39,13 @@ export const roomKey = (name: string): string => `chat-room:${name}`
 export const MAX_ROOM_NAME = 40
 
 /** The valid room names of a stored list: any client may write it, so the rest is skipped. */
-export const roomNames = (value: unknown): string[] =>
-  [...new Set((Array.isArray(value) ? value : []).filter((n): n is string =>
-    typeof n === 'string' && n.length > 0 && n.length <= MAX_ROOM_NAME && n === n.trim()))]
+export const roomNames = (value: unknown): string[] => [
+  ...new Set(
+    (Array.isArray(value) ? value : []).filter(
+      (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= MAX_ROOM_NAME && n === n.trim()
+    )
+  )
+]
 
 /**
  * Creates chat room `name` (trimmed by the caller), checked again under the room list's lock:

@@ -14,9 +14,13 @@ import { onlineNicknames } from './chat-model.js'
 export const onlineLine = (server: ServerState): TemplateResult => {
   const online = onlineNicknames(server.presence.list())
   return html`<p class="online" aria-label="Online">
-    Online: ${online.length === 0
-      ? html`<span class="nobody">nobody with a nickname yet</span>`
-      : online.map((p, i) => html`${i > 0 ? ', ' : ''}<span class="who" data-self=${p.self}>${p.nickname}${p.self ? ' (you)' : ''}</span>`)}
+    Online: ${
+      online.length === 0
+        ? html`<span class="nobody">nobody with a nickname yet</span>`
+        : online.map(
+            (p, i) => html`${i > 0 ? ', ' : ''}<span class="who" data-self=${p.self}>${p.nickname}${p.self ? ' (you)' : ''}</span>`
+          )
+    }
   </p>`
 }
 

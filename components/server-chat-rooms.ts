@@ -64,19 +64,21 @@ export class ServerChatRooms extends ServerStateElement {
       ${statusLine(this.status)}
       ${onlineLine(this.server)}
       ${readOnlyLine(this.server)}
-      ${rooms.length === 0
-        ? html`<p class="empty">No rooms yet: create one.</p>`
-        : html`<ul aria-label="Rooms">${rooms.map((name) => html`<li>
+      ${
+        rooms.length === 0
+          ? html`<p class="empty">No rooms yet: create one.</p>`
+          : html`<ul aria-label="Rooms">${rooms.map(
+              (name) => html`<li>
             <button aria-pressed=${name === current ? 'true' : 'false'} @click=${() => this.select(name)}>${name}</button>
-          </li>`)}</ul>`}
+          </li>`
+            )}</ul>`
+      }
       <form class="row" @submit=${this.create}>
         <label>Room name <input type="text" name="room" autocomplete="off" maxlength=${MAX_NAME} ?disabled=${this.readOnly}></label>
         <button type="submit" ?disabled=${this.readOnly}>Create room</button>
       </form>
       ${errorLine(this.error)}
-      ${current
-        ? html`<h3>Room ${current}</h3><server-chat key=${roomKey(current)} hide-online></server-chat>`
-        : nothing}
+      ${current ? html`<h3>Room ${current}</h3><server-chat key=${roomKey(current)} hide-online></server-chat>` : nothing}
     `
   }
 

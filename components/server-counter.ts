@@ -28,7 +28,11 @@ export class ServerCounter extends ServerStateElement {
   }
 
   protected override sessionChanged(server: ServerState): void {
-    this.report(server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = 0 }))
+    this.report(
+      server.lock(KEY, (s) => {
+        if (!(KEY in s)) s[KEY] = 0
+      })
+    )
   }
 
   override render(): TemplateResult {
@@ -46,7 +50,11 @@ export class ServerCounter extends ServerStateElement {
   }
 
   private step(by: number): void {
-    this.report(this.server.lock(KEY, (s) => { s[KEY] = (typeof s[KEY] === 'number' ? s[KEY] : 0) + by }))
+    this.report(
+      this.server.lock(KEY, (s) => {
+        s[KEY] = (typeof s[KEY] === 'number' ? s[KEY] : 0) + by
+      })
+    )
   }
 
   /**
@@ -57,9 +65,14 @@ export class ServerCounter extends ServerStateElement {
     const server = this.server
     // Only the session shown now: a lock of one it left may fail as that one closes.
     const current = () => this.showing(server)
-    done.then(() => { if (current()) this.error = '' }, (err: Error) => {
-      if (current()) this.error = err instanceof ReadOnlyError ? '' : err.message
-    })
+    done.then(
+      () => {
+        if (current()) this.error = ''
+      },
+      (err: Error) => {
+        if (current()) this.error = err instanceof ReadOnlyError ? '' : err.message
+      }
+    )
   }
 }
 

@@ -53,10 +53,14 @@ export class ServerSlider extends ServerStateElement {
 
   /** The shared value starts at 50 for every session, set once under the key's lock (not by a read-only one). */
   protected override sessionChanged(server: ServerState): void {
-    server.lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => {
-      // `this.server` would throw if the element has no session now (its room became invalid).
-      if (this.showing(server) && !(err instanceof ReadOnlyError)) this.error = err.message
-    })
+    server
+      .lock(KEY, (s) => {
+        if (!(KEY in s)) s[KEY] = INITIAL
+      })
+      .catch((err: Error) => {
+        // `this.server` would throw if the element has no session now (its room became invalid).
+        if (this.showing(server) && !(err instanceof ReadOnlyError)) this.error = err.message
+      })
   }
 
   override render(): TemplateResult {
@@ -90,7 +94,14 @@ export class ServerSlider extends ServerStateElement {
       // While the key is unset, another session's first write (its start at 50, under the
       // lock) may be on its way: a plain set would be concurrent with it, and could lose.
       if (this.server.has(KEY)) this.server.set(KEY, value)
-      else this.server.lock(KEY, (s) => { s[KEY] = value }).catch((err: Error) => { this.error = `Not saved: ${err.message}` })
+      else
+        this.server
+          .lock(KEY, (s) => {
+            s[KEY] = value
+          })
+          .catch((err: Error) => {
+            this.error = `Not saved: ${err.message}`
+          })
       this.error = ''
     } catch (err) {
       this.error = `Not saved: ${(err as Error).message}` // a closed session

@@ -129,7 +129,6 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
     /** Why the element has no session (a bad `url` or `room`), shown in its place; or null. */
     sessionError: Error | null = null
 
-
     override connectedCallback(): void {
       // The context consumer, a controller, asks for a provider's session in here.
       super.connectedCallback()
@@ -149,11 +148,15 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
         // No session to render from: show why (or that its provider's is on its way) in place of
         // the element's own template (a later render with a session replaces it), and finish the
         // update without calling render().
-        (ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
+        ;(ReactiveElement.prototype as unknown as { update(c: PropertyValues): void }).update.call(this, changed)
         // The element's own render options: Lit keeps this first part, and its options, for every
         // later render into the root; without `host`, listeners would get their DOM node as `this`.
         const options = (this as { renderOptions?: RenderOptions }).renderOptions ?? { host: this }
-        litRender(this.sessionError ? errorLine(this.sessionError.message) : statusLine('connecting'), this.renderRoot as HTMLElement, options)
+        litRender(
+          this.sessionError ? errorLine(this.sessionError.message) : statusLine('connecting'),
+          this.renderRoot as HTMLElement,
+          options
+        )
         return
       }
       const tracker = this._tracker
@@ -195,7 +198,10 @@ export const ServerStateMixin = <T extends Constructor<ReactiveElement>>(Base: T
       this._tracker = next.tracker(() => this.requestUpdate())
       const stopStatus = next.onStatus(() => this.requestUpdate())
       const stopAccess = next.onAccess(() => this.requestUpdate())
-      this._stopStatus = () => { stopStatus(); stopAccess() }
+      this._stopStatus = () => {
+        stopStatus()
+        stopAccess()
+      }
       this.requestUpdate()
       this._announce()
     }

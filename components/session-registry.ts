@@ -65,7 +65,9 @@ export const acquireSession = (url?: string, room?: string): SessionLease => {
       released = true
       if (--held.users > 0) return
       let settle!: () => void
-      const end = new Promise<void>((resolve) => { settle = resolve })
+      const end = new Promise<void>((resolve) => {
+        settle = resolve
+      })
       undecided.add(end)
       void end.then(() => undecided.delete(end))
       let kept = false
@@ -86,7 +88,9 @@ export const acquireSession = (url?: string, room?: string): SessionLease => {
         }
       }
       // A task later, once what it was asked to do has settled (a lock's timeout bounds that).
-      const timer = setTimeout(() => { void held.session.settled().then(close) }, 0)
+      const timer = setTimeout(() => {
+        void held.session.settled().then(close)
+      }, 0)
       held.closing = { keep }
     }
   }

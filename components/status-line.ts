@@ -8,8 +8,7 @@
 import { html, nothing, type TemplateResult } from 'lit'
 import type { Access, Status } from '../client/index.js'
 
-export const statusLine = (status: Status): TemplateResult =>
-  html`<p class="status" data-status=${status} role="status">${status}</p>`
+export const statusLine = (status: Status): TemplateResult => html`<p class="status" data-status=${status} role="status">${status}</p>`
 
 /** The reason an element's controls are disabled, for a read-only session; nothing otherwise. */
 export const readOnlyLine = (session: { readonly access: Access; readonly user?: string | undefined }): TemplateResult | typeof nothing =>

@@ -24,7 +24,12 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 const STATIC = new Set(['.html', '.css'])
 
 /** The relay package's pages: the inspector's files, and the landing page under the name it is served at. */
-const RELAY_PAGES: Record<string, string> = { 'inspect.html': 'inspect.html', 'inspect.css': 'inspect.css', 'demo.css': 'demo.css', 'relay.html': 'index.html' }
+const RELAY_PAGES: Record<string, string> = {
+  'inspect.html': 'inspect.html',
+  'inspect.css': 'inspect.css',
+  'demo.css': 'demo.css',
+  'relay.html': 'index.html'
+}
 
 export interface BuildOptions {
   /** Source maps beside the bundles (default true). */

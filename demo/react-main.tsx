@@ -16,4 +16,8 @@ const style = document.createElement('style')
 style.textContent = `.yss { ${[sharedStyles, onlineStyles].map((s) => s.cssText.replaceAll(':host', '&')).join('\n')} }`
 document.head.append(style)
 
-createRoot(document.getElementById('app')!).render(<StrictMode><App /></StrictMode>)
+createRoot(document.getElementById('app')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>
+)

@@ -54,14 +54,20 @@ export interface ServerStateProviderProps<S extends object = Record<string, any>
 /** A promise and its resolve function. */
 const deferred = <T>() => {
   let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => { resolve = r })
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
   return { promise, resolve }
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the public default, as `ServerState`'s, lets an untyped `session` be given
-export const ServerStateProvider = <S extends object = Record<string, any>>(
-  { url, room, session, initialState, children }: ServerStateProviderProps<S>
-): ReactNode => {
+export const ServerStateProvider = <S extends object = Record<string, any>>({
+  url,
+  room,
+  session,
+  initialState,
+  children
+}: ServerStateProviderProps<S>): ReactNode => {
   const u = url || undefined
   const r = room || undefined
   const problem = session || r === undefined ? null : roomNameProblem(r)
@@ -89,16 +95,20 @@ export const ServerStateProvider = <S extends object = Record<string, any>>(
   }, [current, gate])
   // Stable for as long as the provider shows one url and room (or one session of yours).
   const whenSession = useCallback(() => gate.promise, [gate])
-  const value = useMemo((): Provided => ({
-    session: current,
-    initialState: initialState as Provided['initialState'],
-    whenSession,
-    updatePresence: (fields) => {
-      // A closed session has no presence to update (it left every list).
-      if (current) { if (!current.closed) current.presence.update(fields) }
-      else presence.current = { ...presence.current, ...fields }
-    }
-  }), [current, initialState, whenSession])
+  const value = useMemo(
+    (): Provided => ({
+      session: current,
+      initialState: initialState as Provided['initialState'],
+      whenSession,
+      updatePresence: (fields) => {
+        // A closed session has no presence to update (it left every list).
+        if (current) {
+          if (!current.closed) current.presence.update(fields)
+        } else presence.current = { ...presence.current, ...fields }
+      }
+    }),
+    [current, initialState, whenSession]
+  )
   return createElement(SessionContext.Provider, { value }, children)
 }
 

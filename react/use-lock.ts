@@ -16,16 +16,24 @@ import { useProvided } from './context.js'
 
 /** A session's `lock(keys, fn, options)`. */
 // biome-ignore lint/suspicious/noExplicitAny: the public default, as `ServerState`'s, lets untyped users write `s.count` in `fn`
-export type LockFunction<S extends object = Record<string, any>> =
-  <R>(keys: (keyof S & string) | ReadonlyArray<keyof S & string>, fn: (state: S) => R, options?: LockOptions) => Promise<R>
+export type LockFunction<S extends object = Record<string, any>> = <R>(
+  keys: (keyof S & string) | ReadonlyArray<keyof S & string>,
+  fn: (state: S) => R,
+  options?: LockOptions
+) => Promise<R>
 
 export const useLock = (): LockFunction => {
   const { session, whenSession } = useProvided('useLock')
   const latest = useRef(session)
-  useEffect(() => { latest.current = session }, [session])
-  return useCallback<LockFunction>((keys, fn, options) => {
-    // At once when there is a session: a lock asked for inside noRerun() is quiet.
-    const now = latest.current
-    return now ? now.lock(keys, fn, options) : whenSession().then((s) => s.lock(keys, fn, options))
-  }, [whenSession])
+  useEffect(() => {
+    latest.current = session
+  }, [session])
+  return useCallback<LockFunction>(
+    (keys, fn, options) => {
+      // At once when there is a session: a lock asked for inside noRerun() is quiet.
+      const now = latest.current
+      return now ? now.lock(keys, fn, options) : whenSession().then((s) => s.lock(keys, fn, options))
+    },
+    [whenSession]
+  )
 }

@@ -31,7 +31,7 @@ const NONE: readonly PresenceEntry[] = Object.freeze([])
 const presenceSource = <T>(server: ServerState | null, read: (server: ServerState) => T, empty: T, same: (a: T, b: T) => boolean) => {
   let last: T = empty
   return {
-    subscribe: (onChange: () => void) => server ? server.presence.subscribe(onChange) : () => {},
+    subscribe: (onChange: () => void) => (server ? server.presence.subscribe(onChange) : () => {}),
     getSnapshot: (): T => {
       if (!server) return empty
       const next = untracked(server, () => read(server))
@@ -56,7 +56,10 @@ export const usePresence = (): readonly PresenceEntry[] => {
 
 export const useOthers = (): readonly PresenceEntry[] => {
   const { session } = useProvided('useOthers')
-  const source = useMemo(() => presenceSource(session, (s) => Object.freeze(s.presence.list().filter((p) => !p.self)), NONE, sameEntries), [session])
+  const source = useMemo(
+    () => presenceSource(session, (s) => Object.freeze(s.presence.list().filter((p) => !p.self)), NONE, sameEntries),
+    [session]
+  )
   return useStore(source, NONE)
 }
 

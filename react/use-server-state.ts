@@ -36,11 +36,16 @@ const keySource = <T>(server: ServerState | null, key: string, initial: T | unde
   const before: Snapshot<T> = { value: initial, version: 0 }
   let last: Snapshot<T> | null = null
   return {
-    subscribe: server ? (onChange: () => void) => {
-      const stopKey = server.subscribe(key, onChange)
-      const stopStatus = server.onStatus(onChange)
-      return () => { stopKey(); stopStatus() }
-    } : NOTHING,
+    subscribe: server
+      ? (onChange: () => void) => {
+          const stopKey = server.subscribe(key, onChange)
+          const stopStatus = server.onStatus(onChange)
+          return () => {
+            stopKey()
+            stopStatus()
+          }
+        }
+      : NOTHING,
     getServerSnapshot: (): Snapshot<T> => before,
     getSnapshot: (): Snapshot<T> => {
       if (!server || !hasSynced(server)) return before

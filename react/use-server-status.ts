@@ -29,7 +29,10 @@ export const hasSynced = (server: ServerState): boolean => {
   if (!watched.has(server)) {
     watched.add(server)
     // For a session that synced, then lost its connection, before anyone asked.
-    server.ready.then(() => everSynced.add(server), () => {})
+    server.ready.then(
+      () => everSynced.add(server),
+      () => {}
+    )
   }
   // Connected means synced: the status turns `connected` on the relay's sync step 2.
   if (server.status !== 'connected') return false
@@ -53,9 +56,12 @@ const BEFORE = statusOf('connecting', false)
 
 export const useServerStatus = (): ServerStatus => {
   const { session } = useProvided('useServerStatus')
-  const source = useMemo(() => ({
-    subscribe: (onChange: () => void) => session ? session.onStatus(onChange) : () => {},
-    getSnapshot: () => session ? statusOf(session.status, hasSynced(session)) : BEFORE
-  }), [session])
+  const source = useMemo(
+    () => ({
+      subscribe: (onChange: () => void) => (session ? session.onStatus(onChange) : () => {}),
+      getSnapshot: () => (session ? statusOf(session.status, hasSynced(session)) : BEFORE)
+    }),
+    [session]
+  )
   return useSyncExternalStore(source.subscribe, source.getSnapshot, () => BEFORE)
 }

@@ -29,7 +29,10 @@ export const useServerStateSuspense = <T = Json>(key: string): T | undefined => 
   const value = useServerState<T>(key)
   if (initialState !== undefined || (session && hasSynced(session))) return value
   if (!session) {
-    if (onServer()) throw new Error(`useServerStateSuspense("${key}"): no session on the server; give the provider an initialState, or let <Suspense> render this in the browser`)
+    if (onServer())
+      throw new Error(
+        `useServerStateSuspense("${key}"): no session on the server; give the provider an initialState, or let <Suspense> render this in the browser`
+      )
     throw whenSession()
   }
   if (session.closed) throw new Error(`useServerStateSuspense("${key}"): the session closed before it synced`)

@@ -17,9 +17,16 @@ const out = join(here, 'dist', 'relay')
 const SKIP = new Set(['dist', 'node_modules'])
 
 /** The .d.ts files under `dir`, outside the build and installed packages. */
-const declarations = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-  entry.isDirectory() ? (SKIP.has(entry.name) ? [] : declarations(join(dir, entry.name)))
-    : entry.name.endsWith('.d.ts') ? [join(dir, entry.name)] : [])
+const declarations = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? SKIP.has(entry.name)
+        ? []
+        : declarations(join(dir, entry.name))
+      : entry.name.endsWith('.d.ts')
+        ? [join(dir, entry.name)]
+        : []
+  )
 
 const copied = declarations(here).map((source) => {
   const target = join(out, relative(here, source))

@@ -30,7 +30,7 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxRoomBytes: 'size of a room; an update that could pass it closes with 4413',
   maxPendingBytes: 'updates a room holds for missing ones; more closes with 1008',
   maxLockRequests: 'open lock requests (and COMMITs in one batch) per connection; more are DENIED',
-  maxLockKeyChars: 'characters of keys in a connection\'s open lock requests',
+  maxLockKeyChars: "characters of keys in a connection's open lock requests",
   maxAwarenessStates: 'awareness states per connection; more are dropped',
   maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
   maxIdleRooms: 'rooms kept loaded with no connection; past it the longest idle is unloaded at once',
@@ -38,8 +38,9 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
 }
 
-const LIMIT_LINES = LIMIT_NAMES.map((name) =>
-  `${`  --${flagOf(name)} N `.padEnd(28)}${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`).join('\n')
+const LIMIT_LINES = LIMIT_NAMES.map(
+  (name) => `${`  --${flagOf(name)} N `.padEnd(28)}${LIMIT_HELP[name]} (default ${DEFAULT_LIMITS[name]})`
+).join('\n')
 
 export const HELP = `Usage: y-server-state-relay [options]
 
@@ -171,7 +172,8 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
   })
   if (values.help) return 'help'
   const shared = clusterFromCli(values, env, (m) => new UsageError(m))
-  if (shared.redis !== undefined && (values.data !== undefined || values.memory)) throw new UsageError('--redis excludes --data and --memory: rooms are kept in Redis and PostgreSQL')
+  if (shared.redis !== undefined && (values.data !== undefined || values.memory))
+    throw new UsageError('--redis excludes --data and --memory: rooms are kept in Redis and PostgreSQL')
   const logLevel = values['log-level']
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`)
@@ -180,9 +182,12 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
   if (values.memory && values.data !== undefined) throw new UsageError('--memory and --data exclude each other')
   if (dataDir === '') throw new UsageError('--data needs a directory')
   const fsync = values.fsync ?? (env.FSYNC || undefined)
-  if (fsync !== undefined && !(FSYNC_MODES as readonly string[]).includes(fsync)) throw new UsageError(`--fsync must be always or never, not "${fsync}"`)
+  if (fsync !== undefined && !(FSYNC_MODES as readonly string[]).includes(fsync))
+    throw new UsageError(`--fsync must be always or never, not "${fsync}"`)
   if (fsync !== undefined && (values.memory || shared.redis !== undefined)) {
-    throw new UsageError(`--fsync is for the embedded store: ${values.memory ? 'with --memory nothing is written' : 'Redis and PostgreSQL sync by their own settings'}`)
+    throw new UsageError(
+      `--fsync is for the embedded store: ${values.memory ? 'with --memory nothing is written' : 'Redis and PostgreSQL sync by their own settings'}`
+    )
   }
   const pathPrefix = values['path-prefix']
   if (pathPrefix !== undefined && !/^\/[^?#]*[^/?#]$/.test(pathPrefix)) {
@@ -196,7 +201,10 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
   if (values.anonymous && (secret !== undefined || publicKeyFile !== undefined)) {
     throw new UsageError(`--anonymous excludes ${secret !== undefined ? '--auth-secret (or AUTH_SECRET)' : '--auth-public-key'}`)
   }
-  const origins = values['allowed-origins']?.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  const origins = values['allowed-origins']
+    ?.split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '')
   if (origins?.length === 0) throw new UsageError('--allowed-origins needs at least one origin, as in https://app.example.com')
   const readOnlyPresence = values['read-only-presence']
   return {
@@ -254,7 +262,8 @@ export const parseTokenCli = (argv: string[], env: NodeJS.ProcessEnv): SignToken
   const keyPath = values['private-key']
   const secret = values['auth-secret'] ?? (keyPath === undefined ? env.AUTH_SECRET || undefined : undefined)
   if (secret !== undefined && keyPath !== undefined) throw new UsageError('--auth-secret and --private-key exclude each other')
-  if (!secret && keyPath === undefined) throw new UsageError('token needs a key: --auth-secret SECRET (or AUTH_SECRET) or --private-key FILE')
+  if (!secret && keyPath === undefined)
+    throw new UsageError('token needs a key: --auth-secret SECRET (or AUTH_SECRET) or --private-key FILE')
   return {
     ...(keyPath !== undefined ? { privateKey: keyFile('--private-key', keyPath) } : { secret: secret! }),
     rooms,

@@ -44,10 +44,13 @@ const main = async (): Promise<void> => {
       process.stderr.write(`y-server-state-relay: shutdown after ${signal} took too long\n`)
       process.exit(1)
     }, 8_000).unref()
-    relay.close().then(() => process.exit(0), (err) => {
-      process.stderr.write(`y-server-state-relay: shutdown failed: ${String(err)}\n`)
-      process.exit(1)
-    })
+    relay.close().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`y-server-state-relay: shutdown failed: ${String(err)}\n`)
+        process.exit(1)
+      }
+    )
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

@@ -101,7 +101,13 @@ export class RelayConnection implements Peer, Queue {
    * Listens to `ws` from now on, and detaches itself when it closes. `expiresAt` (ms since the
    * epoch): when its credentials end, the connection is closed with 4401.
    */
-  constructor(readonly ws: RelaySocket, readonly roomName: string, private readonly deps: ConnectionDeps, readonly grant?: PeerGrant, expiresAt?: number) {
+  constructor(
+    readonly ws: RelaySocket,
+    readonly roomName: string,
+    private readonly deps: ConnectionDeps,
+    readonly grant?: PeerGrant,
+    expiresAt?: number
+  ) {
     if (expiresAt !== undefined) this.stopExpiry = atTime(expiresAt, () => this.expire())
     ws.conn = this
     ws.on('message', onMessage)
@@ -139,7 +145,11 @@ export class RelayConnection implements Peer, Queue {
     const room = this.roomName
     metrics.inc('errors_total')
     if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      limited.warn('too-big', 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', { room, conn: this.id, limit: maxMessageBytes })
+      limited.warn('too-big', 'frame over the size limit: connection closed with 1009; raise --max-message-bytes to accept it', {
+        room,
+        conn: this.id,
+        limit: maxMessageBytes
+      })
     } else {
       limited.warn(`socket:${err.code}`, 'socket error', { room, conn: this.id, error: err.message, code: err.code })
     }
@@ -171,7 +181,12 @@ export class RelayConnection implements Peer, Queue {
       return false
     }
     const evicted = this.deps.budget.evict(this, bytes)
-    for (const hog of evicted) hog.overLimit('maxQueuedBytesTotal', CLOSE.tryAgainLater, 'the relay holds all it may queue for its clients, the most for this one; try again later')
+    for (const hog of evicted)
+      hog.overLimit(
+        'maxQueuedBytesTotal',
+        CLOSE.tryAgainLater,
+        'the relay holds all it may queue for its clients, the most for this one; try again later'
+      )
     return !evicted.includes(this)
   }
 

@@ -21,4 +21,11 @@ export type { CommitOutcome, LeaseCallbacks, LeaseHolderRequest, LeaseTableFacto
 export { UnavailableError } from './store/unavailable.js'
 export { createLogger, type Logger, type LogLevel } from './log.js'
 export { isRoomName, roomFromPath, roomPath, MAX_ROOM_BYTES } from '../protocol/room-names.js'
-export type { InspectorOverview, RoomSummary, InspectedRoom, InspectedConnection, InspectedLock, InspectedRequest } from '../protocol/inspector.js'
+export type {
+  InspectorOverview,
+  RoomSummary,
+  InspectedRoom,
+  InspectedConnection,
+  InspectedLock,
+  InspectedRequest
+} from '../protocol/inspector.js'

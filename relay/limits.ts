@@ -102,7 +102,8 @@ export type LimitName = keyof Limits
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as LimitName[]
 
 /** `maxRoomBytes` → `room_bytes`: the label of a limit in `/metrics`. */
-export const limitLabel = (name: LimitName): string => name.replace(/^max/, '').replace(/[A-Z]/g, (c, i: number) => (i > 0 ? '_' : '') + c.toLowerCase())
+export const limitLabel = (name: LimitName): string =>
+  name.replace(/^max/, '').replace(/[A-Z]/g, (c, i: number) => (i > 0 ? '_' : '') + c.toLowerCase())
 
 /** The limits of `options`, defaults for the rest. */
 export const resolveLimits = (options: LimitOptions): Limits => {

@@ -18,7 +18,10 @@ const MAX_CAUSES = 10_000
 export class LogLimiter {
   private readonly last = new Map<string, { at: number; repeats: number }>()
 
-  constructor(private readonly log: Logger, private readonly intervalMs: number) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs: number
+  ) {}
 
   warn(cause: string, msg: string, fields: LogFields = {}): void {
     const now = Date.now()

@@ -76,7 +76,8 @@ export class Metrics extends MetricTable<Counter, keyof typeof GAUGES> {
     let out = super.render(gauges)
     out += '# HELP yss_refused_total Connections refused before joining a room, by close code.\n# TYPE yss_refused_total counter\n'
     for (const [code, n] of [...this.refusals].sort(([a], [b]) => a - b)) out += `yss_refused_total{code="${code}"} ${n}\n`
-    out += '# HELP yss_limit_hits_total Refusals by an abuse limit (closes, denials, dropped states).\n# TYPE yss_limit_hits_total counter\n'
+    out +=
+      '# HELP yss_limit_hits_total Refusals by an abuse limit (closes, denials, dropped states).\n# TYPE yss_limit_hits_total counter\n'
     for (const name of LIMIT_NAMES) out += `yss_limit_hits_total{limit="${limitLabel(name)}"} ${this.hits(name)}\n`
     return out
   }

@@ -55,7 +55,11 @@ export const mayPublishPresence = (peer: Peer): boolean => peer.grant?.presence 
 
 /** Bad input from a peer, or input over a limit: the peer is closed with `code`, the room goes on. */
 export class PeerError extends Error {
-  constructor(readonly code: number, message: string, readonly limit?: LimitName) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly limit?: LimitName
+  ) {
     super(message)
   }
 }

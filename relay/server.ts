@@ -108,11 +108,21 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const access = accessControl(options)
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
   const metrics = new Metrics()
-  if ((options.redis === undefined) !== (options.postgres === undefined)) throw new Error('several relays need both Redis and PostgreSQL: pass redis and postgres together')
-  const cluster: Cluster | null = options.redis !== undefined
-    ? await (await import('./cluster/index.js')).startCluster({ ...options.cluster, redis: options.redis, postgres: options.postgres!, log })
-    : null
-  const store: RoomStore = cluster?.store ?? options.store ?? (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log, { fsync: options.fsync ?? 'always' }))
+  if ((options.redis === undefined) !== (options.postgres === undefined))
+    throw new Error('several relays need both Redis and PostgreSQL: pass redis and postgres together')
+  const cluster: Cluster | null =
+    options.redis !== undefined
+      ? await (await import('./cluster/index.js')).startCluster({
+          ...options.cluster,
+          redis: options.redis,
+          postgres: options.postgres!,
+          log
+        })
+      : null
+  const store: RoomStore =
+    cluster?.store ??
+    options.store ??
+    (options.memory ? new MemoryStore() : new LevelStore(options.dataDir ?? './data', log, { fsync: options.fsync ?? 'always' }))
   const bus = cluster?.bus ?? options.bus ?? localBus
   // Before listening: a store that cannot open (a data directory another relay holds) stops the start.
   await store.open?.()
@@ -126,21 +136,33 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const limits = resolveLimits(options)
   let ready = false
   let closing: Promise<void> | null = null
-  const rooms = new RoomRegistry({
-    store,
-    bus,
-    ...(cluster ? { leaseTables: cluster.leaseTables } : {}),
-    metrics,
-    log,
-    leaseMs: options.leaseMs ?? 10_000,
-    ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
-    compactEvery: options.compactEvery ?? 500,
-    limits,
-    limited
-  }, idleUnloadMs)
+  const rooms = new RoomRegistry(
+    {
+      store,
+      bus,
+      ...(cluster ? { leaseTables: cluster.leaseTables } : {}),
+      metrics,
+      log,
+      leaseMs: options.leaseMs ?? 10_000,
+      ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
+      compactEvery: options.compactEvery ?? 500,
+      limits,
+      limited
+    },
+    idleUnloadMs
+  )
   const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
-  const deps = { metrics, log, rooms, limits, limited, maxMessageBytes, budget, onDetached: (conn: RelayConnection) => connections.delete(conn) }
+  const deps = {
+    metrics,
+    log,
+    rooms,
+    limits,
+    limited,
+    maxMessageBytes,
+    budget,
+    onDetached: (conn: RelayConnection) => connections.delete(conn)
+  }
   /** The sockets held open to be refused (see `refuse`); the admitted ones are in `connections`. */
   const refusing = new Set<WebSocket>()
   const gauges = () => {
@@ -183,7 +205,10 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     metrics.inc('connections_total')
     rooms.open(name).then(
       (room) => conn.attach(room),
-      (err) => isUnavailable(err) ? conn.close(CLOSE.tryAgainLater, 'store unreachable; try again later') : conn.close(CLOSE.internalError, 'room failed to load')
+      (err) =>
+        isUnavailable(err)
+          ? conn.close(CLOSE.tryAgainLater, 'store unreachable; try again later')
+          : conn.close(CLOSE.internalError, 'room failed to load')
     )
   }
 
@@ -192,7 +217,9 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     if (!access.hostAllowed(req)) {
       metrics.inc('errors_total')
       limited.warn('host', 'request refused: host not allowed', { host: (req.headers.host ?? '').slice(0, 200), path: path.slice(0, 200) })
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('host not allowed: a relay with no access control answers loopback names only\n')
+      res
+        .writeHead(403, { 'content-type': 'text/plain' })
+        .end('host not allowed: a relay with no access control answers loopback names only\n')
     } else if (path === '/healthz') {
       // With several relays, a relay whose Redis or PostgreSQL does not answer is not ready.
       void (cluster ? cluster.health() : Promise.resolve({ ok: true, problems: [] as string[] })).then(({ ok, problems }) => {
@@ -217,7 +244,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     if (name === null) {
       const path = (req.url ?? '').split('?')[0]!.slice(0, 200)
       return wss.handleUpgrade(req, socket, head, (ws) =>
-        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, 'room', { path }))
+        refuse(ws, CLOSE.badRoom, `invalid room name: 1 to ${MAX_ROOM_BYTES} bytes after ${pathPrefix}/`, 'room', { path })
+      )
     }
     const ignore = () => {} // a socket that fails while the hook runs is dropped by handleUpgrade
     socket.on('error', ignore)
@@ -238,7 +266,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     const address = (socket as Socket).remoteAddress
     if (!perAddress.admit(address)) {
       metrics.limitHit('maxConnectionsPerAddress')
-      limited.warn('limit:maxConnectionsPerAddress', 'connection refused: over a limit', { address, limit: 'maxConnectionsPerAddress', max: limits.maxConnectionsPerAddress })
+      limited.warn('limit:maxConnectionsPerAddress', 'connection refused: over a limit', {
+        address,
+        limit: 'maxConnectionsPerAddress',
+        max: limits.maxConnectionsPerAddress
+      })
       socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
@@ -252,7 +284,11 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       http.off('error', reject)
       resolve()
     })
-  }).catch(async (err) => { await store.close(); await cluster?.close(); throw err }) // release the data directory
+  }).catch(async (err) => {
+    await store.close()
+    await cluster?.close()
+    throw err
+  }) // release the data directory
   const port = (http.address() as AddressInfo).port
   const urlHost = host.includes(':') ? `[${host}]` : host
   const url = `ws://${urlHost}:${port}`
@@ -270,14 +306,21 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   }, options.pingMs ?? 30_000)
   heartbeat.unref()
   // A socket that has not drained what was queued for it in time is closed, whatever it sends.
-  const drains = setInterval(() => {
-    for (const conn of budget.sweep(Date.now(), limits.maxDrainMs)) {
-      conn.overLimit('maxDrainMs', CLOSE.policyViolation, `the client did not read what was queued for it within ${limits.maxDrainMs} ms`)
-    }
-  }, Math.max(20, Math.min(1_000, limits.maxDrainMs / 4)))
+  const drains = setInterval(
+    () => {
+      for (const conn of budget.sweep(Date.now(), limits.maxDrainMs)) {
+        conn.overLimit('maxDrainMs', CLOSE.policyViolation, `the client did not read what was queued for it within ${limits.maxDrainMs} ms`)
+      }
+    },
+    Math.max(20, Math.min(1_000, limits.maxDrainMs / 4))
+  )
   drains.unref()
   ready = true
-  log.debug('listening', { url, http: httpUrl, store: cluster ? 'redis+postgres' : options.store ? 'custom' : options.memory ? 'memory' : `leveldb:${options.dataDir ?? './data'}` })
+  log.debug('listening', {
+    url,
+    http: httpUrl,
+    store: cluster ? 'redis+postgres' : options.store ? 'custom' : options.memory ? 'memory' : `leveldb:${options.dataDir ?? './data'}`
+  })
 
   const close = (): Promise<void> => {
     closing ??= (async () => {

@@ -18,7 +18,10 @@ const SECRET = 'a cli secret of at least 32 bytes long'
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'relay/cli.ts'), ...args], {
-    cwd: ROOT, env: { ...process.env, AUTH_SECRET: '', ...env }, encoding: 'utf8', timeout: 20_000
+    cwd: ROOT,
+    env: { ...process.env, AUTH_SECRET: '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000
   })
 
 /** The access a relay tells a raw socket that says HELLO, or the code it is closed with. */
@@ -27,12 +30,14 @@ const accessAt = async (url: string, path: string): Promise<string | number> => 
   const closed = raw.closed.then(({ code }) => code)
   await Promise.race([raw.opened, closed])
   raw.send(encodeYss({ type: YSS_HELLO, id: 0 }))
-  const answer = raw.frame((f) => f[0] === MESSAGE_YSS && f[1] === YSS_ACCESS).then((f) => {
-    const d = decoding.createDecoder(f)
-    decoding.readVarUint(d)
-    const m = decodeYss(d)
-    return m.type === YSS_ACCESS ? `${m.access}:${m.user}` : 'unexpected'
-  })
+  const answer = raw
+    .frame((f) => f[0] === MESSAGE_YSS && f[1] === YSS_ACCESS)
+    .then((f) => {
+      const d = decoding.createDecoder(f)
+      decoding.readVarUint(d)
+      const m = decodeYss(d)
+      return m.type === YSS_ACCESS ? `${m.access}:${m.user}` : 'unexpected'
+    })
   const result = await within(Promise.race([answer, closed]), 5_000, `an answer at ${path}`)
   raw.ws.close()
   return result
@@ -122,7 +127,9 @@ test('bad access flags exit 2 with a clear message', () => {
 })
 
 test('the access flags and AUTH_SECRET map onto the options', () => {
-  const o = parseCli(['--memory', '--allowed-origins', 'https://a.example, https://b.example', '--no-read-only-presence'], { AUTH_SECRET: SECRET })
+  const o = parseCli(['--memory', '--allowed-origins', 'https://a.example, https://b.example', '--no-read-only-presence'], {
+    AUTH_SECRET: SECRET
+  })
   assert.ok(o !== 'help')
   assert.equal(o.authSecret, SECRET)
   assert.deepEqual(o.allowedOrigins, ['https://a.example', 'https://b.example'])

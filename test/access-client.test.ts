@@ -8,7 +8,15 @@ import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { SignJWT } from 'jose'
 import {
-  testRelay, session, within, untilKey, untilStatus, untilClosed, holdingProxy, relayStateAfter, webSocketWith
+  testRelay,
+  session,
+  within,
+  untilKey,
+  untilStatus,
+  untilClosed,
+  holdingProxy,
+  relayStateAfter,
+  webSocketWith
 } from './support/helpers.js'
 import { connect, ReadOnlyError, SessionClosedError, LockTimeoutError, type ServerState, type ConnectOptions } from '../client/index.js'
 import { AuthError, signToken, type Relay, type RelayOptions } from '../relay/index.js'
@@ -24,7 +32,9 @@ const open = (url: string, room: string, options: ConnectOptions = {}): ServerSt
   connect({ url, room, WebSocketPolyfill: WebSocket, broadcastChannel: false, ...options })
 
 const expiredToken = (room: string) =>
-  new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) - 5)
+  new SignJWT({ rooms: [room] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
     .sign(new TextEncoder().encode(SECRET))
 
 test('our client with a token of each kind: write and read sync, every bad one closes the session with its code', async () => {
@@ -54,7 +64,14 @@ test('our client with a token of each kind: write and read sync, every bad one c
     ] as const) {
       const s = open(relay.url, room, token === undefined ? {} : { token })
       sessions.push(s)
-      const err = await within(s.ready.then(() => null, (e: Error) => e), 5_000, `${kind}: the refusal`)
+      const err = await within(
+        s.ready.then(
+          () => null,
+          (e: Error) => e
+        ),
+        5_000,
+        `${kind}: the refusal`
+      )
       assert.ok(err instanceof SessionClosedError, kind)
       assert.match(err.message, new RegExp(`\\(${code}: `), kind)
       assert.equal(s.closed, true)
@@ -76,10 +93,17 @@ test('a read-only session refuses set, delete, append, lock and forceRerunBoundS
     await writer.append('list', 'a')
     await untilKey(reader.doc.getMap('state'), 'list')
     const sent: Uint8Array[] = []
-    reader.provider.ws!.send = ((data: Uint8Array) => { sent.push(data) }) as never
+    reader.provider.ws!.send = ((data: Uint8Array) => {
+      sent.push(data)
+    }) as never
     for (const [what, write] of [
       ['set', () => reader.set('count', 2)],
-      ['state proxy', () => { reader.state.count = 2 }],
+      [
+        'state proxy',
+        () => {
+          reader.state.count = 2
+        }
+      ],
       ['delete', () => reader.delete('count')],
       ['delete missing', () => reader.delete('missing')],
       ['append', () => reader.append('list', 'b')],
@@ -87,7 +111,9 @@ test('a read-only session refuses set, delete, append, lock and forceRerunBoundS
     ] as const) {
       assert.throws(write, (err: Error) => err instanceof ReadOnlyError && /read-only access to room "ro\/writes"/.test(err.message), what)
     }
-    const locked = reader.lock('count', (s) => { s.count = 3 })
+    const locked = reader.lock('count', (s) => {
+      s.count = 3
+    })
     assert.equal(sent.length, 0, 'lock sent nothing')
     await assert.rejects(locked, (err: Error) => err instanceof ReadOnlyError && err.message.startsWith('lock("count")'))
     assert.equal(reader.get('count'), 1)
@@ -95,7 +121,8 @@ test('a read-only session refuses set, delete, append, lock and forceRerunBoundS
     assert.equal(sent.length, 0, 'no frame was sent')
     assert.equal(relay.metrics.get('read_only_updates_dropped_total'), 0)
   } finally {
-    writer.close(); reader.close()
+    writer.close()
+    reader.close()
     await relay.close()
   }
 })
@@ -133,8 +160,16 @@ test('a lock the relay DENIES (it holds the session read-only; the session misse
   try {
     await within(reader.ready, 5_000, 'sync')
     assert.equal(reader.access, 'write', 'the session believes it may write')
-    await assert.rejects(reader.lock('count', (s) => { s.count = 1 }, { timeout: 5_000 }),
-      (err: Error) => err instanceof LockTimeoutError && /the relay denied the lease: read-only/.test(err.message))
+    await assert.rejects(
+      reader.lock(
+        'count',
+        (s) => {
+          s.count = 1
+        },
+        { timeout: 5_000 }
+      ),
+      (err: Error) => err instanceof LockTimeoutError && /the relay denied the lease: read-only/.test(err.message)
+    )
     assert.equal(reader.status, 'connected', 'a denied lock does not close the session')
     const state = await relayStateAfter(reader.provider.ws as unknown as WebSocket)
     assert.equal(state.getMap('state').has('count'), false)
@@ -147,7 +182,12 @@ test('a lock the relay DENIES (it holds the session read-only; the session misse
 
 test('a token function is called at every (re)connection, and the relay sees each token it returns', async () => {
   const seen: Array<string | null> = []
-  const relay = await testRelay({ authenticate: (req) => { seen.push(tokenOf(req)); return { access: 'write' } } })
+  const relay = await testRelay({
+    authenticate: (req) => {
+      seen.push(tokenOf(req))
+      return { access: 'write' }
+    }
+  })
   let calls = 0
   const s = await session(relay.url, 'fn', { token: async () => `t${++calls}` })
   try {
@@ -189,7 +229,9 @@ test('a token that expires mid-session: with a function, the session reconnects 
     assert.throws(() => fixed.set('x', 1), SessionClosedError)
     assert.equal(relay.metrics.get('sessions_expired_total'), 2)
   } finally {
-    other.close(); refreshed.close(); fixed.close()
+    other.close()
+    refreshed.close()
+    fixed.close()
     await relay.close()
   }
 })

@@ -10,9 +10,13 @@ import { counter, within } from './support/helpers.js'
 import { ReadOnlyError } from '../client/index.js'
 
 type Outcome = { ok: true } | { ok: false; error: unknown }
-const outcome = (p: Promise<unknown>): Promise<Outcome> => p.then(() => ({ ok: true as const }), (error: unknown) => ({ ok: false as const, error }))
+const outcome = (p: Promise<unknown>): Promise<Outcome> =>
+  p.then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error })
+  )
 
-test('a read-only session\'s write made before its access is known reaches no other tab and no relay, and is rolled back with ReadOnlyError', async (t) => {
+test("a read-only session's write made before its access is known reaches no other tab and no relay, and is rolled back with ReadOnlyError", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'early-read')
@@ -25,7 +29,7 @@ test('a read-only session\'s write made before its access is known reaches no ot
   assert.equal(r.access, 'write', 'assumed until the relay says')
   r.set('x', 'from the viewer')
   assert.equal(r.get('x'), 'from the viewer', 'the session shows its own write meanwhile')
-  assert.equal(watch.count, 1, 'R\'s reader shows the held write')
+  assert.equal(watch.count, 1, "R's reader shows the held write")
   assert.equal(r.provider.bcconnected, false, 'the channel is silent until the access is known')
   bc.forward(r)
   const flushed = outcome(r.flush())
@@ -35,7 +39,7 @@ test('a read-only session\'s write made before its access is known reaches no ot
   assert.equal(r.access, 'read')
   bc.forward(r)
   assert.equal(r.get('x'), undefined, 'the write is rolled back')
-  assert.equal(watch.count, 2, 'R\'s reader shows the rollback')
+  assert.equal(watch.count, 2, "R's reader shows the rollback")
   const result = await within(flushed, 5_000, 'the flush')
   assert.ok(!result.ok && result.error instanceof ReadOnlyError, `flush() rejects with ReadOnlyError, not ${JSON.stringify(result)}`)
   assert.equal(r.provider.bcconnected, false, 'a read-only session never joins the channel')
@@ -44,12 +48,12 @@ test('a read-only session\'s write made before its access is known reaches no ot
   // Whatever reached A over the channel goes to the relay when A re-syncs.
   net.offline('A')
   await net.reconnect('A')
-  assert.equal(a.has('x'), false, 'the viewer\'s write reached a writing tab')
+  assert.equal(a.has('x'), false, "the viewer's write reached a writing tab")
   assert.equal((await net.room('early-read')).doc.getMap('state').has('x'), false)
-  assert.equal((await net.storedDoc('early-read')).getMap('state').has('x'), false, 'the viewer\'s write is stored')
+  assert.equal((await net.storedDoc('early-read')).getMap('state').has('x'), false, "the viewer's write is stored")
 })
 
-test('a writing session\'s write made before its access is known is held, then sent once the relay says write', async (t) => {
+test("a writing session's write made before its access is known is held, then sent once the relay says write", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'early-write')

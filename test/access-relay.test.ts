@@ -11,21 +11,36 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import {
-  testRelay, stockClient, rawSocket, within, memoryLogger, untilKey, updateFrame, relayStateAfter, webSocketWith,
+  testRelay,
+  stockClient,
+  rawSocket,
+  within,
+  memoryLogger,
+  untilKey,
+  updateFrame,
+  relayStateAfter,
+  webSocketWith,
   type StockClient
 } from './support/helpers.js'
 import { startRelay, type Relay, type RelayOptions } from '../relay/server.js'
 import { AuthError, signToken, jwtAuthenticator, isLoopbackHost, roomMatches } from '../relay/index.js'
 import {
-  MESSAGE_YSS, YSS_ACCESS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_HELLO, decodeYss, encodeYss, type YssMessage
+  MESSAGE_YSS,
+  YSS_ACCESS,
+  YSS_ACQUIRE,
+  YSS_COMMIT,
+  YSS_DENIED,
+  YSS_HELLO,
+  decodeYss,
+  encodeYss,
+  type YssMessage
 } from '../protocol/messages.js'
 
 const SECRET = 'a test secret of at least 32 bytes!!'
 const OTHER_SECRET = 'another secret, also 32 bytes long.'
 
 /** A relay that requires tokens signed with {@link SECRET}, refusals held 20 ms. */
-const authRelay = (options: RelayOptions = {}): Promise<Relay> =>
-  testRelay({ authSecret: SECRET, refusalDelayMs: 20, ...options })
+const authRelay = (options: RelayOptions = {}): Promise<Relay> => testRelay({ authSecret: SECRET, refusalDelayMs: 20, ...options })
 
 /** A token of each kind for `room`. */
 const tokens = async (room: string) => {
@@ -36,7 +51,10 @@ const tokens = async (room: string) => {
     write: await signToken({ secret: SECRET, rooms: [room], sub: 'ann' }),
     read: await signToken({ secret: SECRET, rooms: [`${room.split('/')[0]}/*`], access: 'read', sub: 'bob' }),
     wrongRoom: await signToken({ secret: SECRET, rooms: ['elsewhere', `${room}x`] }),
-    expired: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now - 5).sign(key),
+    expired: await new SignJWT({ rooms: [room] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(now - 5)
+      .sign(key),
     badSignature: await signToken({ secret: OTHER_SECRET, rooms: [room] }),
     malformed: 'not.a.jwt'
   }
@@ -50,11 +68,13 @@ const stockRefusal = async (client: StockClient): Promise<{ code: number; retryi
 
 const hello = (raw: ReturnType<typeof rawSocket>): Promise<YssMessage> => {
   raw.send(encodeYss({ type: YSS_HELLO, id: 0 }))
-  return raw.frame((f) => f[0] === MESSAGE_YSS && f[1] === YSS_ACCESS).then((f) => {
-    const d = decoding.createDecoder(f)
-    decoding.readVarUint(d)
-    return decodeYss(d)
-  })
+  return raw
+    .frame((f) => f[0] === MESSAGE_YSS && f[1] === YSS_ACCESS)
+    .then((f) => {
+      const d = decoding.createDecoder(f)
+      decoding.readVarUint(d)
+      return decodeYss(d)
+    })
 }
 
 test('stock clients: a write token writes, a read token reads, and every bad token is refused with its code, once logged, never retried', async () => {
@@ -89,7 +109,10 @@ test('stock clients: a write token writes, a read token reads, and every bad tok
     await stockRefusal(client(t.badSignature, 'team/refused'))
     const refusals = logger.lines.filter((l) => l.includes('connection refused'))
     assert.equal(refusals.filter((l) => l.includes('token signature invalid')).length, 1)
-    assert.ok(refusals.some((l) => /token expired.*room=team\/tokens.*code=4401/.test(l)), refusals.join('\n'))
+    assert.ok(
+      refusals.some((l) => /token expired.*room=team\/tokens.*code=4401/.test(l)),
+      refusals.join('\n')
+    )
     for (const token of Object.values(t)) assert.ok(!logger.lines.some((l) => l.includes(token)), 'no log line carries a token')
     const metrics = await (await fetch(`${relay.httpUrl}metrics`)).text()
     assert.match(metrics, /^yss_refused_total\{code="4401"\} 5$/m)
@@ -126,7 +149,8 @@ test('a read-only stock client syncs and stays connected, but the relay never ap
     assert.equal(writer.state.has('sneaky'), false)
     assert.equal(writer.state.get('shared'), 1)
   } finally {
-    writer.destroy(); reader.destroy()
+    writer.destroy()
+    reader.destroy()
     await relay.close()
   }
 })
@@ -182,7 +206,8 @@ test('presence of read-only connections: dropped by default, applied with readOn
       decoding.readVarUint(d)
       awarenessProtocol.applyAwarenessUpdate(seen, decoding.readVarUint8Array(d), null)
       assert.equal(seen.getStates().has(doc.clientID), readOnlyPresence, `readOnlyPresence ${readOnlyPresence}`)
-      awareness.destroy(); seen.destroy()
+      awareness.destroy()
+      seen.destroy()
     } finally {
       reader.ws.close()
       await relay.close()
@@ -196,7 +221,9 @@ test('a token that expires while its connection is open closes it with 4401 at e
   const { SignJWT } = await import('jose')
   // exp is in whole seconds: this one ends in one to two seconds.
   const exp = Math.floor(Date.now() / 1000) + 2
-  const token = await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp)
+  const token = await new SignJWT({ rooms: [room] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(exp)
     .sign(new TextEncoder().encode(SECRET))
   const client = stockClient(relay.url, room, { params: { token } })
   try {
@@ -213,7 +240,10 @@ test('a token that expires while its connection is open closes it with 4401 at e
 
 test('the authenticate hook: a cookie decides access, AuthError refuses with its code, a failing hook closes with 1011', async () => {
   const logger = memoryLogger()
-  const users: Record<string, { name: string; canEdit: boolean }> = { s1: { name: 'ann', canEdit: true }, s2: { name: 'bob', canEdit: false } }
+  const users: Record<string, { name: string; canEdit: boolean }> = {
+    s1: { name: 'ann', canEdit: true },
+    s2: { name: 'bob', canEdit: false }
+  }
   const relay = await testRelay({
     logger,
     refusalDelayMs: 20,
@@ -252,7 +282,10 @@ test('the authenticate hook: a cookie decides access, AuthError refuses with its
     assert.deepEqual(await stockRefusal(client('sid=s1', 'other')), { code: 4403, retrying: false })
     const broken = rawSocket(relay.url, 'club/a', { headers: { cookie: 'sid=broken' } })
     assert.equal((await within(broken.closed, 5_000, 'the close')).code, 1011)
-    assert.ok(logger.lines.some((l) => l.includes('session store down')), 'the hook failure is logged')
+    assert.ok(
+      logger.lines.some((l) => l.includes('session store down')),
+      'the hook failure is logged'
+    )
   } finally {
     for (const c of open) c.destroy()
     await relay.close()
@@ -284,7 +317,9 @@ test('allowedOrigins: a page of another origin is refused with 4403, an allowed 
   try {
     const foreign = rawSocket(relay.url, 'o', { headers: { origin: 'https://evil.example.com' } })
     assert.equal((await within(foreign.closed, 5_000, 'the refusal')).code, 4403)
-    for (const headers of [{ origin: 'https://app.example.com' }, { origin: 'http://localhost:8080' }, {}] as Array<Record<string, string>>) {
+    for (const headers of [{ origin: 'https://app.example.com' }, { origin: 'http://localhost:8080' }, {}] as Array<
+      Record<string, string>
+    >) {
       const ok = rawSocket(relay.url, 'o', { headers })
       await ok.opened
       await relayStateAfter(ok.ws)
@@ -314,16 +349,23 @@ test('ES256 and RS256 tokens are checked against the public key; a token of anot
       assert.equal((await stockRefusal(bad)).code, 4401, type)
       assert.equal((await stockRefusal(hs)).code, 4401, `${type}: an HS256 token is not accepted by a public-key relay`)
     } finally {
-      good.destroy(); bad.destroy(); hs.destroy()
+      good.destroy()
+      bad.destroy()
+      hs.destroy()
       await relay.close()
     }
   }
 })
 
 test('with no access control the relay serves only loopback hosts, unless anonymous', async () => {
-  await assert.rejects(startRelay({ host: '0.0.0.0', port: 0, memory: true, logLevel: 'silent' }),
-    /refusing to serve 0\.0\.0\.0 with no access control.*--anonymous/)
-  await assert.rejects(startRelay({ host: '0.0.0.0', port: 0, memory: true, anonymous: true, authSecret: SECRET }), /anonymous excludes authSecret/)
+  await assert.rejects(
+    startRelay({ host: '0.0.0.0', port: 0, memory: true, logLevel: 'silent' }),
+    /refusing to serve 0\.0\.0\.0 with no access control.*--anonymous/
+  )
+  await assert.rejects(
+    startRelay({ host: '0.0.0.0', port: 0, memory: true, anonymous: true, authSecret: SECRET }),
+    /anonymous excludes authSecret/
+  )
   await assert.rejects(startRelay({ port: 0, memory: true, authSecret: 'short' }), /at least 32/)
   const open = await startRelay({ host: '0.0.0.0', port: 0, memory: true, logLevel: 'silent', anonymous: true })
   await open.close()
@@ -335,9 +377,18 @@ test('with no access control the relay serves only loopback hosts, unless anonym
 
 test('room patterns: * matches any run of characters, the rest only itself', () => {
   const cases: Array<[string, string, boolean]> = [
-    ['team/*', 'team/a', true], ['team/*', 'team/a/b', true], ['team/*', 'team/', true], ['team/*', 'teams', false],
-    ['lobby', 'lobby', true], ['lobby', 'lobby2', false], ['*', 'anything at all', true], ['a*b*c', 'aXbYc', true],
-    ['a*b*c', 'aXbY', false], ['*.doc', 'x.doc', true], ['*.doc', 'xdoc', false], ['café/*', 'café/1', true]
+    ['team/*', 'team/a', true],
+    ['team/*', 'team/a/b', true],
+    ['team/*', 'team/', true],
+    ['team/*', 'teams', false],
+    ['lobby', 'lobby', true],
+    ['lobby', 'lobby2', false],
+    ['*', 'anything at all', true],
+    ['a*b*c', 'aXbYc', true],
+    ['a*b*c', 'aXbY', false],
+    ['*.doc', 'x.doc', true],
+    ['*.doc', 'xdoc', false],
+    ['café/*', 'café/1', true]
   ]
   for (const [pattern, room, expected] of cases) assert.equal(roomMatches(pattern, room), expected, `${pattern} ~ ${room}`)
   const long = 'a'.repeat(2000)
@@ -356,7 +407,9 @@ test('jwtAuthenticator is an authenticate hook of its own: it can be wrapped', a
       return grant
     }
   })
-  const c = stockClient(relay.url, 'w/1', { params: { token: await signToken({ secret: SECRET, rooms: ['w/*'], sub: 'ann', access: 'read' }) } })
+  const c = stockClient(relay.url, 'w/1', {
+    params: { token: await signToken({ secret: SECRET, rooms: ['w/*'], sub: 'ann', access: 'read' }) }
+  })
   try {
     await c.synced
     assert.deepEqual(seen, ['ann@w/1:read'])

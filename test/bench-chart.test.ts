@@ -12,10 +12,27 @@ const widths = (svg: string): number[] => [...svg.matchAll(/<rect x="\d+" y="[\d
 
 test('a chart draws each bar in proportion to the longest of its group, and marks the ratios', () => {
   const chart: Chart = {
-    id: 'locks', title: 'Locked increments <per second>', unit: '/s', lowerIsBetter: false,
+    id: 'locks',
+    title: 'Locked increments <per second>',
+    unit: '/s',
+    lowerIsBetter: false,
     groups: [
-      { label: '1 process', bars: [{ label: 'ours', value: 500, ours: true }, { label: 'Redis mutex & PUBLISH', value: 1000 }], ratios: ['0.50× vs mutex + PUBLISH'] },
-      { label: '8 processes', bars: [{ label: 'ours', value: 30, ours: true }, { label: 'Redis mutex', value: 10 }], ratios: ['3.00× vs bare mutex'] }
+      {
+        label: '1 process',
+        bars: [
+          { label: 'ours', value: 500, ours: true },
+          { label: 'Redis mutex & PUBLISH', value: 1000 }
+        ],
+        ratios: ['0.50× vs mutex + PUBLISH']
+      },
+      {
+        label: '8 processes',
+        bars: [
+          { label: 'ours', value: 30, ours: true },
+          { label: 'Redis mutex', value: 10 }
+        ],
+        ratios: ['3.00× vs bare mutex']
+      }
     ]
   }
   const svg = chartSvg(chart)
@@ -32,7 +49,22 @@ test('a chart draws each bar in proportion to the longest of its group, and mark
 })
 
 test('a figure that was not measured is said so, not drawn', () => {
-  const svg = chartSvg({ id: 'x', title: 't', unit: ' ms', lowerIsBetter: true, groups: [{ label: 'p50', bars: [{ label: 'ours', value: 2, ours: true }, { label: 'peer', value: NaN }], ratios: [] }] })
+  const svg = chartSvg({
+    id: 'x',
+    title: 't',
+    unit: ' ms',
+    lowerIsBetter: true,
+    groups: [
+      {
+        label: 'p50',
+        bars: [
+          { label: 'ours', value: 2, ours: true },
+          { label: 'peer', value: NaN }
+        ],
+        ratios: []
+      }
+    ]
+  })
   assert.deepEqual(widths(svg), [360, 0])
   assert.match(svg, /not measured/)
   assert.match(svg, /Shorter is better/)
@@ -44,7 +76,13 @@ test('headlines against both peers become two charts: more is better, and less i
     headline('p99', { ours: 200, reference: 1300, hocuspocus: 2000 }, ' ms', true),
     { figure: 'no numbers', ours: '1 MB' }
   ])
-  assert.deepEqual(charts.map((c) => [c.id, c.groups.map((g) => g.label)]), [['summary-higher-is-better', ['updates/s']], ['summary-lower-is-better', ['p99']]])
+  assert.deepEqual(
+    charts.map((c) => [c.id, c.groups.map((g) => g.label)]),
+    [
+      ['summary-higher-is-better', ['updates/s']],
+      ['summary-lower-is-better', ['p99']]
+    ]
+  )
   assert.deepEqual(charts[1]!.groups[0]!.ratios, ['6.50× vs y-websocket-server', '10.00× vs Hocuspocus'])
   assert.match(chartSvg(charts[1]!), />1,300 ms</)
 })

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { ChannelPair, Network } from './harness/index.js'
 import { within } from './support/helpers.js'
 
-test('flush() of a write built on another tab\'s write that the relay lacks resolves once the relay has stored both', async (t) => {
+test("flush() of a write built on another tab's write that the relay lacks resolves once the relay has stored both", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'flush-pending')
@@ -42,10 +42,12 @@ test('flush() of a write the relay holds as pending waits, and resolves once the
   const linkB = net.link('B')
   b.set('x', 101)
   let flushed = false
-  const flush = b.flush().then(() => { flushed = true })
+  const flush = b.flush().then(() => {
+    flushed = true
+  })
   assert.equal(await net.deliver(linkB, 'up'), 2, 'the update, then FLUSH')
   const room = await net.room('flush-later')
-  assert.ok(room.doc.store.pendingStructs, 'B\'s write waits in the relay')
+  assert.ok(room.doc.store.pendingStructs, "B's write waits in the relay")
   net.hold(linkB, 'up') // whatever B answers stays on its way
   await net.flushAll()
   assert.equal(flushed, false, 'flush() resolved while the write waits as a pending struct')
@@ -66,7 +68,10 @@ test('flush() whose pending write the relay dropped (another sender passed maxPe
   const c = await net.session('C', 'flush-dropped')
   const toB = new ChannelPair(a, b)
   const toC = new ChannelPair(a, c)
-  t.after(() => { toB.close(); toC.close() })
+  t.after(() => {
+    toB.close()
+    toC.close()
+  })
   net.offline('A')
   a.set('x', 100)
   a.set('z', 100)
@@ -74,13 +79,15 @@ test('flush() whose pending write the relay dropped (another sender passed maxPe
   toC.forward(a)
   b.set('x', 101)
   let flushed = false
-  const flush = b.flush().then(() => { flushed = true })
+  const flush = b.flush().then(() => {
+    flushed = true
+  })
   const linkB = net.link('B')
   assert.equal(await net.deliver(linkB, 'up'), 2, 'the update, then FLUSH')
   net.hold(linkB, 'up') // what B answers waits: its write is pending, and stays so
   await net.flushAll()
   const room = await net.room('flush-dropped')
-  assert.ok(room.doc.store.pendingStructs, 'B\'s write waits in the relay')
+  assert.ok(room.doc.store.pendingStructs, "B's write waits in the relay")
 
   // C's pending write passes the limit: C is closed, and B's pending write is dropped with it.
   c.set('z', 'c'.repeat(3_000))

@@ -45,7 +45,11 @@ test('a "__proto__" key anywhere in a value is refused with a TypeError naming t
     ['[{"__proto__": 2}]', '[0]']
   ]
   for (const [text, where] of cases) {
-    assert.throws(() => toFrozenJson('k', JSON.parse(text)), (e: unknown) =>
-      e instanceof TypeError && e.message.includes('"k"') && e.message.includes(`${where} is`) && e.message.includes('"__proto__"'), text)
+    assert.throws(
+      () => toFrozenJson('k', JSON.parse(text)),
+      (e: unknown) =>
+        e instanceof TypeError && e.message.includes('"k"') && e.message.includes(`${where} is`) && e.message.includes('"__proto__"'),
+      text
+    )
   }
 })

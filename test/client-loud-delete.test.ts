@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { Network } from './harness/index.js'
 import { counter, within } from './support/helpers.js'
 
-test('a loud delete then a quiet write of one key, made offline, re-run the key\'s readers', async (t) => {
+test("a loud delete then a quiet write of one key, made offline, re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'loud-delete')
@@ -22,7 +22,7 @@ test('a loud delete then a quiet write of one key, made offline, re-run the key\
   a.noRerun(() => a.set('k', 3))
   await net.reconnect('A')
   assert.equal(b.get('k'), 3)
-  assert.deepEqual(watch.calls, [['k']], 'the loud delete re-runs B\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "the loud delete re-runs B's reader")
 
   // Control: a quiet delete then a quiet write re-run nobody.
   net.offline('A')
@@ -33,7 +33,7 @@ test('a loud delete then a quiet write of one key, made offline, re-run the key\
   assert.equal(watch.count, 1)
 })
 
-test('a loud delete then a quiet write of one key in one lock commit re-run the key\'s readers', async (t) => {
+test("a loud delete then a quiet write of one key in one lock commit re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'loud-delete-lock')
@@ -43,15 +43,17 @@ test('a loud delete then a quiet write of one key in one lock commit re-run the 
   const watch = counter(b, () => b.get('k'))
   const locked = a.lock('k', (s) => {
     delete s.k
-    a.noRerun(() => { s.k = 3 })
+    a.noRerun(() => {
+      s.k = 3
+    })
   })
   await net.flushAll()
   await within(locked, 5_000, 'the lock')
   assert.equal(b.get('k'), 3)
-  assert.deepEqual(watch.calls, [['k']], 'the loud delete re-runs B\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "the loud delete re-runs B's reader")
 })
 
-test('a quiet delete in this session\'s own lock re-runs this session\'s readers when its commit comes back, and nobody else\'s', async (t) => {
+test("a quiet delete in this session's own lock re-runs this session's readers when its commit comes back, and nobody else's", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'own-quiet-delete')
@@ -60,10 +62,14 @@ test('a quiet delete in this session\'s own lock re-runs this session\'s readers
   await net.flushAll()
   const mine = counter(a, () => a.get('k'))
   const theirs = counter(b, () => b.get('k'))
-  const locked = a.noRerun(() => a.lock('k', (s) => { delete s.k }))
+  const locked = a.noRerun(() =>
+    a.lock('k', (s) => {
+      delete s.k
+    })
+  )
   await net.flushAll()
   await within(locked, 5_000, 'the lock')
   assert.deepEqual([a.has('k'), b.has('k')], [false, false])
-  assert.deepEqual(mine.calls, [['k']], 'the writer\'s own session shows its quiet delete')
+  assert.deepEqual(mine.calls, [['k']], "the writer's own session shows its quiet delete")
   assert.equal(theirs.count, 0, 'a quiet delete re-runs no other session')
 })

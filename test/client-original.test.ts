@@ -14,11 +14,13 @@ import WebSocket from 'ws'
 const pool = sessionPool('original')
 const sessions = pool.sessions
 let relay: Relay
-before(async () => { relay = await pool.relay() })
+before(async () => {
+  relay = await pool.relay()
+})
 after(pool.close)
 
 test('bound sessions are re-run when the value is set, and when it is updated', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const bound = counter(reader, () => reader.get('foo'))
   writer.set('foo', 42)
   await eventually(() => bound.count === 1, 'the first re-run')
@@ -30,7 +32,7 @@ test('bound sessions are re-run when the value is set, and when it is updated', 
 })
 
 test('all bound sessions are re-run', async () => {
-  const [writer, ...readers] = await sessions(4) as [ServerState<any>, ...ServerState<any>[]]
+  const [writer, ...readers] = (await sessions(4)) as [ServerState<any>, ...ServerState<any>[]]
   const bound = readers.map((r) => counter(r, () => r.state.foo))
   writer.state.foo = 'bar'
   await eventually(() => bound.every((b) => b.count === 1), 'every reader re-run')
@@ -38,9 +40,12 @@ test('all bound sessions are re-run', async () => {
 })
 
 test('a session is bound once, however often it reads the key', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const bound = counter(reader, () => {
-    reader.get('foo'); reader.state.foo; 'foo' in reader.state; reader.has('foo')
+    reader.get('foo')
+    reader.state.foo
+    'foo' in reader.state
+    reader.has('foo')
   })
   assert.equal(reader.bindings.count('foo'), 1)
   writer.set('foo', 1)
@@ -49,7 +54,7 @@ test('a session is bound once, however often it reads the key', async () => {
 })
 
 test('bound sessions are not re-run when the value set is equal to the current one', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   writer.set('foo', { a: [1, 2], b: 'x' })
   await eventually(() => reader.has('foo'), 'the first value')
   const bound = counter(reader, () => reader.get('foo'))
@@ -62,7 +67,7 @@ test('bound sessions are not re-run when the value set is equal to the current o
 })
 
 test('bound sessions are re-run when a mutated copy of the value is set', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   writer.set('list', [1, 2])
   await eventually(() => reader.has('list'), 'the first value')
   const bound = counter(reader, () => reader.get('list'))
@@ -74,16 +79,18 @@ test('bound sessions are re-run when a mutated copy of the value is set', async 
 })
 
 test('bound sessions are not re-run by a write inside noRerun', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const bound = counter(reader, () => reader.get('foo'))
-  writer.noRerun(() => { writer.state.foo = 42 })
+  writer.noRerun(() => {
+    writer.state.foo = 42
+  })
   await barrier(writer, [reader])
   assert.equal(bound.count, 0)
   assert.equal(reader.get('foo'), 42, 'the value is stored all the same')
 })
 
 test('forceRerunBoundSessions re-runs the sessions bound to the key, and only those', async () => {
-  const [writer, fooReader, barReader] = await sessions(3) as [ServerState<any>, ServerState<any>, ServerState<any>]
+  const [writer, fooReader, barReader] = (await sessions(3)) as [ServerState<any>, ServerState<any>, ServerState<any>]
   writer.set('foo', [1])
   await eventually(() => fooReader.has('foo') && barReader.has('foo'), 'the value')
   const onFoo = counter(fooReader, () => fooReader.get('foo'))
@@ -97,7 +104,7 @@ test('forceRerunBoundSessions re-runs the sessions bound to the key, and only th
 })
 
 test('forceRerunBoundSessions inside noRerun throws RerunSuppressedError', async () => {
-  const [s] = await sessions(1) as [ServerState<any>]
+  const [s] = (await sessions(1)) as [ServerState<any>]
   assert.throws(() => s.noRerun(() => s.forceRerunBoundSessions('foo')), RerunSuppressedError)
   assert.equal(s.version('foo'), 0, 'nothing was bumped')
 })
@@ -108,17 +115,25 @@ test('the lock of a key is one object, by attribute or by item', async () => {
   await s.ready
   assert.equal(serverStateLock.count, serverStateLock.count)
   assert.notEqual(serverStateLock.count, serverStateLock.other)
-  await serverStateLock.count!(() => { if (!('count' in serverState)) serverState.count = 0 })
-  await serverStateLock.count!(() => { serverState.count += 1 })
+  await serverStateLock.count!(() => {
+    if (!('count' in serverState)) serverState.count = 0
+  })
+  await serverStateLock.count!(() => {
+    serverState.count += 1
+  })
   assert.equal(serverState.count, 1)
   assert.equal(defaultSession(), s)
 })
 
 test('keys are strings: symbol keys are refused, and names like __proto__ are plain keys', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const sym = Symbol('k')
-  assert.throws(() => { (writer.state as any)[sym] = 1 }, TypeError)
-  assert.throws(() => { delete (writer.state as any)[sym] }, TypeError)
+  assert.throws(() => {
+    ;(writer.state as any)[sym] = 1
+  }, TypeError)
+  assert.throws(() => {
+    delete (writer.state as any)[sym]
+  }, TypeError)
   assert.equal((writer.state as any)[sym], undefined)
   // biome-ignore lint/suspicious/noProto: the test writes a key named __proto__ to show it is a plain key, not the prototype
   writer.state.__proto__ = { a: 1 }
@@ -130,7 +145,7 @@ test('keys are strings: symbol keys are refused, and names like __proto__ are pl
 })
 
 test('deleting a missing key changes nothing and re-runs nobody', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const bound = counter(reader, () => reader.has('missing'))
   let updates = 0
   writer.doc.on('update', () => updates++)

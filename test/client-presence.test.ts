@@ -21,22 +21,34 @@ type List = readonly PresenceEntry[]
 const untilPresence = (s: ServerState<any>, check: (list: List) => boolean, what: string, timeout = 5_000): Promise<List> => {
   if (check(s.presence.list())) return Promise.resolve(s.presence.list())
   let stop = () => {}
-  return within(new Promise<List>((resolve) => {
-    stop = s.presence.subscribe((list) => { if (check(list)) { stop(); resolve(list) } })
-  }), timeout, what).finally(() => stop())
+  return within(
+    new Promise<List>((resolve) => {
+      stop = s.presence.subscribe((list) => {
+        if (check(list)) {
+          stop()
+          resolve(list)
+        }
+      })
+    }),
+    timeout,
+    what
+  ).finally(() => stop())
 }
 
 const of = (list: List, clientId: number) => list.find((p) => p.clientId === clientId)
 
 test('a presence set in one session shows in the other, with self first in each list', async () => {
-  const [a, b] = await pool.sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await pool.sessions(2)) as [ServerState<any>, ServerState<any>]
   a.presence.set({ nickname: 'alice' })
   b.presence.set({ nickname: 'bob' })
   const seenByB = await untilPresence(b, (l) => of(l, a.doc.clientID)?.state.nickname === 'alice', 'alice in b')
   assert.deepEqual(seenByB[0], { clientId: b.doc.clientID, state: { nickname: 'bob' }, self: true }, 'self first')
   assert.equal(of(seenByB, a.doc.clientID)?.self, false)
   const seenByA = await untilPresence(a, (l) => of(l, b.doc.clientID)?.state.nickname === 'bob', 'bob in a')
-  assert.deepEqual(seenByA.map((p) => p.self), [true, false])
+  assert.deepEqual(
+    seenByA.map((p) => p.self),
+    [true, false]
+  )
   assert.deepEqual(a.presence.mine, { nickname: 'alice' })
   a.presence.update({ typing: true })
   await untilPresence(b, (l) => of(l, a.doc.clientID)?.state.typing === true, 'an update merged in b')
@@ -44,7 +56,7 @@ test('a presence set in one session shows in the other, with self first in each 
 })
 
 test('the list is a stable, frozen snapshot until something changes', async () => {
-  const [a, b] = await pool.sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await pool.sessions(2)) as [ServerState<any>, ServerState<any>]
   await untilPresence(a, (l) => l.length === 2, 'both sessions in a')
   const list = a.presence.list()
   assert.equal(a.presence.list(), list, 'the same array while nothing changed')
@@ -55,7 +67,7 @@ test('the list is a stable, frozen snapshot until something changes', async () =
 })
 
 test('presence is bound like a key: a tracker that read the list re-runs on a change, others do not', async () => {
-  const [a, b] = await pool.sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await pool.sessions(2)) as [ServerState<any>, ServerState<any>]
   await untilPresence(a, (l) => l.length === 2, 'both sessions in a')
   const reader = counter(a, () => a.presence.list())
   const other = counter(a, () => a.get('x'))
@@ -64,7 +76,10 @@ test('presence is bound like a key: a tracker that read the list re-runs on a ch
   assert.equal(reader.count, 1, 'the reader re-ran once')
   assert.equal(other.count, 0, 'a tracker that did not read presence did not')
   // A tracker that sets its own presence while it runs is not re-run by it: no loop.
-  const setter = counter(a, () => { a.presence.list(); a.presence.set({ nickname: 'alice' }) })
+  const setter = counter(a, () => {
+    a.presence.list()
+    a.presence.set({ nickname: 'alice' })
+  })
   assert.equal(setter.count, 0)
   assert.equal(reader.count, 2, 'the reader saw the own change')
   reader.tracker.dispose()
@@ -73,8 +88,8 @@ test('presence is bound like a key: a tracker that read the list re-runs on a ch
   assert.equal(reader.count, 2, 'a disposed tracker is not re-run')
 })
 
-test('a stock y-websocket client\'s awareness shows, and ours shows to it', async () => {
-  const [a] = await pool.sessions(1) as [ServerState<any>]
+test("a stock y-websocket client's awareness shows, and ours shows to it", async () => {
+  const [a] = (await pool.sessions(1)) as [ServerState<any>]
   const stock = stockClient((await pool.relay()).url, a.room)
   pool.track({ close: () => stock.destroy() })
   stock.provider.awareness.setLocalStateField('user', { name: 'stock' })
@@ -82,25 +97,29 @@ test('a stock y-websocket client\'s awareness shows, and ours shows to it', asyn
   a.presence.set({ nickname: 'alice' })
   const list = await untilPresence(a, (l) => of(l, stock.doc.clientID)?.state.user !== undefined, 'the stock client in a')
   assert.deepEqual(of(list, stock.doc.clientID)?.state, { user: { name: 'stock' } })
-  await within(new Promise<void>((resolve) => {
-    const look = () => {
-      if ((stock.provider.awareness.getStates().get(a.doc.clientID) as { nickname?: string } | undefined)?.nickname !== 'alice') return
-      stock.provider.awareness.off('change', look)
-      resolve()
-    }
-    stock.provider.awareness.on('change', look)
-    look()
-  }), 5_000, 'alice in the stock client')
+  await within(
+    new Promise<void>((resolve) => {
+      const look = () => {
+        if ((stock.provider.awareness.getStates().get(a.doc.clientID) as { nickname?: string } | undefined)?.nickname !== 'alice') return
+        stock.provider.awareness.off('change', look)
+        resolve()
+      }
+      stock.provider.awareness.on('change', look)
+      look()
+    }),
+    5_000,
+    'alice in the stock client'
+  )
   stock.provider.awareness.setLocalState(42 as never) // not an object: left out
   await untilPresence(a, (l) => !of(l, stock.doc.clientID), 'a non-object state left out')
   stock.destroy()
 })
 
-test('a closed session leaves the others\' lists; its own list is empty and set throws', async () => {
-  const [a, b] = await pool.sessions(2) as [ServerState<any>, ServerState<any>]
+test("a closed session leaves the others' lists; its own list is empty and set throws", async () => {
+  const [a, b] = (await pool.sessions(2)) as [ServerState<any>, ServerState<any>]
   b.presence.set({ nickname: 'bob' })
   await untilPresence(a, (l) => of(l, b.doc.clientID)?.state.nickname === 'bob', 'bob in a')
-  const gone = untilPresence(a, (l) => !of(l, b.doc.clientID), 'bob to leave a\'s list', 2_000)
+  const gone = untilPresence(a, (l) => !of(l, b.doc.clientID), "bob to leave a's list", 2_000)
   b.close()
   await gone
   assert.deepEqual(b.presence.list(), [])
@@ -109,7 +128,7 @@ test('a closed session leaves the others\' lists; its own list is empty and set 
 })
 
 test('a socket that dies without a word: the relay drops its awareness state at once', async () => {
-  const [a] = await pool.sessions(1) as [ServerState<any>]
+  const [a] = (await pool.sessions(1)) as [ServerState<any>]
   const raw = rawSocket((await pool.relay()).url, a.room)
   await raw.opened
   const ghost = new awarenessProtocol.Awareness(new Y.Doc())
@@ -126,7 +145,7 @@ test('a socket that dies without a word: the relay drops its awareness state at 
 })
 
 test('clear() hides this session from the others; set checks JSON; an equal set sends nothing', async () => {
-  const [a, b] = await pool.sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await pool.sessions(2)) as [ServerState<any>, ServerState<any>]
   a.presence.set({ nickname: 'alice' })
   await untilPresence(b, (l) => of(l, a.doc.clientID)?.state.nickname === 'alice', 'alice in b')
   a.presence.clear()

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { Network } from './harness/index.js'
 import { counter, within } from './support/helpers.js'
 
-test('a loud write then two quiet writes of one key in one lock commit re-run the key\'s readers', async (t) => {
+test("a loud write then two quiet writes of one key in one lock commit re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-gc-commit')
@@ -17,26 +17,32 @@ test('a loud write then two quiet writes of one key in one lock commit re-run th
   const watch = counter(b, () => b.get('k'))
   const locked = a.lock('k', (s) => {
     s.k = 1
-    a.noRerun(() => { s.k = 2 })
-    a.noRerun(() => { s.k = 3 })
+    a.noRerun(() => {
+      s.k = 2
+    })
+    a.noRerun(() => {
+      s.k = 3
+    })
   })
   await net.flushAll()
   await within(locked, 5_000, 'the lock')
   assert.equal(b.get('k'), 3)
-  assert.deepEqual(watch.calls, [['k']], 'the loud write re-runs B\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "the loud write re-runs B's reader")
 
   // Control: a lock of two quiet writes alone re-runs nobody.
-  const quiet = a.noRerun(() => a.lock('k', (s) => {
-    s.k = 4
-    s.k = 5
-  }))
+  const quiet = a.noRerun(() =>
+    a.lock('k', (s) => {
+      s.k = 4
+      s.k = 5
+    })
+  )
   await net.flushAll()
   await within(quiet, 5_000, 'the quiet lock')
   assert.equal(b.get('k'), 5)
   assert.equal(watch.count, 1)
 })
 
-test('a loud write then two quiet writes of one key, received from the relay\'s doc in a reconnection, re-run the key\'s readers', async (t) => {
+test("a loud write then two quiet writes of one key, received from the relay's doc in a reconnection, re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-gc-relay')
@@ -51,7 +57,7 @@ test('a loud write then two quiet writes of one key, received from the relay\'s 
   await net.flushAll()
   await net.reconnect('B')
   assert.equal(b.get('k'), 3)
-  assert.deepEqual(watch.calls, [['k']], 'the loud write re-runs B\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "the loud write re-runs B's reader")
 
   // Control: two quiet writes alone re-run nobody.
   net.offline('B')
@@ -64,7 +70,7 @@ test('a loud write then two quiet writes of one key, received from the relay\'s 
   assert.equal(watch.count, 1)
 })
 
-test('a loud write then two quiet writes of one key, made offline and sent in the writer\'s sync step 2, re-run the key\'s readers', async (t) => {
+test("a loud write then two quiet writes of one key, made offline and sent in the writer's sync step 2, re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-gc-offline')
@@ -78,12 +84,11 @@ test('a loud write then two quiet writes of one key, made offline and sent in th
   a.noRerun(() => a.set('k', 3))
   await net.reconnect('A')
   assert.deepEqual([b.get('k'), c.get('k')], [3, 3])
-  assert.deepEqual(watchB.calls, [['k']], 'the loud write re-runs B\'s reader')
-  assert.deepEqual(watchC.calls, [['k']], 'the loud write re-runs C\'s reader')
-
+  assert.deepEqual(watchB.calls, [['k']], "the loud write re-runs B's reader")
+  assert.deepEqual(watchC.calls, [['k']], "the loud write re-runs C's reader")
 })
 
-test('a loud append then two quiet appends to one list, made offline and sent in the writer\'s sync step 2, re-run the list\'s readers', async (t) => {
+test("a loud append then two quiet appends to one list, made offline and sent in the writer's sync step 2, re-run the list's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-gc-append')
@@ -94,22 +99,30 @@ test('a loud append then two quiet appends to one list, made offline and sent in
   const watch = counter(b, () => b.get('list'))
   net.offline('A')
   void a.append('list', 1)
-  a.noRerun(() => { void a.append('list', 2) })
-  a.noRerun(() => { void a.append('list', 3) })
+  a.noRerun(() => {
+    void a.append('list', 2)
+  })
+  a.noRerun(() => {
+    void a.append('list', 3)
+  })
   await net.reconnect('A')
   assert.deepEqual(b.get('list'), [0, 1, 2, 3])
-  assert.deepEqual(watch.calls, [['list']], 'the loud append re-runs B\'s reader')
+  assert.deepEqual(watch.calls, [['list']], "the loud append re-runs B's reader")
 
   // Control: two quiet appends alone re-run nobody.
   net.offline('A')
-  a.noRerun(() => { void a.append('list', 4) })
-  a.noRerun(() => { void a.append('list', 5) })
+  a.noRerun(() => {
+    void a.append('list', 4)
+  })
+  a.noRerun(() => {
+    void a.append('list', 5)
+  })
   await net.reconnect('A')
   assert.deepEqual(b.get('list'), [0, 1, 2, 3, 4, 5])
   assert.equal(watch.count, 1)
 })
 
-test('a loud write, a quiet delete and a quiet write of one key, made offline, re-run the key\'s readers', async (t) => {
+test("a loud write, a quiet delete and a quiet write of one key, made offline, re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-gc-delete')
@@ -121,5 +134,5 @@ test('a loud write, a quiet delete and a quiet write of one key, made offline, r
   a.noRerun(() => a.set('k', 3))
   await net.reconnect('A')
   assert.equal(b.get('k'), 3)
-  assert.deepEqual(watch.calls, [['k']], 'the loud write re-runs B\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "the loud write re-runs B's reader")
 })

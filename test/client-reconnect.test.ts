@@ -27,7 +27,10 @@ test('writes made offline are kept, synced on reconnect, and re-run the sessions
 
     writer.set('offline', 'written while the relay was down')
     assert.equal(writer.get('offline'), 'written while the relay was down')
-    await assert.rejects(writer.lock('count', () => 1), LockTimeoutError)
+    await assert.rejects(
+      writer.lock('count', () => 1),
+      LockTimeoutError
+    )
     const flushed = writer.flush() // waits for the reconnection
 
     relay = await spawnRelay(['--port', port, '--data', data.path, '--log-level', 'warn'])

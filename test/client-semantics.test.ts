@@ -12,18 +12,28 @@ import type { ServerState } from '../client/session.js'
 const pool = sessionPool('semantics')
 const sessions = pool.sessions
 let relay: Relay
-before(async () => { relay = await pool.relay() })
+before(async () => {
+  relay = await pool.relay()
+})
 after(pool.close)
 
 test('noRerun: remote sessions are not re-run, the writer still is, and it nests and is restored', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const mine = counter(writer, () => writer.get('foo'))
   const theirs = counter(reader, () => [reader.get('foo'), reader.get('bar')])
   writer.noRerun(() => {
-    writer.noRerun(() => { writer.state.foo = 1 })
+    writer.noRerun(() => {
+      writer.state.foo = 1
+    })
     writer.state.bar = 2 // still quiet after the inner scope ends
   })
-  assert.throws(() => writer.noRerun(() => { throw new Error('boom') }), /boom/)
+  assert.throws(
+    () =>
+      writer.noRerun(() => {
+        throw new Error('boom')
+      }),
+    /boom/
+  )
   assert.equal(writer.quiet, false, 'restored after a throw')
   await barrier(writer, [reader])
   assert.equal(theirs.count, 0)
@@ -34,7 +44,7 @@ test('noRerun: remote sessions are not re-run, the writer still is, and it nests
 })
 
 test('concurrent forced re-runs: each force re-runs every bound tracker once, and the versions converge', async () => {
-  const [a, b, c] = await sessions(3) as [ServerState<any>, ServerState<any>, ServerState<any>]
+  const [a, b, c] = (await sessions(3)) as [ServerState<any>, ServerState<any>, ServerState<any>]
   const bound = [a, b, c].map((s) => counter(s, () => s.get('k')))
   // Both force before either hears of the other: the counters conflict in the CRDT.
   a.forceRerunBoundSessions('k')
@@ -42,14 +52,17 @@ test('concurrent forced re-runs: each force re-runs every bound tracker once, an
   await eventually(() => bound.every((t) => t.count === 2), 'two re-runs in every session')
   await barrier(a, [b, c])
   await barrier(b, [a, c])
-  assert.deepEqual(bound.map((t) => t.count), [2, 2, 2])
+  assert.deepEqual(
+    bound.map((t) => t.count),
+    [2, 2, 2]
+  )
   const versions = [a, b, c].map((s) => s.version('k'))
   assert.ok(versions[0]! >= 1)
   assert.deepEqual(versions, [versions[0], versions[0], versions[0]])
 })
 
 test('a tracker is unbound from keys its last run stopped reading, and from all when disposed', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const calls: string[][] = []
   const t = reader.tracker((keys) => calls.push([...keys]))
   t.run(() => reader.get('a'))
@@ -68,20 +81,33 @@ test('a tracker is unbound from keys its last run stopped reading, and from all 
 })
 
 test('one notification a transaction, however many bound keys it changed', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const theirs = counter(reader, () => [reader.get('x'), reader.get('y'), reader.get('z')])
   const mine = counter(writer, () => [writer.get('x'), writer.get('y')])
-  await writer.lock(['x', 'y', 'z'], (s) => { s.x = 1; s.y = 2; s.z = 3 })
+  await writer.lock(['x', 'y', 'z'], (s) => {
+    s.x = 1
+    s.y = 2
+    s.z = 3
+  })
   await eventually(() => theirs.count === 1, 'the lock transaction')
-  writer.doc.transact(() => { writer.set('x', 10); writer.set('y', 20) })
+  writer.doc.transact(() => {
+    writer.set('x', 10)
+    writer.set('y', 20)
+  })
   await eventually(() => theirs.count === 2, 'the local transaction')
   await barrier(writer, [reader])
-  assert.deepEqual(theirs.calls, [['x', 'y', 'z'], ['x', 'y']])
-  assert.deepEqual(mine.calls, [['x', 'y'], ['x', 'y']])
+  assert.deepEqual(theirs.calls, [
+    ['x', 'y', 'z'],
+    ['x', 'y']
+  ])
+  assert.deepEqual(mine.calls, [
+    ['x', 'y'],
+    ['x', 'y']
+  ])
 })
 
 test('a write during a run does not re-run that run, so it cannot loop', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   let runs = 0
   const t = writer.tracker(() => t.run(render))
   const render = () => {
@@ -100,32 +126,52 @@ test('a write during a run does not re-run that run, so it cannot loop', async (
 })
 
 test('values that are not JSON are refused with a TypeError naming the key, and nothing changes', async () => {
-  const [s] = await sessions(1) as [ServerState<any>]
+  const [s] = (await sessions(1)) as [ServerState<any>]
   s.set('k', 'before')
   let updates = 0
   s.doc.on('update', () => updates++)
-  class Point { x = 1 }
+  class Point {
+    x = 1
+  }
   const cycle: any = { a: 1 }
   cycle.self = cycle
   const bad: Array<[string, unknown]> = [
-    ['a function', () => 1], ['an instance of Point', new Point()], ['undefined', undefined], ['NaN', NaN],
-    ['Infinity', Infinity], ['a cycle', cycle], ['a symbol', Symbol('s')], ['a BigInt', 10n],
-    ['an instance of Date', { when: new Date(0) }], ['a nested undefined', [1, undefined]],
+    ['a function', () => 1],
+    ['an instance of Point', new Point()],
+    ['undefined', undefined],
+    ['NaN', NaN],
+    ['Infinity', Infinity],
+    ['a cycle', cycle],
+    ['a symbol', Symbol('s')],
+    ['a BigInt', 10n],
+    ['an instance of Date', { when: new Date(0) }],
+    ['a nested undefined', [1, undefined]],
     // lib0 writes UTF-8: a lone surrogate would reach the other sessions as U+FFFD
-    ['a lone surrogate', 'x\ud800'], ['a lone surrogate in a key', { '\udc00': 1 }],
+    ['a lone surrogate', 'x\ud800'],
+    ['a lone surrogate in a key', { '\udc00': 1 }],
     // Yjs picks a value's content type by value.constructor
     ['a "constructor" key', { constructor: 'Ada' }]
   ]
   for (const [what, value] of bad) {
-    assert.throws(() => s.set('k', value), (e: unknown) => e instanceof TypeError && e.message.includes('"k"'), what)
-    assert.throws(() => { s.state.k = value }, TypeError, what)
+    assert.throws(
+      () => s.set('k', value),
+      (e: unknown) => e instanceof TypeError && e.message.includes('"k"'),
+      what
+    )
+    assert.throws(
+      () => {
+        s.state.k = value
+      },
+      TypeError,
+      what
+    )
   }
   assert.equal(updates, 0)
   assert.equal(s.get('k'), 'before')
 })
 
 test('reads are frozen, and a stored value is a copy of what was set', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const value = { list: [1, { deep: true }] }
   writer.set('v', value)
   value.list.push(99) // does not reach the shared value
@@ -133,12 +179,14 @@ test('reads are frozen, and a stored value is a copy of what was set', async () 
   await eventually(() => reader.has('v'), 'the value')
   for (const read of [writer.get('v'), reader.get('v'), reader.state.v]) {
     assert.ok(Object.isFrozen(read) && Object.isFrozen(read.list) && Object.isFrozen(read.list[1]))
-    assert.throws(() => { read.list.push(1) }, TypeError)
+    assert.throws(() => {
+      read.list.push(1)
+    }, TypeError)
   }
 })
 
 test('keys(), in and delete follow the map, and keys() binds to membership', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   await barrier(writer, [reader]) // the barrier's own key exists before we count membership changes
   const listing = counter(reader, () => reader.keys())
   writer.state.a = 1
@@ -166,7 +214,7 @@ test('status is observable: connecting, connected, then disconnected when closed
   await assert.rejects(s.flush(), /after close/)
 })
 
-test('a stock y-websocket client and our session see each other\'s writes', async () => {
+test("a stock y-websocket client and our session see each other's writes", async () => {
   const ours = await session(relay.url, 'stock-mix')
   pool.track(ours)
   const stock = stockClient(relay.url, 'stock-mix')
@@ -187,7 +235,7 @@ test('a stock y-websocket client and our session see each other\'s writes', asyn
 })
 
 test('append sends only the new items, however long the list', async () => {
-  const [writer, reader] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [writer, reader] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const bound = counter(reader, () => reader.get('log'))
   await writer.append('log', ...Array.from({ length: 2_000 }, (_, i) => ({ nickname: 'n', text: `message ${i}` })))
   await eventually(() => reader.get('log')?.length === 2_000, 'the history')
@@ -199,5 +247,8 @@ test('append sends only the new items, however long the list', async () => {
   assert.ok(sizes[0]! < 200, `one message cost ${sizes[0]} bytes`)
   assert.deepEqual(reader.get('log').at(-1), { nickname: 'n', text: 'one more' })
   assert.ok(bound.count >= 2)
-  await assert.rejects(async () => { writer.set('scalar', 1); await writer.append('scalar', 2) }, /not a list/)
+  await assert.rejects(async () => {
+    writer.set('scalar', 1)
+    await writer.append('scalar', 2)
+  }, /not a list/)
 })

@@ -12,7 +12,11 @@ const setup = () => {
 
 test('a run binds exactly the keys it read, and the next run replaces them', () => {
   const { bindings, calls, t } = setup()
-  t.run(() => { bindings.read('a'); bindings.read('b'); bindings.read('a') })
+  t.run(() => {
+    bindings.read('a')
+    bindings.read('b')
+    bindings.read('a')
+  })
   assert.deepEqual([...t.keys].sort(), ['a', 'b'])
   t.run(() => bindings.read('c'))
   assert.deepEqual([...t.keys], ['c'])
@@ -24,7 +28,11 @@ test('a run binds exactly the keys it read, and the next run replaces them', () 
 
 test('one notification for several of its keys, with those keys', () => {
   const { bindings, calls, t } = setup()
-  t.run(() => { bindings.read('a'); bindings.read('b'); bindings.read('c') })
+  t.run(() => {
+    bindings.read('a')
+    bindings.read('b')
+    bindings.read('c')
+  })
   bindings.notify(['a', 'c', 'z'])
   assert.deepEqual(calls, [['a', 'c']])
 })
@@ -36,7 +44,7 @@ test('a running tracker, or one that wrote during its run, is not notified', () 
     bindings.notify(['a'])
   })
   assert.deepEqual(calls, [])
-  bindings.notify(["a"], () => [t])
+  bindings.notify(['a'], () => [t])
   assert.deepEqual(calls, [])
   bindings.notify(['a'])
   assert.deepEqual(calls, [['a']])
@@ -57,7 +65,14 @@ test('nested trackers bind separately', () => {
 
 test('a run that throws keeps what it read before the throw, and leaves nothing running', () => {
   const { bindings, calls, t } = setup()
-  assert.throws(() => t.run(() => { bindings.read('a'); throw new Error('render failed') }), /render failed/)
+  assert.throws(
+    () =>
+      t.run(() => {
+        bindings.read('a')
+        throw new Error('render failed')
+      }),
+    /render failed/
+  )
   assert.deepEqual([...t.keys], ['a'])
   bindings.read('stray') // nothing is running: this binds nobody
   assert.equal(bindings.count('stray'), 0)

@@ -29,7 +29,20 @@ const SECONDS = Number(process.env.CHAOS_SECONDS ?? 25)
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const LIVENESS_MS = 2_000
 const GRACE_MS = 4_000
-const TUNING = ['--liveness-ms', String(LIVENESS_MS), '--compact-delay-ms', '0', '--compact-grace-ms', String(GRACE_MS), '--compact-interval-ms', '100', '--compact-lock-ms', '3000', '--log-level', 'warn']
+const TUNING = [
+  '--liveness-ms',
+  String(LIVENESS_MS),
+  '--compact-delay-ms',
+  '0',
+  '--compact-grace-ms',
+  String(GRACE_MS),
+  '--compact-interval-ms',
+  '100',
+  '--compact-lock-ms',
+  '3000',
+  '--log-level',
+  'warn'
+]
 const ROOM = 'chaos'
 /** The longest a relay is stopped: past the grace only in a long run (see above). */
 const STOP_MAX_MS = process.env.CHAOS_SECONDS ? GRACE_MS + 2_000 : GRACE_MS - 300
@@ -65,12 +78,25 @@ interface ChaosWorker {
 }
 
 const chaosWorker = (urls: string): ChaosWorker => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/cluster-chaos-worker.ts'), urls, ROOM], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/cluster-chaos-worker.ts'), urls, ROOM], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
   const calls = new Map<number, boolean>()
   const acked: number[] = []
   let ready!: () => void
   let done!: () => void
-  const w: ChaosWorker = { proc, calls, acked, ready: new Promise((r) => { ready = r }), done: new Promise((r) => { done = r }) }
+  const w: ChaosWorker = {
+    proc,
+    calls,
+    acked,
+    ready: new Promise((r) => {
+      ready = r
+    }),
+    done: new Promise((r) => {
+      done = r
+    })
+  }
   createInterface({ input: proc.stdout! }).on('line', (l) => {
     if (l === 'ready') return ready()
     const m = JSON.parse(l) as { call?: number; ok?: boolean; write?: number; acked?: boolean; done?: boolean }
@@ -81,7 +107,9 @@ const chaosWorker = (urls: string): ChaosWorker => {
   return w
 }
 
-test(`chaos over three relays, Redis and PostgreSQL (${SECONDS} s of faults): every call applied once or never, nothing acknowledged lost, every client converges, no stale state served`, { timeout: (SECONDS + 240) * 1_000 }, async () => {
+test(`chaos over three relays, Redis and PostgreSQL (${SECONDS} s of faults): every call applied once or never, nothing acknowledged lost, every client converges, no stale state served`, {
+  timeout: (SECONDS + 240) * 1_000
+}, async () => {
   const random = prng(SEED)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!
   const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo))
@@ -149,36 +177,75 @@ test(`chaos over three relays, Redis and PostgreSQL (${SECONDS} s of faults): ev
     }
     console.log(`# faults: ${faults.join(', ')}`)
     // Healed: every relay ready again, then the workers finish their call in hand.
-    for (const r of rs) await eventually(async () => (await fetch(`${r.httpUrl}healthz`).then((x) => x.status, () => 0)) === 200, 'every relay ready', 30_000)
+    for (const r of rs)
+      await eventually(
+        async () =>
+          (await fetch(`${r.httpUrl}healthz`).then(
+            (x) => x.status,
+            () => 0
+          )) === 200,
+        'every relay ready',
+        30_000
+      )
     for (const w of workers) w.proc.stdin!.write('stop\n')
     await within(Promise.all(workers.map((w) => w.done)), 90_000, 'the workers to finish')
 
     const resolved = workers.flatMap((w) => [...w.calls].filter(([, ok]) => ok).map(([i]) => `m:${w.proc.pid}:${i}`))
     const rejected = workers.flatMap((w) => [...w.calls].filter(([, ok]) => !ok).map(([i]) => `m:${w.proc.pid}:${i}`))
     const acked = workers.flatMap((w) => w.acked.map((i) => `w:${w.proc.pid}:${i}`))
-    console.log(`# ${resolved.length} calls resolved, ${rejected.length} rejected, ${acked.length} writes acknowledged, ${staleChecks} woken relays checked`)
+    console.log(
+      `# ${resolved.length} calls resolved, ${rejected.length} rejected, ${acked.length} writes acknowledged, ${staleChecks} woken relays checked`
+    )
     assert.ok(resolved.length > 0)
     for (let i = 0; i < 3; i++) {
       const check = await session(url(i))
       assert.equal(check.get('count'), resolved.length, `relay ${i}: count is the number of resolved calls`)
-      assert.deepEqual(resolved.filter((m) => check.get(m) !== 1), [], `relay ${i}: every resolved call applied`)
-      assert.deepEqual(rejected.filter((m) => check.get(m) !== undefined), [], `relay ${i}: no rejected call applied`)
-      assert.deepEqual(acked.filter((k) => check.get(k) === undefined), [], `relay ${i}: every acknowledged write kept`)
+      assert.deepEqual(
+        resolved.filter((m) => check.get(m) !== 1),
+        [],
+        `relay ${i}: every resolved call applied`
+      )
+      assert.deepEqual(
+        rejected.filter((m) => check.get(m) !== undefined),
+        [],
+        `relay ${i}: no rejected call applied`
+      )
+      assert.deepEqual(
+        acked.filter((k) => check.get(k) === undefined),
+        [],
+        `relay ${i}: every acknowledged write kept`
+      )
       check.close()
     }
     // Every stock client converges on the same state.
     for (const [i, c] of stock.entries()) {
-      await eventually(() => c.state.get('count') === resolved.length && resolved.every((m) => c.state.get(m) === 1) && acked.every((k) => c.state.has(k)), `stock client ${i} to converge`, 30_000)
-      assert.deepEqual(rejected.filter((m) => c.state.has(m)), [])
+      await eventually(
+        () => c.state.get('count') === resolved.length && resolved.every((m) => c.state.get(m) === 1) && acked.every((k) => c.state.has(k)),
+        `stock client ${i} to converge`,
+        30_000
+      )
+      assert.deepEqual(
+        rejected.filter((m) => c.state.has(m)),
+        []
+      )
     }
   } catch (err) {
     console.log(`# faults so far: ${faults.join(', ')}; seed ${SEED}`)
-    for (const [i, r] of rs.entries()) console.log(`# relay ${i}'s last lines:\n${r.output.slice(-12).map((l) => `#   ${l}`).join('\n')}`)
+    for (const [i, r] of rs.entries())
+      console.log(
+        `# relay ${i}'s last lines:\n${r.output
+          .slice(-12)
+          .map((l) => `#   ${l}`)
+          .join('\n')}`
+      )
     throw err
   } finally {
     for (const c of stock) c.destroy()
     for (const w of workers) w.proc.kill('SIGKILL')
-    for (const r of rs) { r.proc.kill('SIGCONT'); r.proc.kill('SIGKILL') }
+    for (const r of rs) {
+      r.proc.kill('SIGCONT')
+      r.proc.kill('SIGKILL')
+    }
     redis.resume()
     pgc.resume()
     await redis.remove()

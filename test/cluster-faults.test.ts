@@ -11,14 +11,34 @@ import { eventually, session, socketHistory, spawnRelay, stockClient, within, ty
 import { pgCluster, pgDatabase, startRedis, type PgDatabase, type RedisServer } from './support/cluster-services.js'
 import { race, worker } from './support/lock-workers.js'
 
-const TUNING = ['--liveness-ms', '2000', '--compact-delay-ms', '0', '--compact-grace-ms', '4000', '--compact-interval-ms', '100', '--compact-lock-ms', '1000', '--log-level', 'warn']
+const TUNING = [
+  '--liveness-ms',
+  '2000',
+  '--compact-delay-ms',
+  '0',
+  '--compact-grace-ms',
+  '4000',
+  '--compact-interval-ms',
+  '100',
+  '--compact-lock-ms',
+  '1000',
+  '--log-level',
+  'warn'
+]
 
 const relays = (n: number, redis: RedisServer, db: { url: string }, extra: string[] = []): Promise<RelayProcess[]> =>
   Promise.all(Array.from({ length: n }, () => spawnRelay(['--port', '0', '--redis', redis.url, '--postgres', db.url, ...TUNING, ...extra])))
 
 const services = async (): Promise<{ redis: RedisServer; db: PgDatabase; done(): Promise<void> }> => {
   const [redis, db] = await Promise.all([startRedis(), pgDatabase()])
-  return { redis, db, done: async () => { await redis.remove(); await db.drop() } }
+  return {
+    redis,
+    db,
+    done: async () => {
+      await redis.remove()
+      await db.drop()
+    }
+  }
 }
 
 const health = async (r: RelayProcess): Promise<number> => (await fetch(`${r.httpUrl}healthz`)).status
@@ -42,7 +62,8 @@ test('one of three relays SIGKILLed during locked increments and writes: session
     // Every resolved call applied once, every rejected one never.
     assert.equal(check.get('count'), resolved)
     // Every acknowledged write is there (each worker's last write is its last acknowledged one).
-    for (const r of results) assert.ok(check.get(`w:${r.pid}`) >= r.acked, `worker ${r.pid}: acknowledged ${r.acked}, found ${check.get(`w:${r.pid}`)}`)
+    for (const r of results)
+      assert.ok(check.get(`w:${r.pid}`) >= r.acked, `worker ${r.pid}: acknowledged ${r.acked}, found ${check.get(`w:${r.pid}`)}`)
     console.log(`# relay killed mid-run: ${resolved} resolved, ${results.reduce((s, r) => s + r.failed, 0)} rejected and never applied`)
     check.close()
     watcher.close()
@@ -66,7 +87,10 @@ test('every relay SIGKILLed, then restarted: everything acknowledged is there', 
     rs = await relays(3, redis, db)
     for (const r of rs) {
       const check = await session(r.url, 'all-killed')
-      assert.deepEqual(Array.from({ length: 30 }, (_, i) => check.get(`k${i}`)), Array.from({ length: 30 }, (_, i) => i))
+      assert.deepEqual(
+        Array.from({ length: 30 }, (_, i) => check.get(`k${i}`)),
+        Array.from({ length: 30 }, (_, i) => i)
+      )
       check.close()
     }
   } finally {
@@ -90,23 +114,42 @@ test('Redis restarted: nothing acknowledged lost; while it is down relays close 
     await redis.kill()
     assert.equal(await health(rs[0]!), 503)
     // A lock while Redis is down is refused, and never applied.
-    await assert.rejects(a.lock('locked', (s) => { s.locked = 'never' }, { timeout: 3_000 }))
+    await assert.rejects(
+      a.lock(
+        'locked',
+        (s) => {
+          s.locked = 'never'
+        },
+        { timeout: 3_000 }
+      )
+    )
     // A write while Redis is down is not acknowledged: its room closes with 1013, try again later.
     b.set('during', 'down')
     let flushed = false
-    const pending = b.flush().then(() => { flushed = true })
-    await within(history.until(() => history.closes.some((c) => c.code === 1013)), 10_000, 'a 1013 close')
+    const pending = b.flush().then(() => {
+      flushed = true
+    })
+    await within(
+      history.until(() => history.closes.some((c) => c.code === 1013)),
+      10_000,
+      'a 1013 close'
+    )
     assert.equal(flushed, false)
     await redis.start()
     await within(pending, 30_000, 'the write to be acknowledged once Redis is back')
     await eventually(async () => (await health(rs[0]!)) === 200 && (await health(rs[1]!)) === 200, 'both relays ready again', 20_000)
-    await eventually(() => a.get('during') === 'down', 'the write to reach the other relay\'s session', 20_000)
+    await eventually(() => a.get('during') === 'down', "the write to reach the other relay's session", 20_000)
     const check = await session(rs[0]!.url, 'redis-restart')
     closeCheck = () => check.close()
-    assert.deepEqual(Array.from({ length: 10 }, (_, i) => check.get(`before${i}`)), Array.from({ length: 10 }, (_, i) => i))
+    assert.deepEqual(
+      Array.from({ length: 10 }, (_, i) => check.get(`before${i}`)),
+      Array.from({ length: 10 }, (_, i) => i)
+    )
     assert.equal(check.get('during'), 'down')
     assert.equal(check.get('locked'), undefined)
-    await check.lock('locked', (s) => { s.locked = 'after' })
+    await check.lock('locked', (s) => {
+      s.locked = 'after'
+    })
     assert.equal(check.get('locked'), 'after')
   } finally {
     closeCheck() // a session left open would keep this file running after a failure
@@ -145,9 +188,13 @@ test('PostgreSQL stopped: relays keep serving from Redis, compaction waits and c
     await Promise.all([a.flush(), b.flush()])
     await eventually(() => a.get('while8') === 8 && b.get('while9') === 9, 'both relays to serve the writes')
     const head = Number(await direct.get('yss:{pg-down}:n'))
-    assert.ok(await direct.xlen('yss:{pg-down}:s') > 0, 'the stream keeps what PostgreSQL does not have')
+    assert.ok((await direct.xlen('yss:{pg-down}:s')) > 0, 'the stream keeps what PostgreSQL does not have')
     pgc.start()
-    await eventually(async () => (await compacted()) >= head && (await direct.xlen('yss:{pg-down}:s')) === 0, 'compaction to catch up', 20_000)
+    await eventually(
+      async () => (await compacted()) >= head && (await direct.xlen('yss:{pg-down}:s')) === 0,
+      'compaction to catch up',
+      20_000
+    )
     await eventually(async () => (await health(rs[0]!)) === 200, '/healthz ready again', 5_000)
   } finally {
     a.close()
@@ -159,17 +206,17 @@ test('PostgreSQL stopped: relays keep serving from Redis, compaction waits and c
   }
 })
 
-test('a dead relay\'s sessions\' presence is removed from the others within its liveness time', async () => {
+test("a dead relay's sessions' presence is removed from the others within its liveness time", async () => {
   const { redis, db, done } = await services()
   const rs = await relays(2, redis, db)
   const a = await session(rs[0]!.url, 'presence')
   const b = await session(rs[1]!.url, 'presence')
   try {
     a.presence.set({ name: 'alice' })
-    await eventually(() => b.presence.list().some((p) => p.state.name === 'alice'), 'B to see A\'s presence')
+    await eventually(() => b.presence.list().some((p) => p.state.name === 'alice'), "B to see A's presence")
     const killedAt = Date.now()
     rs[0]!.proc.kill('SIGKILL')
-    await eventually(() => !b.presence.list().some((p) => p.state.name === 'alice'), 'A\'s presence to go', 10_000)
+    await eventually(() => !b.presence.list().some((p) => p.state.name === 'alice'), "A's presence to go", 10_000)
     const took = Date.now() - killedAt
     assert.ok(took < 2_000 + 1_000 + 1_000, `removed after ${took} ms`)
   } finally {

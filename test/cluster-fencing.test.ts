@@ -12,8 +12,19 @@ import * as decoding from 'lib0/decoding'
 import { clusterFixture } from './support/cluster-services.js'
 import { rawSocket, relayStateAfter, type RawSocket } from './support/helpers.js'
 import {
-  HELLO_FENCES, MESSAGE_YSS, YSS_ACCESS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, YSS_HELLO, decodeYss, encodeYss,
-  type FateQuestion, type YssMessage
+  HELLO_FENCES,
+  MESSAGE_YSS,
+  YSS_ACCESS,
+  YSS_ACQUIRE,
+  YSS_COMMIT,
+  YSS_DENIED,
+  YSS_DONE,
+  YSS_GRANT,
+  YSS_HELLO,
+  decodeYss,
+  encodeYss,
+  type FateQuestion,
+  type YssMessage
 } from '../protocol/messages.js'
 
 const fixture = clusterFixture()
@@ -27,7 +38,7 @@ const reply = async (socket: RawSocket, match: (m: YssMessage) => boolean): Prom
 const hello = (session: string, socket: number, commits: FateQuestion[] = []) =>
   encodeYss({ type: YSS_HELLO, id: HELLO_FENCES, fence: { session, socket, commits } })
 
-test('a COMMIT from a session\'s old connection on one relay, after the session reconnected through another, is refused and applied never', async () => {
+test("a COMMIT from a session's old connection on one relay, after the session reconnected through another, is refused and applied never", async () => {
   const [r0, r1] = await Promise.all([fixture.relay(), fixture.relay()])
   const room = 'fence-across'
   const old = rawSocket(r0.url, room)

@@ -48,12 +48,27 @@ const streamFixture = async (waitMs?: number) => {
   const subscriber = redisClient(redis.url, 'pubsub')
   await Promise.all([untilReady(commands), untilReady(reader), untilReady(subscriber)])
   const snapshots = new Snapshots(db.url)
-  const rooms = new SharedRooms({ redis: commands, reader, subscriber, keys, snapshots, relayId: () => 'r-test', log, metrics: new ClusterMetrics(), compactDelayMs: 60_000, ...(waitMs ? { waitMs } : {}) })
+  const rooms = new SharedRooms({
+    redis: commands,
+    reader,
+    subscriber,
+    keys,
+    snapshots,
+    relayId: () => 'r-test',
+    log,
+    metrics: new ClusterMetrics(),
+    compactDelayMs: 60_000,
+    ...(waitMs ? { waitMs } : {})
+  })
   /** Another relay appends to the room. */
   await rooms.start()
-  const append = async (room: string, i: number) => Number(await APPEND.run(direct, [keys.room(room), keys.global, room, Buffer.from(updateSetting(`k${i}`, i)), 60_000, 'other']))
+  const append = async (room: string, i: number) =>
+    Number(await APPEND.run(direct, [keys.room(room), keys.global, room, Buffer.from(updateSetting(`k${i}`, i)), 60_000, 'other']))
   return {
-    keys, direct, rooms, append,
+    keys,
+    direct,
+    rooms,
+    append,
     /** The reader's socket stops being read: what Redis sends it waits, as in a process stall. */
     stall: () => (reader as unknown as { stream: { pause(): void } }).stream.pause(),
     wake: () => (reader as unknown as { stream: { resume(): void } }).stream.resume(),
@@ -72,7 +87,11 @@ test('a stream trimmed past a stalled reader is detected on its next read, an em
   try {
     const lost: Error[] = []
     const got: Uint8Array[] = []
-    f.rooms.subscribe('t', (u) => got.push(u), (err) => lost.push(err))
+    f.rooms.subscribe(
+      't',
+      (u) => got.push(u),
+      (err) => lost.push(err)
+    )
     await f.rooms.load('t')
     await f.append('t', 1)
     await eventually(() => got.length === 1, 'the reader to read update 1')
@@ -96,7 +115,11 @@ test('a room whose stream was trimmed while nothing new came is failed by an emp
   try {
     const lost: Error[] = []
     const got: Uint8Array[] = []
-    f.rooms.subscribe('quiet', (u) => got.push(u), (err) => lost.push(err))
+    f.rooms.subscribe(
+      'quiet',
+      (u) => got.push(u),
+      (err) => lost.push(err)
+    )
     await f.rooms.load('quiet')
     await f.append('quiet', 1)
     await eventually(() => got.length === 1, 'the reader to read update 1')
@@ -128,7 +151,13 @@ test('a wait for the stream is bounded: a reader that never gets there rejects i
 test('a hung PostgreSQL: a room that needs it closes with 1013 and /healthz answers 503, both within a bounded time', async () => {
   const redis = await startRedis()
   const pgc = await pgCluster()
-  const opts = { port: 0, logLevel: 'silent' as const, redis: redis.url, postgres: pgc.url, cluster: { livenessMs: 1_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 2_000, lockMs: 1_000 } } }
+  const opts = {
+    port: 0,
+    logLevel: 'silent' as const,
+    redis: redis.url,
+    postgres: pgc.url,
+    cluster: { livenessMs: 1_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 2_000, lockMs: 1_000 } }
+  }
   const direct = new Redis(redis.url)
   const a = await startRelay(opts)
   const b = await startRelay(opts)
@@ -139,13 +168,21 @@ test('a hung PostgreSQL: a room that needs it closes with 1013 and /healthz answ
     await s.flush()
     s.close()
     // Compacted and trimmed: the room's history is in PostgreSQL, and B never loaded it.
-    await eventually(async () => (await direct.get('yss:{in-pg}:pg')) !== null && (await direct.xlen('yss:{in-pg}:s')) === 0, 'the room to be compacted and trimmed', 15_000)
+    await eventually(
+      async () => (await direct.get('yss:{in-pg}:pg')) !== null && (await direct.xlen('yss:{in-pg}:s')) === 0,
+      'the room to be compacted and trimmed',
+      15_000
+    )
     assert.equal(await health(b), 200)
     pgc.pause()
     const started = Date.now()
     stock = stockClient(b.url, 'in-pg')
     const history = socketHistory(stock.provider)
-    await within(history.until(() => history.closes.some((c) => c.code === 1013)), 15_000, 'a 1013 close')
+    await within(
+      history.until(() => history.closes.some((c) => c.code === 1013)),
+      15_000,
+      'a 1013 close'
+    )
     assert.equal(await within(health(b), 10_000, '/healthz to answer'), 503)
     console.log(`# hung PostgreSQL: 1013 and 503 after ${Date.now() - started} ms`)
     pgc.resume()
@@ -164,7 +201,13 @@ test('a hung PostgreSQL: a room that needs it closes with 1013 and /healthz answ
 
 test('a hung Redis: /healthz answers 503 within a bounded time, and the relay resets once after it, not once a queued renewal', async () => {
   const [redis, db] = await Promise.all([startRedis(), pgDatabase()])
-  const relay = await startRelay({ port: 0, logLevel: 'silent', redis: redis.url, postgres: db.url, cluster: { livenessMs: 1_000, compaction: { graceMs: 2_000 } } })
+  const relay = await startRelay({
+    port: 0,
+    logLevel: 'silent',
+    redis: redis.url,
+    postgres: db.url,
+    cluster: { livenessMs: 1_000, compaction: { graceMs: 2_000 } }
+  })
   try {
     const s = await session(relay.url, 'hung')
     s.set('x', 1)
@@ -178,14 +221,24 @@ test('a hung Redis: /healthz answers 503 within a bounded time, and the relay re
     redis.resume()
     await eventually(async () => (await health(relay)) === 200, '/healthz 200 again', 10_000)
     // A lock through the relay's command connection: every reply queued before it has come back.
-    await eventually(async () => {
-      try {
-        await s.lock('n', (st) => { st.n = 1 }, { timeout: 2_000 })
-        return true
-      } catch {
-        return false
-      }
-    }, 'a lock to succeed after the hang', 20_000)
+    await eventually(
+      async () => {
+        try {
+          await s.lock(
+            'n',
+            (st) => {
+              st.n = 1
+            },
+            { timeout: 2_000 }
+          )
+          return true
+        } catch {
+          return false
+        }
+      },
+      'a lock to succeed after the hang',
+      20_000
+    )
     assert.equal(await metric(relay, 'yss_cluster_liveness_lost_total'), 1)
     s.close()
   } finally {
@@ -199,19 +252,49 @@ test('a hung Redis: /healthz answers 503 within a bounded time, and the relay re
 test('a relay whose liveness a lock script finds gone resets at once, not at its next renewal', async () => {
   const [redis, db] = await Promise.all([startRedis(), pgDatabase()])
   // Renewals every 20 s: the first is far off.
-  const relay = await startRelay({ port: 0, logLevel: 'silent', redis: redis.url, postgres: db.url, cluster: { livenessMs: 60_000, compaction: { graceMs: 120_000 } } })
+  const relay = await startRelay({
+    port: 0,
+    logLevel: 'silent',
+    redis: redis.url,
+    postgres: db.url,
+    cluster: { livenessMs: 60_000, compaction: { graceMs: 120_000 } }
+  })
   const direct = new Redis(redis.url)
   try {
     const s = await session(relay.url, 'gone')
     // Its liveness key is gone (a Redis that restarted without it, say): the others presume it dead.
     const [key] = await direct.keys('yss:relay:*')
     await direct.del(key!)
-    await assert.rejects(s.lock('n', (st) => { st.n = 1 }, { timeout: 5_000 }))
+    await assert.rejects(
+      s.lock(
+        'n',
+        (st) => {
+          st.n = 1
+        },
+        { timeout: 5_000 }
+      )
+    )
     const denied = Date.now()
     await eventually(async () => (await metric(relay, 'yss_cluster_liveness_lost_total')) === 1, 'the relay to reset', 3_000)
     await eventually(async () => (await direct.keys('yss:relay:*')).length === 1, 'a new liveness key', 3_000)
     // Its sessions were reset with it: they reconnect, and lock again.
-    await eventually(() => s.lock('n', (st) => { st.n = 2 }, { timeout: 5_000 }).then(() => true, () => false), 'a lock after the reset', 10_000)
+    await eventually(
+      () =>
+        s
+          .lock(
+            'n',
+            (st) => {
+              st.n = 2
+            },
+            { timeout: 5_000 }
+          )
+          .then(
+            () => true,
+            () => false
+          ),
+      'a lock after the reset',
+      10_000
+    )
     assert.equal(s.get('n'), 2)
     assert.ok(Date.now() - denied < 15_000)
     s.close()
@@ -230,7 +313,10 @@ test('relays creating the table at the same moment all start: a concurrent CREAT
       const all = Array.from({ length: 8 }, () => new Snapshots(db.url, `race_${round}`))
       try {
         const results = await Promise.allSettled(all.map((s) => s.open()))
-        assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), [])
+        assert.deepEqual(
+          results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+          []
+        )
       } finally {
         await Promise.all(all.map((s) => s.close()))
       }

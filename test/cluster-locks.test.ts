@@ -25,7 +25,10 @@ test(`${N} processes over three relays doing ${M} locked increments each end at 
   const workers = Array.from({ length: N }, (_, i) => worker(rs[i % 3]!.url, 'exact', 'inc', M))
   try {
     const results = await race(workers)
-    assert.deepEqual(results.map((r) => r.done), Array(N).fill(M))
+    assert.deepEqual(
+      results.map((r) => r.done),
+      Array(N).fill(M)
+    )
     for (const r of rs) {
       const check = await session(r.url, 'exact')
       assert.equal(check.get('count'), N * M)
@@ -58,13 +61,31 @@ test('processes over three relays moving value between two keys under one lock c
 
 test('multi-key locks over overlapping keys through three relays never deadlock and conserve the total', async () => {
   const rs = await three()
-  const pairs = [['a', 'b'], ['b', 'c'], ['c', 'a']] as const
+  const pairs = [
+    ['a', 'b'],
+    ['b', 'c'],
+    ['c', 'a']
+  ] as const
   const sessions = await Promise.all(rs.map((r) => session(r.url, 'overlap')))
   try {
-    await within(Promise.all(sessions.map(async (s, i) => {
-      const [from, to] = pairs[i]!
-      for (let k = 0; k < 20; k++) await s.lock([from, to], (st) => { st[from] = (st[from] ?? 0) - 1; st[to] = (st[to] ?? 0) + 1 }, { timeout: 10_000 })
-    })), 30_000, 'every locked move')
+    await within(
+      Promise.all(
+        sessions.map(async (s, i) => {
+          const [from, to] = pairs[i]!
+          for (let k = 0; k < 20; k++)
+            await s.lock(
+              [from, to],
+              (st) => {
+                st[from] = (st[from] ?? 0) - 1
+                st[to] = (st[to] ?? 0) + 1
+              },
+              { timeout: 10_000 }
+            )
+        })
+      ),
+      30_000,
+      'every locked move'
+    )
     const check = await session(rs[0]!.url, 'overlap')
     assert.equal(check.get('a') + check.get('b') + check.get('c'), 0)
     assert.deepEqual([check.get('a'), check.get('b'), check.get('c')], [0, 0, 0]) // each key lost 20 and gained 20
@@ -82,8 +103,23 @@ test('a lease held through one relay makes a lock on another time out, and is ha
     holder.go()
     await holder.line((l) => l === 'holding', 'the holder to hold the lease')
     const other = await session(rs[1]!.url, 'held')
-    await assert.rejects(other.lock('count', (s) => { s.count += 1 }, { timeout: 300 }), LockTimeoutError)
-    const waiting = other.lock('count', (s) => { s.count = (s.count ?? 0) + 10 }, { timeout: 20_000 })
+    await assert.rejects(
+      other.lock(
+        'count',
+        (s) => {
+          s.count += 1
+        },
+        { timeout: 300 }
+      ),
+      LockTimeoutError
+    )
+    const waiting = other.lock(
+      'count',
+      (s) => {
+        s.count = (s.count ?? 0) + 10
+      },
+      { timeout: 20_000 }
+    )
     holder.proc.kill('SIGKILL')
     await within(waiting, 20_000, 'the lease to be handed over')
     // The holder's increment was never committed: only the waiter's is there.
@@ -94,17 +130,24 @@ test('a lease held through one relay makes a lock on another time out, and is ha
   }
 })
 
-test('a commit after its lease expired by Redis\'s clock is refused and applied never', async () => {
+test("a commit after its lease expired by Redis's clock is refused and applied never", async () => {
   const rs = await three({ leaseMs: 300 })
   const slow = await session(rs[0]!.url, 'expiry')
   const other = await session(rs[1]!.url, 'expiry')
   try {
-    await assert.rejects(slow.lock('k', (s) => {
-      s.k = 'late'
-      const end = Date.now() + 700
-      while (Date.now() < end) { /* outlives the lease */ }
-    }), LockLostError)
-    await other.lock('k', (s) => { s.k = s.k ?? 'fresh' })
+    await assert.rejects(
+      slow.lock('k', (s) => {
+        s.k = 'late'
+        const end = Date.now() + 700
+        while (Date.now() < end) {
+          /* outlives the lease */
+        }
+      }),
+      LockLostError
+    )
+    await other.lock('k', (s) => {
+      s.k = s.k ?? 'fresh'
+    })
     assert.equal(other.get('k'), 'fresh')
     await eventually(() => slow.get('k') === 'fresh', 'the refused session to see the room as it is')
   } finally {
@@ -126,7 +169,15 @@ test('lock requests through three relays are served first come, first served', a
     await holder.line((l) => l === 'holding', 'the holder to hold the lease')
     const calls: Array<Promise<void>> = []
     for (let i = 0; i < sessions.length; i++) {
-      calls.push(sessions[i]!.lock(['count', 'order'], (s) => { s.order = [...(s.order ?? []), i] }, { timeout: 20_000 }))
+      calls.push(
+        sessions[i]!.lock(
+          ['count', 'order'],
+          (s) => {
+            s.order = [...(s.order ?? []), i]
+          },
+          { timeout: 20_000 }
+        )
+      )
       await eventually(async () => (await queued()) === i + 1, `request ${i} to queue in Redis`)
     }
     holder.proc.kill('SIGKILL')

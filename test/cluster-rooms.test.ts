@@ -17,20 +17,20 @@ import { clusterFixture } from './support/cluster-services.js'
 const fixture = clusterFixture({ livenessMs: 1_500, compaction: { intervalMs: 100, delayMs: 0, graceMs: 3_000, lockMs: 2_000 } })
 const relay = fixture.relay
 
-test('sessions on two relays see each other\'s writes, forced re-runs and presence', async () => {
+test("sessions on two relays see each other's writes, forced re-runs and presence", async () => {
   const [a, b] = await Promise.all([relay(), relay()])
   const sa = await session(a.url, 'shared')
   const sb = await session(b.url, 'shared')
   try {
     sa.set('x', 1)
-    await eventually(() => sb.get('x') === 1, 'B to see A\'s write')
+    await eventually(() => sb.get('x') === 1, "B to see A's write")
     sb.set('y', 'from b')
-    await eventually(() => sa.get('y') === 'from b', 'A to see B\'s write')
+    await eventually(() => sa.get('y') === 'from b', "A to see B's write")
     const before = sb.version('x')
     sa.forceRerunBoundSessions('x')
-    await eventually(() => sb.version('x') === before + 1, 'B to see A\'s forced re-run')
+    await eventually(() => sb.version('x') === before + 1, "B to see A's forced re-run")
     sa.presence.set({ name: 'alice' })
-    await eventually(() => sb.presence.list().some((p) => !p.self && p.state.name === 'alice'), 'B to see A\'s presence')
+    await eventually(() => sb.presence.list().some((p) => !p.self && p.state.name === 'alice'), "B to see A's presence")
     // A session's own update is acknowledged (appended to the room's Redis stream) before its flush resolves.
     sa.set('z', [1, 2, 3])
     await sa.flush()
@@ -40,7 +40,7 @@ test('sessions on two relays see each other\'s writes, forced re-runs and presen
     assert.ok(appended >= 3, `the room's stream numbered the writes (${appended} appended)`)
     // A session that leaves takes its presence with it, on the other relay too.
     sa.close()
-    await eventually(() => !sb.presence.list().some((p) => p.state.name === 'alice'), 'A\'s presence to leave B')
+    await eventually(() => !sb.presence.list().some((p) => p.state.name === 'alice'), "A's presence to leave B")
   } finally {
     sa.close()
     sb.close()
@@ -78,13 +78,15 @@ test('a relay that loads a room while another writes to it misses nothing (subsc
   }
 })
 
-test('noRerun across relays: the other relay\'s session is not re-run, a loud write re-runs it', async () => {
+test("noRerun across relays: the other relay's session is not re-run, a loud write re-runs it", async () => {
   const [a, b] = await Promise.all([relay(), relay()])
   const writer = await session(a.url, 'quiet')
   const reader = await session(b.url, 'quiet')
   try {
     const theirs = counter(reader, () => reader.get('foo'))
-    writer.noRerun(() => { writer.state.foo = 1 })
+    writer.noRerun(() => {
+      writer.state.foo = 1
+    })
     await barrier(writer, [reader])
     assert.equal(reader.get('foo'), 1)
     assert.equal(theirs.count, 0)
@@ -110,23 +112,32 @@ test('stock clients on three relays receive concurrent writes in one order', asy
   try {
     await Promise.all(clients.map((c) => c.synced))
     const writers = await Promise.all(rs.map((r) => session(r.url, 'order')))
-    for (let i = 0; i < 40; i++) writers.forEach((w, j) => w.set(`k${j}`, i))
+    for (let i = 0; i < 40; i++) {
+      for (const [j, w] of writers.entries()) w.set(`k${j}`, i)
+    }
     await Promise.all(writers.map((w) => w.flush()))
-    await eventually(() => clients.every((c) => [0, 1, 2].every((j) => c.doc.getMap('state').get(`k${j}`) === 39)), 'every client to see every last write', 10_000)
+    await eventually(
+      () => clients.every((c) => [0, 1, 2].every((j) => c.doc.getMap('state').get(`k${j}`) === 39)),
+      'every client to see every last write',
+      10_000
+    )
     // Where each item first arrived, per client: an item that arrived in an earlier frame than
     // another at one client never arrives in a later frame than it at another.
     const at = frames.map((fs) => {
       const m = new Map<string, number>()
-      fs.forEach((ids, f) => { for (const id of ids) if (!m.has(id)) m.set(id, f) })
+      fs.forEach((ids, f) => {
+        for (const id of ids) if (!m.has(id)) m.set(id, f)
+      })
       return m
     })
     const ids = [...at[0]!.keys()]
     assert.ok(ids.length >= 120)
     for (let x = 1; x < at.length; x++) {
-      for (const p of ids) for (const q of ids) {
-        if (at[0]!.get(p)! < at[0]!.get(q)!) assert.ok(at[x]!.get(p)! <= at[x]!.get(q)!, `client ${x} received ${q} before ${p}`)
-        if (at[x]!.get(p)! < at[x]!.get(q)!) assert.ok(at[0]!.get(p)! <= at[0]!.get(q)!, `client 0 received ${q} before ${p}`)
-      }
+      for (const p of ids)
+        for (const q of ids) {
+          if (at[0]!.get(p)! < at[0]!.get(q)!) assert.ok(at[x]!.get(p)! <= at[x]!.get(q)!, `client ${x} received ${q} before ${p}`)
+          if (at[x]!.get(p)! < at[x]!.get(q)!) assert.ok(at[0]!.get(p)! <= at[0]!.get(q)!, `client 0 received ${q} before ${p}`)
+        }
     }
     for (const w of writers) w.close()
   } finally {
@@ -143,12 +154,19 @@ test('everything acknowledged survives every relay, and compaction moves it into
   await a.close()
   // Another relay, which never held the room, takes its compaction job.
   const b = await relay()
-  await eventually(async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'durable'`)).length === 1, 'the room to be compacted into PostgreSQL', 10_000)
+  await eventually(
+    async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'durable'`)).length === 1,
+    'the room to be compacted into PostgreSQL',
+    10_000
+  )
   const direct = new Redis(fixture.redis.url)
   await eventually(async () => (await direct.xlen('yss:{durable}:s')) === 0, 'the stream to be trimmed', 10_000)
   direct.disconnect()
   const again = await session(b.url, 'durable')
-  assert.deepEqual(Array.from({ length: 20 }, (_, i) => again.get(`k${i}`)), Array.from({ length: 20 }, (_, i) => i))
+  assert.deepEqual(
+    Array.from({ length: 20 }, (_, i) => again.get(`k${i}`)),
+    Array.from({ length: 20 }, (_, i) => i)
+  )
   again.set('after', true)
   await again.flush()
   again.close()
@@ -161,9 +179,9 @@ test('everything acknowledged survives every relay, and compaction moves it into
 
 test('/healthz and /metrics of a relay in a cluster', async () => {
   const a = await relay()
-  const health = await fetch(a.url.replace('ws://', 'http://') + '/healthz')
+  const health = await fetch(`${a.url.replace('ws://', 'http://')}/healthz`)
   assert.equal(health.status, 200)
-  const metrics = await (await fetch(a.url.replace('ws://', 'http://') + '/metrics')).text()
+  const metrics = await (await fetch(`${a.url.replace('ws://', 'http://')}/metrics`)).text()
   assert.match(metrics, /^yss_cluster_redis_up 1$/m)
 })
 
@@ -175,7 +193,7 @@ test('a token is checked by whichever relay a session reaches: read-only on one,
   try {
     assert.equal(reader.access, 'read')
     writer.set('note', 'hello')
-    await eventually(() => reader.get('note') === 'hello', 'the read-only session on B to see A\'s write')
+    await eventually(() => reader.get('note') === 'hello', "the read-only session on B to see A's write")
     assert.throws(() => reader.set('note', 'no'))
     const stranger = stockClient(b.url, 'team/doc')
     const { code } = await within(stranger.refused, 5_000, 'the refusal')
@@ -198,11 +216,18 @@ test('a compaction job whose relay died is taken over by another relay', async (
   // A relay that takes the job and dies: its claim, and nothing after it.
   const direct = new Redis(fixture.redis.url)
   try {
-    await eventually(async () => (await CLAIM_COMPACTION.run(direct, ['', `${prefix}:`, '', 'r-dead', 1_000])) === 'takeover', 'the dead relay to take the job')
+    await eventually(
+      async () => (await CLAIM_COMPACTION.run(direct, ['', `${prefix}:`, '', 'r-dead', 1_000])) === 'takeover',
+      'the dead relay to take the job'
+    )
     const claimedAt = Date.now()
     assert.equal(await direct.get(`${prefix}:compacting:takeover`), 'r-dead')
     await relay({ cluster: { prefix } }) // looks for jobs every 100 ms; the dead relay's is due again after its 1,000 ms
-    await eventually(async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'takeover'`)).length === 1, 'another relay to take the job over', 10_000)
+    await eventually(
+      async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'takeover'`)).length === 1,
+      'another relay to take the job over',
+      10_000
+    )
     // Not before the dead relay's job time ran out: the job was its until then.
     assert.ok(Date.now() - claimedAt >= 900, `taken over after ${Date.now() - claimedAt} ms`)
     // The dead relay's claim is gone (the room may be queued again: its stream keeps the grace time's entries).
@@ -218,7 +243,11 @@ test('a room that Redis lost but PostgreSQL holds is refused, not served empty',
   s.set('kept', 'in postgres')
   await s.flush()
   s.close()
-  await eventually(async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'lost'`)).length === 1, 'the room to be compacted', 10_000)
+  await eventually(
+    async () => (await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'lost'`)).length === 1,
+    'the room to be compacted',
+    10_000
+  )
   await a.close()
   const direct = new Redis(fixture.redis.url)
   await direct.flushall() // Redis loses its data (an append-only file switched off, say)
@@ -227,7 +256,11 @@ test('a room that Redis lost but PostgreSQL holds is refused, not served empty',
   const stock = stockClient(b.url, 'lost')
   const history = socketHistory(stock.provider)
   try {
-    await within(history.until(() => history.closes.some((c) => c.code === 1011)), 10_000, 'the room to be refused')
+    await within(
+      history.until(() => history.closes.some((c) => c.code === 1011)),
+      10_000,
+      'the room to be refused'
+    )
     assert.equal(stock.state.get('kept'), undefined)
   } finally {
     stock.destroy()

@@ -67,7 +67,10 @@ const typeScriptBlocks = (file: string, markdown: string): Block[] => {
 /** README.md and every docs/*.md, relative to the project. */
 const markdownFiles = (): string[] => [
   'README.md',
-  ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`)
 ]
 
 /** What the blocks may use without defining it (see the convention above). */
@@ -97,7 +100,11 @@ await server.lockKey('count', () => {})
 export {}
 `
 
-interface Diagnostic { file: string; line: number; text: string }
+interface Diagnostic {
+  file: string
+  line: number
+  text: string
+}
 
 /** Type-checks `blocks` (and the canary) in a temporary folder inside the project. */
 const check = (blocks: Block[]): { diagnostics: Diagnostic[]; output: string; status: number | null } => {
@@ -116,25 +123,30 @@ const check = (blocks: Block[]): { diagnostics: Diagnostic[]; output: string; st
     writeFileSync(join(dir, 'frameworks.d.ts'), FRAMEWORKS)
     writeFileSync(join(dir, 'canary.ts'), CANARY)
     const source = (path: string) => join(ROOT, path)
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      extends: relative(dir, join(ROOT, 'tsconfig.json')),
-      compilerOptions: {
-        noEmit: true,
-        paths: {
-          'y-server-state': [source('client/index.ts')],
-          'y-server-state-relay': [source('relay/index.ts')],
-          'y-server-state/relay': [source('relay/index.ts')],
-          'y-server-state/components': [source('components/index.ts')],
-          'y-server-state/react': [source('react/index.ts')],
-          'y-server-state/vue': [source('vue/index.ts')]
-        }
-      },
-      include: [],
-      // The relay's declarations of y-leveldb, whose package.json does not point to its own.
-      files: [source('relay/store/y-leveldb.d.ts'), 'prelude.d.ts', 'frameworks.d.ts', 'canary.ts', ...files]
-    }))
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: relative(dir, join(ROOT, 'tsconfig.json')),
+        compilerOptions: {
+          noEmit: true,
+          paths: {
+            'y-server-state': [source('client/index.ts')],
+            'y-server-state-relay': [source('relay/index.ts')],
+            'y-server-state/relay': [source('relay/index.ts')],
+            'y-server-state/components': [source('components/index.ts')],
+            'y-server-state/react': [source('react/index.ts')],
+            'y-server-state/vue': [source('vue/index.ts')]
+          }
+        },
+        include: [],
+        // The relay's declarations of y-leveldb, whose package.json does not point to its own.
+        files: [source('relay/store/y-leveldb.d.ts'), 'prelude.d.ts', 'frameworks.d.ts', 'canary.ts', ...files]
+      })
+    )
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', '.', '--pretty', 'false'], {
-      cwd: dir, encoding: 'utf8', timeout: 90_000
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 90_000
     })
     const output = tsc.stdout + tsc.stderr
     const diagnostics: Diagnostic[] = []
@@ -165,8 +177,12 @@ test('every TypeScript example of the README and of docs/ type-checks against th
     })
     .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line)
     .map((d) => `${d.file}:${d.line}: ${d.text}`)
-  assert.deepEqual(inDocs, [], `examples that do not type-check (the names a block may use without defining ` +
-    `them, and how to skip one, are at the top of test/docs-blocks.test.ts):\n${inDocs.join('\n')}`)
+  assert.deepEqual(
+    inDocs,
+    [],
+    `examples that do not type-check (the names a block may use without defining ` +
+      `them, and how to skip one, are at the top of test/docs-blocks.test.ts):\n${inDocs.join('\n')}`
+  )
 
   const canary = diagnostics.filter((d) => d.file === 'canary.ts').map((d) => d.line)
   assert.deepEqual(canary, [1, 3], `the canary's two unknown names must fail, and nothing else:\n${output}`)
@@ -175,8 +191,21 @@ test('every TypeScript example of the README and of docs/ type-checks against th
 })
 
 test('a block marked skip-check is left out, and other languages are', () => {
-  const markdown = ['```sh', 'npm start', '```', '```ts skip-check', 'partial(', '```', '', '```tsx', 'const a = <p/>', '```',
-    '```typescript title="x"', 'const b = 1', '```'].join('\n')
+  const markdown = [
+    '```sh',
+    'npm start',
+    '```',
+    '```ts skip-check',
+    'partial(',
+    '```',
+    '',
+    '```tsx',
+    'const a = <p/>',
+    '```',
+    '```typescript title="x"',
+    'const b = 1',
+    '```'
+  ].join('\n')
   assert.deepEqual(typeScriptBlocks('docs/x.md', markdown), [
     { file: 'docs/x.md', line: 8, lang: 'tsx', code: 'const a = <p/>' },
     { file: 'docs/x.md', line: 11, lang: 'ts', code: 'const b = 1' }
@@ -191,13 +220,20 @@ const AWAITED = new Set(['docs/limits.md'])
 
 /** The anchor GitHub gives a heading: lower case, no punctuation, spaces as hyphens. */
 const anchorOf = (heading: string): string =>
-  heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-')
 
 /** A Markdown file's lines outside fenced code blocks. */
 const prose = (markdown: string): { line: number; text: string }[] => {
   let fenced = false
   return markdown.split('\n').flatMap((text, i) => {
-    if (/^\s*```/.test(text)) { fenced = !fenced; return [] }
+    if (/^\s*```/.test(text)) {
+      fenced = !fenced
+      return []
+    }
     return fenced ? [] : [{ line: i + 1, text }]
   })
 }
@@ -216,7 +252,9 @@ const brokenLinks = (file: string, read: (path: string) => string | undefined): 
         continue
       }
       if (anchor === undefined || !to.endsWith('.md')) continue
-      const anchors = prose(markdown).flatMap(({ text: t }) => /^#+ (.*)$/.exec(t)?.[1] ?? []).map((h) => anchorOf(h.replace(/`/g, '')))
+      const anchors = prose(markdown)
+        .flatMap(({ text: t }) => /^#+ (.*)$/.exec(t)?.[1] ?? [])
+        .map((h) => anchorOf(h.replace(/`/g, '')))
       if (!anchors.includes(anchor)) broken.push(`${file}:${line}: ${target} (no heading makes #${anchor})`)
     }
   }
@@ -237,14 +275,20 @@ test('every relative link of the README and of docs/ names a file of the project
 
 test('a link to a missing file or heading is reported, one inside a code block is not', () => {
   const files: Record<string, string> = {
-    'README.md': ['# Set up', '[a](docs/a.md#the-relay-in-depth) [a2](docs/a.md#what-it-guarantees) [b](docs/b.md) [c](#set-up) [d](#nope) [e](https://example.org/x)',
-      '```md', '[f](docs/none.md)', '```', '[g](docs/limits.md)'].join('\n'),
+    'README.md': [
+      '# Set up',
+      '[a](docs/a.md#the-relay-in-depth) [a2](docs/a.md#what-it-guarantees) [b](docs/b.md) [c](#set-up) [d](#nope) [e](https://example.org/x)',
+      '```md',
+      '[f](docs/none.md)',
+      '```',
+      '[g](docs/limits.md)'
+    ].join('\n'),
     'docs/a.md': '# The `relay`, in depth\n## What it guarantees'
   }
-  assert.deepEqual(brokenLinks('README.md', (path) => files[path]), [
-    'README.md:2: docs/b.md (no such file)',
-    'README.md:2: #nope (no heading makes #nope)'
-  ])
+  assert.deepEqual(
+    brokenLinks('README.md', (path) => files[path]),
+    ['README.md:2: docs/b.md (no such file)', 'README.md:2: #nope (no heading makes #nope)']
+  )
   assert.equal(anchorOf('8. Several relays (Redis and PostgreSQL)'), '8-several-relays-redis-and-postgresql')
   assert.equal(anchorOf('What /metrics shows of it'), 'what-metrics-shows-of-it')
 })

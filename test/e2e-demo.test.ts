@@ -24,10 +24,14 @@ const pageWarnings: string[] = []
 
 const text = async (locator: Locator): Promise<string> => ((await locator.textContent()) ?? '').trim()
 const untilText = (locator: Locator, expected: string | RegExp, what: string) =>
-  eventually(async () => {
-    const t = await text(locator)
-    return typeof expected === 'string' ? t === expected : expected.test(t)
-  }, what, 10_000)
+  eventually(
+    async () => {
+      const t = await text(locator)
+      return typeof expected === 'string' ? t === expected : expected.test(t)
+    },
+    what,
+    10_000
+  )
 
 const open = async (): Promise<Page> => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
@@ -100,7 +104,7 @@ test('a chat message typed in one window shows in the other; empty ones are refu
   await chat(b).getByLabel('Message', { exact: true }).fill('hi alice')
   await chat(b).getByRole('button', { name: 'Send' }).click()
   await untilText(chat(a).locator('li').last(), /bob:\s*hi alice$/, 'the reply in the first window')
-  assert.deepEqual((await chat(a).locator('li .nick').allTextContents()), ['alice:', 'bob:'], 'oldest first')
+  assert.deepEqual(await chat(a).locator('li .nick').allTextContents(), ['alice:', 'bob:'], 'oldest first')
 })
 
 test('a room created in one window appears in the other, and its chat is shared', async () => {
@@ -131,7 +135,11 @@ const openWith = async (path: string, options: Parameters<Browser['newContext']>
 }
 
 /** What shows that each page has rendered: its first connected status line, the inspector's metrics. */
-const RENDERED: Record<string, string> = { '/': 'server-counter .status[data-status=connected]', '/react.html': '.yss .status[data-status=connected]', '/inspect': 'yss-inspector .metric' }
+const RENDERED: Record<string, string> = {
+  '/': 'server-counter .status[data-status=connected]',
+  '/react.html': '.yss .status[data-status=connected]',
+  '/inspect': 'yss-inspector .metric'
+}
 
 test('on a 390 px phone no page of the demo scrolls sideways', async () => {
   for (const path of ['/', '/react.html', '/inspect']) {
@@ -153,14 +161,27 @@ test('with a dark system theme the page and the elements are dark, their text li
     await untilText(page.locator('server-chat .status').first(), 'connected', 'the chat to connect')
     // The relative luminance (0 black, 1 white) of an element's computed colour or background.
     // (No named function inside: tsx would name it with a helper the page does not have.)
-    const luminance = (selector: string, property: 'color' | 'backgroundColor') => page.locator(selector).first().evaluate((el, p) =>
-      getComputedStyle(el)[p].match(/[\d.]+/g)!.slice(0, 3)
-        .map((v) => Number(v) / 255)
-        .map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
-        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i]!, 0), property)
+    const luminance = (selector: string, property: 'color' | 'backgroundColor') =>
+      page
+        .locator(selector)
+        .first()
+        .evaluate(
+          (el, p) =>
+            getComputedStyle(el)
+              [p].match(/[\d.]+/g)!
+              .slice(0, 3)
+              .map((v) => Number(v) / 255)
+              .map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+              .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i]!, 0),
+          property
+        )
     for (const [selector, property, dark] of [
-      ['body', 'backgroundColor', true], ['main section', 'backgroundColor', true], ['body', 'color', false],
-      ['server-counter .value', 'color', false], ['server-chat ol', 'backgroundColor', true], ['server-chat label', 'color', false]
+      ['body', 'backgroundColor', true],
+      ['main section', 'backgroundColor', true],
+      ['body', 'color', false],
+      ['server-counter .value', 'color', false],
+      ['server-chat ol', 'backgroundColor', true],
+      ['server-chat label', 'color', false]
     ] as const) {
       const l = await luminance(selector, property)
       assert.ok(dark ? l < 0.05 : l > 0.35, `${selector} ${property}: luminance ${l.toFixed(3)}, expected ${dark ? 'dark' : 'light'}`)

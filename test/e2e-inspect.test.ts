@@ -43,7 +43,9 @@ const newPage = async (path: string): Promise<Page> => {
   const p = await context.newPage()
   p.on('pageerror', (err) => pageErrors.push(err.message))
   // The refusals the test provokes are logged by Chromium as failed loads: those are expected.
-  p.on('console', (m) => { if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text()) })
+  p.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text())
+  })
   await p.goto(new URL(path, relay.httpUrl).href)
   return p
 }
@@ -77,8 +79,19 @@ before(async () => {
   ann.forceRerunBoundSessions('count')
   bob.forceRerunBoundSessions('count')
   ann.set('title', 'Quarterly planning')
-  ann.set('settings', { theme: 'dark', columns: ['todo', 'doing', 'done'], owners: ['ann', 'bob'], archived: false, limits: { wip: 3, cards: 200 } })
-  await ann.append('messages', { nickname: 'ann', text: 'hi', at: 1 }, { nickname: 'bob', text: 'hello', at: 2 }, { nickname: 'ann', text: 'shall we?', at: 3 })
+  ann.set('settings', {
+    theme: 'dark',
+    columns: ['todo', 'doing', 'done'],
+    owners: ['ann', 'bob'],
+    archived: false,
+    limits: { wip: 3, cards: 200 }
+  })
+  await ann.append(
+    'messages',
+    { nickname: 'ann', text: 'hi', at: 1 },
+    { nickname: 'bob', text: 'hello', at: 2 },
+    { nickname: 'ann', text: 'shall we?', at: 3 }
+  )
   ann.presence.set({ nickname: 'ann', editing: 'title' })
   bob.presence.set({ nickname: 'bob' })
   await ann.flush()
@@ -150,10 +163,10 @@ test('a held lock shows its holder, for how long, and who waits behind it', asyn
 test('the presence of the other sessions shows, live; the inspector has none', async () => {
   const presence = page.locator('ul[aria-label="Presence"] li')
   await eventually(async () => (await presence.count()) === 2, 'two presences', 10_000)
-  await untilText(presence.filter({ hasText: 'ann' }), /^ann client \d+ \{"nickname":"ann","editing":"title"\}$/, 'ann\'s presence')
-  await untilText(presence.filter({ hasText: 'bob' }), /^bob client \d+ \{"nickname":"bob"\}$/, 'bob\'s presence')
+  await untilText(presence.filter({ hasText: 'ann' }), /^ann client \d+ \{"nickname":"ann","editing":"title"\}$/, "ann's presence")
+  await untilText(presence.filter({ hasText: 'bob' }), /^bob client \d+ \{"nickname":"bob"\}$/, "bob's presence")
   bob.presence.update({ typing: true })
-  await untilText(presence.filter({ hasText: 'bob' }), /\{"nickname":"bob","typing":true\}$/, 'bob\'s presence to change')
+  await untilText(presence.filter({ hasText: 'bob' }), /\{"nickname":"bob","typing":true\}$/, "bob's presence to change")
   assert.equal(await presence.count(), 2)
 })
 

@@ -22,10 +22,14 @@ const pageErrors: string[] = []
 
 const text = async (locator: Locator): Promise<string> => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
 const untilText = (locator: Locator, expected: string | RegExp, what: string) =>
-  eventually(async () => {
-    const t = await text(locator)
-    return typeof expected === 'string' ? t === expected : expected.test(t)
-  }, what, 10_000)
+  eventually(
+    async () => {
+      const t = await text(locator)
+      return typeof expected === 'string' ? t === expected : expected.test(t)
+    },
+    what,
+    10_000
+  )
 
 const open = async (path: string): Promise<Page> => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
@@ -33,7 +37,9 @@ const open = async (path: string): Promise<Page> => {
   await context.clock.setFixedTime(new Date('2026-01-01T12:00:00'))
   const page = await context.newPage()
   page.on('pageerror', (err) => pageErrors.push(`${path}: ${err.message}`))
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${path}: ${m.text()}`) })
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`${path}: ${m.text()}`)
+  })
   await page.goto(relay.httpUrl + path)
   for (const id of ['counter', 'slider', 'chat', 'chat-rooms']) {
     await untilText(page.locator(`#${id} .status`).first(), 'connected', `${path} #${id} to connect`)
@@ -139,7 +145,7 @@ test('the chat rooms: a room created on one page appears on the other, and its c
   assert.equal(await react.locator('#chat ol li:not(.empty)').count(), 2)
 })
 
-test('the pages raised no error, and the React page\'s screenshot is saved', async () => {
+test("the pages raised no error, and the React page's screenshot is saved", async () => {
   await react.screenshot({ path: screenshotFile('react.png'), fullPage: true })
   assert.deepEqual(pageErrors, [])
 })

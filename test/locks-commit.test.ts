@@ -30,11 +30,16 @@ const KEYS = ['a', 'b', 'c', 'list', 'other']
 
 const randomValue = (r: () => number): Json => {
   switch (Math.floor(r() * 5)) {
-    case 0: return Math.floor(r() * 100)
-    case 1: return `s${Math.floor(r() * 10)}`
-    case 2: return null
-    case 3: return { x: Math.floor(r() * 3), y: [1, 'two'] }
-    default: return [Math.floor(r() * 3), { z: true }]
+    case 0:
+      return Math.floor(r() * 100)
+    case 1:
+      return `s${Math.floor(r() * 10)}`
+    case 2:
+      return null
+    case 3:
+      return { x: Math.floor(r() * 3), y: [1, 'two'] }
+    default:
+      return [Math.floor(r() * 3), { z: true }]
   }
 }
 
@@ -70,7 +75,8 @@ const randomRoom = (r: () => number, commitClient: number): Y.Doc => {
       w.transact(() => applyWrites(w, randomWrites(r, w, 1 + Math.floor(r() * 4))))
     }
     // Sync some pairs, not all: concurrent writes of one key meet later.
-    for (const a of writers) for (const b of writers) if (a !== b && r() < 0.5) Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)))
+    for (const a of writers)
+      for (const b of writers) if (a !== b && r() < 0.5) Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)))
   }
   const room = new Y.Doc()
   room.clientID = 99
@@ -92,7 +98,9 @@ const byYjs = (doc: Y.Doc, client: number, writes: Write[]): Uint8Array | null =
   Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
   copy.clientID = client
   let update: Uint8Array | null = null
-  copy.on('update', (u: Uint8Array) => { update = u })
+  copy.on('update', (u: Uint8Array) => {
+    update = u
+  })
   copy.transact(() => applyWrites(copy, writes))
   return update
 }
@@ -138,25 +146,31 @@ test('a commit encoded from the items it replaces is the update Yjs writes for t
     const da = Y.decodeUpdate(expected)
     const db = Y.decodeUpdate(ours.update)
     assert.ok(Y.equalDeleteSets(db.ds, da.ds), `seed ${seed}: the deletions differ`)
-    const describe = (structs: Array<Y.Item | Y.GC | Y.Skip>) => structs.flatMap((s) => {
-      // Yjs merges runs of its own new items; compare clock by clock.
-      const out: string[] = []
-      for (let i = 0; i < s.length; i++) {
-        if (!(s instanceof Y.Item)) { out.push(`${s.constructor.name}@${s.id.clock + i}`); continue }
-        const origin = i === 0 ? s.origin : Y.createID(s.id.client, s.id.clock + i - 1)
-        const parent = s.parent instanceof Y.ID ? `${s.parent.client}:${s.parent.clock}` : String(s.parent)
-        const content = s.content instanceof Y.ContentAny ? JSON.stringify(s.content.getContent()[i]) : s.content.constructor.name
-        out.push(`${s.id.clock + i} o=${origin?.client}:${origin?.clock} r=${s.rightOrigin?.client}:${s.rightOrigin?.clock} ${origin ? '' : `p=${parent} k=${s.parentSub} `}${content}`)
-      }
-      return out
-    })
+    const describe = (structs: Array<Y.Item | Y.GC | Y.Skip>) =>
+      structs.flatMap((s) => {
+        // Yjs merges runs of its own new items; compare clock by clock.
+        const out: string[] = []
+        for (let i = 0; i < s.length; i++) {
+          if (!(s instanceof Y.Item)) {
+            out.push(`${s.constructor.name}@${s.id.clock + i}`)
+            continue
+          }
+          const origin = i === 0 ? s.origin : Y.createID(s.id.client, s.id.clock + i - 1)
+          const parent = s.parent instanceof Y.ID ? `${s.parent.client}:${s.parent.clock}` : String(s.parent)
+          const content = s.content instanceof Y.ContentAny ? JSON.stringify(s.content.getContent()[i]) : s.content.constructor.name
+          out.push(
+            `${s.id.clock + i} o=${origin?.client}:${origin?.clock} r=${s.rightOrigin?.client}:${s.rightOrigin?.clock} ${origin ? '' : `p=${parent} k=${s.parentSub} `}${content}`
+          )
+        }
+        return out
+      })
     assert.deepEqual(describe(db.structs as any), describe(da.structs as any), `seed ${seed}: the items differ`)
     compared++
   }
   assert.ok(compared > 2000, `only ${compared} rooms compared`)
 })
 
-test('a commit starts where the client\'s earlier commits end, and nothing of it touches the doc', () => {
+test("a commit starts where the client's earlier commits end, and nothing of it touches the doc", () => {
   const doc = new Y.Doc()
   const client = 5
   const first = encodeCommit(doc, client, 0, [{ kind: 'set', key: 'count', value: 1, quiet: false }])!
@@ -180,14 +194,23 @@ test('a commit lost with its connection is applied nowhere; the next lock commit
   t.after(() => net.close())
   const a = await net.session('A', 'lost-commit')
   const b = await net.session('B', 'lost-commit')
-  const first = a.lock('count', (s) => { s.count = 1 })
+  const first = a.lock('count', (s) => {
+    s.count = 1
+  })
   await net.flushAll()
   await within(first, 5_000, 'the first lock')
   const client = writerOf(a.doc, 'count')
-  assert.notEqual(client, a.doc.clientID, 'a commit is written under the locks\' own client id')
+  assert.notEqual(client, a.doc.clientID, "a commit is written under the locks' own client id")
 
   // The second lock is granted and runs; its COMMIT is lost with the connection.
-  const lost = a.lock('count', (s) => { s.count = 2 }).then(() => 'resolved', (err: unknown) => err)
+  const lost = a
+    .lock('count', (s) => {
+      s.count = 2
+    })
+    .then(
+      () => 'resolved',
+      (err: unknown) => err
+    )
   await net.deliver(net.link('A'), 'up') // ACQUIRE
   await net.deliver(net.link('A'), 'down') // GRANT: fn runs and the COMMIT is sent
   await net.settle()
@@ -197,7 +220,9 @@ test('a commit lost with its connection is applied nowhere; the next lock commit
   assert.ok(err instanceof LockLostError, `rejected with ${String(err)}`)
   assert.equal(a.get('count'), 1, 'a lost commit is applied nowhere')
 
-  const third = a.lock('count', (s) => { s.count = (s.count ?? 0) + 10 })
+  const third = a.lock('count', (s) => {
+    s.count = (s.count ?? 0) + 10
+  })
   await net.flushAll()
   await within(third, 5_000, 'the lock after the lost one')
   const stored = await net.storedDoc('lost-commit')
@@ -207,7 +232,7 @@ test('a commit lost with its connection is applied nowhere; the next lock commit
   assert.equal(Y.getState(stored.store, client), 1, 'the room holds the first commit only, of the first client id')
 })
 
-test('a GRANT\'s state vector is the doc\'s, as Yjs encodes it, whatever the order of its clients', () => {
+test("a GRANT's state vector is the doc's, as Yjs encodes it, whatever the order of its clients", () => {
   for (let seed = 1; seed <= 200; seed++) {
     const r = prng(seed)
     const doc = randomRoom(r, 1_000 + seed)

@@ -14,7 +14,10 @@ import { SessionClosedError, type ServerState } from '../client/index.js'
 import type { Schedule } from '../relay/room/outbox.js'
 
 type Counter = { n?: number }
-const increment = (s: ServerState<Counter>): Promise<void> => s.lock('n', (st) => { st.n = (st.n ?? 0) + 1 })
+const increment = (s: ServerState<Counter>): Promise<void> =>
+  s.lock('n', (st) => {
+    st.n = (st.n ?? 0) + 1
+  })
 
 test('a lock on a retained lease runs on the plain writes the relay stored meanwhile: it counts on them, exactly', async (t) => {
   const net = new Network()
@@ -35,15 +38,22 @@ test('a lock on a retained lease runs on the plain writes the relay stored meanw
   const upA = linkA.delivered.up.length
   const second = increment(a)
   await net.settle()
-  assert.deepEqual(yssMessages(linkA.queued('up')).map((m) => m.type), [YSS_COMMIT], 'A ran on its retained lease')
+  assert.deepEqual(
+    yssMessages(linkA.queued('up')).map((m) => m.type),
+    [YSS_COMMIT],
+    'A ran on its retained lease'
+  )
   await net.deliver(linkA, 'up')
   net.release(linkA, 'down')
   await net.flushAll()
-  await within(second, 2_000, 'A\'s second lock')
-  assert.equal(a.get('n'), 101, 'the lock counted on B\'s write')
+  await within(second, 2_000, "A's second lock")
+  assert.equal(a.get('n'), 101, "the lock counted on B's write")
   assert.equal(b.get('n'), 101)
   assert.equal((await net.storedDoc('retained-plain')).getMap('state').get('n'), 101)
-  assert.ok(yssMessages(linkA.delivered.up.slice(upA)).some((m) => m.type === YSS_ACQUIRE), 'its stale commit was refused, and it ran again under a fresh grant')
+  assert.ok(
+    yssMessages(linkA.delivered.up.slice(upA)).some((m) => m.type === YSS_ACQUIRE),
+    'its stale commit was refused, and it ran again under a fresh grant'
+  )
 })
 
 test('close() during a commit in flight rejects at once, and says the writes may or may not be stored', async (t) => {
@@ -58,7 +68,10 @@ test('close() during a commit in flight rejects at once, and says the writes may
   await net.deliver(link, 'down') // the GRANT: the COMMIT goes on the wire
   for (let i = 0; i < 10 && !yssMessages(link.queued('up')).some((m) => m.type === YSS_COMMIT); i++) await net.settle()
   a.close()
-  const err = await p.then(() => null, (e: unknown) => e)
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e
+  )
   assert.ok(err instanceof SessionClosedError, `close() gives SessionClosedError, got ${String(err)}`)
   assert.match(err.message, /may or may not be stored/)
   // Undecided indeed: the COMMIT was sent before the close, and the relay reads it first.
@@ -66,9 +79,14 @@ test('close() during a commit in flight rejects at once, and says the writes may
   assert.equal((await net.storedDoc('close-commit')).getMap('state').get('n'), 1)
 })
 
-test('a waiting session sees others\' writes late but before its grant; its flush() brings them; its own writes reach the others at once', async (t) => {
+test("a waiting session sees others' writes late but before its grant; its flush() brings them; its own writes reach the others at once", async (t) => {
   const due = new Set<() => void>()
-  const schedule: Schedule = (fn) => { due.add(fn); return () => { due.delete(fn) } } // never fired: only a grant or a flush sends
+  const schedule: Schedule = (fn) => {
+    due.add(fn)
+    return () => {
+      due.delete(fn)
+    }
+  } // never fired: only a grant or a flush sends
   const net = new Network({ schedule, waiterHoldMs: 10 })
   t.after(() => net.close())
   const h = await net.session<Counter & { x?: number; w?: number }>('H', 'waiting')
@@ -83,17 +101,20 @@ test('a waiting session sees others\' writes late but before its grant; its flus
   await net.flushAll()
   const waiting = increment(w)
   await net.flushAll()
-  assert.ok(yssMessages(net.link('W').delivered.up).some((m) => m.type === YSS_ACQUIRE), 'W waits')
+  assert.ok(
+    yssMessages(net.link('W').delivered.up).some((m) => m.type === YSS_ACQUIRE),
+    'W waits'
+  )
 
   a.set('x', 1)
   await net.flushAll()
   assert.equal(w.get('x'), undefined, 'held back from the waiting session')
   w.set('w', 2)
   await net.flushAll()
-  assert.equal(a.get('w'), 2, 'the waiting session\'s own write reached the others at once')
+  assert.equal(a.get('w'), 2, "the waiting session's own write reached the others at once")
   const flushed = w.flush()
   await net.flushAll()
-  await within(flushed, 2_000, 'W\'s flush')
+  await within(flushed, 2_000, "W's flush")
   assert.equal(w.get('x'), 1, 'FLUSHED comes after the writes held back')
 
   a.set('x', 3)
@@ -102,6 +123,6 @@ test('a waiting session sees others\' writes late but before its grant; its flus
   net.release(linkH, 'up')
   await net.flushAll()
   await within(Promise.all([held, waiting]), 2_000, 'the locks')
-  assert.equal(w.get('x'), 3, 'the held write arrived before W\'s grant')
+  assert.equal(w.get('x'), 3, "the held write arrived before W's grant")
   assert.equal(w.get('n'), 2)
 })

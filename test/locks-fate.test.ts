@@ -14,7 +14,15 @@ import { SessionFences } from '../relay/locks/session-fences.js'
 import { KeyChanges } from '../relay/locks/key-changes.js'
 import type { Peer } from '../relay/peer.js'
 import {
-  HELLO_FENCES, HELLO_RETAINS, YSS_ACCESS, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_HELLO, type FateQuestion, type YssMessage
+  HELLO_FENCES,
+  HELLO_RETAINS,
+  YSS_ACCESS,
+  YSS_COMMIT,
+  YSS_DENIED,
+  YSS_DONE,
+  YSS_HELLO,
+  type FateQuestion,
+  type YssMessage
 } from '../protocol/messages.js'
 import { CLOSE } from '../protocol/close-codes.js'
 
@@ -25,7 +33,10 @@ const peer = (id: number, user?: string): Peer & { failed: number | null } => ({
   failed: null,
   send() {},
   reserve: () => true,
-  fail(code) { this.failed = code; (this as { closed: boolean }).closed = true },
+  fail(code) {
+    this.failed = code
+    ;(this as { closed: boolean }).closed = true
+  },
   overLimit() {}
 })
 
@@ -35,7 +46,9 @@ const context = (doc: Y.Doc) => {
     doc,
     leases: new LeaseTable<Peer>({ leaseMs: 60_000, onGrant() {} }),
     limits: { maxLockRequests: 100, maxLockKeyChars: 10_000 },
-    reply: (p, m) => { replies.push({ peer: p, m }) },
+    reply: (p, m) => {
+      replies.push({ peer: p, m })
+    },
     replyRetained() {},
     retainers: new WeakSet(),
     check() {},
@@ -49,10 +62,13 @@ const context = (doc: Y.Doc) => {
   return { ctx, replies }
 }
 
-const hello = (session: string, socket: number, commits: FateQuestion[] = []): YssMessage =>
-  ({ type: YSS_HELLO, id: HELLO_RETAINS | HELLO_FENCES, fence: { session, socket, commits } })
+const hello = (session: string, socket: number, commits: FateQuestion[] = []): YssMessage => ({
+  type: YSS_HELLO,
+  id: HELLO_RETAINS | HELLO_FENCES,
+  fence: { session, socket, commits }
+})
 
-test('a HELLO fences the session\'s other connections, not other sessions\'', () => {
+test("a HELLO fences the session's other connections, not other sessions'", () => {
   const { ctx } = context(new Y.Doc())
   const [old, other, fresh] = [peer(1), peer(2), peer(3)]
   handleLockMessage(ctx, old, hello('s1', 1))
@@ -90,20 +106,37 @@ test('without a record of the session, a fate is read from the doc: items by the
   const before = Y.encodeStateVector(deleter)
   deleter.getMap('state').delete('a')
   const deletions = Y.encodeStateAsUpdate(deleter, before)
-  const q = (id: number, over: Partial<FateQuestion>): FateQuestion => ({ id, socket: 1, index: 1, client: lockClient, end, deletions: new Uint8Array(0), ...over })
+  const q = (id: number, over: Partial<FateQuestion>): FateQuestion => ({
+    id,
+    socket: 1,
+    index: 1,
+    client: lockClient,
+    end,
+    deletions: new Uint8Array(0),
+    ...over
+  })
   const p = peer(1)
-  handleLockMessage(ctx, p, hello('restarted', 2, [
-    q(1, {}),                                   // its items are here: applied
-    q(2, { end: end + 1 }),                     // one clock more than the doc holds: not applied
-    q(3, { client: 99, end: 0, deletions })     // only deletes 'a', which the doc still has: not applied
-  ]))
+  handleLockMessage(
+    ctx,
+    p,
+    hello('restarted', 2, [
+      q(1, {}), // its items are here: applied
+      q(2, { end: end + 1 }), // one clock more than the doc holds: not applied
+      q(3, { client: 99, end: 0, deletions }) // only deletes 'a', which the doc still has: not applied
+    ])
+  )
   Y.applyUpdate(doc, deletions)
   handleLockMessage(ctx, peer(2), hello('restarted-2', 2, [q(4, { client: 99, end: 0, deletions })]))
   const answers = replies.filter((r) => r.m.type !== YSS_ACCESS).map((r) => [r.m.id, r.m.type])
-  assert.deepEqual(answers, [[1, YSS_DONE], [2, YSS_DENIED], [3, YSS_DENIED], [4, YSS_DONE]])
+  assert.deepEqual(answers, [
+    [1, YSS_DONE],
+    [2, YSS_DENIED],
+    [3, YSS_DENIED],
+    [4, YSS_DONE]
+  ])
 })
 
-test('with a record, a fate is the record\'s: a commit the session\'s old socket had applied, or not', () => {
+test("with a record, a fate is the record's: a commit the session's old socket had applied, or not", () => {
   const doc = new Y.Doc()
   const { ctx, replies } = context(doc)
   const old = peer(1)
@@ -115,10 +148,20 @@ test('with a record, a fate is the record\'s: a commit the session\'s old socket
   assert.equal(doc.getMap('state').get('k'), 1, 'the first commit was applied (and its lease retained)')
   const fresh = peer(2)
   // The doc would say "applied" for any end up to its clock: the record tells commits apart by socket and place.
-  const question = (index: number): FateQuestion => ({ id: 5, socket: 1, index, client: writer.clientID, end: 1, deletions: new Uint8Array(0) })
+  const question = (index: number): FateQuestion => ({
+    id: 5,
+    socket: 1,
+    index,
+    client: writer.clientID,
+    end: 1,
+    deletions: new Uint8Array(0)
+  })
   replies.length = 0
   handleLockMessage(ctx, fresh, hello('s', 2, [question(1), question(2)]))
-  assert.deepEqual(replies.filter((r) => r.m.type !== YSS_ACCESS).map((r) => r.m.type), [YSS_DONE, YSS_DENIED])
+  assert.deepEqual(
+    replies.filter((r) => r.m.type !== YSS_ACCESS).map((r) => r.m.type),
+    [YSS_DONE, YSS_DENIED]
+  )
 })
 
 test('a HELLO without the fencing bit, as our older clients send it, is answered with ACCESS alone and fences nothing', () => {
@@ -127,6 +170,9 @@ test('a HELLO without the fencing bit, as our older clients send it, is answered
   const b = peer(2)
   handleLockMessage(ctx, a, { type: YSS_HELLO, id: HELLO_RETAINS })
   handleLockMessage(ctx, b, { type: YSS_HELLO, id: HELLO_RETAINS })
-  assert.deepEqual(replies.map((r) => r.m.type), [YSS_ACCESS, YSS_ACCESS])
+  assert.deepEqual(
+    replies.map((r) => r.m.type),
+    [YSS_ACCESS, YSS_ACCESS]
+  )
   assert.equal(a.failed, null)
 })

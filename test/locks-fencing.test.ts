@@ -14,7 +14,10 @@ import { YSS_COMMIT, YSS_DENIED, YSS_DONE } from '../protocol/messages.js'
 import { LockLostError, type ServerState } from '../client/index.js'
 
 type Counter = { n?: number }
-const increment = (s: ServerState<Counter>): Promise<void> => s.lock('n', (st) => { st.n = (st.n ?? 0) + 1 })
+const increment = (s: ServerState<Counter>): Promise<void> =>
+  s.lock('n', (st) => {
+    st.n = (st.n ?? 0) + 1
+  })
 
 /**
  * The client gives its socket up (as y-websocket's watchdog does) while what it sent is still on
@@ -43,7 +46,10 @@ const upToCommit = async (net: Network, link: Link, lock: () => Promise<void>): 
   net.hold(link, 'up')
   await net.deliver(link, 'down')
   for (let i = 0; i < 10 && !yssMessages(link.queued('up')).some((m) => m.type === YSS_COMMIT); i++) await net.settle()
-  assert.ok(yssMessages(link.queued('up')).some((m) => m.type === YSS_COMMIT), 'the COMMIT is on the wire')
+  assert.ok(
+    yssMessages(link.queued('up')).some((m) => m.type === YSS_COMMIT),
+    'the COMMIT is on the wire'
+  )
   return { lock: p }
 }
 
@@ -84,11 +90,14 @@ test('a COMMIT the relay applied before the reconnection resolves the lock, thou
   const fresh = await reconnect(net, 'A')
   await lock
   assert.equal(a.get('n'), 1)
-  assert.ok(yssMessages(fresh.delivered.down).some((m) => m.type === YSS_DONE), 'the new connection was told the commit was applied')
+  assert.ok(
+    yssMessages(fresh.delivered.down).some((m) => m.type === YSS_DONE),
+    'the new connection was told the commit was applied'
+  )
   assert.equal((await net.storedDoc('fence-done')).getMap('state').get('n'), 1)
 })
 
-test('a reconnection ends the leases of the session\'s earlier connections: a waiter is granted at once', async (t) => {
+test("a reconnection ends the leases of the session's earlier connections: a waiter is granted at once", async (t) => {
   const net = new Network({ leaseMs: 60_000 })
   t.after(() => net.close())
   const a = await net.session<Counter>('A', 'fence-lease')
@@ -101,7 +110,7 @@ test('a reconnection ends the leases of the session\'s earlier connections: a wa
   await reconnect(net, 'A')
   await assert.rejects(lock, LockLostError)
   await net.flushAll()
-  await within(waiting, 2_000, 'B\'s grant (the old connection\'s lease lasts a minute)')
+  await within(waiting, 2_000, "B's grant (the old connection's lease lasts a minute)")
   assert.equal(b.get('n'), 1, 'B was granted the lease and its increment counted alone')
   await net.deliver(old, 'up')
   await net.flushAll()

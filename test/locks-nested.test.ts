@@ -14,11 +14,19 @@ type S = { x?: number; y?: number; z?: number }
 /** Whether `p` has settled, and how, without waiting for it. */
 const watch = <T>(p: Promise<T>): { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } => {
   const seen: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { state: 'pending' }
-  p.then(() => { seen.state = 'resolved' }, (error) => { seen.state = 'rejected'; seen.error = error })
+  p.then(
+    () => {
+      seen.state = 'resolved'
+    },
+    (error) => {
+      seen.state = 'rejected'
+      seen.error = error
+    }
+  )
   return seen
 }
 
-test('a failing inner lock\'s writes are cut back; the outer function catches the error and goes on', async (t) => {
+test("a failing inner lock's writes are cut back; the outer function catches the error and goes on", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session<S>('A', 'nested-cut')
@@ -56,7 +64,10 @@ test('an inner lock settles with its outer lock: not before the outer commit is 
   // The outer commit is on the wire, not yet at the relay: the inner lock must not have resolved.
   let innerPromise: Promise<number> | undefined
   const outer = a.lock('x', () => {
-    innerPromise = a.lock('x', (inner) => { inner.x = 1; return 7 })
+    innerPromise = a.lock('x', (inner) => {
+      inner.x = 1
+      return 7
+    })
   })
   await net.settle()
   await net.deliver(link, 'up') // the ACQUIRE
@@ -66,7 +77,10 @@ test('an inner lock settles with its outer lock: not before the outer commit is 
   assert.ok(innerPromise, 'the outer function ran')
   const inner = watch(innerPromise)
   for (let i = 0; i < 5; i++) await net.settle()
-  assert.ok(yssMessages(link.queued('up')).some((m) => m.type === YSS_COMMIT), 'the outer commit is in flight')
+  assert.ok(
+    yssMessages(link.queued('up')).some((m) => m.type === YSS_COMMIT),
+    'the outer commit is in flight'
+  )
   assert.equal(inner.state, 'pending', 'the inner lock waits for the outer commit to be stored')
   net.release(link, 'up')
   await net.flushAll()
@@ -77,12 +91,15 @@ test('an inner lock settles with its outer lock: not before the outer commit is 
   // An outer function that throws after its inner lock ran: nothing is applied, and the inner lock rejects too.
   let second: Promise<number> | undefined
   const failing = a.lock('x', () => {
-    second = a.lock('x', (inner) => { inner.x = 2; return 8 })
+    second = a.lock('x', (inner) => {
+      inner.x = 2
+      return 8
+    })
     throw new Error('outer failed')
   })
   await assert.rejects(failing, /outer failed/)
   assert.ok(second, 'the outer function ran')
-  await assert.rejects(second, /outer failed/, 'the inner lock shares its outer lock\'s outcome')
+  await assert.rejects(second, /outer failed/, "the inner lock shares its outer lock's outcome")
   await net.flushAll()
   assert.equal(a.get('x'), 1)
 })

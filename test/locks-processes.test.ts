@@ -23,7 +23,10 @@ test(`${N} processes doing ${M} locked increments each end at exactly ${N * M}`,
   try {
     for (let i = 0; i < N; i++) workers.push(worker(relay.url, 'exact', 'inc', M))
     const results = await race(workers)
-    assert.deepEqual(results.map((r) => r.done), Array(N).fill(M))
+    assert.deepEqual(
+      results.map((r) => r.done),
+      Array(N).fill(M)
+    )
     const check = await session(relay.url, 'exact')
     assert.equal(check.get('count'), N * M)
     check.close()
@@ -71,7 +74,10 @@ test('a holder killed with SIGKILL mid-lease: the others proceed, and its increm
     await eventually(async () => (await locksOpen(relay.httpUrl)) === 3, 'the others to queue behind the holder', 10_000)
     holder.proc.kill('SIGKILL')
     const results = await Promise.all(others.map((w) => w.line((l) => l.startsWith('{'), 'a waiter to finish', 60_000)))
-    assert.deepEqual(results.map((r) => JSON.parse(r).done), [50, 50])
+    assert.deepEqual(
+      results.map((r) => JSON.parse(r).done),
+      [50, 50]
+    )
     await eventually(() => check.get('count') === 100, 'the exact count', 10_000)
     check.close()
   } finally {

@@ -9,17 +9,31 @@ import assert from 'node:assert/strict'
 import { HARNESS_URL, Network, type Link } from './harness/index.js'
 import { eventually, yssMessages } from './support/helpers.js'
 import {
-  YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DONE, YSS_GRANT, YSS_HELLO, YSS_RETAINED, YSS_REVOKE, encodeYss, type YssMessage
+  YSS_ACQUIRE,
+  YSS_CANCEL,
+  YSS_COMMIT,
+  YSS_DONE,
+  YSS_GRANT,
+  YSS_HELLO,
+  YSS_RETAINED,
+  YSS_REVOKE,
+  encodeYss,
+  type YssMessage
 } from '../protocol/messages.js'
 import type { ServerState } from '../client/index.js'
 
 /** The types of the lock messages a link carried one way, since `from` (an index into delivered frames). */
 const sent = (link: Link, from = 0): number[] =>
-  yssMessages([...link.delivered.up.slice(from), ...link.queued('up')]).filter((m) => m.type !== YSS_HELLO).map((m) => m.type)
+  yssMessages([...link.delivered.up.slice(from), ...link.queued('up')])
+    .filter((m) => m.type !== YSS_HELLO)
+    .map((m) => m.type)
 const received = (link: Link, from = 0): YssMessage[] => yssMessages(link.delivered.down.slice(from))
 
 type Counter = { n?: number }
-const increment = (s: ServerState<Counter>): Promise<void> => s.lock('n', (st) => { st.n = (st.n ?? 0) + 1 })
+const increment = (s: ServerState<Counter>): Promise<void> =>
+  s.lock('n', (st) => {
+    st.n = (st.n ?? 0) + 1
+  })
 
 test('an uncontended commit leaves the lease with its session: the next lock sends COMMIT alone, and counts exactly', async (t) => {
   const net = new Network()
@@ -40,7 +54,12 @@ test('an uncontended commit leaves the lease with its session: the next lock sen
     await p
   }
   assert.deepEqual(sent(link, up), [YSS_COMMIT, YSS_COMMIT, YSS_COMMIT], 'no ACQUIRE for the locks after the first')
-  assert.ok(received(link).slice(-3).every((m) => m.type === YSS_RETAINED && m.id === reply.id), 'each commit kept the same lease')
+  assert.ok(
+    received(link)
+      .slice(-3)
+      .every((m) => m.type === YSS_RETAINED && m.id === reply.id),
+    'each commit kept the same lease'
+  )
   assert.equal(a.get('n'), 4)
   assert.equal((await net.storedDoc('kept')).getMap('state').get('n'), 4)
   assert.equal(net.metrics.get('locks_granted_total'), 1)
@@ -68,15 +87,22 @@ test('a COMMIT that crosses the REVOKE on the wire is applied, then the waiter g
   await net.settle()
   await net.deliver(linkB, 'up')
   await net.deliver(linkA, 'down')
-  assert.deepEqual(received(linkA, downA).map((m) => m.type), [YSS_REVOKE])
+  assert.deepEqual(
+    received(linkA, downA).map((m) => m.type),
+    [YSS_REVOKE]
+  )
   assert.deepEqual(sent(linkA, upA), [YSS_COMMIT], 'A answers the REVOKE with the COMMIT already sent, not a CANCEL')
-  assert.equal(received(linkB).some((m) => m.type === YSS_GRANT), false, 'B waits while A\'s lease is out')
+  assert.equal(
+    received(linkB).some((m) => m.type === YSS_GRANT),
+    false,
+    "B waits while A's lease is out"
+  )
 
   net.release(linkA, 'up')
   await net.flushAll()
   await Promise.all([second, third])
   assert.equal(received(linkA).at(-1)!.type, YSS_DONE, 'the crossing commit ends the lease')
-  assert.equal(b.get('n'), 3, 'B read A\'s second increment')
+  assert.equal(b.get('n'), 3, "B read A's second increment")
   assert.equal(a.get('n'), 3)
   assert.equal((await net.storedDoc('cross')).getMap('state').get('n'), 3)
 
@@ -146,7 +172,11 @@ test('a REVOKE that is not answered ends the lease after the lease time, and the
   net.hold(linkA, 'down') // A never reads the REVOKE
   const p = increment(b)
   await net.flushAll()
-  assert.equal(received(linkB).some((m) => m.type === YSS_GRANT), false, 'B waits for the revocation')
+  assert.equal(
+    received(linkB).some((m) => m.type === YSS_GRANT),
+    false,
+    'B waits for the revocation'
+  )
   await eventually(() => linkB.queued('down').length > 0, 'the grant after the lease time', 5_000)
   await net.flushAll()
   await p
@@ -168,19 +198,47 @@ test('multi-key: a retained lease serves a lock on some of its keys; a lock on o
   const a = await net.session<{ x?: number; y?: number; z?: number }>('A', 'multi')
   const b = await net.session<{ x?: number; y?: number; z?: number }>('B', 'multi')
   const link = net.link('A')
-  const run = async (p: Promise<unknown>) => { await net.flushAll(); await p }
-  await run(a.lock(['x', 'y'], (s) => { s.x = 1; s.y = 1 }))
+  const run = async (p: Promise<unknown>) => {
+    await net.flushAll()
+    await p
+  }
+  await run(
+    a.lock(['x', 'y'], (s) => {
+      s.x = 1
+      s.y = 1
+    })
+  )
   const up = link.delivered.up.length
-  await run(a.lock(['y'], (s) => { s.y = (s.y ?? 0) + 1 }))
+  await run(
+    a.lock(['y'], (s) => {
+      s.y = (s.y ?? 0) + 1
+    })
+  )
   assert.deepEqual(sent(link, up), [YSS_COMMIT], 'a lock on a subset runs on the retained lease')
-  await run(a.lock(['x', 'y'], (s) => { s.x = (s.x ?? 0) + 1 }))
+  await run(
+    a.lock(['x', 'y'], (s) => {
+      s.x = (s.x ?? 0) + 1
+    })
+  )
   assert.deepEqual(sent(link, up), [YSS_COMMIT, YSS_COMMIT], 'the subset lock kept the whole lease')
-  await run(a.lock(['y', 'z'], (s) => { s.z = (s.y ?? 0) * 10 }))
+  await run(
+    a.lock(['y', 'z'], (s) => {
+      s.z = (s.y ?? 0) * 10
+    })
+  )
   assert.deepEqual(sent(link, up), [YSS_COMMIT, YSS_COMMIT, YSS_CANCEL, YSS_ACQUIRE, YSS_COMMIT], 'given back before the ACQUIRE')
   assert.equal(net.metrics.get('locks_revoked_total'), 0, 'the session never waits behind its own lease')
   // Another session locking y and z revokes A's new lease; x is free.
-  await run(b.lock(['x'], (s) => { s.x = (s.x ?? 0) + 100 }))
-  await run(b.lock(['z'], (s) => { s.z = (s.z ?? 0) + 1 }))
+  await run(
+    b.lock(['x'], (s) => {
+      s.x = (s.x ?? 0) + 100
+    })
+  )
+  await run(
+    b.lock(['z'], (s) => {
+      s.z = (s.z ?? 0) + 1
+    })
+  )
   assert.equal(net.metrics.get('locks_revoked_total'), 1)
   assert.deepEqual(b.get('x'), 102)
   assert.deepEqual(b.get('z'), 21)
@@ -205,6 +263,9 @@ test('a client whose HELLO does not announce retained leases is answered DONE, a
   const p = increment(b)
   await net.flushAll()
   await p
-  assert.equal(yssMessages(frames).some((m) => m.type === YSS_REVOKE || m.type === YSS_RETAINED), false)
+  assert.equal(
+    yssMessages(frames).some((m) => m.type === YSS_REVOKE || m.type === YSS_RETAINED),
+    false
+  )
   assert.equal(net.metrics.get('locks_retained_total'), 1, 'only B, which announced it, retains')
 })

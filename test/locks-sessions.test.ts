@@ -12,13 +12,17 @@ import type { Relay } from '../relay/server.js'
 const pool = sessionPool('lock', { leaseMs: 500 })
 const sessions = pool.sessions
 let relay: Relay
-before(async () => { relay = await pool.relay() })
+before(async () => {
+  relay = await pool.relay()
+})
 after(pool.close)
 
-const increment = (s: { count?: number }) => { s.count = (s.count ?? 0) + 1 }
+const increment = (s: { count?: number }) => {
+  s.count = (s.count ?? 0) + 1
+}
 
 test('lock initialises a key that was never set, and resolves to what fn returns', async () => {
-  const [a, b] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   const first = await a.lock('count', (s) => {
     if (!('count' in s)) s.count = 0
     return s.count
@@ -30,7 +34,7 @@ test('lock initialises a key that was never set, and resolves to what fn returns
 })
 
 test('concurrent locked increments from two sessions are exact', async () => {
-  const [a, b] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   await Promise.all([
     ...Array.from({ length: 100 }, () => a.lock('count', increment)),
     ...Array.from({ length: 100 }, () => b.lock('count', increment))
@@ -42,57 +46,88 @@ test('concurrent locked increments from two sessions are exact', async () => {
 })
 
 test('a throwing fn applies none of its writes, releases the lease, and rejects with its error', async () => {
-  const [a, b] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   a.set('count', 5)
   let updates = 0
   a.doc.on('update', () => updates++)
-  await assert.rejects(a.lock(['count', 'other'], (s) => {
-    s.count = 100
-    s.other = 'x'
-    assert.equal(s.count, 100, 'fn reads its own pending writes')
-    throw new Error('abort')
-  }), /abort/)
+  await assert.rejects(
+    a.lock(['count', 'other'], (s) => {
+      s.count = 100
+      s.other = 'x'
+      assert.equal(s.count, 100, 'fn reads its own pending writes')
+      throw new Error('abort')
+    }),
+    /abort/
+  )
   assert.equal(updates, 0)
   assert.equal(a.get('count'), 5)
   assert.equal(a.has('other'), false)
   await within(b.lock('count', increment, { timeout: 2_000 }), 3_000, 'the lease to be free again')
-  await eventually(() => a.get('count') === 6, 'the next holder\'s write')
+  await eventually(() => a.get('count') === 6, "the next holder's write")
 })
 
 test('a lock taken again inside fn runs at once; other keys inside fn are refused', async () => {
-  const [a] = await sessions(1) as [ServerState<any>]
+  const [a] = (await sessions(1)) as [ServerState<any>]
   const order: string[] = []
   await a.lock(['x', 'y'], (s) => {
     order.push('outer')
-    void a.lock('x', (inner) => { order.push('inner'); inner.x = 1 })
+    void a.lock('x', (inner) => {
+      order.push('inner')
+      inner.x = 1
+    })
     order.push('after inner')
     s.y = inner(s)
     assert.throws(() => a.lock('z', () => {}), /inside lock/)
   })
-  function inner(s: any) { return s.x + 1 }
+  function inner(s: any) {
+    return s.x + 1
+  }
   assert.deepEqual(order, ['outer', 'inner', 'after inner'])
   assert.deepEqual([a.get('x'), a.get('y')], [1, 2])
 })
 
 test('multi-key locks taken in opposite orders do not deadlock', async () => {
-  const [a, b] = await sessions(2) as [ServerState<any>, ServerState<any>]
-  await within(Promise.all([
-    ...Array.from({ length: 30 }, () => a.lock(['p', 'q'], (s) => { s.p = (s.p ?? 0) + 1; s.q = (s.q ?? 0) + 1 })),
-    ...Array.from({ length: 30 }, () => b.lock(['q', 'p'], (s) => { s.q = (s.q ?? 0) + 1; s.p = (s.p ?? 0) + 1 }))
-  ]), 20_000, 'every lock')
+  const [a, b] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
+  await within(
+    Promise.all([
+      ...Array.from({ length: 30 }, () =>
+        a.lock(['p', 'q'], (s) => {
+          s.p = (s.p ?? 0) + 1
+          s.q = (s.q ?? 0) + 1
+        })
+      ),
+      ...Array.from({ length: 30 }, () =>
+        b.lock(['q', 'p'], (s) => {
+          s.q = (s.q ?? 0) + 1
+          s.p = (s.p ?? 0) + 1
+        })
+      )
+    ]),
+    20_000,
+    'every lock'
+  )
   await barrier(b, [a])
   assert.deepEqual([a.get('p'), a.get('q')], [60, 60])
 })
 
 test('a timeout while another session holds the lease rejects with LockTimeoutError naming the key, and applies nothing', async () => {
-  const [a, b] = await sessions(2) as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await sessions(2)) as [ServerState<any>, ServerState<any>]
   // A raw client holds the lease and never commits; the relay takes it back after leaseMs (500).
   const holder = rawSocket(relay.url, a.room)
   await holder.opened
   holder.send(encodeYss({ type: YSS_ACQUIRE, id: 1, keys: ['count'] }))
   await holder.frame((f) => f[0] === MESSAGE_YSS && decodeYss(decoding.createDecoder(f.subarray(1))).type === YSS_GRANT)
   let ran = false
-  const err = await a.lock('count', (s) => { ran = true; s.count = 1 }, { timeout: 100 }).catch((e: unknown) => e)
+  const err = await a
+    .lock(
+      'count',
+      (s) => {
+        ran = true
+        s.count = 1
+      },
+      { timeout: 100 }
+    )
+    .catch((e: unknown) => e)
   assert.ok(err instanceof LockTimeoutError, String(err))
   assert.deepEqual(err.keys, ['count'])
   assert.match(err.message, /"count"/)
@@ -107,7 +142,7 @@ test('a timeout while another session holds the lease rejects with LockTimeoutEr
 })
 
 test('a stock y-websocket client in the room never receives a lock message', async () => {
-  const [a, b] = await sessions(2, 'lock-stock') as [ServerState<any>, ServerState<any>]
+  const [a, b] = (await sessions(2, 'lock-stock')) as [ServerState<any>, ServerState<any>]
   const raw = rawSocket(relay.url, 'lock-stock')
   const stock = stockClient(relay.url, 'lock-stock')
   try {

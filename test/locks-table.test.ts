@@ -61,7 +61,9 @@ test('a lease that outlives leaseMs is taken back and handed on', async () => {
   const granted = new Promise<void>((resolve) => {
     const t = new LeaseTable<string>({
       leaseMs: 20,
-      onGrant: (r) => { if (r.holder === 'b') resolve() },
+      onGrant: (r) => {
+        if (r.holder === 'b') resolve()
+      },
       onExpire: (r) => expired.push(r.holder)
     })
     t.acquire('a', 1, ['k'])
@@ -74,7 +76,11 @@ test('a lease that outlives leaseMs is taken back and handed on', async () => {
 test('retain keeps a lease nobody waits for; a request behind it revokes it once, and its release hands it on', () => {
   const revoked: string[] = []
   const grants: string[] = []
-  const t = new LeaseTable<string>({ leaseMs: 60_000, onGrant: (r) => grants.push(`${r.holder}#${r.id}`), onRevoke: (r) => revoked.push(`${r.holder}#${r.id}`) })
+  const t = new LeaseTable<string>({
+    leaseMs: 60_000,
+    onGrant: (r) => grants.push(`${r.holder}#${r.id}`),
+    onRevoke: (r) => revoked.push(`${r.holder}#${r.id}`)
+  })
   t.acquire('a', 1, ['x', 'y'])
   assert.equal(t.retain('a', 1), true)
   assert.equal(t.isGranted('a', 1), true)
@@ -83,7 +89,13 @@ test('retain keeps a lease nobody waits for; a request behind it revokes it once
   t.acquire('b', 1, ['y'])
   t.acquire('c', 1, ['x'])
   assert.deepEqual(revoked, ['a#1'], 'asked back once, however many wait')
-  assert.deepEqual(t.snapshot().map((k) => [k.key, k.holder?.holder, k.waiting.map((w) => w.holder)]), [['x', 'a', ['c']], ['y', 'a', ['b']]])
+  assert.deepEqual(
+    t.snapshot().map((k) => [k.key, k.holder?.holder, k.waiting.map((w) => w.holder)]),
+    [
+      ['x', 'a', ['c']],
+      ['y', 'a', ['b']]
+    ]
+  )
   assert.equal(t.retain('a', 1), false, 'a revoked lease is not kept again')
   assert.equal(t.release('a', 1), true)
   assert.deepEqual(grants, ['a#1', 'c#1', 'b#1'], 'its keys handed on in order, x then y')
@@ -146,8 +158,13 @@ test('dropping a holder with queued requests, or releasing them newest first, ta
   // Ten times the requests: linear work takes about ten times as long, quadratic a hundred times.
   // A ratio of two timings of one run, so that the machine's speed and load cancel out.
   const ratio = { drop: large.drop / Math.max(small.drop, 0.05), release: large.release / Math.max(small.release, 0.05) }
-  ctx.diagnostic(`10,000 → 100,000 requests: drop ${small.drop.toFixed(1)} → ${large.drop.toFixed(1)} ms, releases ${small.release.toFixed(1)} → ${large.release.toFixed(1)} ms`)
-  assert.ok(ratio.drop < 40 && ratio.release < 40, `10× the requests cost ${ratio.drop.toFixed(0)}× (drop) and ${ratio.release.toFixed(0)}× (releases)`)
+  ctx.diagnostic(
+    `10,000 → 100,000 requests: drop ${small.drop.toFixed(1)} → ${large.drop.toFixed(1)} ms, releases ${small.release.toFixed(1)} → ${large.release.toFixed(1)} ms`
+  )
+  assert.ok(
+    ratio.drop < 40 && ratio.release < 40,
+    `10× the requests cost ${ratio.drop.toFixed(0)}× (drop) and ${ratio.release.toFixed(0)}× (releases)`
+  )
 })
 
 test('waits tells whether a holder has a request queued, not granted, through grants, cancels, hand-overs and drops', () => {

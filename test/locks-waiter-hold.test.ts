@@ -22,11 +22,15 @@ const manualClock = () => {
   const pending = new Set<() => void>()
   const schedule: Schedule = (fn) => {
     pending.add(fn)
-    return () => { pending.delete(fn) }
+    return () => {
+      pending.delete(fn)
+    }
   }
   return {
     schedule,
-    get pending() { return pending.size },
+    get pending() {
+      return pending.size
+    },
     fire() {
       const due = [...pending]
       pending.clear()
@@ -48,13 +52,20 @@ const setup = async (net: Network, room: string) => {
   const h = await net.session('H', room)
   const w = await net.session('W', room)
   const r = await net.session('R', room)
-  const held = h.lock('k', (s) => { s.k = 'H' })
+  const held = h.lock('k', (s) => {
+    s.k = 'H'
+  })
   await net.settle()
   await net.deliver(net.link('H'), 'up') // its ACQUIRE: granted
   net.hold(net.link('H'), 'up') // its COMMIT waits
   await net.flushAll()
-  assert.ok(yssMessages(net.link('H').delivered.down).some((m) => m.type === YSS_GRANT), 'H holds the lock')
-  const wLock = w.lock('k', (s) => { s.seen = s.a ?? 0 })
+  assert.ok(
+    yssMessages(net.link('H').delivered.down).some((m) => m.type === YSS_GRANT),
+    'H holds the lock'
+  )
+  const wLock = w.lock('k', (s) => {
+    s.seen = s.a ?? 0
+  })
   await net.flushAll()
   const acquire = yssMessages(net.link('W').delivered.up).find((m) => m.type === YSS_ACQUIRE)
   assert.ok(acquire, 'W asked for the lock')
@@ -91,11 +102,15 @@ test('a waiting session gets N writes as one merged update right before its GRAN
   await net.deliver(net.link('H'), 'up') // H's COMMIT: DONE to H, GRANT to W
   const frames = downFrames(net.link('W'))
   assert.equal(frames.length, 2, 'W gets one update frame and its GRANT')
-  const [update, grant] = frames as [typeof frames[0], typeof frames[0]]
+  const [update, grant] = frames as [(typeof frames)[0], (typeof frames)[0]]
   assert.equal(yssMessages([grant.frame])[0]?.type, YSS_GRANT)
   const doc = new Y.Doc()
   Y.applyUpdate(doc, updateOf(update.frame)!)
-  assert.deepEqual([doc.getMap('state').get('a'), doc.getMap('state').get('k')], [3, 'H'], 'the merged update holds A\'s writes and H\'s commit')
+  assert.deepEqual(
+    [doc.getMap('state').get('a'), doc.getMap('state').get('k')],
+    [3, 'H'],
+    "the merged update holds A's writes and H's commit"
+  )
   assert.equal(update.write, grant.write, 'the update and the GRANT leave in one write')
   assert.equal(clock.pending, 0, 'nothing held, no timer')
 
@@ -155,7 +170,7 @@ test('a sync step 1 or an awareness frame to a waiting session comes after its h
   await finish(net, held, wLock)
 })
 
-test('a cancelled wait sends what was held; a closed waiter\'s held writes are dropped', async (t) => {
+test("a cancelled wait sends what was held; a closed waiter's held writes are dropped", async (t) => {
   const clock = manualClock()
   const net = new Network({ schedule: clock.schedule })
   t.after(() => net.close())
@@ -206,13 +221,24 @@ const increments = async (options: { waiterHoldMs?: number }, sessions: number, 
     const before = all.map((_, i) => net.link(`S${i}`).delivered.down.length)
     let done = 0
     const runs = all.map(async (s) => {
-      for (let j = 0; j < m; j++) await s.lock('n', (st) => { st.n = ((st.n as number | undefined) ?? 0) + 1 })
+      for (let j = 0; j < m; j++)
+        await s.lock('n', (st) => {
+          st.n = ((st.n as number | undefined) ?? 0) + 1
+        })
       done++
     })
     for (let round = 0; done < sessions && round < 1_000; round++) await net.flushAll()
     await within(Promise.all(runs), 5_000, 'every increment')
     await net.flushAll()
-    const frames = all.reduce((n, _, i) => n + net.link(`S${i}`).delivered.down.slice(before[i]).filter((f) => updateOf(f) !== null).length, 0)
+    const frames = all.reduce(
+      (n, _, i) =>
+        n +
+        net
+          .link(`S${i}`)
+          .delivered.down.slice(before[i])
+          .filter((f) => updateOf(f) !== null).length,
+      0
+    )
     return { counts: all.map((s) => s.get('n')), stored: (await net.storedDoc('count')).getMap('state').get('n'), frames }
   } finally {
     await net.close()

@@ -28,12 +28,15 @@ let base: string
 let browser: Browser
 const pageErrors: string[] = []
 
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number }
-    probe.close(() => resolve(port))
-  }).on('error', reject)
-})
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number }
+        probe.close(() => resolve(port))
+      })
+      .on('error', reject)
+  })
 
 const text = async (locator: Locator): Promise<string> => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
 const untilText = (locator: Locator, expected: string, what: string) =>
@@ -42,29 +45,40 @@ const untilText = (locator: Locator, expected: string, what: string) =>
 const open = async (path: string): Promise<Page> => {
   const page = await (await browser.newContext()).newPage()
   page.on('pageerror', (err) => pageErrors.push(`${path}: ${err.message}`))
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${path}: ${m.text()}`) })
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`${path}: ${m.text()}`)
+  })
   await page.goto(base + path)
   await untilText(page.locator('.status'), 'connected', `${path} to connect`)
   return page
 }
 
-before(async () => {
-  if (!process.env.NEXT_SKIP_BUILD) {
-    const build = spawnSync(process.execPath, [NEXT, 'build'], { cwd: APP, env: ENV, encoding: 'utf8', timeout: 300_000 })
-    assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`)
-  }
-  relay = await testRelay()
-  const port = await freePort()
-  base = `http://127.0.0.1:${port}`
-  server = spawn(process.execPath, [NEXT, 'start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: APP, env: { ...ENV, RELAY_URL: relay.url }, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let log = ''
-  server.stdout!.on('data', (d) => { log += d })
-  server.stderr!.on('data', (d) => { log += d })
-  await eventually(() => /Ready in/.test(log), `next start to be ready (log: ${log})`, 30_000)
-  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
-}, { timeout: 360_000 })
+before(
+  async () => {
+    if (!process.env.NEXT_SKIP_BUILD) {
+      const build = spawnSync(process.execPath, [NEXT, 'build'], { cwd: APP, env: ENV, encoding: 'utf8', timeout: 300_000 })
+      assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`)
+    }
+    relay = await testRelay()
+    const port = await freePort()
+    base = `http://127.0.0.1:${port}`
+    server = spawn(process.execPath, [NEXT, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+      cwd: APP,
+      env: { ...ENV, RELAY_URL: relay.url },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let log = ''
+    server.stdout!.on('data', (d) => {
+      log += d
+    })
+    server.stderr!.on('data', (d) => {
+      log += d
+    })
+    await eventually(() => /Ready in/.test(log), `next start to be ready (log: ${log})`, 30_000)
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
+  },
+  { timeout: 360_000 }
+)
 
 after(async () => {
   await browser?.close()
@@ -79,7 +93,11 @@ test('the server-rendered HTML shows the counter, connecting, and no error', asy
     const html = await response.text()
     assert.match(html, /Count = (<!-- -->)?…/, `${path}: the count, not loaded yet`)
     assert.match(html, /data-status="connecting"/, `${path}: the status before connecting`)
-    assert.doesNotMatch(html, /__next_error__|Application error|ReferenceError|TypeError|WebSocket is not defined/, `${path}: an error in the HTML`)
+    assert.doesNotMatch(
+      html,
+      /__next_error__|Application error|ReferenceError|TypeError|WebSocket is not defined/,
+      `${path}: an error in the HTML`
+    )
   }
 })
 

@@ -23,17 +23,41 @@ import { createInterface } from 'node:readline'
 import { build } from 'esbuild'
 import { ROOT, tempDir, within } from './support/helpers.js'
 
-interface PackedFile { path: string; size: number; mode: number }
-interface PackResult { filename: string; size: number; unpackedSize: number; files: PackedFile[] }
+interface PackedFile {
+  path: string
+  size: number
+  mode: number
+}
+interface PackResult {
+  filename: string
+  size: number
+  unpackedSize: number
+  files: PackedFile[]
+}
 interface Manifest {
   exports: Record<string, { types: string; default: string }>
   bin?: Record<string, string>
   dependencies: Record<string, string>
 }
-interface Tree { version?: string; dependencies?: Record<string, Tree> }
+interface Tree {
+  version?: string
+  dependencies?: Record<string, Tree>
+}
 
 /** Packages a browser app must not get from `y-server-state`: the relay's and their native parts. */
-const SERVER_PACKAGES = ['pg', 'ioredis', 'level', 'classic-level', 'leveldown', 'abstract-level', 'y-leveldb', 'jose', 'ws', 'node-gyp-build', 'y-server-state-relay']
+const SERVER_PACKAGES = [
+  'pg',
+  'ioredis',
+  'level',
+  'classic-level',
+  'leveldown',
+  'abstract-level',
+  'y-leveldb',
+  'jose',
+  'ws',
+  'node-gyp-build',
+  'y-server-state-relay'
+]
 /** What some of each entry point exports (an entry point not listed, such as a new one, must export something). */
 const EXPORTS: Record<string, string[]> = {
   'y-server-state': ['connect', 'configure', 'serverState', 'serverStateLock', 'LockTimeoutError'],
@@ -47,12 +71,24 @@ const EXPORTS: Record<string, string[]> = {
 const USER_PACKAGES = ['react', 'react-dom', 'vue', 'ws', '@types/react', '@types/node', '@types/ws']
 
 const work = tempDir('yss-package')
-const client = { project: join(work.path, 'client-app'), packed: undefined as unknown as PackResult, manifest: undefined as unknown as Manifest }
-const relay = { project: join(work.path, 'relay-app'), packed: undefined as unknown as PackResult, manifest: undefined as unknown as Manifest }
+const client = {
+  project: join(work.path, 'client-app'),
+  packed: undefined as unknown as PackResult,
+  manifest: undefined as unknown as Manifest
+}
+const relay = {
+  project: join(work.path, 'relay-app'),
+  packed: undefined as unknown as PackResult,
+  manifest: undefined as unknown as Manifest
+}
 
 const run = (command: string, args: string[], cwd: string, timeout: number) => {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout })
-  assert.equal(result.status, 0, `${[command, ...args].join(' ')} failed (${result.error?.message ?? `status ${result.status}`}):\n${result.stdout}\n${result.stderr}`)
+  assert.equal(
+    result.status,
+    0,
+    `${[command, ...args].join(' ')} failed (${result.error?.message ?? `status ${result.status}`}):\n${result.stdout}\n${result.stderr}`
+  )
   return result.stdout
 }
 
@@ -68,10 +104,19 @@ const install = (project: string, tarball: string): Promise<void> => {
   const [command, args] = npmCommand(['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error', tarball])
   const child = spawn(command, args, { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  return within(new Promise<void>((resolve, reject) => child.once('exit', (code) =>
-    code === 0 ? resolve() : reject(new Error(`npm install ${tarball} exited with ${code}:\n${output}`)))), 180_000, `npm install ${tarball}`)
+  child.stdout.on('data', (chunk) => {
+    output += chunk
+  })
+  child.stderr.on('data', (chunk) => {
+    output += chunk
+  })
+  return within(
+    new Promise<void>((resolve, reject) =>
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm install ${tarball} exited with ${code}:\n${output}`))))
+    ),
+    180_000,
+    `npm install ${tarball}`
+  )
 }
 
 /** The tarball of the package in `dir`, packed into the work folder. */
@@ -103,9 +148,14 @@ const withInstallScripts = (project: string): string[] => {
       if (entry.startsWith('.')) continue
       const dirs = entry.startsWith('@') ? readdirSync(join(modules, entry)).map((e) => join(modules, entry, e)) : [join(modules, entry)]
       for (const dir of dirs) {
-        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; scripts?: Record<string, string>; gypfile?: boolean }
+        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          name: string
+          scripts?: Record<string, string>
+          gypfile?: boolean
+        }
         const scripts = Object.keys(manifest.scripts ?? {}).filter((s) => ['preinstall', 'install', 'postinstall'].includes(s))
-        if (scripts.length > 0 || manifest.gypfile === true || existsSync(join(dir, 'binding.gyp'))) found.push(`${manifest.name} (${scripts.join(', ') || 'binding.gyp'})`)
+        if (scripts.length > 0 || manifest.gypfile === true || existsSync(join(dir, 'binding.gyp')))
+          found.push(`${manifest.name} (${scripts.join(', ') || 'binding.gyp'})`)
         visit(join(dir, 'node_modules'))
       }
     }
@@ -123,23 +173,31 @@ const linkUserPackages = (project: string): void => {
   }
 }
 
-before(async () => {
-  // A clean copy of the working tree: no node_modules, no dist, nothing the .gitignore ignores.
-  const clone = join(work.path, 'clone')
-  const ignored = new Set(['dist', '.git', 'data', '.relay-data', join('test', '.tmp'), join('relay', 'dist')])
-  const anywhere = new Set(['node_modules', '.next'])
-  cpSync(ROOT, clone, {
-    recursive: true,
-    filter: (path) => !ignored.has(relative(ROOT, path)) && !anywhere.has(basename(path)) && !path.endsWith('.log')
-  })
-  symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(clone, 'node_modules'), 'dir')
-  client.packed = pack(clone)
-  relay.packed = pack(join(clone, 'relay'))
-  await Promise.all([install(client.project, join(work.path, client.packed.filename)), install(relay.project, join(work.path, relay.packed.filename))])
-  for (const p of [client, relay]) {
-    p.manifest = JSON.parse(readFileSync(join(p.project, 'node_modules', p === client ? 'y-server-state' : 'y-server-state-relay', 'package.json'), 'utf8')) as Manifest
-  }
-}, { timeout: 300_000 })
+before(
+  async () => {
+    // A clean copy of the working tree: no node_modules, no dist, nothing the .gitignore ignores.
+    const clone = join(work.path, 'clone')
+    const ignored = new Set(['dist', '.git', 'data', '.relay-data', join('test', '.tmp'), join('relay', 'dist')])
+    const anywhere = new Set(['node_modules', '.next'])
+    cpSync(ROOT, clone, {
+      recursive: true,
+      filter: (path) => !ignored.has(relative(ROOT, path)) && !anywhere.has(basename(path)) && !path.endsWith('.log')
+    })
+    symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(clone, 'node_modules'), 'dir')
+    client.packed = pack(clone)
+    relay.packed = pack(join(clone, 'relay'))
+    await Promise.all([
+      install(client.project, join(work.path, client.packed.filename)),
+      install(relay.project, join(work.path, relay.packed.filename))
+    ])
+    for (const p of [client, relay]) {
+      p.manifest = JSON.parse(
+        readFileSync(join(p.project, 'node_modules', p === client ? 'y-server-state' : 'y-server-state-relay', 'package.json'), 'utf8')
+      ) as Manifest
+    }
+  },
+  { timeout: 300_000 }
+)
 
 after(() => work.remove())
 
@@ -148,13 +206,33 @@ const paths = (p: PackResult) => p.files.map((f) => f.path).sort()
 /** What both tarballs must hold and not hold: dist, the README, the licence, package.json; no sources, maps, tests or demo bundles; declarations for every module. */
 const checkTarball = (p: PackResult, manifest: Manifest, pages: string[]) => {
   const files = paths(p)
-  assert.deepEqual(files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/.+)$/.test(f)), [], 'only dist, the README, the licence and package.json')
+  assert.deepEqual(
+    files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/.+)$/.test(f)),
+    [],
+    'only dist, the README, the licence and package.json'
+  )
   assert.ok(files.includes('LICENSE') && /^MIT License/.test(readFileSync(join(ROOT, 'LICENSE'), 'utf8')), 'the MIT licence')
   assert.ok(files.includes('README.md'), 'a README')
-  assert.deepEqual(files.filter((f) => /\.tsx?$/.test(f) && !f.endsWith('.d.ts')), [], 'no TypeScript sources')
-  assert.deepEqual(files.filter((f) => f.endsWith('.map')), [], 'no source maps')
-  assert.deepEqual(files.filter((f) => /^dist\/(test|bench|demo)\/|\/(demo|react)\.js$/.test(f)), [], 'no tests, bench or demo bundles')
-  assert.deepEqual(files.filter((f) => f.startsWith('dist/pages/')), pages.map((f) => `dist/pages/${f}`).sort(), 'its own pages only')
+  assert.deepEqual(
+    files.filter((f) => /\.tsx?$/.test(f) && !f.endsWith('.d.ts')),
+    [],
+    'no TypeScript sources'
+  )
+  assert.deepEqual(
+    files.filter((f) => f.endsWith('.map')),
+    [],
+    'no source maps'
+  )
+  assert.deepEqual(
+    files.filter((f) => /^dist\/(test|bench|demo)\/|\/(demo|react)\.js$/.test(f)),
+    [],
+    'no tests, bench or demo bundles'
+  )
+  assert.deepEqual(
+    files.filter((f) => f.startsWith('dist/pages/')),
+    pages.map((f) => `dist/pages/${f}`).sort(),
+    'its own pages only'
+  )
   for (const [entry, { types, default: js }] of Object.entries(manifest.exports)) {
     assert.ok(files.includes(types.replace('./', '')), `${entry}: its types ${types}`)
     assert.ok(files.includes(js.replace('./', '')), `${entry}: its module ${js}`)
@@ -167,7 +245,11 @@ const checkTarball = (p: PackResult, manifest: Manifest, pages: string[]) => {
 test('the client tarball: its dist (client, components, React, Vue), types, licence; no relay, demo or source maps', (t) => {
   checkTarball(client.packed, client.manifest, [])
   const files = paths(client.packed)
-  assert.deepEqual(files.filter((f) => /^dist\/relay\//.test(f)), [], 'no relay')
+  assert.deepEqual(
+    files.filter((f) => /^dist\/relay\//.test(f)),
+    [],
+    'no relay'
+  )
   assert.ok(!('bin' in client.manifest), 'no bin: the relay has its own package')
   for (const entry of ['.', './components', './react', './vue']) assert.ok(entry in client.manifest.exports, `exports ${entry}`)
   // A budget, not a measure: about 0.3 MB of JavaScript and declarations. Grow it only for a feature.
@@ -178,16 +260,26 @@ test('the client tarball: its dist (client, components, React, Vue), types, lice
 test('the relay tarball: its dist (relay, protocol, the inspector page), types, licence, its bin; no demo or source maps', (t) => {
   checkTarball(relay.packed, relay.manifest, ['demo.css', 'index.html', 'inspect.css', 'inspect.html', 'inspect.js'])
   const files = paths(relay.packed)
-  assert.deepEqual(files.filter((f) => /^dist\/(client|components|react|vue)\//.test(f)), [], 'no client')
+  assert.deepEqual(
+    files.filter((f) => /^dist\/(client|components|react|vue)\//.test(f)),
+    [],
+    'no client'
+  )
   assert.deepEqual(relay.manifest.bin, { 'y-server-state-relay': './dist/relay/cli.js' })
   assert.ok(relay.packed.unpackedSize < 1_000_000, `unpacked size ${relay.packed.unpackedSize} bytes`)
-  t.diagnostic(`y-server-state-relay tarball: ${relay.packed.size} bytes packed, ${relay.packed.unpackedSize} unpacked, ${files.length} files`)
+  t.diagnostic(
+    `y-server-state-relay tarball: ${relay.packed.size} bytes packed, ${relay.packed.unpackedSize} unpacked, ${files.length} files`
+  )
 })
 
 test('installing y-server-state brings no server package and no install script', (t) => {
   const installed = installedPackages(client.project)
   const names = installed.map((p) => p.slice(0, p.lastIndexOf('@')))
-  assert.deepEqual(names.filter((n) => SERVER_PACKAGES.includes(n) || n.startsWith('pg-') || n.startsWith('@ioredis/')), [], 'no server package')
+  assert.deepEqual(
+    names.filter((n) => SERVER_PACKAGES.includes(n) || n.startsWith('pg-') || n.startsWith('@ioredis/')),
+    [],
+    'no server package'
+  )
   assert.deepEqual(withInstallScripts(client.project), [], 'no install script, no native build')
   // What the client is made of: Yjs and its protocols, Lit; nothing else a browser must download.
   for (const name of ['yjs', 'y-protocols', 'y-websocket', 'lib0', 'lit', '@lit/context']) assert.ok(names.includes(name), name)
@@ -197,21 +289,49 @@ test('installing y-server-state brings no server package and no install script',
   t.diagnostic(`y-server-state-relay's install scripts: ${withInstallScripts(relay.project).join(', ') || 'none'}`)
 })
 
-test("a browser bundle of the installed client (esbuild, as Vite builds for production) holds no Node module and no server package", async (t) => {
-  writeFileSync(join(client.project, 'page.ts'), `
+test('a browser bundle of the installed client (esbuild, as Vite builds for production) holds no Node module and no server package', async (t) => {
+  writeFileSync(
+    join(client.project, 'page.ts'),
+    `
     import { connect } from 'y-server-state'
     import 'y-server-state/components'
     const server = connect({ room: 'default' })
     server.set('opened', Date.now())
-  `)
+  `
+  )
   const result = await build({
-    absWorkingDir: client.project, entryPoints: ['page.ts'], bundle: true, platform: 'browser', format: 'esm',
-    target: 'es2022', minify: true, write: false, metafile: true, logLevel: 'silent', conditions: ['production']
+    absWorkingDir: client.project,
+    entryPoints: ['page.ts'],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    conditions: ['production']
   })
-  const packages = [...new Set(Object.keys(result.metafile.inputs).map((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1]).filter((p) => p !== undefined))].sort()
-  assert.deepEqual(packages.filter((p) => SERVER_PACKAGES.includes(p)), [], 'no server package in the bundle')
-  assert.deepEqual(Object.keys(result.metafile.inputs).filter((input) => input.startsWith('node:')), [], 'no Node module')
-  t.diagnostic(`browser bundle (client and Lit elements, minified): ${result.outputFiles[0]!.contents.byteLength} bytes from ${packages.join(' ')}`)
+  const packages = [
+    ...new Set(
+      Object.keys(result.metafile.inputs)
+        .map((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1])
+        .filter((p) => p !== undefined)
+    )
+  ].sort()
+  assert.deepEqual(
+    packages.filter((p) => SERVER_PACKAGES.includes(p)),
+    [],
+    'no server package in the bundle'
+  )
+  assert.deepEqual(
+    Object.keys(result.metafile.inputs).filter((input) => input.startsWith('node:')),
+    [],
+    'no Node module'
+  )
+  t.diagnostic(
+    `browser bundle (client and Lit elements, minified): ${result.outputFiles[0]!.contents.byteLength} bytes from ${packages.join(' ')}`
+  )
 })
 
 /**
@@ -221,22 +341,36 @@ test("a browser bundle of the installed client (esbuild, as Vite builds for prod
  * exit status once every process of it has closed its output.
  */
 const startInstalledRelay = async (how: 'npx' | 'bin', args: string[]) => {
-  const [command, commandArgs] = how === 'npx'
-    ? npmCommand(['exec', '--offline', '--', 'y-server-state-relay', ...args])
-    : [join(relay.project, 'node_modules/.bin/y-server-state-relay'), args]
-  const child: ChildProcess = spawn(command, commandArgs, { cwd: relay.project, stdio: ['ignore', 'pipe', 'pipe'], detached: how === 'npx' })
+  const [command, commandArgs] =
+    how === 'npx'
+      ? npmCommand(['exec', '--offline', '--', 'y-server-state-relay', ...args])
+      : [join(relay.project, 'node_modules/.bin/y-server-state-relay'), args]
+  const child: ChildProcess = spawn(command, commandArgs, {
+    cwd: relay.project,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: how === 'npx'
+  })
   let stderr = ''
-  child.stderr!.on('data', (chunk) => { stderr += chunk })
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk
+  })
   const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
-  const kill = (signal: NodeJS.Signals) => how === 'npx' ? process.kill(-child.pid!, signal) : child.kill(signal)
+  const kill = (signal: NodeJS.Signals) => (how === 'npx' ? process.kill(-child.pid!, signal) : child.kill(signal))
   const lines = createInterface({ input: child.stdout! })
-  const [url, httpUrl] = await within(new Promise<[string, string]>((resolve, reject) => {
-    lines.on('line', (line) => {
-      const match = /listening on (ws:\/\/\S+) \(demo page: (http:\/\/\S+)\)/.exec(line)
-      if (match) resolve([match[1]!, match[2]!])
-    })
-    closed.then((code) => reject(new Error(`the relay exited with ${code}: ${stderr}`)))
-  }), 20_000, "the relay's listening line").catch((err) => { kill('SIGKILL'); throw err })
+  const [url, httpUrl] = await within(
+    new Promise<[string, string]>((resolve, reject) => {
+      lines.on('line', (line) => {
+        const match = /listening on (ws:\/\/\S+) \(demo page: (http:\/\/\S+)\)/.exec(line)
+        if (match) resolve([match[1]!, match[2]!])
+      })
+      closed.then((code) => reject(new Error(`the relay exited with ${code}: ${stderr}`)))
+    }),
+    20_000,
+    "the relay's listening line"
+  ).catch((err) => {
+    kill('SIGKILL')
+    throw err
+  })
   return {
     url,
     httpUrl,
@@ -271,7 +405,9 @@ test('npx y-server-state-relay runs the installed relay: its landing page, the i
 test("Node imports every entry point from the installed packages, and the client syncs through the installed relay's bin, which exits 0 on SIGTERM", async () => {
   linkUserPackages(client.project)
   const entries = [...Object.keys(client.manifest.exports).map((e) => e.replace(/^\./, 'y-server-state'))]
-  writeFileSync(join(client.project, 'smoke.mjs'), `
+  writeFileSync(
+    join(client.project, 'smoke.mjs'),
+    `
     import WebSocket from 'ws'
     const entries = {}
     for (const name of ${JSON.stringify(entries)}) {
@@ -289,11 +425,15 @@ test("Node imports every entry point from the installed packages, and the client
     const synced = b.get('count')
     a.close(); b.close()
     console.log(JSON.stringify({ entries, synced, counterDefined: customElements.get('server-counter') === ServerCounter }))
-  `)
-  writeFileSync(join(relay.project, 'smoke.mjs'), `
+  `
+  )
+  writeFileSync(
+    join(relay.project, 'smoke.mjs'),
+    `
     const relay = await import('y-server-state-relay')
     console.log(JSON.stringify({ 'y-server-state-relay': { resolved: import.meta.resolve('y-server-state-relay'), exports: Object.keys(relay) } }))
-  `)
+  `
+  )
   const server = await startInstalledRelay('bin', ['--port', '0', '--memory'])
   let result: { entries: Record<string, { resolved: string; exports: string[] }>; synced: unknown; counterDefined: boolean }
   try {
@@ -304,8 +444,13 @@ test("Node imports every entry point from the installed packages, and the client
   const relayEntries = JSON.parse(run(process.execPath, ['smoke.mjs'], relay.project, 20_000)) as typeof result.entries
   const check = (entries: typeof result.entries, project: string) => {
     for (const [name, entry] of Object.entries(entries)) {
-      const folder = realpathSync(join(project, 'node_modules', name.startsWith('y-server-state-relay') ? 'y-server-state-relay' : 'y-server-state'))
-      assert.ok(new URL(entry.resolved).pathname.startsWith(folder + sep), `${name} resolves inside the installed package: ${entry.resolved}`)
+      const folder = realpathSync(
+        join(project, 'node_modules', name.startsWith('y-server-state-relay') ? 'y-server-state-relay' : 'y-server-state')
+      )
+      assert.ok(
+        new URL(entry.resolved).pathname.startsWith(folder + sep),
+        `${name} resolves inside the installed package: ${entry.resolved}`
+      )
       assert.ok(entry.exports.length > 0, `${name} exports something`)
       for (const e of EXPORTS[name] ?? []) assert.ok(entry.exports.includes(e), `${name} exports ${e}`)
     }
@@ -320,16 +465,29 @@ test("Node imports every entry point from the installed packages, and the client
 test('tsc type-checks user files importing every entry point against the installed declarations', () => {
   linkUserPackages(relay.project)
   // What TypeScript 5.9's \`tsc --init\` writes, with the declarations of libraries checked too.
-  const tsconfig = (file: string) => JSON.stringify({
-    compilerOptions: {
-      module: 'nodenext', target: 'esnext', lib: ['esnext', 'dom', 'dom.iterable'], types: ['node'], noEmit: true,
-      strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, jsx: 'react-jsx',
-      verbatimModuleSyntax: true, isolatedModules: true, noUncheckedSideEffectImports: true, moduleDetection: 'force',
-      skipLibCheck: false
-    },
-    files: [file]
-  })
-  writeFileSync(join(client.project, 'user.ts'), `
+  const tsconfig = (file: string) =>
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        target: 'esnext',
+        lib: ['esnext', 'dom', 'dom.iterable'],
+        types: ['node'],
+        noEmit: true,
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        jsx: 'react-jsx',
+        verbatimModuleSyntax: true,
+        isolatedModules: true,
+        noUncheckedSideEffectImports: true,
+        moduleDetection: 'force',
+        skipLibCheck: false
+      },
+      files: [file]
+    })
+  writeFileSync(
+    join(client.project, 'user.ts'),
+    `
     import { connect, LockTimeoutError, type ServerState } from 'y-server-state'
     import { ServerStateElement } from 'y-server-state/components'
     import { ServerStateProvider, useServerState } from 'y-server-state/react'
@@ -347,21 +505,31 @@ test('tsc type-checks user files importing every entry point against the install
     const Counter = () => String(useServerState<number>('count') ?? 0)
     const page = createElement(ServerStateProvider, { room: 'default' }, createElement(Counter))
     export { count, done, Visits, page, LockTimeoutError }
-  `)
-  writeFileSync(join(relay.project, 'user.ts'), `
+  `
+  )
+  writeFileSync(
+    join(relay.project, 'user.ts'),
+    `
     import { startRelay, signToken, type Relay } from 'y-server-state-relay'
     const relay: Promise<Relay> = startRelay({ port: 0, memory: true })
     // @ts-expect-error: a port is a number
     void startRelay({ port: '1234' })
     const token: Promise<string> = signToken({ secret: 'x'.repeat(32), rooms: ['team/*'] })
     export { relay, token }
-  `)
+  `
+  )
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc')
-  for (const [project, entries, folder] of [[client.project, ['client', 'components', 'react'], 'y-server-state'], [relay.project, ['relay'], 'y-server-state-relay']] as const) {
+  for (const [project, entries, folder] of [
+    [client.project, ['client', 'components', 'react'], 'y-server-state'],
+    [relay.project, ['relay'], 'y-server-state-relay']
+  ] as const) {
     writeFileSync(join(project, 'tsconfig.json'), tsconfig('user.ts'))
     const listed = run(process.execPath, [tsc, '-p', '.', '--pretty', 'false', '--listFiles'], project, 240_000)
     for (const entry of entries) {
-      assert.ok(listed.includes(`node_modules/${folder}/dist/${entry}/index.d.ts`), `${entry}'s declarations come from the installed package`)
+      assert.ok(
+        listed.includes(`node_modules/${folder}/dist/${entry}/index.d.ts`),
+        `${entry}'s declarations come from the installed package`
+      )
     }
   }
 })

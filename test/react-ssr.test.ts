@@ -43,7 +43,10 @@ console.log(JSON.stringify({ out }))
 
 test('the provider and every hook render on the server without a socket, and the process exits by itself', () => {
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
-    cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' }
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, NODE_OPTIONS: '' }
   })
   assert.equal(child.signal, null, `the process was killed after 30 s: something kept it alive\n${child.stderr}`)
   assert.equal(child.status, 0, child.stderr)

@@ -26,9 +26,13 @@ export const Typed = () => {
   // @ts-expect-error: a key that is not in the shape
   server?.set('cuont', 1)
   const lock = useLock()
-  void lock('count', (s) => { s.count = (s.count ?? 0) + 1 })
-  // @ts-expect-error: a value of the wrong type, inside a lock
-  void lock('count', (s) => { s.count = 'one' })
+  void lock('count', (s) => {
+    s.count = (s.count ?? 0) + 1
+  })
+  void lock('count', (s) => {
+    // @ts-expect-error: a value of the wrong type, inside a lock
+    s.count = 'one'
+  })
   // @ts-expect-error: a key that is not in the shape
   void lock(['count', 'cuont'], () => {})
   const update = useUpdatePresence()
@@ -43,8 +47,12 @@ export const Typed = () => {
 
 export const App = () => (
   <>
-    <ServerStateProvider room="default" initialState={{ count: 0 }}><Typed /></ServerStateProvider>
+    <ServerStateProvider room="default" initialState={{ count: 0 }}>
+      <Typed />
+    </ServerStateProvider>
     {/* @ts-expect-error: an initial state of the wrong type */}
-    <ServerStateProvider room="default" initialState={{ count: 'zero' }}><Typed /></ServerStateProvider>
+    <ServerStateProvider room="default" initialState={{ count: 'zero' }}>
+      <Typed />
+    </ServerStateProvider>
   </>
 )

@@ -24,7 +24,12 @@ const SECRET = 'a test secret of at least 32 bytes!!'
 /** The close code of a socket to `room` with these headers, or 'open' once it joined. */
 const outcome = async (url: string, room: string, headers: Record<string, string>): Promise<number | 'open'> => {
   const raw = rawSocket(url, room, { headers })
-  const joined = raw.frame(() => true, 5_000).then(() => 'open' as const, () => null)
+  const joined = raw
+    .frame(() => true, 5_000)
+    .then(
+      () => 'open' as const,
+      () => null
+    )
   const result = await Promise.race([joined, raw.closed.then((c) => c.code)])
   raw.ws.close()
   return result ?? (await within(raw.closed, 5_000, 'the close')).code
@@ -33,7 +38,10 @@ const outcome = async (url: string, room: string, headers: Record<string, string
 /** The status of a GET of `path` with `Host: host`. */
 const statusWithHost = (httpUrl: string, path: string, host: string): Promise<number> =>
   new Promise((resolve, reject) => {
-    const req = request(new URL(path, httpUrl), { headers: { host } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    const req = request(new URL(path, httpUrl), { headers: { host } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
     req.on('error', reject)
     req.end()
   })
@@ -59,7 +67,7 @@ test('a loopback relay with no access control answers loopback origins and names
   }
 })
 
-test('a refused socket\'s frames are not read during the refusal hold', async () => {
+test("a refused socket's frames are not read during the refusal hold", async () => {
   const relay = await testRelay({ authSecret: SECRET, refusalDelayMs: 2_000 })
   try {
     const raw = rawSocket(relay.url, 'team/a')
@@ -68,7 +76,10 @@ test('a refused socket\'s frames are not read during the refusal hold', async ()
     // written only if the relay reads.
     const frame = new Uint8Array(60 * 1024 * 1024)
     let written = 0
-    for (let i = 0; i < 4; i++) raw.ws.send(frame, (err) => { if (!err) written++ })
+    for (let i = 0; i < 4; i++)
+      raw.ws.send(frame, (err) => {
+        if (!err) written++
+      })
     const { code } = await within(raw.closed, 10_000, 'the refusal')
     assert.equal(code, 4401)
     assert.ok(written < 4, 'the relay read every frame')
@@ -98,8 +109,10 @@ test('a token whose exp is further away than maxTokenTtl is refused with 4401', 
   const relay = await testRelay({ authSecret: SECRET, refusalDelayMs: 10 })
   const lenient = await testRelay({ authSecret: SECRET, refusalDelayMs: 10, maxTokenTtl: 20 * 365 * 86_400 })
   try {
-    const tenYears = await new SignJWT({ rooms: ['*'] }).setProtectedHeader({ alg: 'HS256' })
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 10 * 365 * 86_400).sign(new TextEncoder().encode(SECRET))
+    const tenYears = await new SignJWT({ rooms: ['*'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 10 * 365 * 86_400)
+      .sign(new TextEncoder().encode(SECRET))
     assert.equal(await outcome(relay.url, `r?token=${tenYears}`, {}), 4401)
     assert.equal(await outcome(relay.url, `r?token=${await signToken({ secret: SECRET, rooms: ['*'], ttl: '1h' })}`, {}), 'open')
     assert.equal(await outcome(lenient.url, `r?token=${tenYears}`, {}), 'open')
@@ -128,7 +141,10 @@ test('past maxIdleRooms rooms left by everyone, the longest idle is unloaded at 
 
 test('--max-token-ttl, --source-maps and --cap-loopback parse into their options', () => {
   assert.deepEqual(
-    (({ maxTokenTtl, sourceMaps, capLoopback }) => ({ maxTokenTtl, sourceMaps, capLoopback }))(parseCli(['--max-token-ttl', '7d', '--source-maps', '--cap-loopback', '--memory'], {}) as never),
-    { maxTokenTtl: 7 * 86_400, sourceMaps: true, capLoopback: true })
+    (({ maxTokenTtl, sourceMaps, capLoopback }) => ({ maxTokenTtl, sourceMaps, capLoopback }))(
+      parseCli(['--max-token-ttl', '7d', '--source-maps', '--cap-loopback', '--memory'], {}) as never
+    ),
+    { maxTokenTtl: 7 * 86_400, sourceMaps: true, capLoopback: true }
+  )
   assert.throws(() => parseCli(['--max-token-ttl', 'forever'], {}), UsageError)
 })

@@ -24,17 +24,35 @@ const y14Client = (url: string, room: string) => {
   const doc = new Y14.Doc()
   const provider = new ProviderV4(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
   const synced = provider.synced ? Promise.resolve() : nextEvent<void>(provider, 'sync', 10_000)
-  return { doc, provider, state: doc.get('state'), synced, destroy: () => { provider.destroy(); doc.destroy() } }
+  return {
+    doc,
+    provider,
+    state: doc.get('state'),
+    synced,
+    destroy: () => {
+      provider.destroy()
+      doc.destroy()
+    }
+  }
 }
 
 /** Resolves once the yjs 14 type holds `key` = `value`. */
 const untilAttr = (state: Y14.Type, key: string, value: unknown, timeout = 5_000): Promise<void> => {
   const ok = () => JSON.stringify(state.getAttr(key)) === JSON.stringify(value)
   if (ok()) return Promise.resolve()
-  return within(new Promise<void>((resolve) => {
-    const fn = () => { if (ok()) { state.unobserve(fn); resolve() } }
-    state.observe(fn)
-  }), timeout, `yjs 14's attribute "${key}"`)
+  return within(
+    new Promise<void>((resolve) => {
+      const fn = () => {
+        if (ok()) {
+          state.unobserve(fn)
+          resolve()
+        }
+      }
+      state.observe(fn)
+    }),
+    timeout,
+    `yjs 14's attribute "${key}"`
+  )
 }
 
 test('@y/websocket 4 on yjs 14 shares a room with a stock yjs 13 client and ours: keys go both ways', async () => {
@@ -46,10 +64,14 @@ test('@y/websocket 4 on yjs 14 shares a room with a stock yjs 13 client and ours
   try {
     await within(Promise.all([y14.synced, y13.synced, ours.ready]), 10_000, 'every client to sync')
     y14.state.setAttr('from-y14', { major: 14, list: [1, 2] })
-    await within(Promise.all([
-      untilKey(y13.state, 'from-y14', { major: 14, list: [1, 2] }),
-      untilKey(ours.doc.getMap('state'), 'from-y14', { major: 14, list: [1, 2] })
-    ]), 10_000, "yjs 14's key at the yjs 13 clients")
+    await within(
+      Promise.all([
+        untilKey(y13.state, 'from-y14', { major: 14, list: [1, 2] }),
+        untilKey(ours.doc.getMap('state'), 'from-y14', { major: 14, list: [1, 2] })
+      ]),
+      10_000,
+      "yjs 14's key at the yjs 13 clients"
+    )
     assert.deepEqual(ours.get('from-y14'), { major: 14, list: [1, 2] })
 
     y13.state.set('from-y13', 'thirteen')
@@ -65,7 +87,7 @@ test('@y/websocket 4 on yjs 14 shares a room with a stock yjs 13 client and ours
   }
 })
 
-test('a yjs 14 client joining later receives the yjs 13 clients\' state from the relay\'s store', async () => {
+test("a yjs 14 client joining later receives the yjs 13 clients' state from the relay's store", async () => {
   const relay = await testRelay()
   const room = 'late-y14'
   const y13 = stockClient(relay.url, room)

@@ -17,7 +17,8 @@ test('what a client saw echoed survives SIGKILL of the relay', async () => {
     for (let i = 0; i < 200; i++) writer.state.set(`k${i}`, { i, text: 'x'.repeat(i % 17) })
     // The watcher sees a broadcast only after the relay stored it.
     await untilKey(watcher.state, 'k199')
-    writer.destroy(); watcher.destroy()
+    writer.destroy()
+    watcher.destroy()
     assert.equal(await relay.kill('SIGKILL'), null)
     relay = await spawnRelay(['--port', '0', '--data', dir.path, '--log-level', 'warn'])
     const reader = stockClient(relay.url, 'durable')
@@ -70,7 +71,8 @@ test('an idle room is unloaded after the grace period and reloaded on demand', a
     const b = stockClient(relay.url, 'idle')
     await untilKey(b.state, 'n', 1)
     assert.deepEqual(relay.loadedRooms(), ['idle'])
-    a.destroy(); b.destroy()
+    a.destroy()
+    b.destroy()
     await eventually(() => relay.loadedRooms().length === 0, 'the room to unload')
     assert.equal(relay.metrics.get('rooms_unloaded_total'), 1)
     const c = stockClient(relay.url, 'idle')
@@ -100,7 +102,8 @@ test('a room is compacted, so its store does not grow with every update', async 
     const doc = new Y.Doc()
     for (const u of stored) Y.applyUpdate(doc, u)
     assert.equal(doc.getMap('state').get('counter'), 99)
-    a.destroy(); b.destroy()
+    a.destroy()
+    b.destroy()
   } finally {
     await relay.close()
   }
@@ -110,9 +113,17 @@ test('a room that fails to load is never served, and never overwritten', async (
   const logger = memoryLogger()
   const writes: string[] = []
   const failing: RoomStore = {
-    load: async (room) => { if (room === 'broken') throw new Error('disk says no'); return { updates: [], position: 0 } },
-    append: async (room) => { writes.push(room); return 1 },
-    compact: async (room) => { writes.push(room) },
+    load: async (room) => {
+      if (room === 'broken') throw new Error('disk says no')
+      return { updates: [], position: 0 }
+    },
+    append: async (room) => {
+      writes.push(room)
+      return 1
+    },
+    compact: async (room) => {
+      writes.push(room)
+    },
     close: async () => {}
   }
   const relay = await testRelay({ store: failing, logger })
@@ -153,7 +164,10 @@ test('a failed store write drops the room instead of echoing what was not stored
   const inner = new MemoryStore()
   const store: RoomStore = {
     load: (r) => inner.load(r),
-    append: async (r, u) => { if (fail) throw new Error('disk full'); return inner.append(r, u) },
+    append: async (r, u) => {
+      if (fail) throw new Error('disk full')
+      return inner.append(r, u)
+    },
     compact: (r, s, p) => inner.compact(r, s, p),
     close: () => inner.close()
   }
@@ -178,7 +192,10 @@ test('a failed store write drops the room instead of echoing what was not stored
 const encodeLen = (u: Uint8Array): number[] => {
   const out: number[] = []
   let n = u.length
-  while (n > 127) { out.push((n & 127) | 128); n >>>= 7 }
+  while (n > 127) {
+    out.push((n & 127) | 128)
+    n >>>= 7
+  }
   out.push(n)
   return [...out, ...u]
 }

@@ -17,8 +17,16 @@ test('GET /healthz answers 200 and /metrics gives Prometheus text', async () => 
     const res = await fetch(`${relay.httpUrl}metrics`)
     assert.match(res.headers.get('content-type')!, /^text\/plain/)
     const text = await res.text()
-    for (const name of ['connections', 'rooms_loaded', 'messages_in_total', 'messages_out_total', 'bytes_in_total',
-      'bytes_out_total', 'store_writes_total', 'errors_total']) {
+    for (const name of [
+      'connections',
+      'rooms_loaded',
+      'messages_in_total',
+      'messages_out_total',
+      'bytes_in_total',
+      'bytes_out_total',
+      'store_writes_total',
+      'errors_total'
+    ]) {
       assert.match(text, new RegExp(`^# TYPE yss_${name} (counter|gauge)$`, 'm'), name)
     }
     assert.match(text, /^yss_connections 1$/m)
@@ -47,7 +55,10 @@ test('other paths serve the demo page, and never a file outside it', async () =>
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'relay/cli.ts'), ...args], {
-    cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 20_000
   })
 
 test('--help explains every flag and exits 0', () => {
@@ -77,8 +88,16 @@ test('a bad flag or value exits 2 with a clear message', () => {
 
 test('flags and environment map onto the options', () => {
   assert.deepEqual(parseCli(['--memory'], { PORT: '99', HOST: '::1' }), {
-    host: '::1', port: 99, memory: true,
-    maxMessageBytes: undefined, idleUnloadMs: undefined, leaseMs: undefined, waiterHoldMs: undefined, pingMs: undefined, compactEvery: undefined, logLevel: undefined
+    host: '::1',
+    port: 99,
+    memory: true,
+    maxMessageBytes: undefined,
+    idleUnloadMs: undefined,
+    leaseMs: undefined,
+    waiterHoldMs: undefined,
+    pingMs: undefined,
+    compactEvery: undefined,
+    logLevel: undefined
   })
   const o = parseCli(['--port', '5', '--data', '/tmp/d'], { PORT: '99', DATA_DIR: '/elsewhere' })
   assert.ok(o !== 'help')

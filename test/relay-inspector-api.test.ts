@@ -101,7 +101,10 @@ test('a room: its connections (id, user, access, since) and, for each key, who h
   await granted(a, 1)
   acquire(b, 7, ['x', 'y']) // takes x, then waits for y
   acquire(c, 2, ['y'])
-  await eventually(async () => (await roomOf(relay, room)).locks.find((l) => l.key === 'y')?.waiting.length === 2, 'two requests to wait for y')
+  await eventually(
+    async () => (await roomOf(relay, room)).locks.find((l) => l.key === 'y')?.waiting.length === 2,
+    'two requests to wait for y'
+  )
 
   const details = await roomOf(relay, room)
   assert.equal(details.name, room)
@@ -116,7 +119,10 @@ test('a room: its connections (id, user, access, since) and, for each key, who h
   }
   const [idA, idB, idC] = [...ids].sort((p, q) => p - q) as [number, number, number]
   const [x, y] = details.locks
-  assert.deepEqual(details.locks.map((l) => l.key), ['x', 'y'])
+  assert.deepEqual(
+    details.locks.map((l) => l.key),
+    ['x', 'y']
+  )
   assert.equal(x!.holder?.connection, idB)
   assert.equal(x!.holder?.request, 7)
   assert.deepEqual(x!.holder?.keys, ['x', 'y'])
@@ -124,7 +130,14 @@ test('a room: its connections (id, user, access, since) and, for each key, who h
   assert.deepEqual(x!.waiting, [])
   assert.equal(y!.holder?.connection, idA)
   assert.ok(y!.holder!.grantedAt! >= y!.holder!.requestedAt && y!.holder!.grantedAt! <= details.at)
-  assert.deepEqual(y!.waiting.map((w) => [w.connection, w.request, w.grantedAt]), [[idB, 7, null], [idC, 2, null]], 'first come, first in line')
+  assert.deepEqual(
+    y!.waiting.map((w) => [w.connection, w.request, w.grantedAt]),
+    [
+      [idB, 7, null],
+      [idC, 2, null]
+    ],
+    'first come, first in line'
+  )
 
   // The holder goes: the next in line takes y, and so holds both its keys.
   a.ws.close()
@@ -132,7 +145,10 @@ test('a room: its connections (id, user, access, since) and, for each key, who h
   const later = await roomOf(relay, room)
   assert.equal(later.connections.length, 2)
   assert.notEqual(later.locks[0]!.holder!.grantedAt, null)
-  assert.deepEqual(later.locks[1]!.waiting.map((w) => w.connection), [idC])
+  assert.deepEqual(
+    later.locks[1]!.waiting.map((w) => w.connection),
+    [idC]
+  )
 })
 
 test('a room not in memory has no connections and no locks; bad paths and methods are refused', async () => {
@@ -160,8 +176,10 @@ test('with tokens: none or a bad one is 401, one without "inspect" or for other 
   const viewer = await signToken({ secret: SECRET, rooms: ['team/*'], access: 'read', sub: 'vic' })
   const teamInspector = await signToken({ secret: SECRET, rooms: ['team/*'], access: 'read', sub: 'ops', inspect: true })
   const allInspector = await signToken({ secret: SECRET, rooms: ['*'], access: 'read', sub: 'root', inspect: true })
-  const expired = await new SignJWT({ rooms: ['*'], inspect: true }).setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime(Math.floor(Date.now() / 1000) - 5).sign(new TextEncoder().encode(SECRET))
+  const expired = await new SignJWT({ rooms: ['*'], inspect: true })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
+    .sign(new TextEncoder().encode(SECRET))
   await open(relay, room, ann)
   await open(relay, room, viewer)
 
@@ -182,9 +200,15 @@ test('with tokens: none or a bad one is 401, one without "inspect" or for other 
   assert.equal((await get(relay, `${roomApiPath('lobby')}?token=${teamInspector}`)).status, 403, 'a room the token does not cover')
 
   const details = await roomOf(relay, room, { headers: { authorization: `Bearer ${teamInspector}` } })
-  assert.deepEqual(details.connections.map((c) => [c.user, c.access]).sort(), [['ann', 'write'], ['vic', 'read']])
+  assert.deepEqual(details.connections.map((c) => [c.user, c.access]).sort(), [
+    ['ann', 'write'],
+    ['vic', 'read']
+  ])
   const overview = await json<InspectorOverview>(relay, `${ROOMS_API}?token=${allInspector}`)
-  assert.deepEqual(overview.rooms.map((r) => [r.name, r.connections]), [[room, 2]])
+  assert.deepEqual(
+    overview.rooms.map((r) => [r.name, r.connections]),
+    [[room, 2]]
+  )
   assert.equal(overview.metrics['refused_total{code="4401"}'], 0, 'API refusals are not connection refusals')
 })
 
@@ -193,11 +217,20 @@ test('a token in an Authorization: Bearer header is accepted at the WebSocket up
   const token = await signToken({ secret: SECRET, rooms: ['team/*'], sub: 'ann' })
   const bearer = rawSocket(relay.url, 'team/x', { headers: { authorization: `Bearer ${token}` } })
   const none = rawSocket(relay.url, 'team/x')
-  closers.push(() => bearer.ws.close(), () => none.ws.close())
+  closers.push(
+    () => bearer.ws.close(),
+    () => none.ws.close()
+  )
   await bearer.frame((f) => f[0] === 0, 5_000) // the relay's sync step 1: admitted
   assert.equal((await none.closed).code, 4401)
-  assert.deepEqual((await roomOf(relay, 'team/x', { headers: { authorization: `Bearer ${await signToken({ secret: SECRET, rooms: ['*'], inspect: true })}` } }))
-    .connections.map((c) => c.user), ['ann'])
+  assert.deepEqual(
+    (
+      await roomOf(relay, 'team/x', {
+        headers: { authorization: `Bearer ${await signToken({ secret: SECRET, rooms: ['*'], inspect: true })}` }
+      })
+    ).connections.map((c) => c.user),
+    ['ann']
+  )
 })
 
 test('with a hook: it is asked with the request and the room ("*" for the overview), and its `inspect` grant decides', async () => {

@@ -12,7 +12,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { eventually, rawSocket, updateFrame, within, type RawSocket } from './support/helpers.js'
-import { MiB, awarenessFrame, underAttack, nonReader, resume, queryAwareness, roundTrip, syncStep1, type ChildRelay } from './support/limits-helpers.js'
+import {
+  MiB,
+  awarenessFrame,
+  underAttack,
+  nonReader,
+  resume,
+  queryAwareness,
+  roundTrip,
+  syncStep1,
+  type ChildRelay
+} from './support/limits-helpers.js'
 
 /** Sends `frame` up to `times` times, each after a flush round trip through `pacer` in the same room, until the relay closes it. */
 const repeatUntilClosed = async (relay: ChildRelay, attacker: RawSocket, pacer: RawSocket, frame: () => Uint8Array, times: number) => {
@@ -26,8 +36,11 @@ const repeatUntilClosed = async (relay: ChildRelay, attacker: RawSocket, pacer: 
 
 const closedForNotReading = async (relay: ChildRelay, attacker: RawSocket) => {
   await eventually(async () => (await relay.limitHits('queued_bytes')) >= 1, 'the relay to close the non-reading socket', 10_000)
-  await eventually(() => relay.output.some((l) => l.includes('over a limit') && l.includes('limit=maxQueuedBytes') && l.includes('code=1008')),
-    'the log line of the close', 5_000)
+  await eventually(
+    () => relay.output.some((l) => l.includes('over a limit') && l.includes('limit=maxQueuedBytes') && l.includes('code=1008')),
+    'the log line of the close',
+    5_000
+  )
   // Once it reads again it finds the close (1008, or 1006 if the relay dropped the TCP connection first).
   resume(attacker)
   const { code } = await within(attacker.closed, 10_000, 'the non-reading socket to close')
@@ -51,59 +64,71 @@ const bigUpdate = (bytes: number, key = 'big'): Uint8Array => {
   return Y.encodeStateAsUpdate(doc)
 }
 
-test('a non-reading socket that asks for the whole room again and again is closed with 1008, the relay stays small', { timeout: 120_000 }, (t) => underAttack({ maxQueuedBytes: 4 * MiB }, async (relay, pair) => {
-  const seed = await writer(relay.url, 'amp-sync', bigUpdate(4 * MiB))
-  relay.resetPeak()
-  const attacker = await nonReader(relay.url, 'amp-sync')
-  const sent = await repeatUntilClosed(relay, attacker, seed, syncStep1, 40)
-  await pair.check('during')
-  const growth = relay.growthMb()
-  t.diagnostic(`relay grew by ${growth.toFixed(0)} MB answering ${sent} sync step 1 of a 4 MB room`)
-  await closedForNotReading(relay, attacker)
-  assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB answering ${sent} sync step 1 of a 4 MB room`)
-  seed.ws.close()
-}))
+test(
+  'a non-reading socket that asks for the whole room again and again is closed with 1008, the relay stays small',
+  { timeout: 120_000 },
+  (t) =>
+    underAttack({ maxQueuedBytes: 4 * MiB }, async (relay, pair) => {
+      const seed = await writer(relay.url, 'amp-sync', bigUpdate(4 * MiB))
+      relay.resetPeak()
+      const attacker = await nonReader(relay.url, 'amp-sync')
+      const sent = await repeatUntilClosed(relay, attacker, seed, syncStep1, 40)
+      await pair.check('during')
+      const growth = relay.growthMb()
+      t.diagnostic(`relay grew by ${growth.toFixed(0)} MB answering ${sent} sync step 1 of a 4 MB room`)
+      await closedForNotReading(relay, attacker)
+      assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB answering ${sent} sync step 1 of a 4 MB room`)
+      seed.ws.close()
+    })
+)
 
-test('a non-reading socket that queries all presence again and again is closed with 1008, the relay stays small', { timeout: 120_000 }, (t) => underAttack({ maxQueuedBytes: 4 * MiB }, async (relay, pair) => {
-  const publishers: RawSocket[] = []
-  try {
-    // 16 connections × 4 states × 60 KB, each within the presence limits: 3.8 MB an answer.
-    for (let p = 0; p < 16; p++) {
-      const raw = await writer(relay.url, 'amp-presence')
-      raw.send(awarenessFrame([0, 1, 2, 3].map((i) => [1000 + p * 4 + i, { name: 'y'.repeat(60_000) }])))
-      publishers.push(raw)
-    }
-    const pacer = publishers[0]!
-    await roundTrip(pacer)
+test(
+  'a non-reading socket that queries all presence again and again is closed with 1008, the relay stays small',
+  { timeout: 120_000 },
+  (t) =>
+    underAttack({ maxQueuedBytes: 4 * MiB }, async (relay, pair) => {
+      const publishers: RawSocket[] = []
+      try {
+        // 16 connections × 4 states × 60 KB, each within the presence limits: 3.8 MB an answer.
+        for (let p = 0; p < 16; p++) {
+          const raw = await writer(relay.url, 'amp-presence')
+          raw.send(awarenessFrame([0, 1, 2, 3].map((i) => [1000 + p * 4 + i, { name: 'y'.repeat(60_000) }])))
+          publishers.push(raw)
+        }
+        const pacer = publishers[0]!
+        await roundTrip(pacer)
+        relay.resetPeak()
+        const attacker = await nonReader(relay.url, 'amp-presence')
+        const sent = await repeatUntilClosed(relay, attacker, pacer, queryAwareness, 40)
+        await pair.check('during')
+        const growth = relay.growthMb()
+        t.diagnostic(`relay grew by ${growth.toFixed(0)} MB answering ${sent} queries of 3.8 MB of presence`)
+        await closedForNotReading(relay, attacker)
+        assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB answering ${sent} queries of 3.8 MB of presence`)
+      } finally {
+        for (const p of publishers) p.ws.close()
+      }
+    })
+)
+
+test('a paused reader under a burst of writes is closed with 1008 before the burst piles up in the relay', { timeout: 120_000 }, (t) =>
+  underAttack({ maxQueuedBytes: 4 * MiB }, async (relay, pair) => {
+    const raw = await writer(relay.url, 'amp-burst')
     relay.resetPeak()
-    const attacker = await nonReader(relay.url, 'amp-presence')
-    const sent = await repeatUntilClosed(relay, attacker, pacer, queryAwareness, 40)
+    const reader = await nonReader(relay.url, 'amp-burst')
+    // 100 writes of 1 MB to one key by one client: the room stays at 1 MB, the broadcasts total 100 MB.
+    const doc = new Y.Doc()
+    doc.on('update', (update: Uint8Array) => raw.send(updateFrame(update)))
+    let written = 0
+    for (; written < 100 && (await relay.limitHits('queued_bytes')) === 0; written++) {
+      doc.getMap('state').set('big', `${written}`.padEnd(MiB, 'x'))
+      await roundTrip(raw)
+    }
     await pair.check('during')
     const growth = relay.growthMb()
-    t.diagnostic(`relay grew by ${growth.toFixed(0)} MB answering ${sent} queries of 3.8 MB of presence`)
-    await closedForNotReading(relay, attacker)
-    assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB answering ${sent} queries of 3.8 MB of presence`)
-  } finally {
-    for (const p of publishers) p.ws.close()
-  }
-}))
-
-test('a paused reader under a burst of writes is closed with 1008 before the burst piles up in the relay', { timeout: 120_000 }, (t) => underAttack({ maxQueuedBytes: 4 * MiB }, async (relay, pair) => {
-  const raw = await writer(relay.url, 'amp-burst')
-  relay.resetPeak()
-  const reader = await nonReader(relay.url, 'amp-burst')
-  // 100 writes of 1 MB to one key by one client: the room stays at 1 MB, the broadcasts total 100 MB.
-  const doc = new Y.Doc()
-  doc.on('update', (update: Uint8Array) => raw.send(updateFrame(update)))
-  let written = 0
-  for (; written < 100 && (await relay.limitHits('queued_bytes')) === 0; written++) {
-    doc.getMap('state').set('big', `${written}`.padEnd(MiB, 'x'))
-    await roundTrip(raw)
-  }
-  await pair.check('during')
-  const growth = relay.growthMb()
-  t.diagnostic(`relay grew by ${growth.toFixed(0)} MB under ${written} MB of writes`)
-  await closedForNotReading(relay, reader)
-  assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB under ${written} MB of writes`)
-  raw.ws.close()
-}))
+    t.diagnostic(`relay grew by ${growth.toFixed(0)} MB under ${written} MB of writes`)
+    await closedForNotReading(relay, reader)
+    assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB under ${written} MB of writes`)
+    raw.ws.close()
+  })
+)

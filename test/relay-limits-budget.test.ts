@@ -39,10 +39,20 @@ test('non-readers asking for a big room pass the relay-wide budget of queued byt
     const evicted = await relay.limitHits('queued_bytes_total')
     assert.ok(evicted >= 1, 'the budget was hit')
     assert.equal(await relay.limitHits('queued_bytes'), 0, 'no socket passed its own limit')
-    assert.ok(relay.output.some((l) => l.includes('limit=maxQueuedBytesTotal') && l.includes('code=1013')), 'the log line of the close')
+    assert.ok(
+      relay.output.some((l) => l.includes('limit=maxQueuedBytesTotal') && l.includes('code=1013')),
+      'the log line of the close'
+    )
     for (const a of attackers) resume(a)
     // Each evicted socket finds the close (1013, or 1006 if the relay dropped the TCP connection first).
-    const codes = await Promise.all(attackers.map((a) => within(a.closed, 2_000, 'an attacker to close').then((c) => c.code, () => 'open')))
+    const codes = await Promise.all(
+      attackers.map((a) =>
+        within(a.closed, 2_000, 'an attacker to close').then(
+          (c) => c.code,
+          () => 'open'
+        )
+      )
+    )
     assert.equal(codes.filter((c) => c === 1013 || c === 1006).length, evicted, `close codes ${codes.join(', ')}`)
     seed.ws.close()
   } finally {
@@ -51,7 +61,9 @@ test('non-readers asking for a big room pass the relay-wide budget of queued byt
   }
 })
 
-test('a socket that does not drain within maxDrainMs is closed with 1008, though it sends a FLUSH now and then', { timeout: 60_000 }, async () => {
+test('a socket that does not drain within maxDrainMs is closed with 1008, though it sends a FLUSH now and then', {
+  timeout: 60_000
+}, async () => {
   const relay = await childRelay({ maxDrainMs: 500 })
   try {
     const seed = await seeded(relay, 'drain', 10 * MiB)
@@ -87,7 +99,10 @@ test('one address holds at most maxConnectionsPerAddress sockets: more are answe
     await held[0]!.closed
     await eventually(async () => {
       const again = rawSocket(relay.url, 'per-address')
-      const ok = await again.opened.then(() => true, () => false)
+      const ok = await again.opened.then(
+        () => true,
+        () => false
+      )
       if (ok) again.ws.close()
       return ok
     }, 'a socket to open once one closed')

@@ -22,7 +22,7 @@ test('every limit has a flag, listed in --help with its default, and parsed into
   assert.throws(() => resolveLimits({ maxRoomBytes: -1 }), RangeError)
 })
 
-test('/metrics lists every limit\'s hits, from 0', async () => {
+test("/metrics lists every limit's hits, from 0", async () => {
   const relay = await testRelay()
   try {
     const text = await (await fetch(`${relay.httpUrl}metrics`)).text()

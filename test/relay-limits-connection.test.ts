@@ -13,40 +13,46 @@ import * as encoding from 'lib0/encoding'
 import { rawSocket, stockClient, testRelay, updateFrame, updateOf, within } from './support/helpers.js'
 import { MiB, awarenessFrame, underAttack, queryAwareness, roundTrip, syncStep1 } from './support/limits-helpers.js'
 
-test('frames sent before the room has loaded are bounded by maxEarlyBytes and maxEarlyFrames: past them, 1008', { timeout: 60_000 }, (t) => underAttack({}, async (relay, pair) => {
-  let honest: ReturnType<typeof stockClient> | undefined
-  try {
-    relay.resetPeak()
-    const bulky = rawSocket(relay.url, 'slow-room')
-    await bulky.opened
-    const frame = new Uint8Array(MiB)
-    let sent = 0
-    for (; sent < 100 && bulky.ws.readyState === bulky.ws.OPEN; sent++) {
-      bulky.send(frame)
-      // ws frames it on the send; the TCP write drains between sends.
-      await new Promise<void>((resolve) => bulky.ws.send(new Uint8Array([3]), () => resolve()))
-    }
-    const chatty = rawSocket(relay.url, 'slow-room')
-    await chatty.opened
-    for (let i = 0; i < 2_000; i++) chatty.send(queryAwareness())
-    await new Promise<void>((resolve) => chatty.ws.send(queryAwareness(), () => resolve()))
-    await pair.check('while the room loads')
-    const growth = relay.growthMb()
-    t.diagnostic(`early frames: ${sent} frames of 1 MiB sent, relay grew by ${growth.toFixed(0)} MB`)
-    const bulkyClose = await within(bulky.closed, 10_000, 'the relay to close the bulky early sender')
-    const chattyClose = await within(chatty.closed, 10_000, 'the relay to close the chatty early sender')
-    assert.equal(bulkyClose.code, 1008)
-    assert.equal(chattyClose.code, 1008)
-    assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB`)
-    assert.equal(await relay.limitHits('early_bytes'), 1)
-    assert.equal(await relay.limitHits('early_frames'), 1)
-    honest = stockClient(relay.url, 'slow-room')
-    relay.openGate()
-    await within(honest.synced, 10_000, 'the honest client to sync once the room loads')
-  } finally {
-    honest?.destroy()
-  }
-}, true))
+test('frames sent before the room has loaded are bounded by maxEarlyBytes and maxEarlyFrames: past them, 1008', { timeout: 60_000 }, (t) =>
+  underAttack(
+    {},
+    async (relay, pair) => {
+      let honest: ReturnType<typeof stockClient> | undefined
+      try {
+        relay.resetPeak()
+        const bulky = rawSocket(relay.url, 'slow-room')
+        await bulky.opened
+        const frame = new Uint8Array(MiB)
+        let sent = 0
+        for (; sent < 100 && bulky.ws.readyState === bulky.ws.OPEN; sent++) {
+          bulky.send(frame)
+          // ws frames it on the send; the TCP write drains between sends.
+          await new Promise<void>((resolve) => bulky.ws.send(new Uint8Array([3]), () => resolve()))
+        }
+        const chatty = rawSocket(relay.url, 'slow-room')
+        await chatty.opened
+        for (let i = 0; i < 2_000; i++) chatty.send(queryAwareness())
+        await new Promise<void>((resolve) => chatty.ws.send(queryAwareness(), () => resolve()))
+        await pair.check('while the room loads')
+        const growth = relay.growthMb()
+        t.diagnostic(`early frames: ${sent} frames of 1 MiB sent, relay grew by ${growth.toFixed(0)} MB`)
+        const bulkyClose = await within(bulky.closed, 10_000, 'the relay to close the bulky early sender')
+        const chattyClose = await within(chatty.closed, 10_000, 'the relay to close the chatty early sender')
+        assert.equal(bulkyClose.code, 1008)
+        assert.equal(chattyClose.code, 1008)
+        assert.ok(growth < 60, `relay grew by ${growth.toFixed(0)} MB`)
+        assert.equal(await relay.limitHits('early_bytes'), 1)
+        assert.equal(await relay.limitHits('early_frames'), 1)
+        honest = stockClient(relay.url, 'slow-room')
+        relay.openGate()
+        await within(honest.synced, 10_000, 'the honest client to sync once the room loads')
+      } finally {
+        honest?.destroy()
+      }
+    },
+    true
+  )
+)
 
 const stepOne = (sv: Uint8Array): Uint8Array => {
   const e = encoding.createEncoder()

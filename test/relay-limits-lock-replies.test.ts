@@ -11,7 +11,18 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
-import { HELLO_RETAINS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_GRANT, YSS_HELLO, YSS_RETAINED, decodeYss, encodeYss, type YssMessage } from '../protocol/messages.js'
+import {
+  HELLO_RETAINS,
+  YSS_ACQUIRE,
+  YSS_COMMIT,
+  YSS_DENIED,
+  YSS_GRANT,
+  YSS_HELLO,
+  YSS_RETAINED,
+  decodeYss,
+  encodeYss,
+  type YssMessage
+} from '../protocol/messages.js'
 import { RoomRegistry } from '../relay/room/registry.js'
 import { MemoryStore } from '../relay/store/memory-store.js'
 import { localBus } from '../relay/room/bus.js'
@@ -29,7 +40,9 @@ const recorder = (id: number): Peer & { replies: YssMessage[]; closed: boolean }
     id,
     closed: false,
     replies,
-    send: (frame) => { if (frame[0] === 100) replies.push(decodeYss(decoding.createDecoder(frame.subarray(1)))) },
+    send: (frame) => {
+      if (frame[0] === 100) replies.push(decodeYss(decoding.createDecoder(frame.subarray(1))))
+    },
     reserve: () => true,
     fail: () => {},
     overLimit: () => {}
@@ -39,7 +52,19 @@ const recorder = (id: number): Peer & { replies: YssMessage[]; closed: boolean }
 const setup = async () => {
   const log = memoryLogger()
   const metrics = new Metrics()
-  const rooms = new RoomRegistry({ store: new MemoryStore(), bus: localBus, metrics, log, leaseMs: 60_000, compactEvery: 500, limits: resolveLimits({}), limited: new LogLimiter(log, 60_000) }, 60_000)
+  const rooms = new RoomRegistry(
+    {
+      store: new MemoryStore(),
+      bus: localBus,
+      metrics,
+      log,
+      leaseMs: 60_000,
+      compactEvery: 500,
+      limits: resolveLimits({}),
+      limited: new LogLimiter(log, 60_000)
+    },
+    60_000
+  )
   return { rooms, metrics, room: await rooms.open('locks') }
 }
 
@@ -48,11 +73,14 @@ const countEncodings = (room: Room): { readonly n: number } => {
   const clients = room.doc.store.clients
   const iterate = clients[Symbol.iterator].bind(clients)
   const counter = { n: 0 }
-  clients[Symbol.iterator] = () => { counter.n++; return iterate() }
+  clients[Symbol.iterator] = () => {
+    counter.n++
+    return iterate()
+  }
   return counter
 }
 
-test('256 GRANTs in one batch encode the state vector once; a closed peer\'s GRANT encodes nothing', async () => {
+test("256 GRANTs in one batch encode the state vector once; a closed peer's GRANT encodes nothing", async () => {
   const { rooms, room } = await setup()
   try {
     const peer = recorder(1)

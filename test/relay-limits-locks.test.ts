@@ -16,12 +16,13 @@ import { MESSAGE_YSS, YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_GRANT, decodeYss,
 import { eventually, memoryLogger, rawSocket, session, testRelay, updateFrame, within, type RawSocket } from './support/helpers.js'
 import { MiB, deleteBomb, roundTrip } from './support/limits-helpers.js'
 
-const replies = (raw: RawSocket, type: number): number =>
-  raw.frames.filter((f) => f[0] === MESSAGE_YSS && f[1] === type).length
+const replies = (raw: RawSocket, type: number): number => raw.frames.filter((f) => f[0] === MESSAGE_YSS && f[1] === type).length
 
 const acquire = (raw: RawSocket, id: number, keys: string[]) => raw.send(encodeYss({ type: YSS_ACQUIRE, id, keys }))
 
-test('a connection past maxLockRequests is DENIED; another session still gets its lock at once, and after the flood leaves', { timeout: 60_000 }, async (t) => {
+test('a connection past maxLockRequests is DENIED; another session still gets its lock at once, and after the flood leaves', {
+  timeout: 60_000
+}, async (t) => {
   const relay = await testRelay({ leaseMs: 60_000 })
   const victim = await session(relay.url, 'locks', { lockTimeout: 2_000 })
   try {
@@ -37,11 +38,23 @@ test('a connection past maxLockRequests is DENIED; another session still gets it
     assert.equal(granted, 256)
     assert.equal(denied, 100_000)
     assert.equal(relay.metrics.hits('maxLockRequests'), 100_000)
-    await within(victim.lock('mine', (s) => { s.mine = 1 }), 2_000, 'the victim\'s lock while the flood holds 256 keys')
+    await within(
+      victim.lock('mine', (s) => {
+        s.mine = 1
+      }),
+      2_000,
+      "the victim's lock while the flood holds 256 keys"
+    )
     raw.ws.close()
     await raw.closed
     const started = Date.now()
-    await within(victim.lock('hog0', (s) => { s.hog0 = 1 }), 2_000, 'the victim\'s lock on a key the flood held, once it left')
+    await within(
+      victim.lock('hog0', (s) => {
+        s.hog0 = 1
+      }),
+      2_000,
+      "the victim's lock on a key the flood held, once it left"
+    )
     t.diagnostic(`lock granted ${Date.now() - started} ms after the flood left`)
   } finally {
     victim.close()
@@ -57,7 +70,11 @@ test('keys past maxLockKeyChars are DENIED, and an expired lease logs a line of 
     await raw.opened
     acquire(raw, 1, ['k'.repeat(MiB)])
     // 64 keys of 1,000 characters: within the limit, held until the lease expires.
-    acquire(raw, 2, Array.from({ length: 64 }, (_, i) => `${String(i).padStart(2, '0')}`.padEnd(1_000, 'k')))
+    acquire(
+      raw,
+      2,
+      Array.from({ length: 64 }, (_, i) => `${String(i).padStart(2, '0')}`.padEnd(1_000, 'k'))
+    )
     await raw.frame((f) => f[0] === MESSAGE_YSS && f[1] === YSS_DENIED)
     assert.equal(decodeYss(decoding.createDecoder(raw.frames.find((f) => f[1] === YSS_DENIED)!.subarray(1))).id, 1)
     assert.equal(relay.metrics.hits('maxLockKeyChars'), 1)

@@ -24,7 +24,10 @@ const joined = async (relay: Relay, room: string): Promise<RawSocket> => {
 
 /** The fate of what `raw` sent: 'applied' if a round trip comes back, else its close code. */
 const fate = (raw: RawSocket): Promise<string | number> =>
-  roundTrip(raw, 30_000).then(() => 'applied', async () => (await within(raw.closed, 5_000, 'the close')).code)
+  roundTrip(raw, 30_000).then(
+    () => 'applied',
+    async () => (await within(raw.closed, 5_000, 'the close')).code
+  )
 
 test('an update of empty client entries counts each entry against maxUpdateItems: 4413', async () => {
   const relay = await testRelay()
@@ -33,7 +36,11 @@ test('an update of empty client entries counts each entry against maxUpdateItems
     // 200,000 struct entries with no structs: 0 structs and 0 ranges, as the old count saw it.
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, 200_000)
-    for (let c = 0; c < 200_000; c++) { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, c + 1); encoding.writeVarUint(e, 0) }
+    for (let c = 0; c < 200_000; c++) {
+      encoding.writeVarUint(e, 0)
+      encoding.writeVarUint(e, c + 1)
+      encoding.writeVarUint(e, 0)
+    }
     encoding.writeVarUint(e, 0)
     raw.send(updateFrame(encoding.toUint8Array(e)))
     assert.equal(await fate(raw), 4413)
@@ -74,7 +81,10 @@ test('a delete set that would split or walk too much of the room is refused with
     encoding.writeVarUint(e, 1)
     encoding.writeVarUint(e, honest.clientID)
     encoding.writeVarUint(e, 2_000)
-    for (let i = 0; i < 2_000; i++) { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 20_000) }
+    for (let i = 0; i < 2_000; i++) {
+      encoding.writeVarUint(e, 0)
+      encoding.writeVarUint(e, 20_000)
+    }
     writer.send(updateFrame(encoding.toUint8Array(e)))
     assert.equal(await fate(writer), 4413)
     assert.equal(relay.metrics.hits('maxUpdateWork'), 2)
@@ -83,7 +93,9 @@ test('a delete set that would split or walk too much of the room is refused with
   }
 })
 
-test('pending structs filled one gap at a time: re-read a bounded number of times, then dropped and the sender closed with 1008', { timeout: 60_000 }, async () => {
+test('pending structs filled one gap at a time: re-read a bounded number of times, then dropped and the sender closed with 1008', {
+  timeout: 60_000
+}, async () => {
   const relay = await testRelay()
   try {
     const raw = await joined(relay, 'gaps')
@@ -107,12 +119,14 @@ test('pending structs filled one gap at a time: re-read a bounded number of time
 
 /** `n` items, each of a client of its own, all inserted at the start of the list `a`: concurrent inserts at one place. */
 const concurrentInserts = (n: number, firstClient: number): Uint8Array =>
-  Y.mergeUpdates(Array.from({ length: n }, (_, i) => {
-    const d = new Y.Doc()
-    d.clientID = firstClient + i
-    d.getArray('a').insert(0, [i])
-    return Y.encodeStateAsUpdate(d)
-  }))
+  Y.mergeUpdates(
+    Array.from({ length: n }, (_, i) => {
+      const d = new Y.Doc()
+      d.clientID = firstClient + i
+      d.getArray('a').insert(0, [i])
+      return Y.encodeStateAsUpdate(d)
+    })
+  )
 
 test('concurrent inserts at one place cost the relay a walk over each other: past maxUpdateWork, 4413', async () => {
   const relay = await testRelay()

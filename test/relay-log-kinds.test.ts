@@ -24,7 +24,10 @@ test('distinct bad paths and distinct rooms over a limit log one line per kind a
     for (const doc of docs) doc.getArray('a').push([1])
     const update = Y.mergeUpdates(docs.map((d) => Y.encodeStateAsUpdate(d))) // two structs, over one
     const rooms = Array.from({ length: 40 }, (_, i) => rawSocket(relay.url, `room-${i}`))
-    for (const raw of rooms) { await raw.opened; raw.send(updateFrame(update)) }
+    for (const raw of rooms) {
+      await raw.opened
+      raw.send(updateFrame(update))
+    }
     for (const raw of rooms) assert.equal((await within(raw.closed, 10_000, 'the close')).code, 4413)
     const limits = logger.lines.filter((l) => l.includes('over a limit'))
     assert.equal(limits.length, 1, limits.join('\n'))

@@ -12,7 +12,7 @@ import { tempDir, testRelay } from './support/helpers.js'
 
 const status = async (base: string, path: string): Promise<number> => (await fetch(base + path)).status
 
-test('by default only the built page is served: index.html, never the demo\'s TypeScript sources', async () => {
+test("by default only the built page is served: index.html, never the demo's TypeScript sources", async () => {
   const relay = await testRelay()
   try {
     const page = await fetch(relay.httpUrl)

@@ -17,7 +17,8 @@ test('two stock y-websocket clients sync a key through the relay', async () => {
     await untilKey(a.state, 'count', 2)
     assert.deepEqual(a.state.toJSON(), b.state.toJSON())
   } finally {
-    a.destroy(); b.destroy()
+    a.destroy()
+    b.destroy()
     await relay.close()
   }
 })
@@ -70,14 +71,17 @@ test('awareness is relayed, and removed when its connection closes', async () =>
     await Promise.all([a.synced, b.synced])
     a.provider.awareness.setLocalStateField('user', 'ada')
     const aId = a.doc.clientID
-    await eventually(() => (b.provider.awareness.getStates().get(aId) as any)?.user === 'ada', 'b to see a\'s awareness')
+    await eventually(() => (b.provider.awareness.getStates().get(aId) as any)?.user === 'ada', "b to see a's awareness")
     const removed = new Promise<void>((resolve) => {
-      b.provider.awareness.on('change', ({ removed }: { removed: number[] }) => { if (removed.includes(aId)) resolve() })
+      b.provider.awareness.on('change', ({ removed }: { removed: number[] }) => {
+        if (removed.includes(aId)) resolve()
+      })
     })
     a.provider.ws!.close() // the relay sees the socket close and removes a's state
-    await within(removed, 5_000, 'a\'s awareness to be removed')
+    await within(removed, 5_000, "a's awareness to be removed")
   } finally {
-    a.destroy(); b.destroy()
+    a.destroy()
+    b.destroy()
     await relay.close()
   }
 })
@@ -93,7 +97,9 @@ test('rooms are separate documents', async () => {
     await untilKey(a2.state, 'only', 'a')
     assert.equal(b.state.has('only'), false)
   } finally {
-    a.destroy(); b.destroy(); a2.destroy()
+    a.destroy()
+    b.destroy()
+    a2.destroy()
     await relay.close()
   }
 })

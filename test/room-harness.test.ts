@@ -10,15 +10,16 @@ import { ChannelPair, HARNESS_URL, Network } from './harness/index.js'
 import { counter, updateOf, within, yssMessages } from './support/helpers.js'
 import { LockLostError } from '../client/index.js'
 import { CLOSE } from '../protocol/close-codes.js'
-import {
-  YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, encodeYss
-} from '../protocol/messages.js'
+import { YSS_ACQUIRE, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_GRANT, encodeYss } from '../protocol/messages.js'
 
 const sync = (frames: Uint8Array[]): Uint8Array[] => frames.filter((f) => updateOf(f) !== null)
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown }
 const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
-  p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error })
+  )
 
 test('harness: a held frame is not seen until it is delivered', async (t) => {
   const net = new Network()
@@ -30,7 +31,7 @@ test('harness: a held frame is not seen until it is delivered', async (t) => {
   a.set('k', 1)
   await net.flushAll()
   assert.equal(b.get('k'), undefined, 'B read a frame that was held')
-  assert.equal(sync(linkB.queued('down')).length, 1, 'the update waits on B\'s link')
+  assert.equal(sync(linkB.queued('down')).length, 1, "the update waits on B's link")
   assert.equal(await net.deliver(linkB, 'down', 1), 1)
   assert.equal(b.get('k'), 1)
   net.release(linkB)
@@ -38,7 +39,7 @@ test('harness: a held frame is not seen until it is delivered', async (t) => {
   assert.equal(linkB.pending('down'), 0)
 })
 
-test('harness: a batch of two sessions\' frames gives one broadcast frame a peer', async (t) => {
+test("harness: a batch of two sessions' frames gives one broadcast frame a peer", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'batch')
@@ -98,11 +99,15 @@ test('1. a lock built on a write that came over the BroadcastChannel is applied 
   net.offline('A') // A's socket is down and stays down
   a.set('x', 100)
   assert.equal(bc.forward(a), 1)
-  assert.equal(b.get('x'), 100, 'B reads A\'s write from the channel')
+  assert.equal(b.get('x'), 100, "B reads A's write from the channel")
 
-  const locked = outcome(b.lock('x', (s) => { s.x += 1 }))
+  const locked = outcome(
+    b.lock('x', (s) => {
+      s.x += 1
+    })
+  )
   await net.flushAll()
-  const result = await within(locked, 5_000, 'B\'s lock to settle')
+  const result = await within(locked, 5_000, "B's lock to settle")
   t.diagnostic(result.ok ? 'the lock resolved' : 'the lock was denied')
   const room = await net.room('bc-lock')
   assert.equal(room.doc.store.pendingStructs, null, 'the relay keeps a commit it could not integrate')
@@ -134,11 +139,15 @@ test('1. a lock built on a deletion that came over the BroadcastChannel is appli
   net.offline('A')
   a.delete('y')
   assert.equal(bc.forward(a), 1)
-  assert.equal(b.has('y'), false, 'B reads A\'s deletion from the channel')
+  assert.equal(b.has('y'), false, "B reads A's deletion from the channel")
 
-  const locked = outcome(b.lock(['x', 'y'], (s) => { if (!('y' in s)) s.x = 'y is gone' }))
+  const locked = outcome(
+    b.lock(['x', 'y'], (s) => {
+      if (!('y' in s)) s.x = 'y is gone'
+    })
+  )
   await net.flushAll()
-  const result = await within(locked, 5_000, 'B\'s lock to settle')
+  const result = await within(locked, 5_000, "B's lock to settle")
   const c = await net.session('C', 'bc-delete')
   if (result.ok) {
     assert.equal(c.get('x'), 'y is gone')
@@ -175,7 +184,7 @@ test('1. relay: a COMMIT whose items build on an item the relay lacks is DENIED 
   await net.flushAll()
   assert.deepEqual(lastReply(), { type: YSS_DENIED, id: 1, reason: 'the writes depend on an update the relay does not have' })
   const room = await net.room('raw-commit')
-  assert.equal(room.doc.store.pendingStructs, null, 'nothing of the commit waits in the relay\'s doc')
+  assert.equal(room.doc.store.pendingStructs, null, "nothing of the commit waits in the relay's doc")
   assert.equal(room.doc.getMap('state').has('x'), false)
   assert.equal((await net.storedDoc('raw-commit')).getMap('state').has('x'), false)
 
@@ -193,7 +202,7 @@ test('1. relay: a COMMIT whose items build on an item the relay lacks is DENIED 
 // 2. A noRerun write hides an earlier normal write of the same key (fix: client/changes.ts
 // decides quiet per written item).
 
-test('2. a loud write and a later quiet write of one key, merged by the relay into one broadcast, re-run the key\'s readers', async (t) => {
+test("2. a loud write and a later quiet write of one key, merged by the relay into one broadcast, re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-batch')
@@ -212,7 +221,7 @@ test('2. a loud write and a later quiet write of one key, merged by the relay in
   net.release(linkC)
   await net.flushAll()
   assert.equal(c.get('k'), 2)
-  assert.deepEqual(watch.calls, [['k']], 'A\'s loud write re-runs C\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "A's loud write re-runs C's reader")
 
   // Control: B's quiet write alone re-runs nobody.
   b.noRerun(() => b.set('k', 3))
@@ -221,7 +230,7 @@ test('2. a loud write and a later quiet write of one key, merged by the relay in
   assert.equal(watch.count, 1)
 })
 
-test('2. a loud write and a later quiet write of one key, received in the sync step 2 of a reconnection, re-run the key\'s readers', async (t) => {
+test("2. a loud write and a later quiet write of one key, received in the sync step 2 of a reconnection, re-run the key's readers", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'quiet-resync')
@@ -231,15 +240,17 @@ test('2. a loud write and a later quiet write of one key, received in the sync s
   net.offline('C')
   a.set('k', 1)
   await net.flushAll()
-  assert.equal(b.get('k'), 1, 'B has A\'s write before it writes')
+  assert.equal(b.get('k'), 1, "B has A's write before it writes")
   b.noRerun(() => b.set('k', 2))
   await net.flushAll()
   let transactions = 0
-  c.doc.on('afterTransaction', (tr: Y.Transaction) => { if (tr.changed.has(c.doc.getMap('state') as Y.AbstractType<any>)) transactions++ })
+  c.doc.on('afterTransaction', (tr: Y.Transaction) => {
+    if (tr.changed.has(c.doc.getMap('state') as Y.AbstractType<any>)) transactions++
+  })
   await net.reconnect('C')
   assert.equal(c.get('k'), 2)
   assert.equal(transactions, 1, 'both writes reach C in one transaction')
-  assert.deepEqual(watch.calls, [['k']], 'A\'s loud write re-runs C\'s reader')
+  assert.deepEqual(watch.calls, [['k']], "A's loud write re-runs C's reader")
 
   // Control: two quiet writes of two sessions in one step 2 re-run nobody (the relay has
   // overwritten A's marker by then: its quiet write is known by the marker's place alone).
@@ -257,7 +268,7 @@ test('2. a loud write and a later quiet write of one key, received in the sync s
 // 3. A tracker that took a lock during its run is spared only its own commit's writes (fix:
 // client/changes.ts decides own per written item).
 
-test('3. another session\'s write merged into the broadcast of a tracker\'s lock commit re-runs that tracker', async (t) => {
+test("3. another session's write merged into the broadcast of a tracker's lock commit re-runs that tracker", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'own-commit')
@@ -266,22 +277,24 @@ test('3. another session\'s write merged into the broadcast of a tracker\'s lock
   const watch = counter(a, () => {
     a.get('a')
     a.get('b')
-    locked = a.lock('a', (s) => { s.a = 1 }) // asked for during the run: its commit must not re-run it
+    locked = a.lock('a', (s) => {
+      s.a = 1
+    }) // asked for during the run: its commit must not re-run it
   })
   const linkA = net.link('A')
   await net.deliver(linkA, 'up') // ACQUIRE
   await net.deliver(linkA, 'down') // GRANT
   await net.settle() // the lock's function runs and sends its COMMIT
-  assert.equal(linkA.pending('up'), 1, 'the COMMIT waits on A\'s link')
+  assert.equal(linkA.pending('up'), 1, "the COMMIT waits on A's link")
   b.set('b', 5)
   await net.deliverBatch([linkA, net.link('B')])
   await net.flushAll()
-  await within(locked!, 5_000, 'A\'s lock')
+  await within(locked!, 5_000, "A's lock")
   assert.deepEqual([a.get('a'), a.get('b')], [1, 5])
-  assert.deepEqual(watch.calls, [['b']], 'B\'s write re-runs the tracker; its own commit does not')
+  assert.deepEqual(watch.calls, [['b']], "B's write re-runs the tracker; its own commit does not")
 })
 
-test('3. another session\'s write in the sync step 2 that confirms a tracker\'s lock commit after a drop re-runs that tracker', async (t) => {
+test("3. another session's write in the sync step 2 that confirms a tracker's lock commit after a drop re-runs that tracker", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'own-resync')
@@ -290,7 +303,9 @@ test('3. another session\'s write in the sync step 2 that confirms a tracker\'s 
   const watch = counter(a, () => {
     a.get('a')
     a.get('b')
-    locked = a.lock('a', (s) => { s.a = 1 })
+    locked = a.lock('a', (s) => {
+      s.a = 1
+    })
   })
   const linkA = net.link('A')
   await net.deliver(linkA, 'up')
@@ -302,29 +317,31 @@ test('3. another session\'s write in the sync step 2 that confirms a tracker\'s 
   await net.deliver(net.link('B'), 'up')
   net.offline('A') // the held broadcast and DONE are lost: A learns of its commit from the step 2
   await net.reconnect('A')
-  await within(locked!, 5_000, 'A\'s lock')
+  await within(locked!, 5_000, "A's lock")
   assert.deepEqual([a.get('a'), a.get('b')], [1, 5])
-  assert.deepEqual(watch.calls, [['b']], 'B\'s write re-runs the tracker; its own commit does not')
+  assert.deepEqual(watch.calls, [['b']], "B's write re-runs the tracker; its own commit does not")
 })
 
-test('3. another session\'s quiet write merged into the broadcast of this session\'s lock commit re-runs nobody here', async (t) => {
+test("3. another session's quiet write merged into the broadcast of this session's lock commit re-runs nobody here", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'own-quiet')
   const b = await net.session('B', 'own-quiet')
   const watch = counter(a, () => a.get('q'))
   const linkA = net.link('A')
-  const locked = a.lock('a', (s) => { s.a = 1 })
+  const locked = a.lock('a', (s) => {
+    s.a = 1
+  })
   await net.deliver(linkA, 'up')
   await net.deliver(linkA, 'down')
   await net.settle()
-  assert.equal(linkA.pending('up'), 1, 'the COMMIT waits on A\'s link')
+  assert.equal(linkA.pending('up'), 1, "the COMMIT waits on A's link")
   b.noRerun(() => b.set('q', 1))
   await net.deliverBatch([linkA, net.link('B')])
   await net.flushAll()
-  await within(locked, 5_000, 'A\'s lock')
+  await within(locked, 5_000, "A's lock")
   assert.deepEqual([a.get('a'), a.get('q')], [1, 1])
-  assert.equal(watch.count, 0, 'B\'s quiet write re-ran a tracker')
+  assert.equal(watch.count, 0, "B's quiet write re-ran a tracker")
 
   // Control: the tracker is live, a loud write of q re-runs it.
   b.set('q', 2)
@@ -334,7 +351,7 @@ test('3. another session\'s quiet write merged into the broadcast of this sessio
 
 // 4. forceRerunBoundSessions is a counter per session (fix: client/writes.ts force entries).
 
-test('4. two sessions forcing one key at once add two to its version everywhere, and re-run a third session\'s readers once a transaction', async (t) => {
+test("4. two sessions forcing one key at once add two to its version everywhere, and re-run a third session's readers once a transaction", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const a = await net.session('A', 'forces')
@@ -343,7 +360,10 @@ test('4. two sessions forcing one key at once add two to its version everywhere,
   const byVersion = counter(c, () => c.version('f'))
   const byValue = counter(c, () => c.get('f'))
   const all = [a, b, c]
-  assert.deepEqual(all.map((s) => s.version('f')), [0, 0, 0])
+  assert.deepEqual(
+    all.map((s) => s.version('f')),
+    [0, 0, 0]
+  )
 
   // Both forces made before either session sees the other's, merged by the relay: C gets them
   // in one transaction, and each of its bound trackers runs exactly once.
@@ -351,7 +371,10 @@ test('4. two sessions forcing one key at once add two to its version everywhere,
   b.forceRerunBoundSessions('f')
   await net.deliverBatch([net.link('A'), net.link('B')])
   await net.flushAll()
-  assert.deepEqual(all.map((s) => s.version('f')), [2, 2, 2])
+  assert.deepEqual(
+    all.map((s) => s.version('f')),
+    [2, 2, 2]
+  )
   assert.deepEqual(byVersion.calls, [['f']])
   assert.deepEqual(byValue.calls, [['f']])
 
@@ -361,35 +384,49 @@ test('4. two sessions forcing one key at once add two to its version everywhere,
   await net.deliver(net.link('A'), 'up')
   await net.deliver(net.link('B'), 'up')
   await net.flushAll()
-  assert.deepEqual(all.map((s) => s.version('f')), [4, 4, 4])
+  assert.deepEqual(
+    all.map((s) => s.version('f')),
+    [4, 4, 4]
+  )
   assert.deepEqual(byVersion.calls, [['f'], ['f'], ['f']])
   assert.deepEqual(byValue.calls, [['f'], ['f'], ['f']])
 })
 
 // 5. A tracker listener that throws (fix: client/tracker.ts Bindings.notify).
 
-test('5. a throwing tracker listener neither stops the other trackers nor escapes into the socket\'s message handler', async (t) => {
+test("5. a throwing tracker listener neither stops the other trackers nor escapes into the socket's message handler", async (t) => {
   const net = new Network()
   t.after(() => net.close())
   const g = globalThis as { reportError?: (e: unknown) => void }
   const original = g.reportError
   const reported: unknown[] = []
-  g.reportError = (e) => { reported.push(e) }
-  t.after(() => { if (original) g.reportError = original; else delete g.reportError })
+  g.reportError = (e) => {
+    reported.push(e)
+  }
+  t.after(() => {
+    if (original) g.reportError = original
+    else delete g.reportError
+  })
   // y-protocols' sync handler catches what applying an update throws, and logs it here.
   const logged = t.mock.method(console, 'error', () => {})
 
   const a = await net.session('A', 'throws')
   const c = await net.session('C', 'throws')
   const boom = new Error('listener failed')
-  c.tracker(() => { throw boom }).run(() => c.get('k')) // bound first: notified first
+  c.tracker(() => {
+    throw boom
+  }).run(() => c.get('k')) // bound first: notified first
   const other = counter(c, () => c.get('k'))
   a.set('k', 1)
   await net.flushAll()
-  assert.deepEqual(net.takeEscaped(), [], 'an error escaped from C\'s socket handler')
-  assert.deepEqual(logged.mock.calls.map((call) => String(call.arguments[0])), [], 'an error escaped into C\'s sync message handler')
+  assert.deepEqual(net.takeEscaped(), [], "an error escaped from C's socket handler")
+  assert.deepEqual(
+    logged.mock.calls.map((call) => String(call.arguments[0])),
+    [],
+    "an error escaped into C's sync message handler"
+  )
   assert.equal(other.count, 1, 'the other tracker was not notified')
-  assert.deepEqual(reported, [boom], 'the listener\'s error is reported, not lost')
+  assert.deepEqual(reported, [boom], "the listener's error is reported, not lost")
 
   a.set('k', 2)
   await net.flushAll()
@@ -411,9 +448,13 @@ test('6. a broken update from the bus fails its room, without an unhandled rejec
   const net = new Network()
   t.after(() => net.close())
   const rejections: unknown[] = []
-  const onRejection = (reason: unknown) => { rejections.push(reason) }
+  const onRejection = (reason: unknown) => {
+    rejections.push(reason)
+  }
   process.on('unhandledRejection', onRejection)
-  t.after(() => { process.off('unhandledRejection', onRejection) })
+  t.after(() => {
+    process.off('unhandledRejection', onRejection)
+  })
 
   const a = await net.session('A', 'bus')
   a.set('before', 1)
@@ -424,7 +465,10 @@ test('6. a broken update from the bus fails its room, without an unhandled rejec
   assert.deepEqual(rejections, [])
   await within(room.idle(), 5_000, 'the room to finish its drain')
   assert.equal(room.failed, true)
-  assert.ok(net.log.lines.some((l) => l.includes('an update from the bus failed to apply')), net.log.lines.join('\n'))
+  assert.ok(
+    net.log.lines.some((l) => l.includes('an update from the bus failed to apply')),
+    net.log.lines.join('\n')
+  )
   const first = net.link('A')
   await net.flushAll()
   assert.equal(first.ended?.code, CLOSE.internalError)

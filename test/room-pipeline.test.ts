@@ -43,11 +43,14 @@ class HeldStore extends MemoryStore {
 
 const updates = (frames: Uint8Array[]): number => frames.filter((f) => updateOf(f) !== null).length
 
-test('a write in a quiet room is stored and echoed while another room\'s store write waits; the waiting room echoes nothing until stored', async (t) => {
+test("a write in a quiet room is stored and echoed while another room's store write waits; the waiting room echoes nothing until stored", async (t) => {
   const store = new HeldStore()
   const net = new Network({ store })
   // A failed assertion must not leave a write waiting: closing waits for every room.
-  t.after(() => { store.releaseAll(); return net.close() })
+  t.after(() => {
+    store.releaseAll()
+    return net.close()
+  })
   const writer = await net.session('A', 'busy')
   const busyReader = await net.session('D', 'busy')
   const quietWriter = await net.session('B', 'quiet')
@@ -58,13 +61,17 @@ test('a write in a quiet room is stored and echoed while another room\'s store w
   // Not awaited: a delivery ends once every room is idle, and 'busy' is not until released.
   const busyDelivered = net.deliver(net.link('A'), 'up')
   await net.settle()
-  assert.equal(store.waiting('busy'), 1, 'the busy room\'s write is with the store')
+  assert.equal(store.waiting('busy'), 1, "the busy room's write is with the store")
 
   quietWriter.set('y', 2)
   const quietDelivered = net.deliver(net.link('B'), 'up')
   await net.settle()
-  assert.equal(updates(net.link('C').queued('down')), 1, 'the quiet room\'s reader was sent the write while the busy room\'s store write waited')
-  assert.equal(updates(net.link('B').queued('down')), 1, 'the quiet room\'s writer got its echo')
+  assert.equal(
+    updates(net.link('C').queued('down')),
+    1,
+    "the quiet room's reader was sent the write while the busy room's store write waited"
+  )
+  assert.equal(updates(net.link('B').queued('down')), 1, "the quiet room's writer got its echo")
   assert.equal((await net.storedDoc('quiet')).getMap('state').get('y'), 2, 'stored before it was echoed')
   await net.deliver(net.link('C'), 'down')
   assert.equal(quietReader.get('y'), 2)
@@ -84,7 +91,10 @@ test('a write in a quiet room is stored and echoed while another room\'s store w
 test('frames a room receives while its store write waits are stored after it, as one write, and echoed in order', async (t) => {
   const store = new HeldStore()
   const net = new Network({ store })
-  t.after(() => { store.releaseAll(); return net.close() })
+  t.after(() => {
+    store.releaseAll()
+    return net.close()
+  })
   const writer = await net.session('A', 'backlog')
   const reader = await net.session('B', 'backlog')
   net.hold(net.link('B'), 'down')

@@ -52,9 +52,16 @@ test('updateCost counts client entries with no structs or ranges as items, and s
   // 1,000,000 struct entries of no structs, then as many delete-set entries of no ranges: 0 structs, 0 deletes.
   const e = encoding.createEncoder()
   encoding.writeVarUint(e, 1_000_000)
-  for (let c = 0; c < 1_000_000; c++) { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, c); encoding.writeVarUint(e, 0) }
+  for (let c = 0; c < 1_000_000; c++) {
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint(e, c)
+    encoding.writeVarUint(e, 0)
+  }
   encoding.writeVarUint(e, 1_000_000)
-  for (let c = 0; c < 1_000_000; c++) { encoding.writeVarUint(e, c); encoding.writeVarUint(e, 0) }
+  for (let c = 0; c < 1_000_000; c++) {
+    encoding.writeVarUint(e, c)
+    encoding.writeVarUint(e, 0)
+  }
   const update = encoding.toUint8Array(e)
   assert.equal(updateCost(update).items, 2_000_000)
   assert.equal(updateCost(update).structs + updateCost(update).deletes, 0)
@@ -70,5 +77,8 @@ test('updateCost tells a visitor where each struct starts, as Yjs counts clocks 
   const update = Y.encodeStateAsUpdate(doc)
   const starts: string[] = []
   updateCost(update, Infinity, { struct: (client, clock) => starts.push(`${client}:${clock}`), item: () => {}, deleted: () => {} })
-  assert.deepEqual(starts, Y.decodeUpdate(update).structs.map((s) => `${s.id.client}:${s.id.clock}`))
+  assert.deepEqual(
+    starts,
+    Y.decodeUpdate(update).structs.map((s) => `${s.id.client}:${s.id.clock}`)
+  )
 })

@@ -17,7 +17,8 @@ test(`simulation: ${CI_SEEDS.length} seeds of ${CI_STEPS} steps (${[...CI_GROUPS
   for (const seed of CI_SEEDS) {
     const r = await runSeed({ seed, steps: CI_STEPS, groups: CI_GROUPS })
     const v = r.violations[0]
-    if (v) failures.push(`seed ${seed}, step ${v.step}: ${v.invariant}: ${v.message}\n  replay: ${replayCommand(seed, CI_STEPS, CI_GROUPS)}`)
+    if (v)
+      failures.push(`seed ${seed}, step ${v.step}: ${v.invariant}: ${v.message}\n  replay: ${replayCommand(seed, CI_STEPS, CI_GROUPS)}`)
   }
   assert.deepEqual(failures, [])
 })

@@ -20,7 +20,13 @@ const smallDisk = (): { path: string; remove(): void } | string => {
     dir.remove()
     return `cannot mount a tmpfs (needs root): ${(err as Error).message.split('\n')[0]}`
   }
-  return { path: dir.path, remove: () => { execFileSync('umount', [dir.path]); dir.remove() } }
+  return {
+    path: dir.path,
+    remove: () => {
+      execFileSync('umount', [dir.path])
+      dir.remove()
+    }
+  }
 }
 
 /** Fills the disk with one file, until ENOSPC. */
@@ -37,11 +43,14 @@ const fill = (file: string): void => {
 }
 
 /** A value LevelDB cannot keep in its 64 KiB write buffer: writing it needs the disk. */
-const big = (tag: string): string => Array.from({ length: 20_000 }, (_, i) => `${tag}${i * 7919 % 100003}`).join(',')
+const big = (tag: string): string => Array.from({ length: 20_000 }, (_, i) => `${tag}${(i * 7919) % 100003}`).join(',')
 
 const disk = smallDisk()
 
-test('a full disk closes sessions with 1013; once space is freed the relay writes again, unrestarted, and loses nothing acknowledged', { skip: typeof disk === 'string' ? disk : false, timeout: 60_000 }, async () => {
+test('a full disk closes sessions with 1013; once space is freed the relay writes again, unrestarted, and loses nothing acknowledged', {
+  skip: typeof disk === 'string' ? disk : false,
+  timeout: 60_000
+}, async () => {
   if (typeof disk === 'string') return
   const data = join(disk.path, 'data')
   const log = memoryLogger()
@@ -60,7 +69,8 @@ test('a full disk closes sessions with 1013; once space is freed the relay write
     const closed = await closing
     assert.equal(closed.code, 1013, `closed with ${closed.code} ${closed.reason}`)
     assert.equal(watcher.state.get('unstored'), undefined, 'a write that was not stored was broadcast')
-    writer.destroy(); watcher.destroy()
+    writer.destroy()
+    watcher.destroy()
     // While the disk is full, a new session is turned away with 1013 too, not 1011.
     const early = stockClient(relay.url, 'room')
     assert.equal((await nextEvent<{ code: number }>(early.provider as never, 'connection-close', 10_000)).code, 1013)
@@ -73,7 +83,8 @@ test('a full disk closes sessions with 1013; once space is freed the relay write
     await within(Promise.all([after.synced, reader.synced]), 15_000, 'sessions once space is freed')
     after.state.set('after', big('a'))
     await untilKey(reader.state, 'after', big('a'), 10_000)
-    after.destroy(); reader.destroy()
+    after.destroy()
+    reader.destroy()
     const fresh = stockClient(relay.url, 'room')
     await within(fresh.synced, 10_000, 'a fresh session')
     assert.equal(fresh.state.get('after'), big('a'))

@@ -68,7 +68,9 @@ test('fsync always: an update is echoed only after its batch was synced', async 
     await socket.opened
     store.hold = true
     let echoed = false
-    const echo = echoOf(socket, 'x').then(() => { echoed = true })
+    const echo = echoOf(socket, 'x').then(() => {
+      echoed = true
+    })
     socket.send(updateFrame(write(new Y.Doc(), 'x', 1)))
     await within(store.syncHeld(), 5_000, 'a synced batch')
     // A ping sent now is answered after anything the relay wrote to this socket before it.
@@ -79,7 +81,10 @@ test('fsync always: an update is echoed only after its batch was synced', async 
     store.hold = false
     store.release()
     await within(echo, 5_000, 'the echo once synced')
-    assert.ok(store.syncs.every((s) => s), `every batch synced: ${store.syncs}`)
+    assert.ok(
+      store.syncs.every((s) => s),
+      `every batch synced: ${store.syncs}`
+    )
   } finally {
     store.hold = false
     store.release()
@@ -107,13 +112,16 @@ test('--fsync and FSYNC choose the setting; a bad value, --memory and --redis ar
   assert.equal((parseCli(['--fsync', 'never'], {}) as { fsync?: Fsync }).fsync, 'never')
   assert.equal((parseCli([], { FSYNC: 'always' }) as { fsync?: Fsync }).fsync, 'always')
   assert.equal((parseCli(['--fsync', 'always'], { FSYNC: 'never' }) as { fsync?: Fsync }).fsync, 'always')
-  assert.equal((parseCli([], {}) as { fsync?: Fsync }).fsync, undefined, 'the default is the relay\'s, not the CLI\'s')
+  assert.equal((parseCli([], {}) as { fsync?: Fsync }).fsync, undefined, "the default is the relay's, not the CLI's")
   assert.throws(() => parseCli(['--fsync', 'sometimes'], {}), /--fsync must be always or never, not "sometimes"/)
   assert.throws(() => parseCli(['--fsync', 'always', '--memory'], {}), /--fsync is for the embedded store/)
-  assert.throws(() => parseCli(['--fsync', 'never', '--redis', 'redis://127.0.0.1:1', '--postgres', 'postgres://x@127.0.0.1/x'], {}), /--fsync is for the embedded store/)
+  assert.throws(
+    () => parseCli(['--fsync', 'never', '--redis', 'redis://127.0.0.1:1', '--postgres', 'postgres://x@127.0.0.1/x'], {}),
+    /--fsync is for the embedded store/
+  )
 })
 
-test('the relay\'s default store syncs every batch', async () => {
+test("the relay's default store syncs every batch", async () => {
   const dir = tempDir('fsync-default')
   dirs.push(dir)
   assert.equal(new LevelStore(dir.path).fsync, 'always')

@@ -64,13 +64,21 @@ const batches = async (): Promise<{
     count: 0,
     inFlight: 0,
     maxInFlight: 0,
-    holdNext: () => new Promise<(error?: Error) => void>((resolve) => { held = resolve }),
-    restore: () => { proto!._batch = original }
+    holdNext: () =>
+      new Promise<(error?: Error) => void>((resolve) => {
+        held = resolve
+      }),
+    restore: () => {
+      proto!._batch = original
+    }
   }
   proto._batch = function (this: unknown, ops: unknown, options: unknown, callback: (err?: Error | null) => void): void {
     hand.count++
     hand.maxInFlight = Math.max(hand.maxInFlight, ++hand.inFlight)
-    const done = (err?: Error | null): void => { hand.inFlight--; callback(err) }
+    const done = (err?: Error | null): void => {
+      hand.inFlight--
+      callback(err)
+    }
     const hold = held
     held = null
     if (!hold) {
@@ -87,9 +95,17 @@ test('the appends of many rooms in one tick are one batch, with one count of wri
   try {
     const { store, rooms, docs } = await loadedStore(dir.path, 300)
     // Some rooms append twice in the tick: each keeps its own order.
-    const positions = await Promise.all(rooms.flatMap((r, i) =>
-      i % 3 === 0 ? [store.append(r, write(docs[i]!, 'a', i)), store.append(r, write(docs[i]!, 'b', i))] : [store.append(r, write(docs[i]!, 'a', i))]))
-    assert.deepEqual(positions, rooms.flatMap((_, i) => (i % 3 === 0 ? [1, 2] : [1])))
+    const positions = await Promise.all(
+      rooms.flatMap((r, i) =>
+        i % 3 === 0
+          ? [store.append(r, write(docs[i]!, 'a', i)), store.append(r, write(docs[i]!, 'b', i))]
+          : [store.append(r, write(docs[i]!, 'a', i))]
+      )
+    )
+    assert.deepEqual(
+      positions,
+      rooms.flatMap((_, i) => (i % 3 === 0 ? [1, 2] : [1]))
+    )
     await store.close()
     assert.equal(await headOf(dir.path), 1, 'one batch for the tick')
     const again = new LevelStore(dir.path)
@@ -123,8 +139,14 @@ test('while a batch is written, the next gathers the appends of every later tick
     }
     assert.equal(hand.count - before, 1, 'nothing else written while the batch is in flight')
     release()
-    assert.deepEqual(await Promise.all(first), rooms.map(() => 1))
-    assert.deepEqual(await Promise.all(later), [2, 3, 4].flatMap((p) => rooms.map(() => p)))
+    assert.deepEqual(
+      await Promise.all(first),
+      rooms.map(() => 1)
+    )
+    assert.deepEqual(
+      await Promise.all(later),
+      [2, 3, 4].flatMap((p) => rooms.map(() => p))
+    )
     assert.equal(hand.count - before, 2, 'the three later ticks went in one batch')
     assert.equal(hand.maxInFlight, 1)
     await store.close()
@@ -166,13 +188,22 @@ test('per room, appends keep their order and positions, also for rooms not read 
     }
     const positions = new Map<string, number[]>(all.map((r) => [r, []]))
     for (const [r, p] of await Promise.all(calls)) positions.get(r)!.push(p)
-    for (const r of all) assert.deepEqual(positions.get(r), Array.from({ length: 15 }, (_, i) => i + 1), r)
+    for (const r of all)
+      assert.deepEqual(
+        positions.get(r),
+        Array.from({ length: 15 }, (_, i) => i + 1),
+        r
+      )
     await store.close()
     const again = new LevelStore(dir.path)
     for (const r of all) {
       const { position, updates } = await again.load(r)
       assert.equal(position, 15, r)
-      assert.deepEqual(updates.map((u) => Buffer.from(u)), sent.get(r)!.map((u) => Buffer.from(u)), `${r}: stored in the order appended`)
+      assert.deepEqual(
+        updates.map((u) => Buffer.from(u)),
+        sent.get(r)!.map((u) => Buffer.from(u)),
+        `${r}: stored in the order appended`
+      )
     }
     await again.close()
   } finally {
@@ -185,13 +216,26 @@ test('a failed batch rejects every append in it and every one gathered behind it
   const hand = await batches()
   try {
     const { store, rooms, docs } = await loadedStore(dir.path, 50)
-    assert.deepEqual(await Promise.all(rooms.map((r, i) => store.append(r, write(docs[i]!, 'kept', i)))), rooms.map(() => 1))
+    assert.deepEqual(
+      await Promise.all(rooms.map((r, i) => store.append(r, write(docs[i]!, 'kept', i)))),
+      rooms.map(() => 1)
+    )
 
     const held = hand.holdNext()
-    const failing = rooms.map((r, i) => store.append(r, write(docs[i]!, 'lost', i)).then(() => null, (err: Error) => err))
+    const failing = rooms.map((r, i) =>
+      store.append(r, write(docs[i]!, 'lost', i)).then(
+        () => null,
+        (err: Error) => err
+      )
+    )
     const fail = await within(held, 5_000, 'the batch')
     await new Promise((r) => setImmediate(r))
-    const behind = rooms.map((r, i) => store.append(r, write(docs[i]!, 'behind', i)).then(() => null, (err: Error) => err))
+    const behind = rooms.map((r, i) =>
+      store.append(r, write(docs[i]!, 'behind', i)).then(
+        () => null,
+        (err: Error) => err
+      )
+    )
     const written = hand.count
     fail(Object.assign(new Error('IO error: 000003.log: No space left on device'), { code: 'LEVEL_IO_ERROR' }))
     for (const [i, err] of [...(await Promise.all(failing)), ...(await Promise.all(behind))].entries()) {
@@ -203,7 +247,10 @@ test('a failed batch rejects every append in it and every one gathered behind it
     // The next call reopens LevelDB; the rooms are read again, from what is stored.
     const fresh = rooms.map(() => new Y.Doc())
     for (const [i, d] of fresh.entries()) Y.applyUpdate(d, Y.encodeStateAsUpdate(docs[i]!))
-    assert.deepEqual(await Promise.all(rooms.map((r, i) => store.append(r, write(fresh[i]!, 'after', i)))), rooms.map(() => 2))
+    assert.deepEqual(
+      await Promise.all(rooms.map((r, i) => store.append(r, write(fresh[i]!, 'after', i)))),
+      rooms.map(() => 2)
+    )
     await store.close()
     const again = new LevelStore(dir.path)
     for (const [i, r] of rooms.entries()) {
@@ -245,14 +292,20 @@ test('compactions interleaved with appends of the same room, in one tick, keep i
     assert.deepEqual(await Promise.all(calls), [1, 2, 3, 4, undefined, 5, 1, 6])
     let loaded = await store.load('c')
     assert.equal(loaded.position, 6)
-    assert.deepEqual(loaded.updates.map((x) => Buffer.from(x)), [snapshot(2), ...u.slice(2, 6)].map((x) => Buffer.from(x)))
+    assert.deepEqual(
+      loaded.updates.map((x) => Buffer.from(x)),
+      [snapshot(2), ...u.slice(2, 6)].map((x) => Buffer.from(x))
+    )
 
     // One tick again: an append, a compaction up to it (nothing after it to read), an append.
     const more = await Promise.all([store.append('c', u[6]!), store.compact('c', snapshot(7), 7), store.append('c', u[7]!)])
     assert.deepEqual(more, [7, undefined, 8])
     loaded = await store.load('c')
     assert.equal(loaded.position, 8)
-    assert.deepEqual(loaded.updates.map((x) => Buffer.from(x)), [snapshot(7), u[7]!].map((x) => Buffer.from(x)))
+    assert.deepEqual(
+      loaded.updates.map((x) => Buffer.from(x)),
+      [snapshot(7), u[7]!].map((x) => Buffer.from(x))
+    )
 
     // A compaction that reads the updates after it, and appends in each of the ticks that
     // follow, some while it reads: they wait for it, or its record would miss them.
@@ -266,7 +319,10 @@ test('compactions interleaved with appends of the same room, in one tick, keep i
       after.push(store.append('c', write(doc, `late${i}`, i)))
     }
     await compacted
-    assert.deepEqual(await Promise.all(after), Array.from({ length: 20 }, (_, i) => 11 + i))
+    assert.deepEqual(
+      await Promise.all(after),
+      Array.from({ length: 20 }, (_, i) => 11 + i)
+    )
     loaded = await store.load('c') // rejects if the compaction's record missed an append
     assert.equal(loaded.position, 30)
     assert.equal(loaded.updates.length, 22)
@@ -275,7 +331,11 @@ test('compactions interleaved with appends of the same room, in one tick, keep i
     const again = new LevelStore(dir.path)
     const reloaded = await again.load('c')
     assert.equal(reloaded.position, 30)
-    assert.deepEqual(stateOf(reloaded.updates), { late: 1, ...Object.fromEntries(u.map((_, i) => [`k${i}`, i])), ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`late${i}`, i])) })
+    assert.deepEqual(stateOf(reloaded.updates), {
+      late: 1,
+      ...Object.fromEntries(u.map((_, i) => [`k${i}`, i])),
+      ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`late${i}`, i]))
+    })
     await again.close()
   } finally {
     dir.remove()
@@ -291,7 +351,10 @@ test('many rooms appending and compacting over many ticks: every room loads whol
     await Promise.all(rooms.map((r) => store.load(r)))
     const sent = new Map<string, Uint8Array[]>(rooms.map((r) => [r, []]))
     let seed = 7
-    const random = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
     const calls: Array<Promise<unknown>> = []
     for (let tick = 0; tick < 40; tick++) {
       for (const r of rooms) {
@@ -333,12 +396,18 @@ test('after a SIGKILL of a process writing to many rooms at once, every acknowle
   const dir = tempDir('yss-kill-group')
   try {
     const rooms = 200
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/store-writer.ts'), dir.path, String(rooms)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures/store-writer.ts'), dir.path, String(rooms)],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     const acknowledged = new Map<string, number>()
     let acks = 0
     let rest = ''
     let errors = ''
-    child.stderr.on('data', (d: Buffer) => { errors += d })
+    child.stderr.on('data', (d: Buffer) => {
+      errors += d
+    })
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, signal) => resolve(signal)))
     const enough = new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
@@ -352,7 +421,16 @@ test('after a SIGKILL of a process writing to many rooms at once, every acknowle
         }
       })
     })
-    await within(Promise.race([enough, exited.then(() => { throw new Error(`the writer exited: ${errors}`) })]), 45_000, '20,000 acknowledged appends')
+    await within(
+      Promise.race([
+        enough,
+        exited.then(() => {
+          throw new Error(`the writer exited: ${errors}`)
+        })
+      ]),
+      45_000,
+      '20,000 acknowledged appends'
+    )
     child.kill('SIGKILL')
     assert.equal(await exited, 'SIGKILL')
     assert.equal(acknowledged.size, rooms, 'every room wrote')
@@ -378,7 +456,9 @@ test('the relay tells the store when it unloads a room', async () => {
     load: (r) => inner.load(r),
     append: (r, u) => inner.append(r, u),
     compact: (r, s, p) => inner.compact(r, s, p),
-    forget: (r) => { forgotten.push(r) },
+    forget: (r) => {
+      forgotten.push(r)
+    },
     close: () => inner.close()
   }
   const relay = await testRelay({ store, idleUnloadMs: 20 })
@@ -389,7 +469,8 @@ test('the relay tells the store when it unloads a room', async () => {
     a.state.set('n', 1)
     await untilKey(b.state, 'n', 1)
     assert.deepEqual(forgotten, [])
-    a.destroy(); b.destroy()
+    a.destroy()
+    b.destroy()
     await eventually(() => relay.loadedRooms().length === 0, 'the room to unload')
     assert.deepEqual(forgotten, ['leaving'])
   } finally {

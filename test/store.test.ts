@@ -19,7 +19,10 @@ import { stateOf, write } from './support/store-helpers.js'
 /** The message a start failed with; a relay that started anyway is closed and fails the test. */
 const refusal = (start: Promise<Relay>): Promise<string> =>
   start.then(
-    async (relay) => { await relay.close(); return assert.fail('the relay started') },
+    async (relay) => {
+      await relay.close()
+      return assert.fail('the relay started')
+    },
     (err: Error) => err.message
   )
 
@@ -29,7 +32,10 @@ test('a second relay on a data directory in use refuses to start, naming the dir
   try {
     // spawnRelay rejects if the process exits before printing its URL.
     const refused = await spawnRelay(['--port', '0', '--data', dir.path, '--log-level', 'warn']).then(
-      (second) => { second.proc.kill('SIGKILL'); return null },
+      (second) => {
+        second.proc.kill('SIGKILL')
+        return null
+      },
       (err: Error) => err.message
     )
     assert.ok(refused !== null, 'the second relay started')
@@ -44,7 +50,8 @@ test('a second relay on a data directory in use refuses to start, naming the dir
     await Promise.all([a.synced, b.synced])
     a.state.set('still', 'served')
     await untilKey(b.state, 'still', 'served')
-    a.destroy(); b.destroy()
+    a.destroy()
+    b.destroy()
   } finally {
     await first.kill('SIGKILL')
     dir.remove()
@@ -74,10 +81,13 @@ test('a start that fails to listen releases the data directory', async () => {
 
 for (const [kind, make] of [
   ['MemoryStore', () => ({ store: new MemoryStore(), reopen: null })],
-  ['LevelStore', () => {
-    const dir = tempDir('yss-positions')
-    return { store: new LevelStore(dir.path), reopen: () => new LevelStore(dir.path), dir }
-  }]
+  [
+    'LevelStore',
+    () => {
+      const dir = tempDir('yss-positions')
+      return { store: new LevelStore(dir.path), reopen: () => new LevelStore(dir.path), dir }
+    }
+  ]
 ] as const) {
   test(`${kind}: positions grow with appends, and a compaction keeps what came after it`, async () => {
     const made: { store: RoomStore; reopen: (() => RoomStore) | null; dir?: { remove(): void } } = make()
@@ -139,8 +149,13 @@ test('a room whose stored updates wait for missing ones is refused, never served
   const logger = memoryLogger()
   const store: RoomStore = {
     load: async (room) => ({ updates: stored[room] ?? [], position: (stored[room] ?? []).length }),
-    append: async (room) => { writes.push(room); return 9 },
-    compact: async (room) => { writes.push(room) },
+    append: async (room) => {
+      writes.push(room)
+      return 9
+    },
+    compact: async (room) => {
+      writes.push(room)
+    },
     close: async () => {}
   }
   const relay = await testRelay({ store, logger })
@@ -150,14 +165,20 @@ test('a room whose stored updates wait for missing ones is refused, never served
       const closed = await within(raw.closed, 5_000, `the close of ${room}`)
       assert.deepEqual(closed, { code: 1011, reason: 'room failed to load' }, room)
       assert.equal(raw.frames.length, 0, `${room}: nothing was served`)
-      assert.ok(logger.lines.some((l) => l.includes('room failed to load') && l.includes(`room=${room}`) && l.includes('incomplete')), room)
+      assert.ok(
+        logger.lines.some((l) => l.includes('room failed to load') && l.includes(`room=${room}`) && l.includes('incomplete')),
+        room
+      )
     }
     const whole = stockClient(relay.url, 'whole')
     await whole.synced
     assert.deepEqual(whole.state.toJSON(), { b: 2 })
     whole.destroy()
     await relay.close() // compacts what it holds: never the refused rooms
-    assert.deepEqual(writes.filter((r) => r !== 'whole'), [])
+    assert.deepEqual(
+      writes.filter((r) => r !== 'whole'),
+      []
+    )
   } finally {
     await relay.close()
   }
@@ -168,7 +189,9 @@ const noise = (seed: number, length: number): string => {
   let x = seed * 2654435761 + 1
   let out = ''
   while (out.length < length) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
     out += (x >>> 0).toString(36)
   }
   return out.slice(0, length)
@@ -210,7 +233,9 @@ test('a room whose stored bytes were changed on disk is refused', async () => {
     await store.close()
     await settle(dir.path)
     // One changed letter inside a stored string: the update still parses and applies.
-    const table = readdirSync(dir.path).filter((f) => f.endsWith('.ldb')).map((f) => join(dir.path, f))
+    const table = readdirSync(dir.path)
+      .filter((f) => f.endsWith('.ldb'))
+      .map((f) => join(dir.path, f))
       .find((f) => readFileSync(f).includes('MARKER-'))
     assert.ok(table, 'the marker is stored uncompressed in a table file')
     const bytes = readFileSync(table)
@@ -284,7 +309,8 @@ test('a store written by y-leveldb alone is served, and stays readable by it aft
       assert.deepEqual(client.state.toJSON(), { old0: 0, old1: 1, old2: 2 })
       for (let i = 0; i < 5; i++) client.state.set(`new${i}`, i)
       await untilKey(watcher.state, 'new4', 4)
-      client.destroy(); watcher.destroy()
+      client.destroy()
+      watcher.destroy()
       const raw = rawSocket(relay.url, 'gappy')
       assert.equal((await within(raw.closed, 5_000, 'the close of gappy')).code, 1011)
     } finally {
@@ -327,7 +353,8 @@ const fillAndStop = async (dir: string, n: number, signal: NodeJS.Signals, witne
       const stored = Number(/^yss_store_writes_total (\d+)$/m.exec(metrics)![1])
       await eventually(() => witnessed(dir) >= stored, 'the witness file to follow the store')
     }
-    writer.destroy(); watcher.destroy()
+    writer.destroy()
+    watcher.destroy()
   } finally {
     assert.equal(await relay.kill(signal), signal === 'SIGKILL' ? null : 0)
   }
@@ -373,7 +400,10 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
       // LevelDB replayed what it could into a table and deleted the log: the next start would
       // see nothing wrong, but DAMAGED keeps the store closed.
       const second = await refusedProcess(dir.path)
-      assert.ok(second.includes(`the store in ${resolve(dir.path)} is damaged and stays closed: see ${join(resolve(dir.path), 'DAMAGED')}`), second)
+      assert.ok(
+        second.includes(`the store in ${resolve(dir.path)} is damaged and stays closed: see ${join(resolve(dir.path), 'DAMAGED')}`),
+        second
+      )
       if (signal === 'SIGKILL') {
         // An operator who accepts the loss deletes DAMAGED.
         rmSync(join(dir.path, 'DAMAGED'))

@@ -26,8 +26,22 @@
  *   // <ServerStateProvider room="default"><Counter /></ServerStateProvider>
  */
 import {
-  computed, defineComponent, inject, onBeforeUnmount, onMounted, provide, shallowRef, toValue, triggerRef, watch, watchEffect,
-  type InjectionKey, type MaybeRefOrGetter, type PropType, type ShallowRef, type WritableComputedRef
+  computed,
+  defineComponent,
+  inject,
+  onBeforeUnmount,
+  onMounted,
+  provide,
+  shallowRef,
+  toValue,
+  triggerRef,
+  watch,
+  watchEffect,
+  type InjectionKey,
+  type MaybeRefOrGetter,
+  type PropType,
+  type ShallowRef,
+  type WritableComputedRef
 } from 'vue'
 import { untracked, type Json, type ServerState, type Status } from '../client/index.js'
 import { acquireSession, type SessionLease } from '../components/session-registry.js'
@@ -63,7 +77,15 @@ export const provideServerState = (source: MaybeRefOrGetter<ServerStateSource>):
     mounted = true
     take()
   })
-  watch(() => { const { url, room, session } = toValue(source); return [url, room, session] }, () => { if (mounted) take() })
+  watch(
+    () => {
+      const { url, room, session } = toValue(source)
+      return [url, room, session]
+    },
+    () => {
+      if (mounted) take()
+    }
+  )
   onBeforeUnmount(() => {
     mounted = false
     lease?.release()
@@ -107,11 +129,13 @@ export const useServerState = <T = Json>(key: MaybeRefOrGetter<string>): Writabl
       return
     }
     value.value = untracked(server, () => server.get(k)) as T | undefined
-    onCleanup(server.subscribe(k, (next) => {
-      value.value = next as T | undefined
-      // A forced re-run keeps the value: show it again anyway.
-      triggerRef(value)
-    }))
+    onCleanup(
+      server.subscribe(k, (next) => {
+        value.value = next as T | undefined
+        // A forced re-run keeps the value: show it again anyway.
+        triggerRef(value)
+      })
+    )
   })
   return computed({
     get: () => value.value,
@@ -141,9 +165,18 @@ export const useServerStatus = (): Readonly<ShallowRef<{ status: Status; synced:
       status.value = { status: server.status, synced }
     }
     update()
-    server.ready.then(() => { synced = true; update() }, () => {})
+    server.ready.then(
+      () => {
+        synced = true
+        update()
+      },
+      () => {}
+    )
     const stop = server.onStatus(update)
-    onCleanup(() => { stopped = true; stop() })
+    onCleanup(() => {
+      stopped = true
+      stop()
+    })
   })
   return status
 }

@@ -27,7 +27,9 @@ let lastArrival = 0
 class TimedWebSocket extends WebSocket {
   constructor(url: string | URL, protocols?: string | string[]) {
     super(url, protocols)
-    this.addEventListener('message', () => { lastArrival = performance.now() })
+    this.addEventListener('message', () => {
+      lastArrival = performance.now()
+    })
   }
 }
 
@@ -51,7 +53,9 @@ for (let i = 0; i < count; i++) {
     bench.renders++
     const entry: Render = { key, arrival: lastArrival, rendered: performance.now(), painted: 0 }
     bench.log.push(entry)
-    requestAnimationFrame(() => { entry.painted = performance.now() })
+    requestAnimationFrame(() => {
+      entry.painted = performance.now()
+    })
   })
 }
 bench.ready = true

@@ -14,7 +14,9 @@ const raw = rawSocket(process.argv[2]!, 'probe')
 await raw.opened
 let longest = 0
 let running = true
-createInterface({ input: process.stdin }).on('line', (l) => { if (l === 'stop') running = false })
+createInterface({ input: process.stdin }).on('line', (l) => {
+  if (l === 'stop') running = false
+})
 process.stdout.write('ready\n')
 let id = 1
 while (running) {
@@ -22,7 +24,11 @@ while (running) {
   const ok = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 120_000)
     const look = (data: Buffer) => {
-      if (data[0] === 100 && data[1] === 8) { raw.ws.off('message', look); clearTimeout(timer); resolve(true) }
+      if (data[0] === 100 && data[1] === 8) {
+        raw.ws.off('message', look)
+        clearTimeout(timer)
+        resolve(true)
+      }
     }
     raw.ws.on('message', look)
     raw.send(flush(id++))

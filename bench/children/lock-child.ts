@@ -36,12 +36,21 @@ let onReceived: (() => void) | null = null
 /** A bare socket that only receives (the probe's floor for a passive session). */
 let raw: { close(): void } | null = null
 /** An ioredis client, when the mutex runs through ioredis (a user's choice) rather than the minimal client. */
-let io: { blpop(k: string, t: number): Promise<unknown>; get(k: string): Promise<string | null>; set(k: string, v: string): Promise<unknown>; rpush(k: string, v: string): Promise<unknown>; publish(c: string, v: string): Promise<unknown>; disconnect(): void } | null = null
+let io: {
+  blpop(k: string, t: number): Promise<unknown>
+  get(k: string): Promise<string | null>
+  set(k: string, v: string): Promise<unknown>
+  rpush(k: string, v: string): Promise<unknown>
+  publish(c: string, v: string): Promise<unknown>
+  disconnect(): void
+} | null = null
 
 const runOurs = async (s: ServerState<{ count: number }>, ops: number): Promise<number> => {
   let done = 0
   for (let i = 0; i < ops; i++) {
-    await s.lock('count', (st) => { st.count = (st.count ?? 0) + 1 })
+    await s.lock('count', (st) => {
+      st.count = (st.count ?? 0) + 1
+    })
     done++
   }
   return done
@@ -91,7 +100,10 @@ serveRequests(async (msg) => {
         // A stock y-websocket client that only receives (the lock probe's passive peer).
         const [{ WebsocketProvider }, Y] = await Promise.all([import('y-websocket'), import('yjs')])
         const doc = new Y.Doc()
-        const provider = new WebsocketProvider(msg.url as string, msg.room as string, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
+        const provider = new WebsocketProvider(msg.url as string, msg.room as string, doc, {
+          WebSocketPolyfill: WebSocket as never,
+          disableBc: true
+        })
         await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
       } else if (msg.system === 'raw') {
         const { RawClient } = await import('../lib/raw-client.js')
@@ -125,14 +137,21 @@ serveRequests(async (msg) => {
     }
     case 'seen': {
       const value = msg.value as number
-      const holds = (): number => (ours ? ours.get('count') ?? 0 : received.last)
+      const holds = (): number => (ours ? (ours.get('count') ?? 0) : received.last)
       // Bounded: a value that never comes is reported, not waited for.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, msg.timeoutMs as number)
-        const check = () => { if (holds() === value) done() }
+        const check = () => {
+          if (holds() === value) done()
+        }
         const off = ours?.subscribe('count', check)
         onReceived = check
-        function done () { clearTimeout(timer); off?.(); onReceived = null; resolve() }
+        function done() {
+          clearTimeout(timer)
+          off?.()
+          onReceived = null
+          resolve()
+        }
         check()
       })
       return { value: holds(), received: received.count }

@@ -48,10 +48,19 @@ serveRequests(async (msg) => {
       const room = msg.room as string
       const message: Message = { nickname: 'memory', text: `one more message from ${msg.system as string}` }
       if (msg.system === 'ours') {
-        const s: ServerState<{ count: number; messages: Message[] }> = connect({ url, room, WebSocketPolyfill: WebSocket, broadcastChannel: false })
+        const s: ServerState<{ count: number; messages: Message[] }> = connect({
+          url,
+          room,
+          WebSocketPolyfill: WebSocket,
+          broadcastChannel: false
+        })
         await s.ready
-        await s.lock('count', (st) => { st.count = (st.count ?? 0) + 1 })
-        await s.lock('messages', () => { void s.append('messages', message) })
+        await s.lock('count', (st) => {
+          st.count = (st.count ?? 0) + 1
+        })
+        await s.lock('messages', () => {
+          void s.append('messages', message)
+        })
         doc = s.doc
         list = () => (s.doc.getMap('state').get('messages') as Y.Array<unknown> | undefined)?.length ?? 0
         keep = [s]

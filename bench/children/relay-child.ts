@@ -40,14 +40,18 @@ interface Running {
 }
 
 const startOurs = async (spec: RelaySpec): Promise<Running> => {
-  const { startRelay } = (spec.compiledDir
-    ? await import(pathToFileURL(join(spec.compiledDir, 'relay/server.js')).href)
-    : await import('../../relay/server.js')) as typeof import('../../relay/server.js')
+  const { startRelay } = (
+    spec.compiledDir ? await import(pathToFileURL(join(spec.compiledDir, 'relay/server.js')).href) : await import('../../relay/server.js')
+  ) as typeof import('../../relay/server.js')
   const relay = await startRelay({
     host: '127.0.0.1',
     port: 0,
     logLevel: 'silent',
-    ...(spec.redis ? { redis: spec.redis, postgres: spec.postgres!, cluster: { redisUnsafe: true } } : spec.dataDir ? { dataDir: spec.dataDir, ...(spec.fsync ? { fsync: spec.fsync } : {}) } : { memory: true }),
+    ...(spec.redis
+      ? { redis: spec.redis, postgres: spec.postgres!, cluster: { redisUnsafe: true } }
+      : spec.dataDir
+        ? { dataDir: spec.dataDir, ...(spec.fsync ? { fsync: spec.fsync } : {}) }
+        : { memory: true }),
     ...(spec.staticDirs ? { staticDirs: spec.staticDirs } : {}),
     ...(spec.idleUnloadMs !== undefined ? { idleUnloadMs: spec.idleUnloadMs } : {})
   })
@@ -91,12 +95,14 @@ const startHocuspocus = async (spec: RelaySpec): Promise<Running> => {
   // Hocuspocus stores nothing by itself; a stored room is loaded from a snapshot file, the
   // cheapest store there is, so its cold load is a lower bound.
   const extensions = dir
-    ? [{
-        async onLoadDocument({ documentName, document }: { documentName: string; document: Y.Doc }) {
-          const bytes = await readFile(join(dir, `${documentName}.bin`)).catch(() => null)
-          if (bytes) Y.applyUpdate(document, bytes)
+    ? [
+        {
+          async onLoadDocument({ documentName, document }: { documentName: string; document: Y.Doc }) {
+            const bytes = await readFile(join(dir, `${documentName}.bin`)).catch(() => null)
+            if (bytes) Y.applyUpdate(document, bytes)
+          }
         }
-      }]
+      ]
     : []
   const server = new Server({ port: 0, address: '127.0.0.1', quiet: true, stopOnSignals: false, extensions })
   await server.listen()

@@ -34,6 +34,9 @@ export const bundlePage = async (entry: string): Promise<{ dir: string; remove()
     rmSync(dir, { recursive: true, force: true })
     throw err
   }
-  writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>bench</title><div id="root"></div><script type="module" src="page.js"></script>\n')
+  writeFileSync(
+    join(dir, 'index.html'),
+    '<!doctype html><meta charset="utf-8"><title>bench</title><div id="root"></div><script type="module" src="page.js"></script>\n'
+  )
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }

@@ -80,7 +80,10 @@ const DRAIN_BOUND_MS = 120_000
 
 const startRelay = (system: RoomsSystem, dataDir: string): Promise<LaunchedRelay> => {
   const [kind, store, sync] = system.split('-') as ['ours' | 'reference', 'leveldb' | 'memory', 'nofsync' | undefined]
-  return launchRelay({ system: kind, ...(store === 'leveldb' ? { dataDir, ...(kind === 'ours' ? { fsync: sync ? 'never' : 'always' } as const : {}) } : {}) })
+  return launchRelay({
+    system: kind,
+    ...(store === 'leveldb' ? { dataDir, ...(kind === 'ours' ? ({ fsync: sync ? 'never' : 'always' } as const) : {}) } : {})
+  })
 }
 
 /** The writer's clock in `update`, memoised by the frame's bytes: every room gets the same frames. */
@@ -162,7 +165,7 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
     const writes = async (): Promise<number> => (await relay.metrics()).store_writes_total ?? NaN
     const writes0 = system.startsWith('ours') ? await writes() : NaN
     const start = performance.now()
-    for (let j = 0; j < offered;) {
+    for (let j = 0; j < offered; ) {
       const now = performance.now()
       for (; j < offered && start + j * gap <= now; j++) {
         sendLag[j] = now - (start + j * gap)
@@ -184,7 +187,13 @@ export const runBusyRooms = async (system: RoomsSystem, shape: RoomsShape): Prom
     const relayCpu = (cpuSeconds(relayCpu1) - cpuSeconds(relayCpu0)) / ((performance.now() - start) / 1000)
 
     if (delivered < offered) {
-      await within(new Promise<void>((r) => { allDelivered = r }), DRAIN_BOUND_MS, 'every update to reach the readers').catch(() => {})
+      await within(
+        new Promise<void>((r) => {
+          allDelivered = r
+        }),
+        DRAIN_BOUND_MS,
+        'every update to reach the readers'
+      ).catch(() => {})
     }
     const drainMs = Math.max(0, allAt - stopped)
     const relayCpu2 = await relay.cpu()

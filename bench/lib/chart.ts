@@ -35,12 +35,20 @@ const text = (x: number, y: number, s: string, attrs = ''): string =>
  * since a chart may hold figures of different sizes (p50 beside p99); compare bars within a group.
  */
 export const chartSvg = (chart: Chart): string => {
-  const height = TOP + chart.groups.reduce((h, g) => h + GROUP_HEAD + (g.ratios.length > 0 ? RATIO_LINE : 0) + g.bars.length * (BAR_H + GAP) + GROUP_GAP, 0) + 8
+  const height =
+    TOP +
+    chart.groups.reduce((h, g) => h + GROUP_HEAD + (g.ratios.length > 0 ? RATIO_LINE : 0) + g.bars.length * (BAR_H + GAP) + GROUP_GAP, 0) +
+    8
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     text(10, 20, chart.title, 'font-size="15" font-weight="600"'),
-    text(10, 38, `${chart.lowerIsBetter ? 'Shorter is better' : 'Longer is better'}; each group on its own scale; ratio above 1× = ours better`, 'fill="#57606a"')
+    text(
+      10,
+      38,
+      `${chart.lowerIsBetter ? 'Shorter is better' : 'Longer is better'}; each group on its own scale; ratio above 1× = ours better`,
+      'fill="#57606a"'
+    )
   ]
   let y = TOP
   for (const group of chart.groups) {
@@ -58,7 +66,9 @@ export const chartSvg = (chart: Chart): string => {
       const fill = bar.ours ? OURS : PEERS[peer++ % PEERS.length]!
       out.push(text(LABEL_W - 8, y + BAR_H - 4, bar.label, `text-anchor="end"${bar.ours ? ' font-weight="600"' : ''}`))
       out.push(`<rect x="${LABEL_W}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${fill}"/>`)
-      out.push(text(LABEL_W + w + 6, y + BAR_H - 4, Number.isFinite(bar.value) ? `${num(bar.value)}${group.unit ?? chart.unit}` : 'not measured'))
+      out.push(
+        text(LABEL_W + w + 6, y + BAR_H - 4, Number.isFinite(bar.value) ? `${num(bar.value)}${group.unit ?? chart.unit}` : 'not measured')
+      )
       y += BAR_H + GAP
     }
     y += GROUP_GAP

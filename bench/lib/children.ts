@@ -39,7 +39,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
  * Forks `script` under tsx with `--expose-gc` (so that memory is read after a full collection),
  * and waits for its first IPC message, `{ ready: true, ... }`.
  */
-export const spawnChild = (script: string, args: string[], options: { env?: NodeJS.ProcessEnv; execArgv?: string[]; readyTimeoutMs?: number } = {}): Promise<Child> =>
+export const spawnChild = (
+  script: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; execArgv?: string[]; readyTimeoutMs?: number } = {}
+): Promise<Child> =>
   new Promise<Child>((resolve, reject) => {
     const proc = fork(script, args, {
       execArgv: ['--expose-gc', '--import', 'tsx', ...(options.execArgv ?? [])],
@@ -88,8 +92,14 @@ export const spawnChild = (script: string, args: string[], options: { env?: Node
             rej(new Error(`${script}: no reply to ${String(msg.cmd)} within ${timeoutMs} ms`))
           }, timeoutMs)
           pending.set(id, {
-            resolve: (v) => { clearTimeout(t); res(v as T) },
-            reject: (e) => { clearTimeout(t); rej(e) }
+            resolve: (v) => {
+              clearTimeout(t)
+              res(v as T)
+            },
+            reject: (e) => {
+              clearTimeout(t)
+              rej(e)
+            }
           })
           proc.send({ ...msg, id })
         })
@@ -111,8 +121,16 @@ export const spawnChild = (script: string, args: string[], options: { env?: Node
 export const spinCore = async (): Promise<() => Promise<void>> => {
   const proc = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
   live.add(proc)
-  const exited = new Promise<void>((r) => proc.once('exit', () => { live.delete(proc); r() }))
-  await new Promise<void>((resolve, reject) => { proc.once('spawn', resolve); proc.once('error', reject) })
+  const exited = new Promise<void>((r) =>
+    proc.once('exit', () => {
+      live.delete(proc)
+      r()
+    })
+  )
+  await new Promise<void>((resolve, reject) => {
+    proc.once('spawn', resolve)
+    proc.once('error', reject)
+  })
   return async () => {
     proc.kill('SIGKILL')
     await exited
@@ -151,6 +169,8 @@ export const memoryAfterGc = async (): Promise<MemorySample> => {
 
 /** A process's CPU time in µs (user + system, every thread), from /proc (clock ticks of USER_HZ 100). */
 export const procCpuUs = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 1e4
 }

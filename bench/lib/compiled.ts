@@ -41,4 +41,6 @@ export const compiledPackage = (): string | null => {
 
 /** Our client from a build in `dir` (see {@link compiledPackage}), or from its sources without one. */
 export const loadClient = async (dir: string | null | undefined): Promise<typeof import('../../client/index.js')> =>
-  (dir ? await import(pathToFileURL(join(dir, 'client/index.js')).href) : await import('../../client/index.js')) as typeof import('../../client/index.js')
+  (dir
+    ? await import(pathToFileURL(join(dir, 'client/index.js')).href)
+    : await import('../../client/index.js')) as typeof import('../../client/index.js')

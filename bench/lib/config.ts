@@ -16,7 +16,13 @@ for (const arg of process.argv.slice(2)) {
 /** Whether `--quick` or `BENCH_QUICK=1`: small sizes and one repeat, to check the harness. */
 export const quick = flags.has('quick') || process.env.BENCH_QUICK === '1'
 
-const raw = (name: string): string | undefined => flags.get(name.toLowerCase().replace(/^bench_/, '').replace(/_/g, '-')) ?? process.env[name]
+const raw = (name: string): string | undefined =>
+  flags.get(
+    name
+      .toLowerCase()
+      .replace(/^bench_/, '')
+      .replace(/_/g, '-')
+  ) ?? process.env[name]
 
 /** A string from `--name=` or `BENCH_NAME`, if given. */
 export const string = (name: string): string | undefined => raw(name)

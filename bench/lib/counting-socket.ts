@@ -15,7 +15,9 @@ export class CountingWebSocket extends WebSocket {
 
   constructor(address: string, protocols?: string | string[]) {
     super(address, protocols)
-    this.on('message', (data: Buffer | ArrayBuffer) => { this.received += data.byteLength })
+    this.on('message', (data: Buffer | ArrayBuffer) => {
+      this.received += data.byteLength
+    })
   }
 
   override send(data: Parameters<WebSocket['send']>[0], ...rest: unknown[]): void {

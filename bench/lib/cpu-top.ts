@@ -50,7 +50,8 @@ export const summarise = (profile: Profile, count = 25): string => {
   // Inclusive time: each function counted once per sample, however deep it recurses.
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
-  const keyOf = (n: Node): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules\/)?/, '')}:${n.callFrame.lineNumber + 1}`
+  const keyOf = (n: Node): string =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules\/)?/, '')}:${n.callFrame.lineNumber + 1}`
   const inclusive = new Map<string, number>()
   for (const [id, us] of self) {
     const seen = new Set<string>()
@@ -63,9 +64,23 @@ export const summarise = (profile: Profile, count = 25): string => {
   }
   const busy = total - [...self].filter(([id]) => byId.get(id)!.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0)
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`
-  const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${pct(us)}  ${k}`)
-  return [`total ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s not idle`, '', 'by package:', ...top(pkgs, 12), '',
-    'by function (self time):', ...top(fns, count), '', 'by function (inclusive time):', ...top(inclusive, count)].join('\n')
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, us]) => `${pct(us)}  ${k}`)
+  return [
+    `total ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s not idle`,
+    '',
+    'by package:',
+    ...top(pkgs, 12),
+    '',
+    'by function (self time):',
+    ...top(fns, count),
+    '',
+    'by function (inclusive time):',
+    ...top(inclusive, count)
+  ].join('\n')
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

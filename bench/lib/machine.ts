@@ -24,7 +24,18 @@ const versionOf = (pkg: string, from: NodeJS.Require = require): string => {
 
 /** The version of a package as a dependency of `parent` resolves it (the reference relay's own ws). */
 const nestedVersionOf = (parent: string, pkg: string): string =>
-  versionOf(pkg, createRequire(join(require.resolve.paths(parent)!.map((d) => join(d, parent)).find((d) => existsSync(d)) ?? '.', 'package.json')))
+  versionOf(
+    pkg,
+    createRequire(
+      join(
+        require.resolve
+          .paths(parent)!
+          .map((d) => join(d, parent))
+          .find((d) => existsSync(d)) ?? '.',
+        'package.json'
+      )
+    )
+  )
 
 export const chromiumVersion = (): string => {
   try {
@@ -38,7 +49,9 @@ export const machineLines = (): string[] => {
   const cpu = cpus()
   return [
     `- Date: ${new Date().toISOString()}`,
-    `- Machine: ${platform()} ${release()}, ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `- Machine: ${platform()} ${release()}, ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
     `- Node ${process.versions.node}, V8 ${process.versions.v8}`,
     `- yjs ${versionOf('yjs')}, y-protocols ${versionOf('y-protocols')}, ws ${versionOf('ws')} (ours and Hocuspocus), y-websocket ${versionOf('y-websocket')} (client)`,
     `- Peers: @y/websocket-server ${versionOf('@y/websocket-server')} (with its own ws ${nestedVersionOf('@y/websocket-server', 'ws')}), ` +

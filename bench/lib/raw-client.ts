@@ -10,7 +10,17 @@
  *   c.close()
  */
 import WebSocket from 'ws'
-import { authFrame, EMPTY_STATE_VECTOR, EMPTY_UPDATE, readSync, syncFrame, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, type Dialect } from './wire.js'
+import {
+  authFrame,
+  EMPTY_STATE_VECTOR,
+  EMPTY_UPDATE,
+  readSync,
+  syncFrame,
+  SYNC_STEP1,
+  SYNC_STEP2,
+  SYNC_UPDATE,
+  type Dialect
+} from './wire.js'
 
 export class RawClient {
   /** Called with each update received after the handshake (sync step 2s and updates). */
@@ -18,7 +28,11 @@ export class RawClient {
   /** Payload bytes received, all frames counted. */
   bytesIn = 0
 
-  private constructor(readonly dialect: Dialect, readonly room: string, readonly ws: WebSocket) {}
+  private constructor(
+    readonly dialect: Dialect,
+    readonly room: string,
+    readonly ws: WebSocket
+  ) {}
 
   /**
    * Connects and syncs: sends step 1 (asking for everything), answers the relay's step 1, and
@@ -81,7 +95,13 @@ export const dialectOf = (system: string): Dialect => (system === 'hocuspocus' ?
  * Opens `count` raw clients, at most `parallel` handshakes at a time (a relay refusing a burst of
  * thousands of simultaneous upgrades would measure the kernel's accept queue, not the relay).
  */
-export const openMany = async (dialect: Dialect, url: string, count: number, roomOf: (i: number) => string, parallel = 100): Promise<RawClient[]> => {
+export const openMany = async (
+  dialect: Dialect,
+  url: string,
+  count: number,
+  roomOf: (i: number) => string,
+  parallel = 100
+): Promise<RawClient[]> => {
   const clients: RawClient[] = []
   let next = 0
   const worker = async () => {

@@ -28,7 +28,14 @@ export interface ReaderGroup {
  * Opens `count` readers of `room` on `url`, each tracking updates by `writer` (a client id),
  * up to `total` of them.
  */
-export const openReaders = async (system: System, url: string, room: string, count: number, writer: number, total: number): Promise<ReaderGroup> => {
+export const openReaders = async (
+  system: System,
+  url: string,
+  room: string,
+  count: number,
+  writer: number,
+  total: number
+): Promise<ReaderGroup> => {
   const lastAt = new Float64Array(total)
   const progress = new Int32Array(count)
   /** How many readers hold the `waiter`'s count of updates. */
@@ -90,7 +97,9 @@ export const openReaders = async (system: System, url: string, room: string, cou
     clients.forEach((c, i) => {
       c.onUpdate = (update, frame) => advance(i, clockOf(update, frame))
     })
-    close = () => { for (const c of clients) c.close() }
+    close = () => {
+      for (const c of clients) c.close()
+    }
   }
 
   return {
@@ -100,8 +109,13 @@ export const openReaders = async (system: System, url: string, room: string, cou
       done = 0
       for (const p of progress) if (p >= n) done++
       if (done === count) return Promise.resolve(performance.now())
-      return within(new Promise<number>((resolve) => { waiter = { count: n, resolve } }), timeoutMs,
-        `every reader to receive ${n} updates (${done} of ${count} did)`)
+      return within(
+        new Promise<number>((resolve) => {
+          waiter = { count: n, resolve }
+        }),
+        timeoutMs,
+        `every reader to receive ${n} updates (${done} of ${count} did)`
+      )
     }
   }
 }

@@ -116,7 +116,12 @@ export const headlinesTable = (headlines: Headline[]): Table => ({
  * A headline comparing one figure of the three systems; `unit` follows each value, and
  * `lowerIsBetter` for latency, memory and time.
  */
-export const headline = (figure: string, v: Record<'ours' | 'reference' | 'hocuspocus', number>, unit: string, lowerIsBetter = false): Headline => ({
+export const headline = (
+  figure: string,
+  v: Record<'ours' | 'reference' | 'hocuspocus', number>,
+  unit: string,
+  lowerIsBetter = false
+): Headline => ({
   figure,
   ours: `${num(v.ours)}${unit}`,
   reference: `${num(v.reference)}${unit}`,
@@ -132,22 +137,32 @@ export const headline = (figure: string, v: Record<'ours' | 'reference' | 'hocus
  */
 export const headlineCharts = (headlines: Headline[]): Chart[] =>
   ([false, true] as const).flatMap((lowerIsBetter) => {
-    const groups: ChartGroup[] = headlines.filter((h) => h.values?.lowerIsBetter === lowerIsBetter).map((h) => {
-      const v = h.values!
-      return {
-        label: h.figure,
-        unit: v.unit,
-        bars: [{ label: 'y-server-state', value: v.ours, ours: true }, { label: 'y-websocket-server', value: v.reference }, { label: 'Hocuspocus', value: v.hocuspocus }],
-        ratios: [`${h.vsReference} vs y-websocket-server`, `${h.vsHocuspocus} vs Hocuspocus`]
-      }
-    })
-    return groups.length === 0 ? [] : [{
-      id: lowerIsBetter ? 'summary-lower-is-better' : 'summary-higher-is-better',
-      title: `Headline figures against both peers: ${lowerIsBetter ? 'latency, memory, time' : 'throughput'}`,
-      unit: '',
-      lowerIsBetter,
-      groups
-    }]
+    const groups: ChartGroup[] = headlines
+      .filter((h) => h.values?.lowerIsBetter === lowerIsBetter)
+      .map((h) => {
+        const v = h.values!
+        return {
+          label: h.figure,
+          unit: v.unit,
+          bars: [
+            { label: 'y-server-state', value: v.ours, ours: true },
+            { label: 'y-websocket-server', value: v.reference },
+            { label: 'Hocuspocus', value: v.hocuspocus }
+          ],
+          ratios: [`${h.vsReference} vs y-websocket-server`, `${h.vsHocuspocus} vs Hocuspocus`]
+        }
+      })
+    return groups.length === 0
+      ? []
+      : [
+          {
+            id: lowerIsBetter ? 'summary-lower-is-better' : 'summary-higher-is-better',
+            title: `Headline figures against both peers: ${lowerIsBetter ? 'latency, memory, time' : 'throughput'}`,
+            unit: '',
+            lowerIsBetter,
+            groups
+          }
+        ]
   })
 
 export const targetsTable = (targets: Target[]): Table => ({

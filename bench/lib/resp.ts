@@ -41,16 +41,21 @@ const parse = (buf: Buffer, at: number): [RespValue, number] | null => {
   const line = buf.toString('utf8', at + 1, eol)
   const next = eol + 2
   switch (buf[at]) {
-    case 0x2b: return [line, next] // +
-    case 0x2d: return [new Error(line), next] // -
-    case 0x3a: return [Number(line), next] // :
-    case 0x24: { // $
+    case 0x2b:
+      return [line, next] // +
+    case 0x2d:
+      return [new Error(line), next] // -
+    case 0x3a:
+      return [Number(line), next] // :
+    case 0x24: {
+      // $
       const n = Number(line)
       if (n < 0) return [null, next]
       if (buf.length < next + n + 2) return null
       return [buf.toString('utf8', next, next + n), next + n + 2]
     }
-    case 0x2a: { // *
+    case 0x2a: {
+      // *
       const n = Number(line)
       if (n < 0) return [null, next]
       const items: RespValue[] = []
@@ -95,23 +100,36 @@ export const respConnect = (port: number, host = '127.0.0.1'): Promise<RespClien
       if (reply instanceof Error) p.reject(reply)
       else p.resolve(reply)
     })
-    const fail = (err: Error) => { for (const p of pending.splice(0)) p.reject(err) }
-    socket.on('error', (err) => { reject(err); fail(err) })
+    const fail = (err: Error) => {
+      for (const p of pending.splice(0)) p.reject(err)
+    }
+    socket.on('error', (err) => {
+      reject(err)
+      fail(err)
+    })
     socket.on('close', () => fail(new Error('RESP: connection closed')))
-    socket.once('connect', () => resolve({
-      command: (...args) => new Promise<RespValue>((res, rej) => {
-        pending.push({ resolve: res, reject: rej })
-        socket.write(encode(args))
-      }),
-      close: () => socket.end()
-    }))
+    socket.once('connect', () =>
+      resolve({
+        command: (...args) =>
+          new Promise<RespValue>((res, rej) => {
+            pending.push({ resolve: res, reject: rej })
+            socket.write(encode(args))
+          }),
+        close: () => socket.end()
+      })
+    )
   })
 
 /**
  * A connection subscribed to `channel`: resolves once Redis confirmed the subscription; each
  * message's payload goes to `onMessage`.
  */
-export const respSubscribe = (port: number, channel: string, onMessage: (payload: string) => void, host = '127.0.0.1'): Promise<{ close(): void }> =>
+export const respSubscribe = (
+  port: number,
+  channel: string,
+  onMessage: (payload: string) => void,
+  host = '127.0.0.1'
+): Promise<{ close(): void }> =>
   new Promise((resolve, reject) => {
     const socket: Socket = createConnection({ port, host })
     socket.setNoDelay(true)

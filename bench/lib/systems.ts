@@ -26,7 +26,12 @@ export const PEERS = ['reference', 'hocuspocus'] as const satisfies readonly Sys
  * Runs `measure` for each system, `reps` times, rotating the order on each repeat; returns each
  * system's runs. The systems are usually {@link SYSTEMS}; a scenario may compare variants of its own. Progress goes to stderr, so a long run shows that it is alive.
  */
-export const alternate = async <T, S extends string = System>(systems: readonly S[], reps: number, what: string, measure: (system: S) => Promise<T>): Promise<Map<S, T[]>> => {
+export const alternate = async <T, S extends string = System>(
+  systems: readonly S[],
+  reps: number,
+  what: string,
+  measure: (system: S) => Promise<T>
+): Promise<Map<S, T[]>> => {
   const runs = new Map<S, T[]>(systems.map((s) => [s, []]))
   for (let rep = 0; rep < reps; rep++) {
     for (const system of rotation(systems, rep)) {
@@ -43,5 +48,6 @@ export const pick = <K extends string>(runs: ReadonlyMap<System, Record<K, numbe
   Object.fromEntries(SYSTEMS.map((s) => [s, runs.get(s)?.[field] ?? NaN])) as Record<System, number>
 
 /** Each system's runs reduced to the median of every field. */
-export const mediansOf = <K extends string, S extends string = System>(runs: ReadonlyMap<S, ReadonlyArray<Record<K, number>>>): Map<S, Record<K, number>> =>
-  new Map([...runs].map(([s, r]) => [s, medianOf(r)]))
+export const mediansOf = <K extends string, S extends string = System>(
+  runs: ReadonlyMap<S, ReadonlyArray<Record<K, number>>>
+): Map<S, Record<K, number>> => new Map([...runs].map(([s, r]) => [s, medianOf(r)]))

@@ -25,18 +25,28 @@ const p = Number(process.argv[3] ?? 0)
 const compiled = process.env.PROBE_COMPILED ?? compiledPackage() ?? undefined
 const { connect } = await loadClient(compiled)
 const relay = await launchRelay({ system: 'ours', ...(compiled ? { compiledDir: compiled } : {}) })
-const passive = await Promise.all(Array.from({ length: p }, () =>
-  spawnChild(fileURLToPath(new URL('../children/lock-child.ts', import.meta.url)), [], { execArgv: (process.env.PROBE_ARGS ?? '').split(' ').filter(Boolean) })))
+const passive = await Promise.all(
+  Array.from({ length: p }, () =>
+    spawnChild(fileURLToPath(new URL('../children/lock-child.ts', import.meta.url)), [], {
+      execArgv: (process.env.PROBE_ARGS ?? '').split(' ').filter(Boolean)
+    })
+  )
+)
 const kinds = (process.env.PROBE_PASSIVE ?? 'ours').split(',')
 const kindOf = (i: number) => kinds[i % kinds.length]!
-await Promise.all(passive.map((c, i) => {
-  // `ours@DIR`: our client compiled into DIR (another commit's build), for an A/B in one run.
-  const [system, dir] = kindOf(i).split('@') as [string, string | undefined]
-  return c.request({ cmd: 'connect', system, url: relay.url, room: 'probe', compiledDir: dir ?? compiled })
-}))
+await Promise.all(
+  passive.map((c, i) => {
+    // `ours@DIR`: our client compiled into DIR (another commit's build), for an A/B in one run.
+    const [system, dir] = kindOf(i).split('@') as [string, string | undefined]
+    return c.request({ cmd: 'connect', system, url: relay.url, room: 'probe', compiledDir: dir ?? compiled })
+  })
+)
 const s = connect<{ count: number }>({ url: relay.url, room: 'probe', WebSocketPolyfill: WebSocket, broadcastChannel: false })
 await s.ready
-const increment = () => s.lock('count', (st) => { st.count = (st.count ?? 0) + 1 })
+const increment = () =>
+  s.lock('count', (st) => {
+    st.count = (st.count ?? 0) + 1
+  })
 for (let i = 0; i < 300; i++) await increment() // warm up
 const k0 = passive.map((c) => procCpuUs(c.proc.pid!))
 const r0 = await relay.cpu()
@@ -54,8 +64,10 @@ const perKind = (kind: string) => {
   return mine.reduce((a, v) => a + v, 0) / mine.length / n
 }
 const each = kinds.length === 1 ? us(perKind(kinds[0]!)) : kinds.map((k) => `${k} ${us(perKind(k))}`).join(', ')
-console.log(`P=${p} passive: ${((n / ms) * 1000).toFixed(0)}/s; CPU per increment: locker ${us((c.user + c.system) / n)} (user ${us(c.user / n)}), ` +
-  `relay ${us((r1.user - r0.user + r1.system - r0.system) / n)} (user ${us((r1.user - r0.user) / n)}), each passive session ${p > 0 ? each : '-'}`)
+console.log(
+  `P=${p} passive: ${((n / ms) * 1000).toFixed(0)}/s; CPU per increment: locker ${us((c.user + c.system) / n)} (user ${us(c.user / n)}), ` +
+    `relay ${us((r1.user - r0.user + r1.system - r0.system) / n)} (user ${us((r1.user - r0.user) / n)}), each passive session ${p > 0 ? each : '-'}`
+)
 s.close()
 await Promise.all(passive.map((k) => k.stop()))
 await relay.stop()

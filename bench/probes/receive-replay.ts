@@ -19,7 +19,6 @@ import { launchRelay } from '../lib/relay.js'
 import { loadClient } from '../lib/compiled.js'
 import { median } from '../lib/stats.js'
 
-
 const n = Number(process.argv[2] ?? 5000)
 const reps = Number(process.argv[3] ?? 11)
 const builds = (process.env.REPLAY_BUILDS ?? '').split(',').filter(Boolean)
@@ -33,10 +32,16 @@ const record = async (): Promise<Uint8Array[]> => {
   const frames: Uint8Array[] = []
   const ws = provider.ws!
   const handle = ws.onmessage!
-  ws.onmessage = (e) => { frames.push(new Uint8Array(e.data as ArrayBuffer).slice()); handle.call(ws, e) }
+  ws.onmessage = (e) => {
+    frames.push(new Uint8Array(e.data as ArrayBuffer).slice())
+    handle.call(ws, e)
+  }
   await locker.ready
   if (!provider.synced) await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
-  for (let i = 0; i < n; i++) await locker.lock('count', (s) => { s.count = (s.count ?? 0) + 1 })
+  for (let i = 0; i < n; i++)
+    await locker.lock('count', (s) => {
+      s.count = (s.count ?? 0) + 1
+    })
   await locker.flush()
   while (frames.length < n + 1) await new Promise((r) => setTimeout(r, 10))
   locker.close()
@@ -51,7 +56,10 @@ class StubSocket {
   readonly OPEN = 1
   binaryType = 'blob'
   readyState = 0
-  onmessage = null; onopen = null; onclose = null; onerror = null
+  onmessage = null
+  onopen = null
+  onclose = null
+  onerror = null
   send(): void {}
   close(): void {}
 }
@@ -69,24 +77,41 @@ const feed = (provider: WebsocketProvider, frames: readonly Uint8Array[]): numbe
 }
 
 const frames = await record()
-const clients = await Promise.all((builds.length ? builds : [null]).map(async (dir) => ({ name: dir ?? 'sources', client: await loadClient(dir) })))
+const clients = await Promise.all(
+  (builds.length ? builds : [null]).map(async (dir) => ({ name: dir ?? 'sources', client: await loadClient(dir) }))
+)
 const systems: Array<{ name: string; run(): number }> = [
   {
     name: 'stock y-websocket',
     run: () => {
-      const provider = new WebsocketProvider('ws://127.0.0.1:9', 'replay', new Y.Doc(), { WebSocketPolyfill: StubSocket as never, disableBc: true, connect: false })
-      try { return feed(provider, frames) } finally { provider.destroy() }
+      const provider = new WebsocketProvider('ws://127.0.0.1:9', 'replay', new Y.Doc(), {
+        WebSocketPolyfill: StubSocket as never,
+        disableBc: true,
+        connect: false
+      })
+      try {
+        return feed(provider, frames)
+      } finally {
+        provider.destroy()
+      }
     }
   },
   ...clients.map(({ name, client }) => ({
     name: `ours (${name})`,
     run: () => {
-      const s = client.connect<{ count: number }>({ url: 'ws://127.0.0.1:9', room: 'replay', WebSocketPolyfill: StubSocket, broadcastChannel: false })
+      const s = client.connect<{ count: number }>({
+        url: 'ws://127.0.0.1:9',
+        room: 'replay',
+        WebSocketPolyfill: StubSocket,
+        broadcastChannel: false
+      })
       try {
         const us = feed(s.provider, frames)
         if (s.get('count') !== n) throw new Error(`replayed ${String(s.get('count'))} increments, not ${n}`)
         return us
-      } finally { s.close() }
+      } finally {
+        s.close()
+      }
     }
   }))
 ]
@@ -98,6 +123,8 @@ for (let r = 0; r < reps; r++) {
 }
 systems.forEach((sys, i) => {
   // The first repeat warms the JIT up and is left out of the median.
-  console.log(`${sys.name}: ${median(times[i]!.slice(1)).toFixed(1)} µs of CPU per frame (median of ${reps - 1}; ${times[i]!.map((t) => t.toFixed(1)).join(' ')})`)
+  console.log(
+    `${sys.name}: ${median(times[i]!.slice(1)).toFixed(1)} µs of CPU per frame (median of ${reps - 1}; ${times[i]!.map((t) => t.toFixed(1)).join(' ')})`
+  )
 })
 process.exit(0)

@@ -37,17 +37,35 @@ let nextId = 1
 const peer = (): Peer => ({
   id: nextId++,
   closed: false,
-  send: () => { sent++ },
+  send: () => {
+    sent++
+  },
   reserve: () => true,
-  fail: (code, reason) => { throw new Error(`peer failed: ${code} ${reason}`) },
-  overLimit: (limit) => { throw new Error(`over ${limit}`) }
+  fail: (code, reason) => {
+    throw new Error(`peer failed: ${code} ${reason}`)
+  },
+  overLimit: (limit) => {
+    throw new Error(`over ${limit}`)
+  }
 })
 
 const fsync = (process.env.PROBE_FSYNC ?? 'always') as Fsync
 const store: RoomStore = dir ? new LevelStore(dir, undefined, { fsync }) : new MemoryStore()
 await store.open?.()
 const log = createLogger('silent')
-const registry = new RoomRegistry({ store, bus: localBus, metrics: new Metrics(), log, leaseMs: 10_000, compactEvery: 500, limits: resolveLimits({}), limited: new LogLimiter(log, 60_000) }, 3_600_000)
+const registry = new RoomRegistry(
+  {
+    store,
+    bus: localBus,
+    metrics: new Metrics(),
+    log,
+    leaseMs: 10_000,
+    compactEvery: 500,
+    limits: resolveLimits({}),
+    limited: new LogLimiter(log, 60_000)
+  },
+  3_600_000
+)
 const updates = writerUpdates(perRoom)
 const frames = updates.map((u) => syncFrame('y-websocket', '', SYNC_UPDATE, u))
 /** The last round of ours: from the first frame until every room is stored and sent, ms. */
@@ -56,7 +74,11 @@ let wall = 0
 /** Our rooms: `perRoom` updates into each of `rooms` fresh rooms; CPU µs an update. */
 const ours = async (round: number): Promise<number> => {
   const opened = await Promise.all(Array.from({ length: rooms }, (_, i) => registry.open(`r${round}-${i}`)))
-  const writers = opened.map((room) => { const w = peer(); room.join(w); return w })
+  const writers = opened.map((room) => {
+    const w = peer()
+    room.join(w)
+    return w
+  })
   for (const room of opened) room.join(peer())
   sent = 0
   const cpu0 = process.cpuUsage()
@@ -80,7 +102,13 @@ const ours = async (round: number): Promise<number> => {
 /** The bare minimum a relay does with an update: apply it to the room's doc, encode one frame. */
 const bare = async (): Promise<number> => {
   const docs = Array.from({ length: rooms }, () => new Y.Doc())
-  for (const d of docs) d.on('update', (u: Uint8Array) => { const e = encoding.createEncoder(); encoding.writeVarUint(e, 0); syncProtocol.writeUpdate(e, u); encoding.toUint8Array(e) })
+  for (const d of docs)
+    d.on('update', (u: Uint8Array) => {
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, 0)
+      syncProtocol.writeUpdate(e, u)
+      encoding.toUint8Array(e)
+    })
   const cpu0 = process.cpuUsage()
   for (let k = 0; k < perRoom; k++) {
     for (let i = 0; i < rooms; i++) {
@@ -100,9 +128,16 @@ const best = { ours: Infinity, bare: Infinity }
 for (let round = 0; round < rounds; round++) {
   const a = await ours(round)
   const b = await bare()
-  if (round > 0) { best.ours = Math.min(best.ours, a); best.bare = Math.min(best.bare, b) }
-  console.log(`round ${round + 1}: ours ${a.toFixed(1)} µs CPU an update (all stored and sent in ${wall.toFixed(0)} ms, ${sent} frames), bare ${b.toFixed(1)} µs (${rooms} rooms × ${perRoom} updates${dir ? `, LevelDB, fsync ${fsync}` : ', memory'})`)
+  if (round > 0) {
+    best.ours = Math.min(best.ours, a)
+    best.bare = Math.min(best.bare, b)
+  }
+  console.log(
+    `round ${round + 1}: ours ${a.toFixed(1)} µs CPU an update (all stored and sent in ${wall.toFixed(0)} ms, ${sent} frames), bare ${b.toFixed(1)} µs (${rooms} rooms × ${perRoom} updates${dir ? `, LevelDB, fsync ${fsync}` : ', memory'})`
+  )
 }
-console.log(`best of rounds 2-${rounds}: ours ${best.ours.toFixed(1)} µs, bare ${best.bare.toFixed(1)} µs, overhead ${(best.ours - best.bare).toFixed(1)} µs an update`)
+console.log(
+  `best of rounds 2-${rounds}: ours ${best.ours.toFixed(1)} µs, bare ${best.bare.toFixed(1)} µs, overhead ${(best.ours - best.bare).toFixed(1)} µs an update`
+)
 await registry.close()
 await store.close()

@@ -49,11 +49,21 @@ const storeAt = async (ref: string, scratch: string): Promise<MakeStore> => {
   const ls = (folder: string): string[] =>
     execFileSync('git', ['ls-tree', '--name-only', ref, folder], { cwd: root, encoding: 'utf8' }).split('\n')
   const folder = ls('relay/store/').includes('relay/store/level-store.ts') ? 'relay/store' : 'relay'
-  const copied = new Set(ls(`${folder}/`).filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts')).map((f) => f.slice(folder.length + 1, -'.ts'.length)))
+  const copied = new Set(
+    ls(`${folder}/`)
+      .filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))
+      .map((f) => f.slice(folder.length + 1, -'.ts'.length))
+  )
   for (const name of copied) {
     const source = execFileSync('git', ['show', `${ref}:${folder}/${name}.ts`], { cwd: root, encoding: 'utf8' })
-    writeFileSync(join(dir, `${name}.ts`), source.replace(/from '(\.\.?\/[\w/-]+)\.js'/g, (_, dep: string) =>
-      `from '${pathToFileURL(dep.startsWith('./') && copied.has(dep.slice(2)) ? join(dir, `${dep.slice(2)}.ts`) : join(root, folder, `${dep}.ts`)).href}'`))
+    writeFileSync(
+      join(dir, `${name}.ts`),
+      source.replace(
+        /from '(\.\.?\/[\w/-]+)\.js'/g,
+        (_, dep: string) =>
+          `from '${pathToFileURL(dep.startsWith('./') && copied.has(dep.slice(2)) ? join(dir, `${dep.slice(2)}.ts`) : join(root, folder, `${dep}.ts`)).href}'`
+      )
+    )
   }
   const module = (await import(pathToFileURL(join(dir, 'level-store.ts')).href)) as { LevelStore: new (dir: string) => RoomStore }
   return (d) => new module.LevelStore(d)
@@ -83,9 +93,11 @@ const once = async (make: MakeStore, dir: string): Promise<{ perSecond: number; 
   const names = Array.from({ length: rooms }, (_, r) => `room-${r}`)
   await Promise.all(names.map((name) => store.load(name)))
   const start = performance.now()
-  await Promise.all(names.map(async (name, r) => {
-    for (const update of updates[r]!) await store.append(name, update)
-  }))
+  await Promise.all(
+    names.map(async (name, r) => {
+      for (const update of updates[r]!) await store.append(name, update)
+    })
+  )
   const seconds = (performance.now() - start) / 1000
   await store.close()
   return { perSecond: (rooms * appends) / seconds, batches: await headOf(dir) }
@@ -94,7 +106,10 @@ const once = async (make: MakeStore, dir: string): Promise<{ perSecond: number; 
 const scratch = mkdtempSync(join(tmpdir(), 'yss-store-bench-'))
 try {
   const modes = fsync === 'both' ? FSYNC_MODES : FSYNC_MODES.filter((m) => m === fsync)
-  const systems: Array<[string, MakeStore]> = modes.map((m) => [`this tree, fsync ${m}`, (d: string) => new LevelStore(d, undefined, { fsync: m })])
+  const systems: Array<[string, MakeStore]> = modes.map((m) => [
+    `this tree, fsync ${m}`,
+    (d: string) => new LevelStore(d, undefined, { fsync: m })
+  ])
   if (baseline) systems.push([`LevelStore of ${baseline}`, await storeAt(baseline, scratch)])
   const results = new Map<string, Array<{ perSecond: number; batches: number }>>(systems.map(([name]) => [name, []]))
   for (let rep = 0; rep < reps; rep++) {

@@ -27,24 +27,41 @@ const SEED_CHUNK = 1000
 const WAYS: Way[] = [
   {
     label: 'ours: append() onto a Y.Array',
-    seed: async (w, existing) => { for (let i = 0; i < existing.length; i += SEED_CHUNK) await w.append('messages', ...existing.slice(i, i + SEED_CHUNK)) },
+    seed: async (w, existing) => {
+      for (let i = 0; i < existing.length; i += SEED_CHUNK) await w.append('messages', ...existing.slice(i, i + SEED_CHUNK))
+    },
     send: (w, m) => w.append('messages', m)
   },
   {
     label: 'ours: append() inside lock()',
-    seed: async (w, existing) => { for (let i = 0; i < existing.length; i += SEED_CHUNK) await w.append('messages', ...existing.slice(i, i + SEED_CHUNK)) },
+    seed: async (w, existing) => {
+      for (let i = 0; i < existing.length; i += SEED_CHUNK) await w.append('messages', ...existing.slice(i, i + SEED_CHUNK))
+    },
     // A lock's function is synchronous: inside it, append() only queues the items in the lock's writes.
-    send: async (w, m) => { await w.lock('messages', () => { void w.append('messages', m) }) }
+    send: async (w, m) => {
+      await w.lock('messages', () => {
+        void w.append('messages', m)
+      })
+    }
   },
   {
     label: 'original: re-assign the list inside lock()',
-    seed: async (w, existing) => { w.set('messages', existing) },
-    send: (w, m) => w.lock('messages', (s: Record<string, any>) => { s.messages = [...(s.messages as Message[]), m] })
+    seed: async (w, existing) => {
+      w.set('messages', existing)
+    },
+    send: (w, m) =>
+      w.lock('messages', (s: Record<string, any>) => {
+        s.messages = [...(s.messages as Message[]), m]
+      })
   },
   {
     label: 'original: re-assign the list, unlocked',
-    seed: async (w, existing) => { w.set('messages', existing) },
-    send: async (w, m) => { w.set('messages', [...(w.get('messages') as Message[]), m]) }
+    seed: async (w, existing) => {
+      w.set('messages', existing)
+    },
+    send: async (w, m) => {
+      w.set('messages', [...(w.get('messages') as Message[]), m])
+    }
   }
 ]
 
@@ -59,7 +76,10 @@ const measure = async (way: Way, existing: number, samples: number): Promise<{ u
     open.push(writer)
     const reader = await session(relay.url, 'chat', { WebSocketPolyfill: CountingWebSocket })
     open.push(reader)
-    await way.seed(writer, Array.from({ length: existing }, (_, i) => message(i)))
+    await way.seed(
+      writer,
+      Array.from({ length: existing }, (_, i) => message(i))
+    )
     await writer.flush()
     await eventually(() => lengthOf(reader) === existing, `the reader to hold ${existing} messages`, 30_000)
     const up: number[] = []
@@ -84,8 +104,9 @@ const measure = async (way: Way, existing: number, samples: number): Promise<{ u
 export const chat: Scenario = {
   name: 'chat',
   title: '5. Chat append cost',
-  method: 'A room already holding M chat messages ({ nickname, text }, ~80 bytes of JSON each); one session sends one more, ' +
-    'another session reads. Bytes are WebSocket payload bytes counted by the sessions\' own sockets (framing excluded): ' +
+  method:
+    'A room already holding M chat messages ({ nickname, text }, ~80 bytes of JSON each); one session sends one more, ' +
+    "another session reads. Bytes are WebSocket payload bytes counted by the sessions' own sockets (framing excluded): " +
     '"up" is everything the writer sent for the message (lock requests included), "down" everything the reader received. ' +
     'Median of 5 messages per way.',
   async run() {
@@ -98,23 +119,32 @@ export const chat: Scenario = {
     }
     const ours = results.get(WAYS[0]!)!
     const original = results.get(WAYS[2]!)!
-    const targets: Target[] = [{
-      what: `Chat append at ${existing} messages`,
-      goal: '< 1 KB on the wire',
-      value: `${num(ours.up, 0)} B up, ${num(ours.down, 0)} B down`,
-      met: ours.up < 1024 && ours.down < 1024
-    }]
+    const targets: Target[] = [
+      {
+        what: `Chat append at ${existing} messages`,
+        goal: '< 1 KB on the wire',
+        value: `${num(ours.up, 0)} B up, ${num(ours.down, 0)} B down`,
+        met: ours.up < 1024 && ours.down < 1024
+      }
+    ]
     return {
-      tables: [{
-        title: `One chat message appended to ${existing} (payload bytes per message)`,
-        columns: ['way', 'bytes up (writer)', 'bytes down (per reader)', 'original (locked) ÷ this, up'],
-        rows: WAYS.map((w) => {
-          const r = results.get(w)!
-          return [w.label, num(r.up, 0), num(r.down, 0), ratio(r.up, original.up, true)]
-        })
-      }],
+      tables: [
+        {
+          title: `One chat message appended to ${existing} (payload bytes per message)`,
+          columns: ['way', 'bytes up (writer)', 'bytes down (per reader)', 'original (locked) ÷ this, up'],
+          rows: WAYS.map((w) => {
+            const r = results.get(w)!
+            return [w.label, num(r.up, 0), num(r.down, 0), ratio(r.up, original.up, true)]
+          })
+        }
+      ],
       targets,
-      headlines: [{ figure: `Chat message appended to ${existing}: bytes up (the original's re-assignment: ${num(original.up, 0)} B)`, ours: `${num(ours.up, 0)} B` }],
+      headlines: [
+        {
+          figure: `Chat message appended to ${existing}: bytes up (the original's re-assignment: ${num(original.up, 0)} B)`,
+          ours: `${num(ours.up, 0)} B`
+        }
+      ],
       notes: [`Ours sends ${ratio(ours.up, original.up, true)} fewer bytes up than the original's locked re-assignment.`]
     }
   }

@@ -70,7 +70,10 @@ const fanout = async (setup: Setup, shared: { redis: string; postgres: string },
 /** Locked increments of "count" by `s` until `deadline` (performance.now()); how many resolved. */
 const incrementUntil = async (s: ServerState, deadline: number): Promise<number> => {
   let n = 0
-  for (; performance.now() < deadline; n++) await s.lock('count', (st: Record<string, any>) => { st.count = ((st.count as number | undefined) ?? 0) + 1 })
+  for (; performance.now() < deadline; n++)
+    await s.lock('count', (st: Record<string, any>) => {
+      st.count = ((st.count as number | undefined) ?? 0) + 1
+    })
   return n
 }
 
@@ -100,8 +103,18 @@ const locked = async (setup: Setup, shared: { redis: string; postgres: string },
  * a room loaded for an hour after its last connection.
  */
 const WAVE = 5_000
-const manyRooms = async (setup: Setup, shared: { redis: string; postgres: string }, redisPid: number, rooms: number, idleSeconds: number, echoes: number, tag: string) => {
-  const relay = await launchRelay(setup.cluster ? { system: 'ours', ...shared, idleUnloadMs: 3_600_000 } : { system: 'ours', idleUnloadMs: 3_600_000 })
+const manyRooms = async (
+  setup: Setup,
+  shared: { redis: string; postgres: string },
+  redisPid: number,
+  rooms: number,
+  idleSeconds: number,
+  echoes: number,
+  tag: string
+) => {
+  const relay = await launchRelay(
+    setup.cluster ? { system: 'ours', ...shared, idleUnloadMs: 3_600_000 } : { system: 'ours', idleUnloadMs: 3_600_000 }
+  )
   let writer: RawClient | null = null
   try {
     const t0 = performance.now()
@@ -110,12 +123,14 @@ const manyRooms = async (setup: Setup, shared: { redis: string; postgres: string
       const wave: RawClient[] = []
       let next = from
       const end = Math.min(rooms, from + WAVE)
-      await Promise.all(Array.from({ length: 50 }, async () => {
-        while (next < end) {
-          const i = next++
-          wave.push(await RawClient.open('y-websocket', relay.url, `${tag}-${i}`, 120_000))
-        }
-      }))
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          while (next < end) {
+            const i = next++
+            wave.push(await RawClient.open('y-websocket', relay.url, `${tag}-${i}`, 120_000))
+          }
+        })
+      )
       for (const c of wave) c.close()
     }
     const openSeconds = (performance.now() - t0) / 1000
@@ -131,7 +146,9 @@ const manyRooms = async (setup: Setup, shared: { redis: string; postgres: string
     const frames = writerUpdates(echoes).map((u) => writer!.updateFrame(u))
     const latency: number[] = []
     for (const frame of frames) {
-      const echoed = new Promise<void>((resolve) => { writer!.onUpdate = () => resolve() })
+      const echoed = new Promise<void>((resolve) => {
+        writer!.onUpdate = () => resolve()
+      })
       const at = performance.now()
       writer.send(frame)
       await echoed
@@ -150,7 +167,8 @@ const PARTS = ['fanout', 'locks', 'exact', 'rooms'] as const
 export const cluster: Scenario = {
   name: 'cluster',
   title: '8. Several relays (Redis and PostgreSQL)',
-  method: 'Relays of ours, each in its own process, sharing rooms through a redis-server of the bench\'s own (append-only file, ' +
+  method:
+    "Relays of ours, each in its own process, sharing rooms through a redis-server of the bench's own (append-only file, " +
     '`appendfsync always`, so every append is fsynced before it is acknowledged) and a PostgreSQL database of its own. ' +
     'Fan-out: one raw writer on the first relay sends U small map sets back to back; R raw readers are spread round-robin over the relays; ' +
     'the clock stops when every reader holds the last update (latency: send → last reader). Locked increments: N sessions of our client, ' +
@@ -181,7 +199,12 @@ export const cluster: Scenario = {
             f.push(await fanout(setup, shared, readers, updates, `fan-${room++}`))
             process.stderr.write(`  cluster fanout ${setup.label} #${r + 1}\n`)
           }
-          fanRows.push([setup.label, num(median(f.map((x) => x.updatesPerSec))), num(median(f.map((x) => x.p50))), num(median(f.map((x) => x.p99)))])
+          fanRows.push([
+            setup.label,
+            num(median(f.map((x) => x.updatesPerSec))),
+            num(median(f.map((x) => x.p50))),
+            num(median(f.map((x) => x.p99)))
+          ])
         }
         if (setup.label === 'cluster, 1 relay' || !parts.has('locks')) continue // locks: one relay alone vs three in a cluster
         const l = []
@@ -191,7 +214,12 @@ export const cluster: Scenario = {
         }
         const rate = median(l.map((x) => x.perSec))
         lockRates.push(rate)
-        lockRows.push([setup.label, num(rate), lockRates.length > 1 ? `${(rate / lockRates[0]!).toFixed(2)}×` : '1×', l.every((x) => x.exact) ? 'yes' : '**no**'])
+        lockRows.push([
+          setup.label,
+          num(rate),
+          lockRates.length > 1 ? `${(rate / lockRates[0]!).toFixed(2)}×` : '1×',
+          l.every((x) => x.exact) ? 'yes' : '**no**'
+        ])
       }
       // The core's exactness across three relays, at full size: separate processes.
       let exactRow: string[] | null = null
@@ -206,7 +234,12 @@ export const cluster: Scenario = {
           const count = checker.get('count') as number
           checker.close()
           const resolved = results.reduce((s, r) => s + r.done, 0)
-          exactRow = [`${processes} × ${perProcess}`, String(count), count === processes * perProcess && resolved === count ? 'yes' : '**no**', num(elapsed)]
+          exactRow = [
+            `${processes} × ${perProcess}`,
+            String(count),
+            count === processes * perProcess && resolved === count ? 'yes' : '**no**',
+            num(elapsed)
+          ]
         } finally {
           await Promise.all(relays.map((r) => r.stop()))
         }
@@ -219,27 +252,87 @@ export const cluster: Scenario = {
           const m = await manyRooms(setup, shared, redis.pid, manyRoomCount, idleSeconds, echoes, `many-${room++}`)
           process.stderr.write(`  cluster rooms ${setup.label}: opened in ${m.openSeconds.toFixed(1)} s\n`)
           echoP50.push(m.p50)
-          roomRows.push([setup.label, setup.cluster ? m.redisIdle.toFixed(1) : `(${m.redisIdle.toFixed(1)}, unused)`, m.relayIdle.toFixed(1), num(m.p50), num(m.p99), echoP50.length > 1 ? `${(m.p50 / echoP50[0]!).toFixed(2)}×` : '1×', num(m.openSeconds)])
+          roomRows.push([
+            setup.label,
+            setup.cluster ? m.redisIdle.toFixed(1) : `(${m.redisIdle.toFixed(1)}, unused)`,
+            m.relayIdle.toFixed(1),
+            num(m.p50),
+            num(m.p99),
+            echoP50.length > 1 ? `${(m.p50 / echoP50[0]!).toFixed(2)}×` : '1×',
+            num(m.openSeconds)
+          ])
         }
       }
       const tables: Table[] = [
-        ...(fanRows.length ? [{ title: `Fan-out burst through Redis, R = ${readers} readers, U = ${updates} updates (median of ${reps()})`, columns: ['setup', 'updates/s', 'p50 ms', 'p99 ms'], rows: fanRows }] : []),
-        ...(lockRows.length ? [{ title: `Locked increments, ${sessions} sessions for ${seconds} s (median of ${reps()}; ratio to one relay alone in this run)`, columns: ['setup', 'locked increments/s', 'ratio', 'final count exact'], rows: lockRows }] : []),
-        ...(exactRow ? [{ title: 'Exactness across three relays: processes × locked increments each', columns: ['processes × increments', 'final count', 'exact', 'seconds (incl. process start)'], rows: [exactRow] }] : []),
-        ...(roomRows.length ? [{
-          title: `${manyRoomCount} rooms held by one relay (loaded by raw clients, kept without one), idle for ${idleSeconds} s, then ${echoes} writes one at a time in one more room`,
-          columns: ['setup', 'redis-server CPU idle, % of a core', 'relay CPU idle, %', 'echo p50 ms', 'echo p99 ms', 'p50 ratio', 'seconds to open the rooms'],
-          rows: roomRows
-        }] : [])
+        ...(fanRows.length
+          ? [
+              {
+                title: `Fan-out burst through Redis, R = ${readers} readers, U = ${updates} updates (median of ${reps()})`,
+                columns: ['setup', 'updates/s', 'p50 ms', 'p99 ms'],
+                rows: fanRows
+              }
+            ]
+          : []),
+        ...(lockRows.length
+          ? [
+              {
+                title: `Locked increments, ${sessions} sessions for ${seconds} s (median of ${reps()}; ratio to one relay alone in this run)`,
+                columns: ['setup', 'locked increments/s', 'ratio', 'final count exact'],
+                rows: lockRows
+              }
+            ]
+          : []),
+        ...(exactRow
+          ? [
+              {
+                title: 'Exactness across three relays: processes × locked increments each',
+                columns: ['processes × increments', 'final count', 'exact', 'seconds (incl. process start)'],
+                rows: [exactRow]
+              }
+            ]
+          : []),
+        ...(roomRows.length
+          ? [
+              {
+                title: `${manyRoomCount} rooms held by one relay (loaded by raw clients, kept without one), idle for ${idleSeconds} s, then ${echoes} writes one at a time in one more room`,
+                columns: [
+                  'setup',
+                  'redis-server CPU idle, % of a core',
+                  'relay CPU idle, %',
+                  'echo p50 ms',
+                  'echo p99 ms',
+                  'p50 ratio',
+                  'seconds to open the rooms'
+                ],
+                rows: roomRows
+              }
+            ]
+          : [])
       ]
       return {
         tables,
         targets: [],
-        notes: ['Every relay, the bench\'s readers and sessions, redis-server and PostgreSQL share the same 2 cores.'],
+        notes: ["Every relay, the bench's readers and sessions, redis-server and PostgreSQL share the same 2 cores."],
         headlines: [
-          ...(fanRows.length === 3 ? [{ figure: 'Cluster: fan-out updates/s, 3 relays vs one alone', ours: `${fanRows[2]![1]}/s vs ${fanRows[0]![1]}/s` }] : []),
-          ...(lockRows.length === 2 ? [{ figure: 'Cluster: locked increments/s, 8 sessions over 3 relays vs one alone', ours: `${lockRows[1]![1]}/s vs ${lockRows[0]![1]}/s (${lockRows[1]![2]})` }] : []),
-          ...(roomRows.length === 2 ? [{ figure: `Cluster: ${manyRoomCount} rooms on a relay, idle Redis CPU and quiet-room echo p50 vs one alone`, ours: `${roomRows[1]![1]}%, ${roomRows[1]![3]} ms vs ${roomRows[0]![3]} ms (${roomRows[1]![5]})` }] : [])
+          ...(fanRows.length === 3
+            ? [{ figure: 'Cluster: fan-out updates/s, 3 relays vs one alone', ours: `${fanRows[2]![1]}/s vs ${fanRows[0]![1]}/s` }]
+            : []),
+          ...(lockRows.length === 2
+            ? [
+                {
+                  figure: 'Cluster: locked increments/s, 8 sessions over 3 relays vs one alone',
+                  ours: `${lockRows[1]![1]}/s vs ${lockRows[0]![1]}/s (${lockRows[1]![2]})`
+                }
+              ]
+            : []),
+          ...(roomRows.length === 2
+            ? [
+                {
+                  figure: `Cluster: ${manyRoomCount} rooms on a relay, idle Redis CPU and quiet-room echo p50 vs one alone`,
+                  ours: `${roomRows[1]![1]}%, ${roomRows[1]![3]} ms vs ${roomRows[0]![3]} ms (${roomRows[1]![5]})`
+                }
+              ]
+            : [])
         ]
       }
     } finally {

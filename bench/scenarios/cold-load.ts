@@ -30,7 +30,9 @@ const roomUpdate = (keys: number): Uint8Array => {
   const doc = new Y.Doc()
   doc.clientID = SEEDER
   const map = doc.getMap('state')
-  doc.transact(() => { for (let i = 0; i < keys; i++) map.set(`key-${i}`, i) })
+  doc.transact(() => {
+    for (let i = 0; i < keys; i++) map.set(`key-${i}`, i)
+  })
   const update = Y.encodeStateAsUpdate(doc)
   doc.destroy()
   return update
@@ -55,7 +57,9 @@ const measure = async (system: System, dataDir: string, keys: number): Promise<C
     // room later as an update: the clock stops when the client holds the whole room, whichever
     // message brought it.
     let loaded!: () => void
-    const whole = new Promise<void>((r) => { loaded = r })
+    const whole = new Promise<void>((r) => {
+      loaded = r
+    })
     const t0 = performance.now()
     const client = await RawClient.open(dialectOf(system), relay.url, ROOM, 120_000, (update) => {
       if ((Y.parseUpdateMeta(update).to.get(SEEDER) ?? 0) >= keys) loaded()
@@ -74,10 +78,11 @@ const measure = async (system: System, dataDir: string, keys: number): Promise<C
 export const coldLoad: Scenario = {
   name: 'cold-load',
   title: '7. Cold load',
-  method: 'A room of K keys (`state` map, one number each), stored as one update: in LevelDB for ours and the reference relay ' +
+  method:
+    'A room of K keys (`state` map, one number each), stored as one update: in LevelDB for ours and the reference relay ' +
     '(y-leveldb, its YPERSISTENCE), and for Hocuspocus, which stores nothing by itself, as a snapshot file read in onLoadDocument. ' +
     'A fresh relay process; one raw client connects and asks for everything; load time = connect → the client holds ' +
-    'the whole room (so it includes sending it). Memory: the relay\'s after two GCs, minus before the client came, read while it is still connected. ' +
+    "the whole room (so it includes sending it). Memory: the relay's after two GCs, minus before the client came, read while it is still connected. " +
     'Median over the repeats.',
   async run() {
     const keys = int('BENCH_COLD_KEYS', 100_000, 10_000)
@@ -91,17 +96,35 @@ export const coldLoad: Scenario = {
       const m = mediansOf<keyof ColdRun>(runs)
       const ours = m.get('ours')!
       return {
-        tables: [{
-          title: `Cold load of a stored room of ${keys.toLocaleString('en-US')} keys (${num(update.length / 2 ** 20, 2)} MB as one update; median of ${reps()})`,
-          columns: ['system', 'load ms', 'relay RSS MB', 'relay heap MB', 'ours vs this (load time, >1 = ours faster)', 'ours vs this (RSS)'],
-          rows: SYSTEMS.map((s) => {
-            const r = m.get(s)!
-            return [LABEL[s], num(r.loadMs), num(r.rssMb), num(r.heapMb), s === 'ours' ? '' : ratio(ours.loadMs, r.loadMs, true), s === 'ours' ? '' : ratio(ours.rssMb, r.rssMb, true)]
-          })
-        }],
+        tables: [
+          {
+            title: `Cold load of a stored room of ${keys.toLocaleString('en-US')} keys (${num(update.length / 2 ** 20, 2)} MB as one update; median of ${reps()})`,
+            columns: [
+              'system',
+              'load ms',
+              'relay RSS MB',
+              'relay heap MB',
+              'ours vs this (load time, >1 = ours faster)',
+              'ours vs this (RSS)'
+            ],
+            rows: SYSTEMS.map((s) => {
+              const r = m.get(s)!
+              return [
+                LABEL[s],
+                num(r.loadMs),
+                num(r.rssMb),
+                num(r.heapMb),
+                s === 'ours' ? '' : ratio(ours.loadMs, r.loadMs, true),
+                s === 'ours' ? '' : ratio(ours.rssMb, r.rssMb, true)
+              ]
+            })
+          }
+        ],
         targets: [],
-        notes: ['Hocuspocus reads a snapshot file, which costs less than a LevelDB read: its figure is a lower bound, not a like-for-like store.',
-          'The reference relay answers the first sync before its store has loaded and sends the room afterwards as an update.'],
+        notes: [
+          'Hocuspocus reads a snapshot file, which costs less than a LevelDB read: its figure is a lower bound, not a like-for-like store.',
+          'The reference relay answers the first sync before its store has loaded and sends the room afterwards as an update.'
+        ],
         headlines: [
           headline(`Cold load of ${keys.toLocaleString('en-US')} keys: time`, pick(m, 'loadMs'), ' ms', true),
           headline(`Cold load of ${keys.toLocaleString('en-US')} keys: relay heap`, pick(m, 'heapMb'), ' MB', true)

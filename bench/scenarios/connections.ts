@@ -37,7 +37,11 @@ const measure = async (system: System, count: number): Promise<ConnRun> => {
   return { ...plain, marginalRssPerConnKb: pinned.rssPerConnKb, marginalHeapPerConnKb: pinned.heapPerConnKb }
 }
 
-const measureOnce = async (system: System, count: number, nodeFlags: string[]): Promise<Omit<ConnRun, 'marginalRssPerConnKb' | 'marginalHeapPerConnKb'>> => {
+const measureOnce = async (
+  system: System,
+  count: number,
+  nodeFlags: string[]
+): Promise<Omit<ConnRun, 'marginalRssPerConnKb' | 'marginalHeapPerConnKb'>> => {
   const relay = await launchRelay({ system }, nodeFlags)
   try {
     const before = await relay.memory()
@@ -66,8 +70,9 @@ const measureOnce = async (system: System, count: number, nodeFlags: string[]): 
 export const connections: Scenario = {
   name: 'connections',
   title: '3. Connection cost',
-  method: `C idle raw clients across ${ROOMS} rooms of a fresh relay (each synced: step 1 and step 2 both ways, no awareness; ` +
-    'Hocuspocus clients authenticate first). The relay\'s memory is read in its own process after two full GCs, before and after; ' +
+  method:
+    `C idle raw clients across ${ROOMS} rooms of a fresh relay (each synced: step 1 and step 2 both ways, no awareness; ` +
+    "Hocuspocus clients authenticate first). The relay's memory is read in its own process after two full GCs, before and after; " +
     'per connection = the difference / C, so the 100 (empty) rooms are included. Median over the repeats. ' +
     'Each system is measured twice: as Node runs by default (V8 grows its young generation from 8 to up to 32 MB during the ' +
     'burst of connections and keeps it, a fixed cost spread over C), and with `--max-semi-space-size=1` ("1 MB new space"), ' +
@@ -84,10 +89,28 @@ export const connections: Scenario = {
       const ours = m.get('ours')!
       tables.push({
         title: `Idle connections, C = ${count} across ${ROOMS} rooms (median of ${repeats})`,
-        columns: ['system', 'RSS KB/conn', 'heap KB/conn', 'external KB/conn', 'connect all, s', 'ours vs this (RSS, >1 = ours smaller)', 'RSS KB/conn, 1 MB new space', 'heap KB/conn, 1 MB new space'],
+        columns: [
+          'system',
+          'RSS KB/conn',
+          'heap KB/conn',
+          'external KB/conn',
+          'connect all, s',
+          'ours vs this (RSS, >1 = ours smaller)',
+          'RSS KB/conn, 1 MB new space',
+          'heap KB/conn, 1 MB new space'
+        ],
         rows: SYSTEMS.map((s) => {
           const r = m.get(s)!
-          return [LABEL[s], num(r.rssPerConnKb), num(r.heapPerConnKb), num(r.externalPerConnKb), num(r.connectSeconds), s === 'ours' ? '' : ratio(ours.rssPerConnKb, r.rssPerConnKb, true), num(r.marginalRssPerConnKb), num(r.marginalHeapPerConnKb)]
+          return [
+            LABEL[s],
+            num(r.rssPerConnKb),
+            num(r.heapPerConnKb),
+            num(r.externalPerConnKb),
+            num(r.connectSeconds),
+            s === 'ours' ? '' : ratio(ours.rssPerConnKb, r.rssPerConnKb, true),
+            num(r.marginalRssPerConnKb),
+            num(r.marginalHeapPerConnKb)
+          ]
         })
       })
       headlines.push(headline(`Idle connections C=${count}: relay RSS per connection`, pick(m, 'rssPerConnKb'), ' KB', true))
@@ -101,7 +124,9 @@ export const connections: Scenario = {
         })
       }
     }
-    const notes = [compiledPackage() ? 'Our relay runs compiled by tsc, as the package ships it.' : 'Our relay runs from its sources under tsx.']
+    const notes = [
+      compiledPackage() ? 'Our relay runs compiled by tsc, as the package ships it.' : 'Our relay runs from its sources under tsx.'
+    ]
     return { tables, targets, notes, headlines }
   }
 }

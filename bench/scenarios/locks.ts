@@ -48,7 +48,11 @@ interface LockRun {
 
 /** How many of `children` do not hold `expected` (and, when `everyValue`, did not receive every value) in time. */
 const behindOf = async (children: Child[], expected: number, everyValue: boolean): Promise<number> => {
-  const seen = await Promise.all(children.map((c) => c.request<{ value: number; received: number }>({ cmd: 'seen', value: expected, timeoutMs: SEEN_BOUND_MS }, SEEN_BOUND_MS + 5_000)))
+  const seen = await Promise.all(
+    children.map((c) =>
+      c.request<{ value: number; received: number }>({ cmd: 'seen', value: expected, timeoutMs: SEEN_BOUND_MS }, SEEN_BOUND_MS + 5_000)
+    )
+  )
   return seen.filter((s) => s.value !== expected || (everyValue && s.received !== expected)).length
 }
 
@@ -63,10 +67,16 @@ const spawnLockers = (n: number, system: LockSystem): Promise<Child[]> =>
   Promise.all(Array.from({ length: n }, () => spawnChild(LOCK_CHILD, [], { execArgv: clientArgs(system), readyTimeoutMs: 120_000 })))
 
 /** Starts every child's loop at once; resolves with the increments per second of them all. */
-const race = async (children: Child[], ops: number, serverCpu: () => Promise<number>): Promise<{ perSec: number; done: number; clientCpuUs: number; serverCpuUs: number }> => {
+const race = async (
+  children: Child[],
+  ops: number,
+  serverCpu: () => Promise<number>
+): Promise<{ perSec: number; done: number; clientCpuUs: number; serverCpuUs: number }> => {
   const s0 = await serverCpu()
   const t0 = performance.now()
-  const results = await Promise.all(children.map((c) => c.request<{ done: number; ms: number; cpuUs: number }>({ cmd: 'run', ops }, 300_000)))
+  const results = await Promise.all(
+    children.map((c) => c.request<{ done: number; ms: number; cpuUs: number }>({ cmd: 'run', ops }, 300_000))
+  )
   const seconds = (performance.now() - t0) / 1000
   const s1 = await serverCpu()
   const done = results.reduce((a, r) => a + r.done, 0)
@@ -77,13 +87,26 @@ const measureOurs = async (processes: number, ops: number): Promise<LockRun> => 
   const relay = await launchRelay({ system: 'ours' })
   const children = await spawnLockers(processes, 'ours')
   try {
-    await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'locks', compiledDir: compiledPackage() })))
-    const { perSec, done, clientCpuUs, serverCpuUs } = await race(children, ops, async () => { const c = await relay.cpu(); return c.user + c.system })
+    await Promise.all(
+      children.map((c) => c.request({ cmd: 'connect', system: 'ours', url: relay.url, room: 'locks', compiledDir: compiledPackage() }))
+    )
+    const { perSec, done, clientCpuUs, serverCpuUs } = await race(children, ops, async () => {
+      const c = await relay.cpu()
+      return c.user + c.system
+    })
     const checker = await session(relay.url, 'locks')
     const finalCount = checker.get('count') as number
     checker.close()
     const behind = await behindOf(children, processes * ops, false)
-    return { perSec, clientCpuUs, serverCpuUs, exact: finalCount === done && done === processes * ops && behind === 0, finalCount, expected: processes * ops, behind }
+    return {
+      perSec,
+      clientCpuUs,
+      serverCpuUs,
+      exact: finalCount === done && done === processes * ops && behind === 0,
+      finalCount,
+      expected: processes * ops,
+      behind
+    }
   } finally {
     await Promise.all(children.map((c) => c.stop()))
     await relay.stop()
@@ -97,12 +120,24 @@ const measureRedis = async (processes: number, ops: number, publish: boolean): P
     const admin = await respConnect(redis.port)
     await admin.command('DEL', 'count', 'token')
     await admin.command('RPUSH', 'token', '1')
-    await Promise.all(children.map((c) => c.request({ cmd: 'connect', system: 'redis', port: redis.port, publish, client: process.env.BENCH_LOCK_REDIS_CLIENT ?? 'resp' })))
+    await Promise.all(
+      children.map((c) =>
+        c.request({ cmd: 'connect', system: 'redis', port: redis.port, publish, client: process.env.BENCH_LOCK_REDIS_CLIENT ?? 'resp' })
+      )
+    )
     const { perSec, done, clientCpuUs, serverCpuUs } = await race(children, ops, async () => procCpuUs(redis.pid))
     const finalCount = Number(await admin.command('GET', 'count'))
     admin.close()
     const behind = publish ? await behindOf(children, processes * ops, true) : 0
-    return { perSec, clientCpuUs, serverCpuUs, exact: finalCount === done && done === processes * ops && behind === 0, finalCount, expected: processes * ops, behind }
+    return {
+      perSec,
+      clientCpuUs,
+      serverCpuUs,
+      exact: finalCount === done && done === processes * ops && behind === 0,
+      finalCount,
+      expected: processes * ops,
+      behind
+    }
   } finally {
     await Promise.all(children.map((c) => c.stop()))
     await redis.remove()
@@ -123,9 +158,16 @@ const measureMemory = async (system: 'ours' | 'plain', existing: number, after: 
   const child = await spawnChild(MEMORY_CHILD, [])
   try {
     const seeder = await session(relay.url, 'chat')
-    for (let i = 0; i < existing; i += 1000) await seeder.append('messages', ...Array.from({ length: Math.min(1000, existing - i) }, (_, k) => message(i + k)))
+    for (let i = 0; i < existing; i += 1000)
+      await seeder.append('messages', ...Array.from({ length: Math.min(1000, existing - i) }, (_, k) => message(i + k)))
     await seeder.flush()
-    const { length } = await child.request<{ length: number }>({ cmd: 'connect', system, url: relay.url, room: 'chat', compiledDir: compiledPackage() })
+    const { length } = await child.request<{ length: number }>({
+      cmd: 'connect',
+      system,
+      url: relay.url,
+      room: 'chat',
+      compiledDir: compiledPackage()
+    })
     // Messages that arrive after the session locked: each is applied to every copy of the room.
     for (let i = 0; i < after; i++) await seeder.append('messages', message(existing + i))
     await seeder.flush()
@@ -146,10 +188,11 @@ const x = (v: number): string => `${v.toFixed(2)}×`
 export const locks: Scenario = {
   name: 'locks',
   title: '4. Locks',
-  method: 'Locked increments: P processes, each one client alone in its process (as real clients are), each do M locked increments ' +
+  method:
+    'Locked increments: P processes, each one client alone in its process (as real clients are), each do M locked increments ' +
     'of one counter, one after another, all starting together; the clock runs from the start to the last one resolved, and the ' +
     'final count must equal P × M. Ours: a session of our client (`await lock("count", s => { s.count += 1 })`) against our relay ' +
-    '(in memory, in its own process). The peer: a FIFO mutex on a redis-server of the bench\'s own (persistence off), the simplest exact ' +
+    "(in memory, in its own process). The peer: a FIFO mutex on a redis-server of the bench's own (persistence off), the simplest exact " +
     'alternative a user would reach for: BLPOP a token from a list (Redis serves blocked clients first come, first served), GET the ' +
     'counter, SET it, RPUSH the token back, through a minimal RESP client (bench/lib/resp.ts); and the same mutex doing the work our ' +
     'sessions do, every process seeing every new value: it PUBLISHes the new value before RPUSH, and every process holds a SUBSCRIBE ' +
@@ -171,15 +214,19 @@ export const locks: Scenario = {
 
     const charts: Chart[] = []
     const groups: Chart['groups'] = []
-    const notExact = (rs: LockRun[]) => rs.filter((r) => !r.exact).map((r) => `${r.finalCount}/${r.expected}${r.behind ? `, ${r.behind} behind` : ''}`)
-    const cpu = (rs: LockRun[]) => rs.length ? `${num(median(rs.map((r) => r.clientCpuUs)))} + ${num(median(rs.map((r) => r.serverCpuUs)))}` : '—'
+    const notExact = (rs: LockRun[]) =>
+      rs.filter((r) => !r.exact).map((r) => `${r.finalCount}/${r.expected}${r.behind ? `, ${r.behind} behind` : ''}`)
+    const cpu = (rs: LockRun[]) =>
+      rs.length ? `${num(median(rs.map((r) => r.clientCpuUs)))} + ${num(median(rs.map((r) => r.serverCpuUs)))}` : '—'
     for (const p of counts) {
       const runs: Record<LockSystem, LockRun[]> = { ours: [], 'redis-pub': [], redis: [] }
       for (let rep = 0; rep < repeats; rep++) {
         for (const system of rotation(LOCK_SYSTEMS, rep)) {
           const run = system === 'ours' ? await measureOurs(p, ops) : await measureRedis(p, ops, system === 'redis-pub')
           runs[system].push(run)
-          process.stderr.write(`  locks P=${p} ${system} #${rep + 1}: ${num(run.perSec)}/s, CPU per increment: clients ${num(run.clientCpuUs)} µs, server ${num(run.serverCpuUs)} µs${run.exact ? '' : ` NOT EXACT ${run.finalCount}/${run.expected}, ${run.behind} behind`}\n`)
+          process.stderr.write(
+            `  locks P=${p} ${system} #${rep + 1}: ${num(run.perSec)}/s, CPU per increment: clients ${num(run.clientCpuUs)} µs, server ${num(run.serverCpuUs)} µs${run.exact ? '' : ` NOT EXACT ${run.finalCount}/${run.expected}, ${run.behind} behind`}\n`
+          )
         }
       }
       if (runs.ours.length === 0) continue
@@ -193,12 +240,21 @@ export const locks: Scenario = {
       const bare = versus('redis')
       const bad = notExact([...runs.ours, ...runs['redis-pub'], ...runs.redis])
       const exact = bad.length === 0
-      const perSecRange = (rs: LockRun[]) => (rs.length ? range(rs.map((r) => r.perSec), (v) => num(v)) : '—')
+      const perSecRange = (rs: LockRun[]) =>
+        rs.length
+          ? range(
+              rs.map((r) => r.perSec),
+              (v) => num(v)
+            )
+          : '—'
       rows.push([
         String(p),
-        num(ours), perSecRange(runs.ours),
-        num(pub.perSec), perSecRange(runs['redis-pub']),
-        num(bare.perSec), perSecRange(runs.redis),
+        num(ours),
+        perSecRange(runs.ours),
+        num(pub.perSec),
+        perSecRange(runs['redis-pub']),
+        num(bare.perSec),
+        perSecRange(runs.redis),
         pub.ratios.length ? `${x(pub.ratio)} (${range(pub.ratios, x)})` : '—',
         bare.ratios.length ? `${x(bare.ratio)} (${range(bare.ratios, x)})` : '—',
         `${cpu(runs.ours)} / ${cpu(runs['redis-pub'])} / ${cpu(runs.redis)}`,
@@ -224,29 +280,55 @@ export const locks: Scenario = {
       groups.push({
         label: plural,
         bars: LOCK_SYSTEMS.map((s) => ({ label: LOCK_LABEL[s], value: median(runs[s].map((r) => r.perSec)), ours: s === 'ours' })),
-        ratios: [...(pub.ratios.length ? [`${x(pub.ratio)} vs mutex + PUBLISH`] : []), ...(bare.ratios.length ? [`${x(bare.ratio)} vs bare mutex`] : [])]
+        ratios: [
+          ...(pub.ratios.length ? [`${x(pub.ratio)} vs mutex + PUBLISH`] : []),
+          ...(bare.ratios.length ? [`${x(bare.ratio)} vs bare mutex`] : [])
+        ]
       })
       if (p === Math.max(...counts)) {
-        headlines.push({ figure: `Locked increments, ${p} processes (vs a Redis FIFO mutex + PUBLISH: ${num(pub.perSec)}/s; bare: ${num(bare.perSec)}/s)`, ours: `${num(ours)}/s (${x(pub.ratio)}; ${x(bare.ratio)})` })
+        headlines.push({
+          figure: `Locked increments, ${p} processes (vs a Redis FIFO mutex + PUBLISH: ${num(pub.perSec)}/s; bare: ${num(bare.perSec)}/s)`,
+          ours: `${num(ours)}/s (${x(pub.ratio)}; ${x(bare.ratio)})`
+        })
       }
     }
     const lockTable: Table = {
       title: `Locked increments, P processes × ${ops} each (median of ${repeats}, systems alternating; range over the repeats)`,
-      columns: ['processes', 'ours /s', 'ours range', 'mutex + PUBLISH /s', 'range', 'bare mutex /s', 'range', 'ours ÷ mutex + PUBLISH', 'ours ÷ bare mutex',
-        'CPU µs/increment, clients + server: ours / + PUBLISH / bare', 'count exact, held by all'],
+      columns: [
+        'processes',
+        'ours /s',
+        'ours range',
+        'mutex + PUBLISH /s',
+        'range',
+        'bare mutex /s',
+        'range',
+        'ours ÷ mutex + PUBLISH',
+        'ours ÷ bare mutex',
+        'CPU µs/increment, clients + server: ours / + PUBLISH / bare',
+        'count exact, held by all'
+      ],
       rows
     }
-    if (groups.length > 0) charts.push({ id: 'locks', title: `Locked increments per second, P processes × ${ops} each`, unit: '/s', lowerIsBetter: false, groups })
+    if (groups.length > 0)
+      charts.push({
+        id: 'locks',
+        title: `Locked increments per second, P processes × ${ops} each`,
+        unit: '/s',
+        lowerIsBetter: false,
+        groups
+      })
 
-    notes.push(`Redis ${redisVersion()}, one redis-server of the bench's own per measurement, on 127.0.0.1, \`--save '' --appendonly no\`; ` +
-      `our relay keeps the room in memory. ${compiledPackage() ? 'Our relay and client run compiled by tsc, as the package ships them' : 'Our relay and client run from their sources under tsx'}; ` +
-      'every process is Node 20 started through tsx (bench/children/lock-child.ts), the mutex\'s clients too.',
-    'A ratio above 1× means ours is faster. This 2-core machine is shared: the figures move between runs, so each is the median of ' +
-      'repeats with the systems alternating, and the range is shown.',
-    'CPU per increment is the CPU time of the client processes together, and of the relay or redis-server, divided by the increments. ' +
-      'With P processes each of our increments is applied by every session (that is the product: every client sees the counter), so ' +
-      'every commit wakes P Node processes, and each hand-over crosses the relay (COMMIT to it; the broadcast and the GRANT to the next ' +
-      'holder, in one write). A Redis client that waits in BLPOP is not woken until the token comes back.')
+    notes.push(
+      `Redis ${redisVersion()}, one redis-server of the bench's own per measurement, on 127.0.0.1, \`--save '' --appendonly no\`; ` +
+        `our relay keeps the room in memory. ${compiledPackage() ? 'Our relay and client run compiled by tsc, as the package ships them' : 'Our relay and client run from their sources under tsx'}; ` +
+        "every process is Node 20 started through tsx (bench/children/lock-child.ts), the mutex's clients too.",
+      'A ratio above 1× means ours is faster. This 2-core machine is shared: the figures move between runs, so each is the median of ' +
+        'repeats with the systems alternating, and the range is shown.',
+      'CPU per increment is the CPU time of the client processes together, and of the relay or redis-server, divided by the increments. ' +
+        'With P processes each of our increments is applied by every session (that is the product: every client sees the counter), so ' +
+        'every commit wakes P Node processes, and each hand-over crosses the relay (COMMIT to it; the broadcast and the GRANT to the next ' +
+        'holder, in one write). A Redis client that waits in BLPOP is not woken until the token comes back.'
+    )
     const mem: Record<'ours' | 'plain', MemoryRun[]> = { ours: [], plain: [] }
     const tables = [lockTable]
     for (let rep = 0; rep < (chatMessages > 0 ? memReps : 0); rep++) {
@@ -266,7 +348,10 @@ export const locks: Scenario = {
       rows: (['ours', 'plain'] as const).map((s) => [
         s === 'ours' ? 'ours: a session that has locked' : 'a plain y-websocket client',
         mb(median(mem[s].map((r) => r.bytes))),
-        range(mem[s].map((r) => r.bytes), mb),
+        range(
+          mem[s].map((r) => r.bytes),
+          mb
+        ),
         mb(median(mem[s].map((r) => r.heap))),
         mb(median(mem[s].map((r) => r.rss))),
         s === 'ours' ? `${x(memRatio)} (${range(memRatios, x)})` : ''
@@ -278,7 +363,10 @@ export const locks: Scenario = {
       value: `${x(memRatio)} (${range(memRatios, x)})`,
       met: memRatio <= 1.2
     })
-    headlines.push({ figure: `A locking session's memory, ${chatMessages}-message chat (a plain y-websocket client: ${mb(median(mem.plain.map((r) => r.bytes)))} MB)`, ours: `${mb(median(mem.ours.map((r) => r.bytes)))} MB (${x(memRatio)})` })
+    headlines.push({
+      figure: `A locking session's memory, ${chatMessages}-message chat (a plain y-websocket client: ${mb(median(mem.plain.map((r) => r.bytes)))} MB)`,
+      ours: `${mb(median(mem.ours.map((r) => r.bytes)))} MB (${x(memRatio)})`
+    })
 
     return { tables, targets, notes, headlines, charts }
   }

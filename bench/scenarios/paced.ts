@@ -10,7 +10,8 @@ import { headline, num, ratio, type Headline, type Scenario, type Table, type Ta
 export const paced: Scenario = {
   name: 'paced',
   title: '2. Paced latency',
-  method: 'The rooms of scenario 1, with the writer sending at a steady rate instead of a burst. ' +
+  method:
+    'The rooms of scenario 1, with the writer sending at a steady rate instead of a burst. ' +
     'Latency of an update: writer send → the last of the R readers holds it. p50/p95/p99 within a run, median over the repeats.',
   async run() {
     const rate = int('BENCH_PACED_RATE', 200)
@@ -22,7 +23,9 @@ export const paced: Scenario = {
     const targets: Target[] = []
     const headlines: Headline[] = []
     for (const readers of readerCounts) {
-      const runs = await alternate(SYSTEMS, repeats, `paced R=${readers}`, (s) => runFanout(s, readers, updates, { kind: 'paced', perSecond: rate }))
+      const runs = await alternate(SYSTEMS, repeats, `paced R=${readers}`, (s) =>
+        runFanout(s, readers, updates, { kind: 'paced', perSecond: rate })
+      )
       const m = mediansOf<keyof FanoutRun>(runs)
       const ours = m.get('ours')!
       tables.push({
@@ -42,8 +45,10 @@ export const paced: Scenario = {
         met: ours.p99 <= ref.p99
       })
     }
-    const notes = [`At R = 500, ${rate} updates/s is ${(rate * 500).toLocaleString('en-US')} deliveries/s, near what a relay that writes one frame ` +
-      'per update per reader sustains here (see scenario 1): latency there measures how fast a backlog grows.']
+    const notes = [
+      `At R = 500, ${rate} updates/s is ${(rate * 500).toLocaleString('en-US')} deliveries/s, near what a relay that writes one frame ` +
+        'per update per reader sustains here (see scenario 1): latency there measures how fast a backlog grows.'
+    ]
     return { tables, targets, notes, headlines }
   }
 }

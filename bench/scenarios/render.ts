@@ -11,17 +11,23 @@ import { median, percentile } from '../lib/stats.js'
 import { num, type Scenario, type Target } from '../lib/report.js'
 import type { ServerState } from '../../client/index.js'
 
-interface Render { key: string; arrival: number; rendered: number; painted: number }
+interface Render {
+  key: string
+  arrival: number
+  rendered: number
+  painted: number
+}
 type Bench = { ready: boolean; renders: number; log: Render[] }
 declare const window: { __bench?: Bench }
 
 export const render: Scenario = {
   name: 'render',
   title: '6. Render fan-out in the browser',
-  method: 'A page (bench/browser/page.ts, bundled with esbuild, served by our relay) binds N elements, each through its own ' +
+  method:
+    'A page (bench/browser/page.ts, bundled with esbuild, served by our relay) binds N elements, each through its own ' +
     'tracker (`ServerState.watch`) to its own key. A Node session changes one key at a time; the page counts every re-render ' +
     'and times it from the arrival of the WebSocket message that carried the change (stamped before the client handles it) ' +
-    'to the element\'s update, and to the start of the next animation frame. Headless Chromium; the page is the only tab.',
+    "to the element's update, and to the start of the next animation frame. Headless Chromium; the page is the only tab.",
   async run() {
     const elements = int('BENCH_RENDER_ELEMENTS', 1000)
     const changes = int('BENCH_RENDER_CHANGES', 30, 10)
@@ -55,23 +61,45 @@ export const render: Scenario = {
       const toPaint = log.map((r) => r.painted - r.arrival)
       const rendersPerChange = (all.length - 1) / changes
       const targets: Target[] = [
-        { what: `Renders per changed key among ${elements}`, goal: 'exactly 1', value: `${num(rendersPerChange, 2)} (${all.length - 1} renders for ${changes} changes, ${wrongKeys} of the wrong element)`, met: extra === 0 && wrongKeys === 0 },
-        { what: 'Update arrival → render', goal: '< 16 ms (one frame)', value: `p50 ${num(median(toRender), 2)} ms, max ${num(Math.max(...toRender), 2)} ms`, met: Math.max(...toRender) < 16 }
+        {
+          what: `Renders per changed key among ${elements}`,
+          goal: 'exactly 1',
+          value: `${num(rendersPerChange, 2)} (${all.length - 1} renders for ${changes} changes, ${wrongKeys} of the wrong element)`,
+          met: extra === 0 && wrongKeys === 0
+        },
+        {
+          what: 'Update arrival → render',
+          goal: '< 16 ms (one frame)',
+          value: `p50 ${num(median(toRender), 2)} ms, max ${num(Math.max(...toRender), 2)} ms`,
+          met: Math.max(...toRender) < 16
+        }
       ]
       return {
-        tables: [{
-          title: `${elements} bound elements, ${changes} single-key changes`,
-          columns: ['measure', 'p50', 'p95', 'max'],
-          rows: [
-            ['arrival → element updated, ms', num(median(toRender), 2), num(percentile(toRender, 95), 2), num(Math.max(...toRender), 2)],
-            ['arrival → next animation frame, ms', num(median(toPaint), 2), num(percentile(toPaint, 95), 2), num(Math.max(...toPaint), 2)],
-            ['renders per change', num(rendersPerChange, 2), '', ''],
-            [`page load and first render of ${elements} elements, ms`, num(mountMs, 0), '', '']
-          ]
-        }],
+        tables: [
+          {
+            title: `${elements} bound elements, ${changes} single-key changes`,
+            columns: ['measure', 'p50', 'p95', 'max'],
+            rows: [
+              ['arrival → element updated, ms', num(median(toRender), 2), num(percentile(toRender, 95), 2), num(Math.max(...toRender), 2)],
+              [
+                'arrival → next animation frame, ms',
+                num(median(toPaint), 2),
+                num(percentile(toPaint, 95), 2),
+                num(Math.max(...toPaint), 2)
+              ],
+              ['renders per change', num(rendersPerChange, 2), '', ''],
+              [`page load and first render of ${elements} elements, ms`, num(mountMs, 0), '', '']
+            ]
+          }
+        ],
         targets,
         notes: [],
-        headlines: [{ figure: `Browser, ${elements} bound elements, one key changed: renders; arrival → render p50`, ours: `${num(rendersPerChange, 2)}; ${num(median(toRender), 2)} ms` }]
+        headlines: [
+          {
+            figure: `Browser, ${elements} bound elements, one key changed: renders; arrival → render p50`,
+            ours: `${num(rendersPerChange, 2)}; ${num(median(toRender), 2)} ms`
+          }
+        ]
       }
     } finally {
       writer?.close()

@@ -31,13 +31,38 @@ const table = (m: Medians, systems: RoomsSystem[], title: string): Table => {
   const ref = m.get('reference-leveldb') ?? NONE
   return {
     title,
-    columns: ['system', 'offered', 'delivered while loading', 'rest delivered after, ms', 'quiet p50 ms', 'quiet p99 ms', 'quiet max ms',
-      'ours vs reference+LevelDB (quiet p50; p99)', 'send lag p99 ms', 'bench CPU', 'relay CPU', 'relay CPU µs/update', 'store writes/s'],
+    columns: [
+      'system',
+      'offered',
+      'delivered while loading',
+      'rest delivered after, ms',
+      'quiet p50 ms',
+      'quiet p99 ms',
+      'quiet max ms',
+      'ours vs reference+LevelDB (quiet p50; p99)',
+      'send lag p99 ms',
+      'bench CPU',
+      'relay CPU',
+      'relay CPU µs/update',
+      'store writes/s'
+    ],
     rows: systems.map((s) => {
       const r = m.get(s)!
-      return [ROOMS_LABEL[s], num(r.offered, 0), pct(r.deliveredDuringLoad, r.offered), Number.isNaN(r.drainMs) ? `— (${pct(r.delivered, r.offered)} in all)` : num(r.drainMs),
-        num(r.quietP50), num(r.quietP99), num(r.quietMax), s.startsWith('ours') ? `${ratio(r.quietP50, ref.quietP50, true)}; ${ratio(r.quietP99, ref.quietP99, true)}` : '',
-        num(r.sendLagP99), pct(r.benchCpu, 1), pct(r.relayCpu, 1), num(r.relayCpuPerUpdate), num(r.storeWritesPerSec, 0)]
+      return [
+        ROOMS_LABEL[s],
+        num(r.offered, 0),
+        pct(r.deliveredDuringLoad, r.offered),
+        Number.isNaN(r.drainMs) ? `— (${pct(r.delivered, r.offered)} in all)` : num(r.drainMs),
+        num(r.quietP50),
+        num(r.quietP99),
+        num(r.quietMax),
+        s.startsWith('ours') ? `${ratio(r.quietP50, ref.quietP50, true)}; ${ratio(r.quietP99, ref.quietP99, true)}` : '',
+        num(r.sendLagP99),
+        pct(r.benchCpu, 1),
+        pct(r.relayCpu, 1),
+        num(r.relayCpuPerUpdate),
+        num(r.storeWritesPerSec, 0)
+      ]
     })
   }
 }
@@ -51,10 +76,23 @@ const chart = (m: Medians, systems: RoomsSystem[], id: string, title: string): C
     ratios: ours.filter((s) => m.has(peer(s))).map((s) => `${VERSUS[s]} ${ratio(m.get(s)![field], m.get(peer(s))![field], true)}`)
   })
   return [
-    { id, title: `${title}: quiet-room latency, ms`, unit: ' ms', lowerIsBetter: true,
-      groups: [group('quiet-room p50 (ours ÷ reference, LevelDB)', 'quietP50', () => 'reference-leveldb'), group('quiet-room p99', 'quietP99', () => 'reference-leveldb')] },
-    { id: `${id}-cpu`, title: `${title}: relay CPU per update, µs`, unit: ' µs', lowerIsBetter: true,
-      groups: [group('relay CPU per update (ours ÷ reference with the same store)', 'relayCpuPerUpdate', cpuPeer)] }
+    {
+      id,
+      title: `${title}: quiet-room latency, ms`,
+      unit: ' ms',
+      lowerIsBetter: true,
+      groups: [
+        group('quiet-room p50 (ours ÷ reference, LevelDB)', 'quietP50', () => 'reference-leveldb'),
+        group('quiet-room p99', 'quietP99', () => 'reference-leveldb')
+      ]
+    },
+    {
+      id: `${id}-cpu`,
+      title: `${title}: relay CPU per update, µs`,
+      unit: ' µs',
+      lowerIsBetter: true,
+      groups: [group('relay CPU per update (ours ÷ reference with the same store)', 'relayCpuPerUpdate', cpuPeer)]
+    }
   ]
 }
 
@@ -101,16 +139,16 @@ const targetsOf = (m: Medians, shape: RoomsShape, when: string): { targets: Targ
   return { targets, headlines }
 }
 
-
 export const rooms: Scenario = {
   name: 'rooms',
   title: '9. A thousand busy rooms',
-  method: 'N rooms, each with a writer and a reader (raw sockets; the writers send pre-encoded small map sets and do not read ' +
+  method:
+    'N rooms, each with a writer and a reader (raw sockets; the writers send pre-encoded small map sets and do not read ' +
     'their echoes). Each writer sends one update every I ms, the writers staggered, for S seconds (N × 1000 / I updates/s offered); ' +
     'meanwhile one quiet room gets a write every Q ms, whose latency (send → its reader holds it) is measured. Delivered: updates ' +
     'held by the readers when the last one was sent, and how long after that the rest took. Ours with its LevelDB store (a fresh ' +
     'data directory) and in memory; the reference relay with its LevelDB persistence on (YPERSISTENCE, a fresh directory) and off. ' +
-    'Send lag is how late the load generator sent against its schedule; CPU is a share of one core; store writes/s (ours) counts a room\'s batch once, ' +
+    "Send lag is how late the load generator sent against its schedule; CPU is a share of one core; store writes/s (ours) counts a room's batch once, " +
     'from the first send until every update was delivered. Ours on LevelDB runs at both `--fsync` settings (always, the default: ' +
     'each batch fsynced before any of it is echoed; never). Median over the repeats, the systems alternating. Then the same with a ' +
     'core taken: a process spinning on one core from before the load until everything was delivered, as other work on the machine ' +
@@ -125,19 +163,31 @@ export const rooms: Scenario = {
     const repeats = reps()
     // A subset (`BENCH_ROOMS_SYSTEMS=ours-memory`) is for profiling; the targets need all of them.
     const systems = names('BENCH_ROOMS_SYSTEMS', ROOMS_SYSTEMS)
-    const spinSystems = names('BENCH_ROOMS_SPIN_SYSTEMS', ROOMS_SYSTEMS.filter((s) => s !== 'reference-memory'))
+    const spinSystems = names(
+      'BENCH_ROOMS_SPIN_SYSTEMS',
+      ROOMS_SYSTEMS.filter((s) => s !== 'reference-memory')
+    )
     const spinRepeats = int('BENCH_ROOMS_SPIN_REPS', repeats)
     const rate = (shape.rooms * 1000) / shape.intervalMs
-    const what = `${shape.rooms.toLocaleString('en-US')} rooms × one update every ${shape.intervalMs} ms (${rate.toLocaleString('en-US')}/s offered) for ${shape.seconds} s; ` +
+    const what =
+      `${shape.rooms.toLocaleString('en-US')} rooms × one update every ${shape.intervalMs} ms (${rate.toLocaleString('en-US')}/s offered) for ${shape.seconds} s; ` +
       `a quiet room written every ${shape.quietIntervalMs} ms`
-    const quiet = mediansOf<keyof RoomsRun, RoomsSystem>(await alternate<RoomsRun, RoomsSystem>(systems, repeats, `rooms N=${shape.rooms}`, (s) => runBusyRooms(s, shape)))
+    const quiet = mediansOf<keyof RoomsRun, RoomsSystem>(
+      await alternate<RoomsRun, RoomsSystem>(systems, repeats, `rooms N=${shape.rooms}`, (s) => runBusyRooms(s, shape))
+    )
     const tables = [table(quiet, systems, `Busy rooms: ${what} (median of ${repeats})`)]
     const charts = chart(quiet, systems, 'rooms', `Busy rooms, ${shape.rooms} × ${1000 / shape.intervalMs}/s`)
     const { targets, headlines } = targetsOf(quiet, shape, '')
     if (spinRepeats > 0 && spinSystems.length > 0) {
-      const spun = mediansOf<keyof RoomsRun, RoomsSystem>(await alternate<RoomsRun, RoomsSystem>(spinSystems, spinRepeats, `rooms N=${shape.rooms}, a core taken`, (s) => runBusyRooms(s, { ...shape, spin: true })))
+      const spun = mediansOf<keyof RoomsRun, RoomsSystem>(
+        await alternate<RoomsRun, RoomsSystem>(spinSystems, spinRepeats, `rooms N=${shape.rooms}, a core taken`, (s) =>
+          runBusyRooms(s, { ...shape, spin: true })
+        )
+      )
       tables.push(table(spun, spinSystems, `Busy rooms with a core taken by a spinning process: ${what} (median of ${spinRepeats})`))
-      charts.push(...chart(spun, spinSystems, 'rooms-core-taken', `Busy rooms, ${shape.rooms} × ${1000 / shape.intervalMs}/s, a core taken`))
+      charts.push(
+        ...chart(spun, spinSystems, 'rooms-core-taken', `Busy rooms, ${shape.rooms} × ${1000 / shape.intervalMs}/s, a core taken`)
+      )
       const more = targetsOf(spun, shape, ', a core taken')
       targets.push(...more.targets)
       headlines.push(...more.headlines)

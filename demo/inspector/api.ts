@@ -11,7 +11,10 @@
 /** A refusal or failure of the API: `status` is the HTTP status, 0 when the relay did not answer. */
 export class ApiError extends Error {
   override name = 'ApiError'
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
     super(message)
   }
 

@@ -18,9 +18,7 @@
  */
 import { LitElement, css, html, nothing, type TemplateResult } from 'lit'
 import type { PresenceEntry } from '../../client/index.js'
-import {
-  ROOMS_API, roomApiPath, type InspectedRequest, type InspectedRoom, type InspectorOverview
-} from '../../protocol/inspector.js'
+import { ROOMS_API, roomApiPath, type InspectedRequest, type InspectedRoom, type InspectorOverview } from '../../protocol/inspector.js'
 import { getJson, poll, type ApiError } from './api.js'
 import { watchRoom, type KeyRow, type LiveSnapshot } from './live-room.js'
 import { clock, count, duration, fold, kindOf } from './format.js'
@@ -104,10 +102,14 @@ export class YssInspector extends LitElement {
   /** (Re)starts the overview's poll, and the room's if one is chosen. */
   private start(room: string | null): void {
     this.stopOverview?.()
-    this.stopOverview = poll(() => getJson<InspectorOverview>(ROOMS_API, this.token), OVERVIEW_MS, (r) => {
-      this.overview = r.ok ? r.value : null
-      this.overviewError = r.ok ? null : r.error
-    })
+    this.stopOverview = poll(
+      () => getJson<InspectorOverview>(ROOMS_API, this.token),
+      OVERVIEW_MS,
+      (r) => {
+        this.overview = r.ok ? r.value : null
+        this.overviewError = r.ok ? null : r.error
+      }
+    )
     this.select(room)
   }
 
@@ -121,11 +123,17 @@ export class YssInspector extends LitElement {
     else params.set('room', room)
     this.replaceQuery(params)
     if (room === null) return
-    const stopPoll = poll(() => getJson<InspectedRoom>(roomApiPath(room), this.token), ROOM_MS, (r) => {
-      this.details = r.ok ? r.value : null
-      this.detailsError = r.ok ? null : r.error
+    const stopPoll = poll(
+      () => getJson<InspectedRoom>(roomApiPath(room), this.token),
+      ROOM_MS,
+      (r) => {
+        this.details = r.ok ? r.value : null
+        this.detailsError = r.ok ? null : r.error
+      }
+    )
+    const live = watchRoom({ room, ...(this.token ? { token: this.token } : {}) }, (snapshot) => {
+      this.live = snapshot
     })
-    const live = watchRoom({ room, ...(this.token ? { token: this.token } : {}) }, (snapshot) => { this.live = snapshot })
     this.stopRoom = () => {
       stopPoll()
       live.close()
@@ -167,10 +175,13 @@ export class YssInspector extends LitElement {
   }
 
   private tokenForm(error: ApiError): TemplateResult {
-    const headline = !this.token ? 'This relay needs an inspector token.'
-      : error.status === 401 ? 'The relay refused this token.'
-      : error === this.overviewError ? 'The list of rooms and the metrics need an inspector token for every room.'
-      : 'This token may not inspect this room.'
+    const headline = !this.token
+      ? 'This relay needs an inspector token.'
+      : error.status === 401
+        ? 'The relay refused this token.'
+        : error === this.overviewError
+          ? 'The list of rooms and the metrics need an inspector token for every room.'
+          : 'This token may not inspect this room.'
     return html`
       <form class="token panel" @submit=${this.useToken}>
         <p role="alert"><b>${headline}</b> <span class="reason">${error.message}</span></p>
@@ -185,14 +196,20 @@ export class YssInspector extends LitElement {
 
   private metricsBar(): TemplateResult {
     const m = this.overview?.metrics
-    const refused = m ? Object.entries(m).filter(([k]) => k.startsWith('refused_total{')).reduce((n, [, v]) => n + v, 0) : 0
+    const refused = m
+      ? Object.entries(m)
+          .filter(([k]) => k.startsWith('refused_total{'))
+          .reduce((n, [, v]) => n + v, 0)
+      : 0
     return html`
       <section class="metrics" aria-label="Relay metrics">
-        ${METRICS.map(([sample, label, unit]) => html`
+        ${METRICS.map(
+          ([sample, label, unit]) => html`
           <div class="metric" data-metric=${sample}>
             <span class="value">${m?.[sample] === undefined ? '–' : count(m[sample]!, unit)}</span>
             <span class="label">${label}</span>
-          </div>`)}
+          </div>`
+        )}
         <div class="metric" data-metric="refused_total"><span class="value">${m ? count(refused) : '–'}</span><span class="label">Refused</span></div>
       </section>
     `
@@ -206,14 +223,16 @@ export class YssInspector extends LitElement {
         ${this.overviewError && !this.overviewError.needsToken ? html`<p class="error">${this.overviewError.message}</p>` : nothing}
         ${this.overview && rooms.length === 0 ? html`<p class="empty">No room is loaded.</p>` : nothing}
         <ul>
-          ${rooms.map((r) => html`
+          ${rooms.map(
+            (r) => html`
             <li>
               <button class="room-link" aria-current=${r.name === this.room ? 'true' : 'false'} @click=${() => this.select(r.name)}>
                 <span class="name">${r.name}</span>
                 <span class="sub">${r.connections} connection${r.connections === 1 ? '' : 's'}${r.loaded ? nothing : ' · loading'}</span>
                 ${r.locks.held || r.locks.waiting ? html`<span class="sub">${r.locks.held} locked${r.locks.waiting ? `, ${r.locks.waiting} waiting` : ''}</span>` : nothing}
               </button>
-            </li>`)}
+            </li>`
+          )}
         </ul>
         <form class="open" @submit=${this.openRoom}>
           <label>Open a room by name <input name="room" type="text" placeholder="team/board" autocomplete="off"></label>
@@ -251,7 +270,12 @@ export class YssInspector extends LitElement {
     return html`
       <div class="panel">
         <h3>Keys ${keys ? html`<span class="badge">${keys.length}</span>` : nothing}</h3>
-        ${keys === null ? html`<p class="empty">Connecting…</p>` : keys.length === 0 ? html`<p class="empty">No keys yet.</p>` : html`
+        ${
+          keys === null
+            ? html`<p class="empty">Connecting…</p>`
+            : keys.length === 0
+              ? html`<p class="empty">No keys yet.</p>`
+              : html`
           <table aria-label="Keys">
             <thead><tr><th>Key</th><th>Value</th><th>Kind</th><th class="num" title="forceRerunBoundSessions calls, every session's summed">Version</th></tr></thead>
             <tbody>
@@ -265,30 +289,47 @@ export class YssInspector extends LitElement {
                 </tr>`
               })}
             </tbody>
-          </table>`}
+          </table>`
+        }
       </div>
     `
   }
 
   private locksPanel(): TemplateResult {
     const d = this.details
-    const waited = (r: InspectedRequest) => html`<li>${who(r.user, r.connection)} <span class="time">${duration(d!.at - r.requestedAt)}</span></li>`
+    const waited = (r: InspectedRequest) =>
+      html`<li>${who(r.user, r.connection)} <span class="time">${duration(d!.at - r.requestedAt)}</span></li>`
     return html`
       <div class="panel">
         <h3>Locks ${d ? html`<span class="badge">${d.locks.length}</span>` : nothing}</h3>
-        ${d === null ? html`<p class="empty">…</p>` : d.locks.length === 0 ? html`<p class="empty">No lock is held.</p>` : html`
+        ${
+          d === null
+            ? html`<p class="empty">…</p>`
+            : d.locks.length === 0
+              ? html`<p class="empty">No lock is held.</p>`
+              : html`
           <table aria-label="Locks">
             <thead><tr><th>Key</th><th>Held by</th><th>For</th><th>Waiting</th></tr></thead>
             <tbody>
-              ${d.locks.map((l) => html`<tr data-key=${l.key}>
+              ${d.locks.map(
+                (l) => html`<tr data-key=${l.key}>
                 <td class="key"><code>${l.key}</code></td>
-                <td class="holder">${l.holder ? html`${who(l.holder.user, l.holder.connection)}${l.holder.grantedAt === null
-                  ? html` <span class="note">still waits for <code>${waitsFor(d, l.holder)}</code></span>` : nothing}` : '–'}</td>
+                <td class="holder">${
+                  l.holder
+                    ? html`${who(l.holder.user, l.holder.connection)}${
+                        l.holder.grantedAt === null
+                          ? html` <span class="note">still waits for <code>${waitsFor(d, l.holder)}</code></span>`
+                          : nothing
+                      }`
+                    : '–'
+                }</td>
                 <td class="time">${l.holder ? duration(d.at - (l.holder.grantedAt ?? l.holder.requestedAt)) : ''}</td>
                 <td class="waiting">${l.waiting.length === 0 ? html`<span class="none">nobody</span>` : html`<ol>${l.waiting.map(waited)}</ol>`}</td>
-              </tr>`)}
+              </tr>`
+              )}
             </tbody>
-          </table>`}
+          </table>`
+        }
       </div>
     `
   }
@@ -297,7 +338,12 @@ export class YssInspector extends LitElement {
     return html`
       <div class="panel">
         <h3>Presence ${presence ? html`<span class="badge">${presence.length}</span>` : nothing}</h3>
-        ${presence === null ? html`<p class="empty">Connecting…</p>` : presence.length === 0 ? html`<p class="empty">Nobody has a presence.</p>` : html`
+        ${
+          presence === null
+            ? html`<p class="empty">Connecting…</p>`
+            : presence.length === 0
+              ? html`<p class="empty">Nobody has a presence.</p>`
+              : html`
           <ul class="presence" aria-label="Presence">
             ${presence.map((p) => {
               const nickname = typeof p.state.nickname === 'string' ? p.state.nickname : null
@@ -306,7 +352,8 @@ export class YssInspector extends LitElement {
                 <code class="state">${fold(p.state, 60).line}</code>
               </li>`
             })}
-          </ul>`}
+          </ul>`
+        }
       </div>
     `
   }
@@ -316,19 +363,27 @@ export class YssInspector extends LitElement {
     return html`
       <div class="panel">
         <h3>Connections ${d ? html`<span class="badge">${d.connections.length}</span>` : nothing}</h3>
-        ${d === null ? html`<p class="empty">…</p>` : d.connections.length === 0 ? html`<p class="empty">No connection.</p>` : html`
+        ${
+          d === null
+            ? html`<p class="empty">…</p>`
+            : d.connections.length === 0
+              ? html`<p class="empty">No connection.</p>`
+              : html`
           <table aria-label="Connections">
             <thead><tr><th>Connection</th><th>Access</th><th>Since</th><th>For</th></tr></thead>
             <tbody>
-              ${d.connections.map((c) => html`<tr data-connection=${c.id}>
+              ${d.connections.map(
+                (c) => html`<tr data-connection=${c.id}>
                 <td>${who(c.user, c.id)}</td>
                 <td><span class="access" data-access=${c.access}>${c.access}</span></td>
                 <td class="time">${clock(c.since)}</td>
                 <td class="time">${duration(d.at - c.since)}</td>
-              </tr>`)}
+              </tr>`
+              )}
             </tbody>
           </table>
-          <p class="hint">This page's own session of the room is one of them.</p>`}
+          <p class="hint">This page's own session of the room is one of them.</p>`
+        }
       </div>
     `
   }

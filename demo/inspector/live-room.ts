@@ -61,7 +61,16 @@ export const watchRoom = (options: WatchOptions, onChange: (snapshot: LiveSnapsh
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {})
     })
   } catch (err) {
-    onChange({ room: options.room, status: 'disconnected', access: 'read', user: undefined, synced: false, keys: [], presence: [], error: (err as Error).message })
+    onChange({
+      room: options.room,
+      status: 'disconnected',
+      access: 'read',
+      user: undefined,
+      synced: false,
+      keys: [],
+      presence: [],
+      error: (err as Error).message
+    })
     return { close: () => {} }
   }
   server.presence.clear()
@@ -73,21 +82,35 @@ export const watchRoom = (options: WatchOptions, onChange: (snapshot: LiveSnapsh
     access: server.access,
     user: server.user,
     synced,
-    keys: server.keys().sort().map((key) => ({
-      key,
-      value: server.get(key) as Json | undefined,
-      list: state.get(key) instanceof Y.Array,
-      version: server.version(key)
-    })),
+    keys: server
+      .keys()
+      .sort()
+      .map((key) => ({
+        key,
+        value: server.get(key) as Json | undefined,
+        list: state.get(key) instanceof Y.Array,
+        version: server.version(key)
+      })),
     presence: server.presence.list(),
     error
   })
   let closed = false
-  const push = () => { if (!closed) onChange(snapshot()) }
+  const push = () => {
+    if (!closed) onChange(snapshot())
+  }
   const stopWatch = server.watch(push)
   const stopStatus = server.onStatus(push)
   const stopAccess = server.onAccess(push)
-  server.ready.then(() => { synced = true; push() }, (err: Error) => { error = err.message; push() })
+  server.ready.then(
+    () => {
+      synced = true
+      push()
+    },
+    (err: Error) => {
+      error = err.message
+      push()
+    }
+  )
 
   return {
     close: () => {

@@ -43,18 +43,40 @@ export const ChatRooms = () => {
     <div className="yss">
       <StatusLine />
       <OnlineLine />
-      {rooms.length === 0
-        ? <p className="empty">No rooms yet: create one.</p>
-        : <ul className="rooms" aria-label="Rooms">{rooms.map((room) => (
-          <li key={room}><button type="button" aria-pressed={room === current} onClick={() => select(room)}>{room}</button></li>
-        ))}</ul>}
+      {rooms.length === 0 ? (
+        <p className="empty">No rooms yet: create one.</p>
+      ) : (
+        <ul className="rooms" aria-label="Rooms">
+          {rooms.map((room) => (
+            <li key={room}>
+              <button type="button" aria-pressed={room === current} onClick={() => select(room)}>
+                {room}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <form className="row" onSubmit={create}>
-        <label>Room name <input type="text" name="room" autoComplete="off" maxLength={MAX_ROOM_NAME} value={name}
-          onChange={(e) => setName(e.target.value)} /></label>
+        <label>
+          Room name{' '}
+          <input
+            type="text"
+            name="room"
+            autoComplete="off"
+            maxLength={MAX_ROOM_NAME}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+          />
+        </label>
         <button type="submit">Create room</button>
       </form>
       <ErrorLine error={error} />
-      {current ? <><h3>Room {current}</h3><Chat chatKey={roomKey(current)} hideOnline /></> : null}
+      {current ? (
+        <>
+          <h3>Room {current}</h3>
+          <Chat chatKey={roomKey(current)} hideOnline />
+        </>
+      ) : null}
     </div>
   )
 }

@@ -60,14 +60,30 @@ export const Chat = ({ chatKey = 'chat', hideOnline = false }: { chatKey?: strin
       {hideOnline ? null : <OnlineLine />}
       <ol className="messages" aria-label="Messages" aria-live="polite" ref={list}>
         {messages.length === 0 ? <li className="empty">No messages yet.</li> : null}
-        {/* biome-ignore lint/suspicious/noArrayIndexKey: a message has no id, and the list only grows at its end, so the index names it */}
-        {messages.map((m, i) => <li key={i}><time>{time(m.at)}</time><span className="nick">{m.nickname}:</span>{m.text}</li>)}
+        {messages.map((m, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: a message has no id, and the list only grows at its end, so the index names it
+          <li key={i}>
+            <time>{time(m.at)}</time>
+            <span className="nick">{m.nickname}:</span>
+            {m.text}
+          </li>
+        ))}
       </ol>
       <form className="row" onSubmit={send}>
-        <label>Nickname <input type="text" name="nickname" autoComplete="nickname" size={10} value={nickname}
-          onChange={(e) => updatePresence({ nickname: e.target.value })} /></label>
-        <label className="grow">Message <input type="text" name="message" autoComplete="off" value={text}
-          onChange={(e) => setText(e.target.value)} /></label>
+        <label>
+          Nickname{' '}
+          <input
+            type="text"
+            name="nickname"
+            autoComplete="nickname"
+            size={10}
+            value={nickname}
+            onChange={(e) => updatePresence({ nickname: e.target.value })}
+          />
+        </label>
+        <label className="grow">
+          Message <input type="text" name="message" autoComplete="off" value={text} onChange={(e) => setText(e.target.value)} />
+        </label>
         <button type="submit">Send</button>
       </form>
       <ErrorLine error={error} />

@@ -12,23 +12,39 @@ import { usePresence, useServerStatus } from '../../react/index.js'
 
 export const StatusLine = () => {
   const { status } = useServerStatus()
-  return <p className="status" data-status={status} role="status">{status}</p>
+  return (
+    <p className="status" data-status={status} role="status">
+      {status}
+    </p>
+  )
 }
 
 export const ErrorLine = ({ error }: { error: string }) =>
-  error ? <p className="error" role="alert">{error}</p> : null
+  error ? (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  ) : null
 
 export const OnlineLine = () => {
   const online = onlineNicknames(usePresence())
   return (
     <p className="online">
       Online:{' '}
-      {online.length === 0
-        ? <span className="nobody">nobody with a nickname yet</span>
-        : online.map((p, i) => (
+      {online.length === 0 ? (
+        <span className="nobody">nobody with a nickname yet</span>
+      ) : (
+        online.map((p, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: an entry has no id and two sessions may share a nickname
-          <span key={i}>{i > 0 ? ', ' : ''}<span className="who">{p.nickname}{p.self ? ' (you)' : ''}</span></span>
-        ))}
+          <span key={i}>
+            {i > 0 ? ', ' : ''}
+            <span className="who">
+              {p.nickname}
+              {p.self ? ' (you)' : ''}
+            </span>
+          </span>
+        ))
+      )}
     </p>
   )
 }

@@ -19,7 +19,9 @@ export const Slider = () => {
   const shared = useServerState(KEY)
   const [error, setError] = useState('')
   useEffect(() => {
-    lock(KEY, (s) => { if (!(KEY in s)) s[KEY] = INITIAL }).catch((err: Error) => setError(err.message))
+    lock(KEY, (s) => {
+      if (!(KEY in s)) s[KEY] = INITIAL
+    }).catch((err: Error) => setError(err.message))
   }, [lock])
   // Any client may write the key: show it within the slider's range.
   const value = typeof shared === 'number' ? Math.min(100, Math.max(0, Math.round(shared))) : INITIAL
@@ -27,7 +29,10 @@ export const Slider = () => {
     try {
       // While the key is unset, another session's start at 50 may be on its way: take the lock.
       if (server?.has(KEY)) server.set(KEY, next)
-      else lock(KEY, (s) => { s[KEY] = next }).catch((err: Error) => setError(`Not saved: ${err.message}`))
+      else
+        lock(KEY, (s) => {
+          s[KEY] = next
+        }).catch((err: Error) => setError(`Not saved: ${err.message}`))
       setError('')
     } catch (err) {
       setError(`Not saved: ${(err as Error).message}`)
@@ -36,7 +41,8 @@ export const Slider = () => {
   return (
     <div className="yss">
       <StatusLine />
-      <label className="block">Value <output aria-live="polite">{value}</output>
+      <label className="block">
+        Value <output aria-live="polite">{value}</output>
         <input type="range" min="0" max="100" step="1" value={value} onChange={(e) => write(Number(e.target.value))} />
       </label>
       <ErrorLine error={error} />

@@ -108,23 +108,32 @@ export const accessControl = (options: AccessOptions): AccessControl => {
   const given = (['authSecret', 'authPublicKey', 'authenticate'] as const).filter((k) => options[k] !== undefined)
   if (given.length > 1) throw new TypeError(`give one of authSecret, authPublicKey or authenticate, not ${given.join(' and ')}`)
   const authenticated = given.length === 1
-  if (authenticated && options.anonymous) throw new TypeError(`anonymous excludes ${given[0]}: a relay either requires credentials or serves anyone`)
+  if (authenticated && options.anonymous)
+    throw new TypeError(`anonymous excludes ${given[0]}: a relay either requires credentials or serves anyone`)
   const host = options.host ?? '127.0.0.1'
   if (!authenticated && !options.anonymous && !isLoopbackHost(host)) {
-    throw new Error(`refusing to serve ${host} with no access control: anyone who can reach it could read and overwrite every room. ` +
-      'Require tokens with --auth-secret or --auth-public-key (options authSecret, authPublicKey or authenticate), ' +
-      'or pass --anonymous (option anonymous: true) to serve anyone on purpose')
+    throw new Error(
+      `refusing to serve ${host} with no access control: anyone who can reach it could read and overwrite every room. ` +
+        'Require tokens with --auth-secret or --auth-public-key (options authSecret, authPublicKey or authenticate), ' +
+        'or pass --anonymous (option anonymous: true) to serve anyone on purpose'
+    )
   }
-  const authenticate: Authenticate | null = options.authenticate ??
-    (options.authSecret !== undefined ? jwtAuthenticator({ secret: options.authSecret }, options.maxTokenTtl)
-      : options.authPublicKey !== undefined ? jwtAuthenticator({ publicKey: options.authPublicKey }, options.maxTokenTtl) : null)
+  const authenticate: Authenticate | null =
+    options.authenticate ??
+    (options.authSecret !== undefined
+      ? jwtAuthenticator({ secret: options.authSecret }, options.maxTokenTtl)
+      : options.authPublicKey !== undefined
+        ? jwtAuthenticator({ publicKey: options.authPublicKey }, options.maxTokenTtl)
+        : null)
   let allowed: Set<string> | null = null
   if (options.allowedOrigins) {
-    allowed = new Set(options.allowedOrigins.map((o) => {
-      const origin = originOf(o)
-      if (origin === null) throw new TypeError(`allowedOrigins: ${JSON.stringify(o)} is not an origin like https://app.example.com`)
-      return origin
-    }))
+    allowed = new Set(
+      options.allowedOrigins.map((o) => {
+        const origin = originOf(o)
+        if (origin === null) throw new TypeError(`allowedOrigins: ${JSON.stringify(o)} is not an origin like https://app.example.com`)
+        return origin
+      })
+    )
   }
   const presenceWhenRead = options.readOnlyPresence ?? false
   // A loopback relay that serves anyone: only this machine's pages and names.
@@ -144,10 +153,22 @@ export const accessControl = (options: AccessOptions): AccessControl => {
   const admit = async (req: IncomingMessage, room: string): Promise<Admission> => {
     const origin = req.headers.origin
     if (origin !== undefined && !originAllowed(origin)) {
-      return { ok: false, code: CLOSE.forbidden, reason: 'origin not allowed', cause: 'origin', fields: { room, origin: origin.slice(0, 200) } }
+      return {
+        ok: false,
+        code: CLOSE.forbidden,
+        reason: 'origin not allowed',
+        cause: 'origin',
+        fields: { room, origin: origin.slice(0, 200) }
+      }
     }
     if (!hostAllowed(req)) {
-      return { ok: false, code: CLOSE.forbidden, reason: 'host not allowed: a relay with no access control answers loopback names only', cause: 'host', fields: { room, host: (req.headers.host ?? '').slice(0, 200) } }
+      return {
+        ok: false,
+        code: CLOSE.forbidden,
+        reason: 'host not allowed: a relay with no access control answers loopback names only',
+        cause: 'host',
+        fields: { room, host: (req.headers.host ?? '').slice(0, 200) }
+      }
     }
     if (!authenticate) return { ok: true, grant: ANYONE }
     const verdict = await runAuthenticate(authenticate, req, room)

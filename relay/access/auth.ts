@@ -43,15 +43,16 @@ export type Authenticate = (req: IncomingMessage, room: string) => AuthResult | 
 /** Refuses a connection from an `authenticate` hook: 4401 (credentials) or 4403 (this room). */
 export class AuthError extends Error {
   override name = 'AuthError'
-  constructor(readonly code: 4401 | 4403, message: string) {
+  constructor(
+    readonly code: 4401 | 4403,
+    message: string
+  ) {
     super(message)
   }
 }
 
 /** A hook's verdict on one connection: a grant, or the close code that refuses it and why. */
-export type Verdict =
-  | { ok: true; grant: AuthResult }
-  | { ok: false; code: number; reason: string; error?: string }
+export type Verdict = { ok: true; grant: AuthResult } | { ok: false; code: number; reason: string; error?: string }
 
 const refusalCode = (err: unknown): number | null => {
   const code = (err as { code?: unknown } | null)?.code
@@ -61,7 +62,8 @@ const refusalCode = (err: unknown): number | null => {
 const resultProblem = (r: unknown): string | null => {
   const result = r as Partial<AuthResult> | null
   if (typeof result !== 'object' || result === null) return `returned ${String(r)}`
-  if (result.access !== 'write' && result.access !== 'read') return `returned access ${JSON.stringify(result.access)}, not "write" or "read"`
+  if (result.access !== 'write' && result.access !== 'read')
+    return `returned access ${JSON.stringify(result.access)}, not "write" or "read"`
   if (result.user !== undefined && typeof result.user !== 'string') return 'returned a user that is not a string'
   if (result.expiresAt !== undefined && !Number.isFinite(result.expiresAt)) return 'returned an expiresAt that is not a number of ms'
   if (result.inspect !== undefined && typeof result.inspect !== 'boolean') return 'returned an inspect that is not a boolean'
@@ -83,6 +85,7 @@ export const runAuthenticate = async (authenticate: Authenticate, req: IncomingM
     return { ok: false, code: CLOSE.internalError, reason: 'authentication failed; retry later', error: `authenticate ${problem}` }
   }
   const grant = result as AuthResult
-  if (grant.expiresAt !== undefined && grant.expiresAt <= Date.now()) return { ok: false, code: CLOSE.unauthorized, reason: 'credentials expired' }
+  if (grant.expiresAt !== undefined && grant.expiresAt <= Date.now())
+    return { ok: false, code: CLOSE.unauthorized, reason: 'credentials expired' }
   return { ok: true, grant }
 }

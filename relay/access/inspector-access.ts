@@ -33,17 +33,28 @@ export const ALL_ROOMS = '*'
 export type InspectVerdict = { ok: true } | { ok: false; status: 401 | 403 | 500; reason: string }
 
 /** The check for `authenticate` (null: no access control). Never rejects. */
-export const inspectorAccess = (authenticate: Authenticate | null) =>
+export const inspectorAccess =
+  (authenticate: Authenticate | null) =>
   async (req: IncomingMessage, room: string): Promise<InspectVerdict> => {
     if (!authenticate) return { ok: true }
     const verdict = await runAuthenticate(authenticate, req, room)
     const what = room === ALL_ROOMS ? 'every room' : 'this room'
     if (verdict.ok) {
       if (verdict.grant.inspect === true) return { ok: true }
-      return { ok: false, status: 403, reason: `these credentials may not inspect ${what}: an inspector token has "inspect": true (token --inspect)` }
+      return {
+        ok: false,
+        status: 403,
+        reason: `these credentials may not inspect ${what}: an inspector token has "inspect": true (token --inspect)`
+      }
     }
-    if (verdict.code === CLOSE.unauthorized) return { ok: false, status: 401, reason: `${verdict.reason}: pass an inspector token as ?token= or Authorization: Bearer` }
+    if (verdict.code === CLOSE.unauthorized)
+      return { ok: false, status: 401, reason: `${verdict.reason}: pass an inspector token as ?token= or Authorization: Bearer` }
     if (verdict.code === CLOSE.internalError) return { ok: false, status: 500, reason: verdict.reason }
-    if (room === ALL_ROOMS) return { ok: false, status: 403, reason: `the list of rooms needs credentials for every room, as a token with rooms ["*"] (${verdict.reason})` }
+    if (room === ALL_ROOMS)
+      return {
+        ok: false,
+        status: 403,
+        reason: `the list of rooms needs credentials for every room, as a token with rooms ["*"] (${verdict.reason})`
+      }
     return { ok: false, status: 403, reason: verdict.reason }
   }

@@ -14,7 +14,10 @@ export class PerAddress {
   private readonly open = new Map<string, number>()
 
   /** `max` 0: no cap. */
-  constructor(private readonly max: number, private readonly capLoopback: boolean) {}
+  constructor(
+    private readonly max: number,
+    private readonly capLoopback: boolean
+  ) {}
 
   /** Counts one more socket of `address`, unless it holds `max` already: then false, and nothing counted. */
   admit(address: string | undefined): boolean {

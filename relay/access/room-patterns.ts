@@ -38,5 +38,4 @@ export const roomMatches = (pattern: string, room: string): boolean => {
 }
 
 /** Whether any of `patterns` matches `room`. */
-export const roomsCover = (patterns: readonly string[], room: string): boolean =>
-  patterns.some((pattern) => roomMatches(pattern, room))
+export const roomsCover = (patterns: readonly string[], room: string): boolean => patterns.some((pattern) => roomMatches(pattern, room))

@@ -50,7 +50,9 @@ const encoder = new TextEncoder()
 const secretBytes = (secret: string): Uint8Array => {
   const bytes = encoder.encode(secret)
   if (bytes.length < MIN_SECRET_BYTES) {
-    throw new TypeError(`the auth secret has ${bytes.length} bytes; HS256 needs at least ${MIN_SECRET_BYTES} (RFC 7518 §3.2), e.g. \`openssl rand -base64 32\``)
+    throw new TypeError(
+      `the auth secret has ${bytes.length} bytes; HS256 needs at least ${MIN_SECRET_BYTES} (RFC 7518 §3.2), e.g. \`openssl rand -base64 32\``
+    )
   }
   return bytes
 }
@@ -59,14 +61,18 @@ const secretBytes = (secret: string): Uint8Array => {
 const algorithmOf = (key: KeyObject): 'ES256' | 'RS256' => {
   if (key.asymmetricKeyType === 'rsa') return 'RS256'
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256'
-  throw new TypeError(`unsupported key: ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}; use P-256 (ES256) or RSA (RS256)`.trim())
+  throw new TypeError(
+    `unsupported key: ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}; use P-256 (ES256) or RSA (RS256)`.trim()
+  )
 }
 
 const pemKey = (pem: string, kind: 'public' | 'private'): KeyObject => {
   try {
     return kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem)
   } catch (err) {
-    throw new TypeError(`the ${kind} key is not a PEM ${kind === 'public' ? 'SPKI public' : 'PKCS #8 private'} key: ${(err as Error).message}`)
+    throw new TypeError(
+      `the ${kind} key is not a PEM ${kind === 'public' ? 'SPKI public' : 'PKCS #8 private'} key: ${(err as Error).message}`
+    )
   }
 }
 
@@ -74,7 +80,8 @@ const pemKey = (pem: string, kind: 'public' | 'private'): KeyObject => {
 export const parseTtl = (ttl: number | string): number => {
   const m = typeof ttl === 'number' ? [String(ttl), String(ttl), 's'] : /^(\d+)\s*([smhd]?)$/.exec(ttl.trim())
   const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3_600, d: 86_400 }[(m[2] || 's') as 's'] : NaN
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) throw new TypeError(`ttl must be a positive number of seconds or like 30m, 1h, 7d, not ${JSON.stringify(ttl)}`)
+  if (!Number.isSafeInteger(seconds) || seconds <= 0)
+    throw new TypeError(`ttl must be a positive number of seconds or like 30m, 1h, 7d, not ${JSON.stringify(ttl)}`)
   return seconds
 }
 
@@ -82,19 +89,25 @@ export const parseTtl = (ttl: number | string): number => {
 export const tokenOf = (req: IncomingMessage): string | null => {
   const query = (req.url ?? '').split('?')[1]
   const param = query === undefined ? null : new URLSearchParams(query).get('token') || null
-  return param ?? (/^Bearer +(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? null)
+  return param ?? /^Bearer +(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? null
 }
 
 /** Why jose refused a token, in words that name no part of it. */
 const refusal = (err: unknown): string => {
   switch ((err as { code?: string }).code) {
-    case 'ERR_JWT_EXPIRED': return 'token expired'
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return 'token signature invalid'
-    case 'ERR_JOSE_ALG_NOT_ALLOWED': return 'token algorithm not accepted'
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': return `token claim invalid: ${(err as Error).message}`
+    case 'ERR_JWT_EXPIRED':
+      return 'token expired'
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'token signature invalid'
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return 'token algorithm not accepted'
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return `token claim invalid: ${(err as Error).message}`
     case 'ERR_JWS_INVALID':
-    case 'ERR_JWT_INVALID': return 'token malformed'
-    default: return 'token invalid'
+    case 'ERR_JWT_INVALID':
+      return 'token malformed'
+    default:
+      return 'token invalid'
   }
 }
 
@@ -104,7 +117,12 @@ const grantOf = (payload: JWTPayload, room: string) => {
   if (!Array.isArray(rooms) || !rooms.every((r) => typeof r === 'string')) throw new AuthError(4401, 'token has no "rooms" list')
   if (access !== 'write' && access !== 'read') throw new AuthError(4401, 'token "access" is neither "write" nor "read"')
   if (!roomsCover(rooms, room)) throw new AuthError(4403, 'token does not cover this room')
-  return { access, ...(typeof sub === 'string' ? { user: sub } : {}), expiresAt: payload.exp! * 1000, ...(inspect === true ? { inspect } : {}) } as const
+  return {
+    access,
+    ...(typeof sub === 'string' ? { user: sub } : {}),
+    expiresAt: payload.exp! * 1000,
+    ...(inspect === true ? { inspect } : {})
+  } as const
 }
 
 /** The longest token lifetime a relay accepts by default, in seconds: a day. */
@@ -159,7 +177,9 @@ export const signToken = async (options: SignTokenOptions): Promise<string> => {
     alg = algorithmOf(pemKey(privateKey!, 'private'))
     key = await importPKCS8(privateKey!, alg)
   }
-  const jwt = new SignJWT({ rooms, access, ...(inspect ? { inspect: true } : {}) }).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt()
+  const jwt = new SignJWT({ rooms, access, ...(inspect ? { inspect: true } : {}) })
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
   if (sub !== undefined) jwt.setSubject(sub)
   return jwt.sign(key)

@@ -12,5 +12,14 @@ export const bounded = <T>(promise: Promise<T>, ms: number, what: string): Promi
   new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new UnavailableError(`${what}: no answer within ${ms} ms`)), ms)
     timer.unref?.()
-    promise.then((v) => { clearTimeout(timer); resolve(v) }, (e) => { clearTimeout(timer); reject(e) })
+    promise.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e) => {
+        clearTimeout(timer)
+        reject(e)
+      }
+    )
   })

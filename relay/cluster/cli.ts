@@ -41,11 +41,7 @@ Several relays (every relay with the same Redis and PostgreSQL serves the same r
 
 type Values = { [K in keyof typeof CLUSTER_FLAGS]?: (typeof CLUSTER_FLAGS)[K]['type'] extends 'boolean' ? boolean : string }
 
-export const clusterFromCli = (
-  values: Values,
-  env: NodeJS.ProcessEnv,
-  usage: (message: string) => Error
-): ClusterRelayOptions => {
+export const clusterFromCli = (values: Values, env: NodeJS.ProcessEnv, usage: (message: string) => Error): ClusterRelayOptions => {
   const redis = values.redis ?? (env.REDIS_URL || undefined)
   const postgres = values.postgres ?? (env.DATABASE_URL || undefined)
   const tuning = Object.keys(CLUSTER_FLAGS).filter((f) => f !== 'redis' && f !== 'postgres' && values[f as keyof Values] !== undefined)
@@ -71,7 +67,8 @@ export const clusterFromCli = (
   }
   const livenessMs = ms('liveness-ms', 300)
   const grace = graceProblem(livenessMs ?? DEFAULT_LIVENESS_MS, compaction.graceMs ?? DEFAULT_GRACE_MS)
-  if (grace) throw usage(`--compact-grace-ms ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`)
+  if (grace)
+    throw usage(`--compact-grace-ms ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`)
   return {
     redis,
     postgres,

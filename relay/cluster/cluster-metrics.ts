@@ -11,7 +11,7 @@ import { MetricTable } from '../metric-table.js'
 
 const COUNTERS = {
   appends_total: 'Batches of updates appended to room streams.',
-  entries_read_total: 'Stream entries read (this relay\'s and other relays\').',
+  entries_read_total: "Stream entries read (this relay's and other relays').",
   lock_scripts_total: 'Lease scripts run in Redis (acquire, release, commit, poll).',
   commits_stored_total: 'Lock commits checked and stored in one step.',
   commits_denied_total: 'Lock commits refused by the shared lease table.',

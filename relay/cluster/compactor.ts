@@ -55,7 +55,10 @@ export class Compactor {
   private stopped = false
   private lastError = 0
 
-  constructor(private readonly d: CompactorDeps, readonly timing: CompactionTiming) {}
+  constructor(
+    private readonly d: CompactorDeps,
+    readonly timing: CompactionTiming
+  ) {}
 
   start(): void {
     this.schedule()
@@ -75,13 +78,24 @@ export class Compactor {
     let id = ''
     if (history.updates.length > 1 || (history.updates.length === 1 && history.n > 0)) {
       const doc = new Y.Doc()
-      doc.transact(() => { for (const u of history.updates) Y.applyUpdate(doc, u) })
+      doc.transact(() => {
+        for (const u of history.updates) Y.applyUpdate(doc, u)
+      })
       await this.d.snapshots.put(room, Y.encodeStateAsUpdate(doc), history.n, history.id)
       doc.destroy()
       n = history.n
       id = history.id
     }
-    const left = await FINISH_COMPACTION.run(this.d.redis, [P, this.d.keys.global, room, this.d.relayId(), n, id, this.timing.graceMs, this.timing.delayMs])
+    const left = await FINISH_COMPACTION.run(this.d.redis, [
+      P,
+      this.d.keys.global,
+      room,
+      this.d.relayId(),
+      n,
+      id,
+      this.timing.graceMs,
+      this.timing.delayMs
+    ])
     if (Number(left) === -1) this.d.log.info('compaction job taken over by another relay; not trimmed', { room })
     this.d.metrics.inc('compactions_total')
   }
@@ -89,12 +103,15 @@ export class Compactor {
   private schedule(): void {
     if (this.stopped) return
     const jitter = Math.random() * this.timing.intervalMs * 0.5
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => {
-        this.running = null
-        this.schedule()
-      })
-    }, this.timing.intervalMs * 0.75 + jitter)
+    this.timer = setTimeout(
+      () => {
+        this.running = this.tick().finally(() => {
+          this.running = null
+          this.schedule()
+        })
+      },
+      this.timing.intervalMs * 0.75 + jitter
+    )
     this.timer.unref()
   }
 
@@ -113,7 +130,10 @@ export class Compactor {
         this.d.metrics.inc('compaction_failures_total')
         if (Date.now() - this.lastError > 10_000) {
           this.lastError = Date.now()
-          this.d.log.warn('compaction failed; the job is retried later, the stream keeps the updates meanwhile', { room, error: String(err) })
+          this.d.log.warn('compaction failed; the job is retried later, the stream keeps the updates meanwhile', {
+            room,
+            error: String(err)
+          })
         }
         return
       }

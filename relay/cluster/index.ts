@@ -91,7 +91,10 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
   const livenessMs = o.livenessMs ?? DEFAULT_LIVENESS_MS
   const compaction: CompactionTiming = { intervalMs: 1_000, lockMs: 30_000, graceMs: DEFAULT_GRACE_MS, delayMs: 10_000, ...o.compaction }
   const grace = graceProblem(livenessMs, compaction.graceMs)
-  if (grace) throw new Error(`cluster.compaction.graceMs ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`)
+  if (grace)
+    throw new Error(
+      `cluster.compaction.graceMs ${grace}: a relay that stalls short of its liveness must still find in the stream what it missed`
+    )
   const timeoutMs = o.timeoutMs ?? 5_000
   const keys = new ClusterKeys(o.prefix ?? 'yss')
   const metrics = new ClusterMetrics()
@@ -110,7 +113,9 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     await checkRedisSettings(redis, o.log, o.redisUnsafe ?? false)
   } catch (err) {
     await quit()
-    throw err instanceof UnavailableError ? new Error(`cannot reach Redis at ${o.redis.replace(/\/\/[^@/]*@/, '//…@')}: ${err.message}`) : err
+    throw err instanceof UnavailableError
+      ? new Error(`cannot reach Redis at ${o.redis.replace(/\/\/[^@/]*@/, '//…@')}: ${err.message}`)
+      : err
   }
   try {
     await snapshots.open()
@@ -128,7 +133,16 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
   const relayId = () => liveness.id
   const presence = new Presence(redis, subscriber, keys, relayId, metrics, o.presenceCheckMs ?? 1_000)
   rooms = new SharedRooms({
-    redis, reader, subscriber, keys, snapshots, relayId, log: o.log, metrics, compactDelayMs: compaction.delayMs, waitMs: 2 * timeoutMs,
+    redis,
+    reader,
+    subscriber,
+    keys,
+    snapshots,
+    relayId,
+    log: o.log,
+    metrics,
+    compactDelayMs: compaction.delayMs,
+    waitMs: 2 * timeoutMs,
     presence: (room, awareness) => presence.attach(room, awareness)
   })
   const shared = rooms
@@ -154,21 +168,24 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
   const compactor = new Compactor({ redis, keys, rooms, snapshots, relayId, log: o.log, metrics }, compaction)
   compactor.start()
 
-  const leaseTables: LeaseTableFactory<Peer> = (room, callbacks) => new SharedLeases<Peer>(room, callbacks, {
-    redis,
-    keys,
-    relayId,
-    presumedDead: (id) => liveness.lost(id),
-    reached: (r, n) => shared.reached(r, n),
-    log: o.log,
-    metrics,
-    pollMs: o.lockPollMs ?? 500,
-    compactDelayMs: compaction.delayMs,
-    register: (r, table) => {
-      tables.set(r, table)
-      return () => { if (tables.get(r) === table) tables.delete(r) }
-    }
-  })
+  const leaseTables: LeaseTableFactory<Peer> = (room, callbacks) =>
+    new SharedLeases<Peer>(room, callbacks, {
+      redis,
+      keys,
+      relayId,
+      presumedDead: (id) => liveness.lost(id),
+      reached: (r, n) => shared.reached(r, n),
+      log: o.log,
+      metrics,
+      pollMs: o.lockPollMs ?? 500,
+      compactDelayMs: compaction.delayMs,
+      register: (r, table) => {
+        tables.set(r, table)
+        return () => {
+          if (tables.get(r) === table) tables.delete(r)
+        }
+      }
+    })
 
   let closed: Promise<void> | null = null
   return {
@@ -178,7 +195,11 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     health: async () => {
       const problems: string[] = []
       const [redisUp, postgresUp] = await Promise.all([
-        redis.status === 'ready' && bounded(redis.ping(), HEALTH_DEADLINE_MS, 'Redis PING').then(() => true, () => false),
+        redis.status === 'ready' &&
+          bounded(redis.ping(), HEALTH_DEADLINE_MS, 'Redis PING').then(
+            () => true,
+            () => false
+          ),
         snapshots.reachable(HEALTH_DEADLINE_MS)
       ])
       if (!redisUp) problems.push('redis unreachable')
@@ -201,4 +222,3 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
     }
   }
 }
-

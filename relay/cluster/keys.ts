@@ -35,15 +35,15 @@ export class ClusterKeys {
 
   /** The start of every key of `room`. */
   room(room: string): string {
-    return `${this.global}{${room.replace(/[%{}]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}}:`
+    return `${this.global}{${room.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}}:`
   }
 
   stream(room: string): string {
-    return this.room(room) + 's'
+    return `${this.room(room)}s`
   }
 
   presence(room: string): string {
-    return this.room(room) + 'aw'
+    return `${this.room(room)}aw`
   }
 
   grants(relay: string): string {

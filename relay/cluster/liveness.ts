@@ -29,7 +29,13 @@ export class Liveness {
   private resetting = false
   private readonly changed = new Set<(id: string) => void>()
 
-  constructor(private readonly redis: Redis, private readonly keys: ClusterKeys, readonly ttlMs: number, private readonly log: Logger, private readonly onLost: () => void) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    readonly ttlMs: number,
+    private readonly log: Logger,
+    private readonly onLost: () => void
+  ) {}
 
   /** Calls `listener` with the new id after each reset. */
   onChange(listener: (id: string) => void): void {
@@ -38,7 +44,12 @@ export class Liveness {
 
   async start(): Promise<void> {
     await this.claim()
-    this.timer = setInterval(() => { if (!this.renewing) void this.renew() }, Math.max(50, Math.floor(this.ttlMs / 3)))
+    this.timer = setInterval(
+      () => {
+        if (!this.renewing) void this.renew()
+      },
+      Math.max(50, Math.floor(this.ttlMs / 3))
+    )
     this.timer.unref()
   }
 
@@ -76,7 +87,7 @@ export class Liveness {
     this.resetting = true
     const old = this.id
     this.id = newId()
-    this.log.warn('this relay\'s liveness key expired: the others presumed it dead; resetting its rooms and sessions', { old, id: this.id })
+    this.log.warn("this relay's liveness key expired: the others presumed it dead; resetting its rooms and sessions", { old, id: this.id })
     try {
       this.onLost()
       await this.claim()

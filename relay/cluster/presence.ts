@@ -75,7 +75,10 @@ export class Presence {
       if (mine.length > 0) this.publish(room, UPDATE, awarenessProtocol.encodeAwarenessUpdate(awareness, mine))
     }
     awareness.on('update', onUpdate)
-    this.subscriber.subscribe(channel).then(() => this.publish(room, QUERY, new Uint8Array(0)), () => {})
+    this.subscriber.subscribe(channel).then(
+      () => this.publish(room, QUERY, new Uint8Array(0)),
+      () => {}
+    )
     return () => {
       awareness.off('update', onUpdate)
       if (this.rooms.get(room) === attached) {
@@ -132,7 +135,7 @@ export class Presence {
     const list = [...relays]
     let alive: number[]
     try {
-      alive = (await Promise.all(list.map((r) => this.redis.exists(this.keys.relay(r)))))
+      alive = await Promise.all(list.map((r) => this.redis.exists(this.keys.relay(r))))
     } catch {
       return
     }

@@ -39,8 +39,14 @@ export const redisClient = (url: string, name: string, timeoutMs = 5_000): Redis
 export const untilReady = (redis: Redis, timeoutMs = 10_000): Promise<void> => {
   if (redis.status === 'ready') return Promise.resolve()
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { redis.off('ready', ready); reject(new UnavailableError(`Redis not reachable within ${timeoutMs} ms`)) }, timeoutMs)
-    const ready = () => { clearTimeout(timer); resolve() }
+    const timer = setTimeout(() => {
+      redis.off('ready', ready)
+      reject(new UnavailableError(`Redis not reachable within ${timeoutMs} ms`))
+    }, timeoutMs)
+    const ready = () => {
+      clearTimeout(timer)
+      resolve()
+    }
     redis.once('ready', ready)
   })
 }
@@ -72,16 +78,24 @@ export const checkRedisSettings = async (redis: Redis, log: Logger, unsafe: bool
     }
   }
   const problems: string[] = []
-  if (settings.appendonly !== undefined && settings.appendonly !== 'yes') problems.push('appendonly must be yes (an acknowledged update must survive a Redis restart)')
+  if (settings.appendonly !== undefined && settings.appendonly !== 'yes')
+    problems.push('appendonly must be yes (an acknowledged update must survive a Redis restart)')
   if (settings['maxmemory-policy'] !== undefined && settings['maxmemory-policy'] !== 'noeviction') {
-    problems.push(`maxmemory-policy must be noeviction, not ${settings['maxmemory-policy']} (Redis must never evict a room's stream or locks)`)
+    problems.push(
+      `maxmemory-policy must be noeviction, not ${settings['maxmemory-policy']} (Redis must never evict a room's stream or locks)`
+    )
   }
   if (problems.length > 0) {
-    if (!unsafe) throw new Error(`Redis is not set up for durability: ${problems.join('; ')}. Fix its configuration, or pass --redis-unsafe for a test`)
+    if (!unsafe)
+      throw new Error(
+        `Redis is not set up for durability: ${problems.join('; ')}. Fix its configuration, or pass --redis-unsafe for a test`
+      )
     log.warn('Redis is not set up for durability; running anyway (--redis-unsafe)', { problems: problems.join('; ') })
   }
   if (settings.appendfsync !== undefined && settings.appendfsync !== 'always') {
-    log.warn('Redis appendfsync is not always: a power cut may lose the last second of acknowledged updates', { appendfsync: settings.appendfsync })
+    log.warn('Redis appendfsync is not always: a power cut may lose the last second of acknowledged updates', {
+      appendfsync: settings.appendfsync
+    })
   }
   return settings
 }

@@ -19,7 +19,10 @@ import type { Redis } from 'ioredis'
 
 export class Script {
   readonly sha: string
-  constructor(readonly name: string, readonly lua: string) {
+  constructor(
+    readonly name: string,
+    readonly lua: string
+  ) {
     this.sha = createHash('sha1').update(lua).digest('hex')
   }
 
@@ -63,21 +66,30 @@ end
 `
 
 /** ARGV[4] update, ARGV[5] compaction delay (ms), ARGV[6] origin tag. Returns the update's number. */
-export const APPEND = new Script('append', PRELUDE + APPEND_BODY + `
+export const APPEND = new Script(
+  'append',
+  PRELUDE +
+    APPEND_BODY +
+    `
 return append(ARGV[4], ARGV[6], ARGV[5])
-`)
+`
+)
 
 /**
  * ARGV[4] an exclusive start id for XRANGE ('-' for all). Returns { last number, number held by
  * PostgreSQL, [id, fields]... } with the entries after the start.
  */
-export const LOAD = new Script('load', PRELUDE + `
+export const LOAD = new Script(
+  'load',
+  PRELUDE +
+    `
 local last = tonumber(redis.call('GET', P .. 'n') or '0')
 local pg = tonumber(redis.call('GET', P .. 'pg') or '0')
 local from = ARGV[4]
 if from ~= '-' then from = '(' .. from end
 return { last, pg, redis.call('XRANGE', P .. 's', from, '+') }
-`)
+`
+)
 
 /**
  * Whether a reader that has read the room's stream up to update `n` (stream id `last`), with
@@ -101,10 +113,15 @@ end
  * number of the room's last update, 1 if this relay can read on to it or 0 if updates it had not
  * read were trimmed }.
  */
-export const HEAD = new Script('head', PRELUDE + FOLLOWS + `
+export const HEAD = new Script(
+  'head',
+  PRELUDE +
+    FOLLOWS +
+    `
 local head = tonumber(redis.call('GET', P .. 'n') or '0')
 return { head, (head <= tonumber(ARGV[5]) or follows(P, ARGV[4], ARGV[5])) and 1 or 0 }
-`)
+`
+)
 
 /**
  * ARGV: triples of a room's key prefix, the stream id and the number of the last update this
@@ -112,7 +129,10 @@ return { head, (head <= tonumber(ARGV[5]) or follows(P, ARGV[4], ARGV[5])) and 1
  * (1-based) position and its last number, or -1 if its stream was trimmed past what this relay
  * read. Rooms it is up to date with cost one GET.
  */
-export const CHECK_STREAMS = new Script('check', FOLLOWS + `
+export const CHECK_STREAMS = new Script(
+  'check',
+  FOLLOWS +
+    `
 local out = {}
 for i = 1, #ARGV, 3 do
   local P, n = ARGV[i], tonumber(ARGV[i + 2])
@@ -123,7 +143,8 @@ for i = 1, #ARGV, 3 do
   end
 end
 return out
-`)
+`
+)
 
 const LEASES = `
 local grants = {}
@@ -201,7 +222,11 @@ end
  * ARGV[4] relay, ARGV[5] lease ms, ARGV[6] keys (JSON array, sorted). Returns { fence, grants… }
  * (fence and number pairs), or { -1 } if this relay is presumed dead (its liveness key expired).
  */
-export const ACQUIRE = new Script('acquire', PRELUDE + LEASES + `
+export const ACQUIRE = new Script(
+  'acquire',
+  PRELUDE +
+    LEASES +
+    `
 reap()
 if not alive(ARGV[4]) then return { -1 } end
 local f = redis.call('INCR', P .. 'f')
@@ -210,16 +235,22 @@ advance(f)
 local out = { f }
 for _, v in ipairs(grants) do out[#out + 1] = v end
 return out
-`)
+`
+)
 
 /** ARGV[4] fence. Returns { held (1 or 0), grants… }. */
-export const RELEASE = new Script('release', PRELUDE + LEASES + `
+export const RELEASE = new Script(
+  'release',
+  PRELUDE +
+    LEASES +
+    `
 reap()
 local held = finish(ARGV[4])
 local out = { held and 1 or 0 }
 for _, v in ipairs(grants) do out[#out + 1] = v end
 return out
-`)
+`
+)
 
 /**
  * ARGV[4] relay, ARGV[5] fence, ARGV[6] update, ARGV[7] compaction delay, ARGV[8] origin tag,
@@ -229,7 +260,12 @@ return out
  * { 1, number, grants… } or { 0, reason }, { 0, reason, 1 } if this relay is presumed dead (its
  * liveness key expired).
  */
-export const COMMIT = new Script('commit', PRELUDE + APPEND_BODY + LEASES + `
+export const COMMIT = new Script(
+  'commit',
+  PRELUDE +
+    APPEND_BODY +
+    LEASES +
+    `
 reap()
 local f = ARGV[5]
 local r = P .. 'r:' .. f
@@ -250,14 +286,18 @@ finish(f)
 local out = { 1, n }
 for _, v in ipairs(grants) do out[#out + 1] = v end
 return out
-`)
+`
+)
 
 /**
  * ARGV[4] session, ARGV[5] socket number, ARGV[6] how long to keep it (ms). A session's HELLO on
  * a socket: from now on the COMMIT script refuses commits of the session's earlier sockets, on
  * any relay. Returns the room's update number now: every commit stored before is up to it.
  */
-export const SESSION_FENCE = new Script('session-fence', PRELUDE + `
+export const SESSION_FENCE = new Script(
+  'session-fence',
+  PRELUDE +
+    `
 local k = P .. 'ss:' .. ARGV[4]
 if tonumber(ARGV[5]) > tonumber(redis.call('GET', k) or '0') then
   redis.call('SET', k, ARGV[5], 'PX', ARGV[6])
@@ -265,10 +305,15 @@ else
   redis.call('PEXPIRE', k, ARGV[6])
 end
 return tonumber(redis.call('GET', P .. 'n') or '0')
-`)
+`
+)
 
 /** ARGV[4…] fences. Returns, for each: its grant number, -1 while it waits, -2 if it is gone. */
-export const POLL = new Script('poll', PRELUDE + LEASES + `
+export const POLL = new Script(
+  'poll',
+  PRELUDE +
+    LEASES +
+    `
 reap()
 local out = {}
 for i = 4, #ARGV do
@@ -279,21 +324,26 @@ for i = 4, #ARGV do
   else out[#out + 1] = -1 end
 end
 return out
-`)
+`
+)
 
 /**
  * Takes the compaction job that is due first, for ARGV[4] relay, for ARGV[5] ms: the room's due
  * time moves past the job's time, so if this relay dies the job is due again and another takes
  * it. Returns the room, or false. (ARGV[1] and ARGV[3] unused.)
  */
-export const CLAIM_COMPACTION = new Script('claim', PRELUDE + `
+export const CLAIM_COMPACTION = new Script(
+  'claim',
+  PRELUDE +
+    `
 local due = redis.call('ZRANGEBYSCORE', G .. 'compact', '-inf', now, 'LIMIT', 0, 1)
 if #due == 0 then return false end
 local room = due[1]
 redis.call('ZADD', G .. 'compact', now + tonumber(ARGV[5]), room)
 redis.call('SET', G .. 'compacting:' .. room, ARGV[4], 'PX', tonumber(ARGV[5]))
 return room
-`)
+`
+)
 
 /**
  * Ends a compaction job of ARGV[4] relay that stored updates up to number ARGV[5] (stream id
@@ -301,7 +351,10 @@ return room
  * than ARGV[7] ms (relays that lag read them before they go). The room stays queued while its
  * stream holds anything. Returns the stream's length, or -1 if the job was taken over meanwhile.
  */
-export const FINISH_COMPACTION = new Script('finish', PRELUDE + `
+export const FINISH_COMPACTION = new Script(
+  'finish',
+  PRELUDE +
+    `
 if redis.call('GET', G .. 'compacting:' .. ROOM) ~= ARGV[4] then return -1 end
 local n = tonumber(ARGV[5])
 if n > 0 and n > tonumber(redis.call('GET', P .. 'pg') or '0') then
@@ -324,4 +377,5 @@ else
   redis.call('ZADD', G .. 'compact', now + tonumber(ARGV[8]), ROOM)
 end
 return left
-`)
+`
+)

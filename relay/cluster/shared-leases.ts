@@ -69,7 +69,11 @@ export class SharedLeases<H> implements Leases<H> {
   private readonly unregister: () => void
   private closed = false
 
-  constructor(readonly room: string, private readonly cb: LeaseCallbacks<H>, private readonly d: SharedLeasesDeps) {
+  constructor(
+    readonly room: string,
+    private readonly cb: LeaseCallbacks<H>,
+    private readonly d: SharedLeasesDeps
+  ) {
     this.unregister = d.register(room, this as SharedLeases<unknown>)
   }
 
@@ -81,7 +85,10 @@ export class SharedLeases<H> implements Leases<H> {
 
   acquire(holder: H, id: number, keys: readonly string[]): void {
     let mine = this.byHolder.get(holder)
-    if (!mine) this.byHolder.set(holder, (mine = new Map()))
+    if (!mine) {
+      mine = new Map()
+      this.byHolder.set(holder, mine)
+    }
     if (mine.has(id)) throw new Error(`lock request ${id} is already open`)
     const r: Request<H> = { holder, id, keys, fence: null, state: 'asking' }
     mine.set(id, r)
@@ -132,13 +139,21 @@ export class SharedLeases<H> implements Leases<H> {
 
   async commit(holder: H, id: number, update: Uint8Array, from?: SessionSocket): Promise<CommitOutcome> {
     const r = this.byHolder.get(holder)?.get(id)
-    if (!r || r.state !== 'granted' || r.fence === null) return { ok: false, reason: 'the lease is not held: it expired or was never granted' }
+    if (r?.state !== 'granted' || r.fence === null) return { ok: false, reason: 'the lease is not held: it expired or was never granted' }
     const fence = r.fence
     this.take(holder, id)
     r.state = 'ended'
     this.byFence.delete(fence)
     const me = this.d.relayId()
-    const reply = (await this.script(COMMIT, [me, fence, asBuffer(update), this.d.compactDelayMs, 'commit', from?.session ?? '', from?.socket ?? 0])) as Array<number | string>
+    const reply = (await this.script(COMMIT, [
+      me,
+      fence,
+      asBuffer(update),
+      this.d.compactDelayMs,
+      'commit',
+      from?.session ?? '',
+      from?.socket ?? 0
+    ])) as Array<number | string>
     if (Number(reply[0]) !== 1) {
       this.d.metrics.inc('commits_denied_total')
       if (Number(reply[2]) === 1) this.d.presumedDead(me)
@@ -171,11 +186,13 @@ export class SharedLeases<H> implements Leases<H> {
   private granted(pairs: number[]): void {
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const r = this.byFence.get(pairs[i]!)
-      if (!r || r.state !== 'waiting') continue
+      if (r?.state !== 'waiting') continue
       r.state = 'granted'
       const n = pairs[i + 1]!
       this.d.reached(this.room, n).then(
-        () => { if (r.state === 'granted') this.cb.onGrant(r) },
+        () => {
+          if (r.state === 'granted') this.cb.onGrant(r)
+        },
         (err) => {
           // The room failed (its connections close, which ends the request), or the stream was
           // not read up to the grant in time: the lease is given back, the lock call rejects.
@@ -213,7 +230,8 @@ export class SharedLeases<H> implements Leases<H> {
     this.script(RELEASE, [fence]).then(
       (reply) => this.granted((reply as number[]).slice(1).map(Number)),
       (err) => {
-        if (attempt === 0) this.d.log.warn('lock release failed; retrying (else the lease ends at its time)', { room: this.room, fence, error: String(err) })
+        if (attempt === 0)
+          this.d.log.warn('lock release failed; retrying (else the lease ends at its time)', { room: this.room, fence, error: String(err) })
         if (attempt >= 60) return
         const retry = setTimeout(() => this.releaseFence(fence, attempt + 1), this.d.pollMs)
         retry.unref?.()
@@ -243,7 +261,10 @@ export class SharedLeases<H> implements Leases<H> {
     const waiting = [...this.byFence.values()].filter((r) => r.state === 'waiting')
     if (waiting.length === 0 || this.closed) return
     try {
-      const statuses = (await this.script(POLL, waiting.map((r) => r.fence!))) as number[]
+      const statuses = (await this.script(
+        POLL,
+        waiting.map((r) => r.fence!)
+      )) as number[]
       waiting.forEach((r, i) => {
         const s = Number(statuses[i])
         if (s >= 0) this.granted([r.fence!, s])

@@ -218,8 +218,12 @@ export class SharedRooms implements RoomStore, Bus {
       if (all.entries.length === 0 && all.last === 0 && all.pg === 0) {
         // New to Redis. If PostgreSQL holds it, Redis lost its data: refuse rather than serve it empty.
         // If PostgreSQL cannot be asked, it is served as new (relays keep serving without PostgreSQL).
-        const row = await this.o.snapshots.get(room).catch((err) => { if (err instanceof UnavailableError) return null; throw err })
-        if (row) throw new Error(`room "${room}": PostgreSQL holds its updates up to ${row.n}, but Redis has none: Redis lost data; not served`)
+        const row = await this.o.snapshots.get(room).catch((err) => {
+          if (err instanceof UnavailableError) return null
+          throw err
+        })
+        if (row)
+          throw new Error(`room "${room}": PostgreSQL holds its updates up to ${row.n}, but Redis has none: Redis lost data; not served`)
         return { updates: [], n: 0, id: '0-0' }
       }
       const snap = await this.o.snapshots.get(room)
@@ -227,7 +231,10 @@ export class SharedRooms implements RoomStore, Bus {
         throw new Error(`room "${room}": PostgreSQL holds its updates up to ${snap?.n ?? 0}, but Redis says up to ${all.pg}; not served`)
       }
       const rest = await this.loadScript(P, room, snap.id)
-      if (rest.last < snap.n) throw new Error(`room "${room}": Redis numbers its updates up to ${rest.last}, but PostgreSQL holds up to ${snap.n}: Redis lost data; not served`)
+      if (rest.last < snap.n)
+        throw new Error(
+          `room "${room}": Redis numbers its updates up to ${rest.last}, but PostgreSQL holds up to ${snap.n}: Redis lost data; not served`
+        )
       const follows = rest.entries.length === 0 ? rest.last === snap.n : rest.entries[0]!.n === snap.n + 1
       if (follows) return this.history(room, [snap.state], rest.entries, snap.n, snap.id)
       // A compaction trimmed the stream past the snapshot just read: read the newer one.
@@ -240,7 +247,9 @@ export class SharedRooms implements RoomStore, Bus {
     if (!sub?.active) throw new UnavailableError(`room "${room}" is not loaded here`)
     let n: number
     try {
-      n = Number(await APPEND.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, asBuffer(update), this.o.compactDelayMs, sub.tag]))
+      n = Number(
+        await APPEND.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, asBuffer(update), this.o.compactDelayMs, sub.tag])
+      )
     } catch (err) {
       this.o.metrics.inc('redis_errors_total')
       throw redisFailure(err)
@@ -263,8 +272,14 @@ export class SharedRooms implements RoomStore, Bus {
     return new Promise((resolve, reject) => {
       const w: Waiter = {
         n,
-        resolve: () => { clearTimeout(w.timer); resolve() },
-        reject: (err) => { clearTimeout(w.timer); reject(err) },
+        resolve: () => {
+          clearTimeout(w.timer)
+          resolve()
+        },
+        reject: (err) => {
+          clearTimeout(w.timer)
+          reject(err)
+        },
         timer: setTimeout(() => {
           sub.waiters = sub.waiters.filter((x) => x !== w)
           reject(new UnavailableError(`room "${room}": the stream was not read up to update ${n} within ${waitMs} ms`))
@@ -360,7 +375,12 @@ export class SharedRooms implements RoomStore, Bus {
 
   private trimmed(sub: Subscription): void {
     if (!sub.active) return
-    this.failRoom(sub, new Error(`the stream of room "${sub.room}" was trimmed past update ${sub.lastN}, which this relay read last (it stalled longer than the compaction grace)`))
+    this.failRoom(
+      sub,
+      new Error(
+        `the stream of room "${sub.room}" was trimmed past update ${sub.lastN}, which this relay read last (it stalled longer than the compaction grace)`
+      )
+    )
   }
 
   /** A wait for the stream: if it lasts, the stream is checked for a trim that left it nothing to read. */
@@ -390,7 +410,12 @@ export class SharedRooms implements RoomStore, Bus {
       const chunk = subs.slice(i, i + CHECK_CHUNK).map((sub) => ({ sub, lastN: sub.lastN, lastId: sub.lastId }))
       let found: number[]
       try {
-        found = ((await CHECK_STREAMS.run(this.o.redis, chunk.flatMap((c) => [this.o.keys.room(c.sub.room), c.lastId, c.lastN]))) as number[]).map(Number)
+        found = (
+          (await CHECK_STREAMS.run(
+            this.o.redis,
+            chunk.flatMap((c) => [this.o.keys.room(c.sub.room), c.lastId, c.lastN])
+          )) as number[]
+        ).map(Number)
       } catch {
         this.o.metrics.inc('redis_errors_total')
         return false // the next sweep or wait checks again; a wait that outlasts Redis ends at waitMs
@@ -422,7 +447,12 @@ export class SharedRooms implements RoomStore, Bus {
   /** Resolves on `rouse`, on the reader's (re)connection, or after `ms`. */
   private idle(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); this.o.reader.off('ready', done); this.wake = null; resolve() }
+      const done = () => {
+        clearTimeout(timer)
+        this.o.reader.off('ready', done)
+        this.wake = null
+        resolve()
+      }
       const timer = setTimeout(done, ms)
       this.o.reader.once('ready', done)
       this.wake = done
@@ -468,7 +498,14 @@ export class SharedRooms implements RoomStore, Bus {
   private async readRooms(rooms: Subscription[]): Promise<boolean> {
     let reply: unknown
     try {
-      reply = await this.o.reader.callBuffer('XREAD', 'COUNT', String(READ_COUNT), 'STREAMS', ...rooms.map((s) => s.stream), ...rooms.map((s) => s.lastId))
+      reply = await this.o.reader.callBuffer(
+        'XREAD',
+        'COUNT',
+        String(READ_COUNT),
+        'STREAMS',
+        ...rooms.map((s) => s.stream),
+        ...rooms.map((s) => s.lastId)
+      )
     } catch (err) {
       this.o.metrics.inc('redis_errors_total')
       for (const s of rooms) {
@@ -497,7 +534,12 @@ export class SharedRooms implements RoomStore, Bus {
     for (const e of entries) {
       if (e.n <= sub.lastN) continue
       if (e.n !== sub.lastN + 1) {
-        this.failRoom(sub, new Error(`the stream of room "${sub.room}" skips from update ${sub.lastN} to ${e.n} (trimmed before this relay read it, or Redis lost data)`))
+        this.failRoom(
+          sub,
+          new Error(
+            `the stream of room "${sub.room}" skips from update ${sub.lastN} to ${e.n} (trimmed before this relay read it, or Redis lost data)`
+          )
+        )
         return
       }
       sub.lastId = e.id

@@ -36,11 +36,19 @@ export class Snapshots {
   private checking: Promise<boolean> | null = null
   private created = false
 
-  constructor(url: string, readonly table = 'yss_rooms', timeoutMs = 5_000) {
+  constructor(
+    url: string,
+    readonly table = 'yss_rooms',
+    timeoutMs = 5_000
+  ) {
     if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`invalid table name ${table}`)
     this.pool = new pg.Pool({
-      connectionString: url, max: 4, connectionTimeoutMillis: 2_000, idleTimeoutMillis: 10_000,
-      query_timeout: timeoutMs, statement_timeout: Math.max(100, timeoutMs - 500)
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: 2_000,
+      idleTimeoutMillis: 10_000,
+      query_timeout: timeoutMs,
+      statement_timeout: Math.max(100, timeoutMs - 500)
     })
     // An idle client whose server went away emits 'error' on the pool; the next query reconnects.
     this.pool.on('error', () => {})
@@ -91,12 +99,17 @@ export class Snapshots {
   /** Whether PostgreSQL answers within `deadlineMs`; asked at most once a second, one question at a time. */
   async reachable(deadlineMs = 2_000): Promise<boolean> {
     if (Date.now() - this.lastCheck < 1_000) return this.lastOk
-    this.checking ??= this.query('SELECT 1').then(() => true, () => false).then((ok) => {
-      this.lastOk = ok
-      this.lastCheck = Date.now()
-      this.checking = null
-      return ok
-    })
+    this.checking ??= this.query('SELECT 1')
+      .then(
+        () => true,
+        () => false
+      )
+      .then((ok) => {
+        this.lastOk = ok
+        this.lastCheck = Date.now()
+        this.checking = null
+        return ok
+      })
     return bounded(this.checking, deadlineMs, 'PostgreSQL').catch(() => (this.lastOk = false))
   }
 

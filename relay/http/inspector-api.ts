@@ -18,7 +18,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { roomFromPath } from '../../protocol/room-names.js'
 import {
-  ROOMS_API, type InspectedConnection, type InspectedRequest, type InspectedRoom, type InspectorError, type InspectorOverview, type RoomSummary
+  ROOMS_API,
+  type InspectedConnection,
+  type InspectedRequest,
+  type InspectedRoom,
+  type InspectorError,
+  type InspectorOverview,
+  type RoomSummary
 } from '../../protocol/inspector.js'
 import type { Authenticate } from '../access/auth.js'
 import type { Logger } from '../log.js'
@@ -66,8 +72,12 @@ const requestOf = (r: LeaseView<Peer>): InspectedRequest => ({
   grantedAt: r.grantedAt ?? null
 })
 
-const connectionOf = (c: ListedConnection): InspectedConnection =>
-  ({ id: c.id, user: c.grant?.user ?? null, access: c.grant?.access ?? 'write', since: c.openedAt })
+const connectionOf = (c: ListedConnection): InspectedConnection => ({
+  id: c.id,
+  user: c.grant?.user ?? null,
+  access: c.grant?.access ?? 'write',
+  since: c.openedAt
+})
 
 /** The request handler for the routes under `/api/`. */
 export const inspectorApi = (deps: InspectorApiDeps) => {
@@ -80,15 +90,18 @@ export const inspectorApi = (deps: InspectorApiDeps) => {
     const counts = new Map<string, number>()
     for (const c of deps.connections) counts.set(c.roomName, (counts.get(c.roomName) ?? 0) + 1)
     const loaded = new Map(deps.rooms.loaded().map((r) => [r.name, r]))
-    const rooms = deps.rooms.names().sort().map((name): RoomSummary => {
-      const locks = loaded.get(name)?.leases.snapshot?.() ?? []
-      return {
-        name,
-        loaded: loaded.has(name),
-        connections: counts.get(name) ?? 0,
-        locks: { held: locks.filter((l) => l.holder).length, waiting: locks.reduce((n, l) => n + l.waiting.length, 0) }
-      }
-    })
+    const rooms = deps.rooms
+      .names()
+      .sort()
+      .map((name): RoomSummary => {
+        const locks = loaded.get(name)?.leases.snapshot?.() ?? []
+        return {
+          name,
+          loaded: loaded.has(name),
+          connections: counts.get(name) ?? 0,
+          locks: { held: locks.filter((l) => l.holder).length, waiting: locks.reduce((n, l) => n + l.waiting.length, 0) }
+        }
+      })
     return { at: Date.now(), rooms, metrics: metricSamples(deps.renderMetrics()) }
   }
 
@@ -108,7 +121,12 @@ export const inspectorApi = (deps: InspectorApiDeps) => {
   }
 
   const send = (req: IncomingMessage, res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void => {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers })
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...headers
+    })
     res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body))
   }
   const fail = (req: IncomingMessage, res: ServerResponse, status: number, error: string, headers?: Record<string, string>): void =>
@@ -117,13 +135,21 @@ export const inspectorApi = (deps: InspectorApiDeps) => {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!
     const whole = path === ROOMS_API
-    if (!whole && !path.startsWith(`${ROOMS_API}/`)) return fail(req, res, 404, 'no such route: the inspector API has /api/rooms and /api/rooms/<room>')
-    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, 405, 'the inspector API is read-only: GET or HEAD', { allow: 'GET, HEAD' })
+    if (!whole && !path.startsWith(`${ROOMS_API}/`))
+      return fail(req, res, 404, 'no such route: the inspector API has /api/rooms and /api/rooms/<room>')
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return fail(req, res, 405, 'the inspector API is read-only: GET or HEAD', { allow: 'GET, HEAD' })
     const name = whole ? ALL_ROOMS : roomFromPath(path, ROOMS_API)
     if (name === null) return fail(req, res, 400, 'the path names no room: /api/rooms/<room>, the name as a WebSocket path carries it')
     const verdict = await allowed(req, name)
     if (!verdict.ok) {
-      return fail(req, res, verdict.status, verdict.reason, verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="y-server-state inspector"' } : {})
+      return fail(
+        req,
+        res,
+        verdict.status,
+        verdict.reason,
+        verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="y-server-state inspector"' } : {}
+      )
     }
     send(req, res, 200, whole ? overview() : room(name))
   }

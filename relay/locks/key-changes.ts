@@ -32,7 +32,10 @@ export class KeyChanges {
       if (tr.changed.size === 0) return
       let changed = false
       const mark = (key: string) => {
-        if (!changed) { changed = true; this.count++ }
+        if (!changed) {
+          changed = true
+          this.count++
+        }
         this.last.set(key, this.count)
       }
       for (const [type, subs] of tr.changed) {

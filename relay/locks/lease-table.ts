@@ -72,7 +72,19 @@ export class LeaseTable<H> {
       this.byHolder.set(holder, mine)
     }
     if (mine.byId.has(id)) throw new Error(`lock request ${id} is already open`)
-    const request: Entry<H> = { holder, id, keys, next: 0, timer: undefined, before: null, after: null, queue: null, requestedAt: Date.now(), grantedAt: undefined, retained: 'no' }
+    const request: Entry<H> = {
+      holder,
+      id,
+      keys,
+      next: 0,
+      timer: undefined,
+      before: null,
+      after: null,
+      queue: null,
+      requestedAt: Date.now(),
+      grantedAt: undefined,
+      retained: 'no'
+    }
     mine.byId.set(id, request)
     mine.requests++
     mine.keyChars += chars(keys)
@@ -120,8 +132,13 @@ export class LeaseTable<H> {
    * inspector: reading it changes nothing.
    */
   snapshot(): KeyLeases<H>[] {
-    const view = (r: LeaseRequest<H>): LeaseView<H> =>
-      ({ holder: r.holder, id: r.id, keys: r.keys, requestedAt: r.requestedAt, grantedAt: r.grantedAt })
+    const view = (r: LeaseRequest<H>): LeaseView<H> => ({
+      holder: r.holder,
+      id: r.id,
+      keys: r.keys,
+      requestedAt: r.requestedAt,
+      grantedAt: r.grantedAt
+    })
     const keys = new Set(this.waiters.keys())
     for (const [key, owner] of this.owners) if (owner.retained !== 'kept') keys.add(key)
     return [...keys].sort().map((key) => {

@@ -34,8 +34,19 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
-  DENIED_STALE, HELLO_RETAINS, YSS_ACCESS, YSS_ACQUIRE, YSS_CANCEL, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSH, YSS_HELLO,
-  type FateQuestion, type HelloFence, type YssMessage
+  DENIED_STALE,
+  HELLO_RETAINS,
+  YSS_ACCESS,
+  YSS_ACQUIRE,
+  YSS_CANCEL,
+  YSS_COMMIT,
+  YSS_DENIED,
+  YSS_DONE,
+  YSS_FLUSH,
+  YSS_HELLO,
+  type FateQuestion,
+  type HelloFence,
+  type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { PeerError, mayWrite, type Peer } from '../peer.js'
@@ -109,7 +120,11 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       }
       if (staleOnRetained(ctx, peer, m.id)) {
         ctx.leases.release(peer, m.id)
-        ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: `${DENIED_STALE} a key of the retained lease was written since the relay sent its state; run the lock again under a fresh grant` })
+        ctx.reply(peer, {
+          type: YSS_DENIED,
+          id: m.id,
+          reason: `${DENIED_STALE} a key of the retained lease was written since the relay sent its state; run the lock again under a fresh grant`
+        })
         break
       }
       if (m.update.length > 0) {
@@ -191,9 +206,14 @@ const fence = (ctx: LockContext, peer: Peer, f: HelloFence): void => {
 }
 
 /** The answer to a fate question: DONE if the room applied the commit, else DENIED, for good. */
-const fate = (q: FateQuestion, applied: boolean): YssMessage => applied
-  ? { type: YSS_DONE, id: q.id }
-  : { type: YSS_DENIED, id: q.id, reason: 'abandoned: the commit did not reach the relay before the session reconnected; it never will be applied' }
+const fate = (q: FateQuestion, applied: boolean): YssMessage =>
+  applied
+    ? { type: YSS_DONE, id: q.id }
+    : {
+        type: YSS_DENIED,
+        id: q.id,
+        reason: 'abandoned: the commit did not reach the relay before the session reconnected; it never will be applied'
+      }
 
 /**
  * Whether the doc holds a commit, for a session this room has no record of (the relay restarted,
@@ -221,8 +241,10 @@ const withinLimits = (ctx: LockContext, peer: Peer, id: number, keys: readonly s
   let chars = load.keyChars
   for (const k of keys) chars += k.length
   const [limit, detail] =
-    load.requests >= maxLockRequests ? ['maxLockRequests', `${maxLockRequests} lock requests open`] as const
-      : chars > maxLockKeyChars ? ['maxLockKeyChars', `over ${maxLockKeyChars} characters of keys in open lock requests`] as const
+    load.requests >= maxLockRequests
+      ? (['maxLockRequests', `${maxLockRequests} lock requests open`] as const)
+      : chars > maxLockKeyChars
+        ? (['maxLockKeyChars', `over ${maxLockKeyChars} characters of keys in open lock requests`] as const)
         : [null, '']
   if (!limit) return true
   ctx.refused(peer, limit, detail)

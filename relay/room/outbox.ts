@@ -60,7 +60,11 @@ export class WaiterHold<P extends Peer = Peer> {
   private cancelTimer: (() => void) | null = null
 
   /** `waits(peer)`: whether it has a lock request queued, not granted. */
-  constructor(private readonly holdMs: number, private readonly waits: (peer: P) => boolean, private readonly schedule: Schedule = realSchedule) {}
+  constructor(
+    private readonly holdMs: number,
+    private readonly waits: (peer: P) => boolean,
+    private readonly schedule: Schedule = realSchedule
+  ) {}
 
   /** Sends `frame` (the sync update frame of `update`) to each peer, or holds `update` for those that wait. */
   update(peers: Iterable<P>, update: Uint8Array, frame: Uint8Array): void {

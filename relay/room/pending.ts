@@ -37,7 +37,10 @@ export class PendingUpdates<P> {
   /** What the updates applied since something became pending re-read, in bytes. */
   private work = 0
 
-  constructor(private readonly doc: Y.Doc, private readonly maxBytes: number) {}
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly maxBytes: number
+  ) {}
 
   /** What is held back, in bytes: the pending structs' update, and the pending delete set weighted. */
   get bytes(): number {

@@ -37,7 +37,10 @@ export class Presence<P> {
   private readonly sizes = new Map<number, number>()
   private total = 0
 
-  constructor(private readonly awareness: awarenessProtocol.Awareness, private readonly limits: PresenceLimits) {}
+  constructor(
+    private readonly awareness: awarenessProtocol.Awareness,
+    private readonly limits: PresenceLimits
+  ) {}
 
   /**
    * Call from the awareness's 'update' event. A removed id's clock is forgotten once the event
@@ -51,7 +54,10 @@ export class Presence<P> {
       mine?.delete(id)
       this.total -= this.sizes.get(id) ?? 0
       this.sizes.delete(id)
-      if (id !== this.awareness.clientID) queueMicrotask(() => { if (!this.awareness.states.has(id)) this.awareness.meta.delete(id) })
+      if (id !== this.awareness.clientID)
+        queueMicrotask(() => {
+          if (!this.awareness.states.has(id)) this.awareness.meta.delete(id)
+        })
     }
   }
 

@@ -26,7 +26,10 @@ export class RoomRegistry {
   private readonly idleRooms = new Map<Entry, Room>()
   private readonly ctx: RoomContext
 
-  constructor(ctx: Omit<RoomContext, 'onFailed'>, private readonly idleUnloadMs: number) {
+  constructor(
+    ctx: Omit<RoomContext, 'onFailed'>,
+    private readonly idleUnloadMs: number
+  ) {
     this.ctx = { ...ctx, onFailed: (room) => this.drop(room.name) }
   }
 
@@ -133,6 +136,9 @@ export class RoomRegistry {
     this.rooms.delete(name)
     clearTimeout(entry.timer)
     this.idleRooms.delete(entry)
-    void entry.room.then((r) => r.destroy(), () => {})
+    void entry.room.then(
+      (r) => r.destroy(),
+      () => {}
+    )
   }
 }

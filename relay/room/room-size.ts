@@ -26,7 +26,10 @@ export class RoomSize {
   private estimate = 0
   private sinceMeasured = 0
 
-  constructor(private readonly maxBytes: number, private readonly measure: () => number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly measure: () => number
+  ) {}
 
   /** The estimate, at or above the encoded room. */
   get bytes(): number {

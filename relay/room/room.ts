@@ -16,7 +16,20 @@ import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import {
-  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, MESSAGE_YSS, YSS_COMMIT, YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, YSS_RETAINED, YSS_REVOKE, decodeYss, encodeYss, type YssMessage
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  MESSAGE_YSS,
+  YSS_COMMIT,
+  YSS_DENIED,
+  YSS_DONE,
+  YSS_FLUSHED,
+  YSS_GRANT,
+  YSS_RETAINED,
+  YSS_REVOKE,
+  decodeYss,
+  encodeYss,
+  type YssMessage
 } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import { LeaseTable } from '../locks/lease-table.js'
@@ -141,7 +154,10 @@ export class Room {
   /** The doc's state vector as GRANT and RETAINED carry it, until the doc changes: once a batch, not once a reply. */
   private encodedStateVector: Uint8Array | null = null
 
-  private constructor(readonly name: string, private readonly ctx: RoomContext) {
+  private constructor(
+    readonly name: string,
+    private readonly ctx: RoomContext
+  ) {
     this.awareness.setLocalState(null)
     this.size = new RoomSize(ctx.limits.maxRoomBytes, () => Y.encodeStateAsUpdate(this.doc).length)
     this.presence = new Presence(this.awareness, ctx.limits)
@@ -157,7 +173,12 @@ export class Room {
       },
       onExpire: (r) => {
         ctx.metrics.inc('locks_expired_total')
-        ctx.limited.warn('lease-expired', 'lock lease expired', { room: name, peer: r.holder.id, keyCount: r.keys.length, keys: r.keys.slice(0, 8).join(',') })
+        ctx.limited.warn('lease-expired', 'lock lease expired', {
+          room: name,
+          peer: r.holder.id,
+          keyCount: r.keys.length,
+          keys: r.keys.slice(0, 8).join(',')
+        })
       },
       onDeny: (r, reason) => this.defer(() => this.out.send(r.holder, encodeYss({ type: YSS_DENIED, id: r.id, reason }))),
       onRevoke: (r) => {
@@ -169,7 +190,7 @@ export class Room {
     }
     this.leases = ctx.leaseTables?.(name, callbacks) ?? new LeaseTable<Peer>(callbacks)
     const waits = this.leases.waits?.bind(this.leases)
-    this.out = new WaiterHold(waits ? ctx.waiterHoldMs ?? DEFAULT_WAITER_HOLD_MS : 0, waits ?? (() => false), ctx.schedule)
+    this.out = new WaiterHold(waits ? (ctx.waiterHoldMs ?? DEFAULT_WAITER_HOLD_MS) : 0, waits ?? (() => false), ctx.schedule)
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       this.encodedStateVector = null
       if (origin === LOAD) return
@@ -182,10 +203,12 @@ export class Room {
     })
     this.awareness.on('update', (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
       const changed = [...change.added, ...change.updated, ...change.removed]
-      this.broadcast(frame((e) => {
-        encoding.writeVarUint(e, MESSAGE_AWARENESS)
-        encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
-      }))
+      this.broadcast(
+        frame((e) => {
+          encoding.writeVarUint(e, MESSAGE_AWARENESS)
+          encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
+        })
+      )
       this.presence.changed(change, origin)
     })
     this.lockContext = {
@@ -217,7 +240,9 @@ export class Room {
       },
       fences: new SessionFences<Peer>(),
       ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {}),
-      ...(this.leases.fenceSession ? { fenceShared: (peer: Peer, from: SessionSocket, answers: () => YssMessage[]) => this.fenceShared(peer, from, answers) } : {})
+      ...(this.leases.fenceSession
+        ? { fenceShared: (peer: Peer, from: SessionSocket, answers: () => YssMessage[]) => this.fenceShared(peer, from, answers) }
+        : {})
     }
     // Subscribed before the store is read, so that no other relay's update falls in between;
     // updates are idempotent, so one that is also in the store is harmless.
@@ -344,7 +369,16 @@ export class Room {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.failed) {
       const items = this.queue.splice(0)
-      const batch: Batch = { updates: [], outgoing: [], effects: [], syncAnswers: new Map(), commits: new Map(), awarenessAnswers: new Set(), replied: new Set(), urgent: new Set() }
+      const batch: Batch = {
+        updates: [],
+        outgoing: [],
+        effects: [],
+        syncAnswers: new Map(),
+        commits: new Map(),
+        awarenessAnswers: new Set(),
+        replied: new Set(),
+        urgent: new Set()
+      }
       this.batch = batch
       for (const item of items) {
         if ('remote' in item) this.applyRemote(item.remote)
@@ -365,7 +399,9 @@ export class Room {
         this.ctx.metrics.inc('store_writes_total')
         this.ctx.metrics.inc('store_bytes_total', update.length)
         this.appendsSinceCompact++
-        void this.ctx.bus.publish(this.name, update).catch((err) => this.ctx.log.error('bus publish failed', { room: this.name, error: String(err) }))
+        void this.ctx.bus
+          .publish(this.name, update)
+          .catch((err) => this.ctx.log.error('bus publish failed', { room: this.name, error: String(err) }))
       } else if (batch.barrier && this.ctx.bus.barrier) {
         try {
           await this.ctx.bus.barrier(this.name)
@@ -424,7 +460,11 @@ export class Room {
     // A store that is down fails every room that writes: say so once a minute, not per room.
     if (unavailable) this.ctx.limited.warn(`unavailable:${what}`, what, { room: this.name, error: String(err) })
     else this.ctx.log.error(what, { room: this.name, error: String(err) })
-    for (const peer of this.peers) peer.fail(unavailable ? CLOSE.tryAgainLater : CLOSE.internalError, unavailable ? 'store unreachable; try again later' : 'room failed; reconnect')
+    for (const peer of this.peers)
+      peer.fail(
+        unavailable ? CLOSE.tryAgainLater : CLOSE.internalError,
+        unavailable ? 'store unreachable; try again later' : 'room failed; reconnect'
+      )
     this.ctx.onFailed(this)
   }
 
@@ -446,7 +486,10 @@ export class Room {
    */
   private commitShared(peer: Peer, id: number, update: Uint8Array): void {
     this.leases.commit!(peer, id, update, this.lockContext.fences.socketOf(peer)).then(
-      (outcome) => this.defer(() => this.out.send(peer, encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))),
+      (outcome) =>
+        this.defer(() =>
+          this.out.send(peer, encodeYss(outcome.ok ? { type: YSS_DONE, id } : { type: YSS_DENIED, id, reason: outcome.reason }))
+        ),
       (err) => peer.fail(CLOSE.tryAgainLater, `lock commit outcome unknown: ${(err as Error).message}`)
     )
   }
@@ -459,7 +502,10 @@ export class Room {
    */
   private fenceShared(peer: Peer, from: SessionSocket, answers: () => YssMessage[]): void {
     this.leases.fenceSession!(from.session, from.socket).then(
-      () => this.defer(() => { for (const m of answers()) this.out.send(peer, encodeYss(m)) }),
+      () =>
+        this.defer(() => {
+          for (const m of answers()) this.out.send(peer, encodeYss(m))
+        }),
       (err) => peer.fail(CLOSE.tryAgainLater, `session fence not recorded: ${(err as Error).message}`)
     )
   }
@@ -477,7 +523,11 @@ export class Room {
           if (!mayPublishPresence(peer)) break
           for (const limit of this.presence.apply(peer, update)) {
             this.ctx.metrics.limitHit(limit)
-            this.ctx.limited.warn(`presence-limit:${limit}`, 'awareness states dropped: over a limit', { room: this.name, conn: peer.id, limit })
+            this.ctx.limited.warn(`presence-limit:${limit}`, 'awareness states dropped: over a limit', {
+              room: this.name,
+              conn: peer.id,
+              limit
+            })
           }
           break
         }
@@ -563,10 +613,18 @@ export class Room {
       throw new PeerError(CLOSE.invalidPayload, `update does not parse: ${(err as Error).message}`)
     }
     if (items > maxUpdateItems) {
-      throw new PeerError(CLOSE.tooLarge, `update carries over ${maxUpdateItems} items (structs and deleted ranges, and client entries)`, 'maxUpdateItems')
+      throw new PeerError(
+        CLOSE.tooLarge,
+        `update carries over ${maxUpdateItems} items (structs and deleted ranges, and client entries)`,
+        'maxUpdateItems'
+      )
     }
     if (work.total > maxUpdateWork) {
-      throw new PeerError(CLOSE.tooLarge, `update would make the relay walk or split over ${maxUpdateWork} structs' worth of the room`, 'maxUpdateWork')
+      throw new PeerError(
+        CLOSE.tooLarge,
+        `update would make the relay walk or split over ${maxUpdateWork} structs' worth of the room`,
+        'maxUpdateWork'
+      )
     }
     parsePeerUpdate(update)
     if (!this.size.admits(update.length, items)) {
@@ -630,11 +688,14 @@ export class Room {
     if (queued) return
     this.batch!.effects.push(() => {
       if (peer.closed || !this.out.reserve(peer, this.size.bytes)) return
-      this.out.send(peer, frame((e) => {
-        encoding.writeVarUint(e, MESSAGE_SYNC)
-        encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)
-        encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(answers.get(peer)!)))
-      }))
+      this.out.send(
+        peer,
+        frame((e) => {
+          encoding.writeVarUint(e, MESSAGE_SYNC)
+          encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2)
+          encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(answers.get(peer)!)))
+        })
+      )
     })
   }
 

@@ -88,7 +88,12 @@ export const updateCost = (update: Uint8Array, max = Infinity, visit?: CostVisit
   return over(structs, deletes, entries)
 }
 
-const over = (structs: number, deletes: number, entries: number): UpdateCost => ({ structs, deletes, entries, items: structs + deletes + entries })
+const over = (structs: number, deletes: number, entries: number): UpdateCost => ({
+  structs,
+  deletes,
+  entries,
+  items: structs + deletes + entries
+})
 
 const BITS5 = 0b11111
 const BIT6 = 0b100000
@@ -132,12 +137,14 @@ const skipContent = (d: decoding.Decoder, ref: number, measure: boolean): number
   switch (ref) {
     case 1: // deleted
       return decoding.readVarUint(d)
-    case 2: { // JSON
+    case 2: {
+      // JSON
       const n = decoding.readVarUint(d)
       for (let i = 0; i < n; i++) skipBytes(d)
       return n
     }
-    case 4: { // string
+    case 4: {
+      // string
       const bytes = skipBytes(d)
       return measure ? utf16Length(bytes) : 0
     }
@@ -149,12 +156,14 @@ const skipContent = (d: decoding.Decoder, ref: number, measure: boolean): number
       skipBytes(d)
       skipBytes(d)
       return 1
-    case 7: { // type
+    case 7: {
+      // type
       const type = decoding.readVarUint(d)
       if (type === YXML_ELEMENT || type === YXML_HOOK) skipBytes(d)
       return 1
     }
-    case 8: { // any
+    case 8: {
+      // any
       const n = decoding.readVarUint(d)
       for (let i = 0; i < n; i++) decoding.readAny(d)
       return n

@@ -31,7 +31,7 @@ export const SPLIT_WORK = 200
 
 type Struct = Y.Item | Y.GC
 
-const key = (id: Id | string | null): string => id === null ? '' : typeof id === 'string' ? `"${id}` : `${id.client}:${id.clock}`
+const key = (id: Id | string | null): string => (id === null ? '' : typeof id === 'string' ? `"${id}` : `${id.client}:${id.clock}`)
 
 export class UpdateWork implements CostVisitor {
   /** Walked structs plus {@link SPLIT_WORK} a split. */
@@ -41,7 +41,10 @@ export class UpdateWork implements CostVisitor {
   /** The update's items at each place (origins, parent, key): each walks the ones before it. */
   private readonly places = new Map<string, number>()
 
-  constructor(private readonly doc: Y.Doc, private readonly max = Infinity) {}
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly max = Infinity
+  ) {}
 
   /** The client's structs, if `clock` is among them. */
   private structsAt(client: number, clock: number): Struct[] | null {
@@ -87,7 +90,10 @@ export class UpdateWork implements CostVisitor {
       if (!type) return
       if (place.parentSub !== null) {
         o = type._map.get(place.parentSub) ?? null
-        while (o !== null && o.left !== null && this.total <= this.max) { o = o.left; this.total++ }
+        while (o !== null && o.left !== null && this.total <= this.max) {
+          o = o.left
+          this.total++
+        }
       } else o = type._start
     }
     while (o !== null && o !== right && this.total <= this.max) {

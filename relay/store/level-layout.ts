@@ -46,8 +46,7 @@ export interface IntegrityRecord {
 }
 
 export const NO_DIGEST: Uint8Array = new Uint8Array(0)
-export const chain = (digest: Uint8Array, update: Uint8Array): Uint8Array =>
-  createHash('sha256').update(digest).update(update).digest()
+export const chain = (digest: Uint8Array, update: Uint8Array): Uint8Array => createHash('sha256').update(digest).update(update).digest()
 
 export const encodeRecord = (r: IntegrityRecord): Buffer => {
   const e = encoding.createEncoder()
@@ -63,7 +62,12 @@ export const decodeRecord = (room: string, bytes: Uint8Array): IntegrityRecord =
   try {
     const d = decoding.createDecoder(bytes)
     if (decoding.readVarUint(d) !== 1) throw new Error('unknown version')
-    const r = { first: decoding.readVarUint(d), last: decoding.readVarUint(d), appends: decoding.readVarUint(d), digest: decoding.readVarUint8Array(d) }
+    const r = {
+      first: decoding.readVarUint(d),
+      last: decoding.readVarUint(d),
+      appends: decoding.readVarUint(d),
+      digest: decoding.readVarUint8Array(d)
+    }
     if (decoding.hasContent(d) || r.last < r.first || r.appends <= r.last - r.first) throw new Error('inconsistent')
     return r
   } catch (err) {
@@ -94,12 +98,15 @@ export const verify = (record: IntegrityRecord, entries: UpdateEntry[]): Uint8Ar
   const clocks = entries.map((e) => e.key[3])
   if (entries.length !== expected || clocks.some((c, i) => c !== record.first + i)) {
     const missing = expected - clocks.filter((c) => c >= record.first && c <= record.last).length
-    throw new Error(`stored history incomplete: ${missing} of its ${expected} updates (clocks ${record.first}..${record.last}) missing` +
-      (entries.length - expected + missing > 0 ? `, ${entries.length - expected + missing} unexpected` : ''))
+    throw new Error(
+      `stored history incomplete: ${missing} of its ${expected} updates (clocks ${record.first}..${record.last}) missing` +
+        (entries.length - expected + missing > 0 ? `, ${entries.length - expected + missing} unexpected` : '')
+    )
   }
   let digest: Uint8Array = NO_DIGEST
   for (const { value } of entries) digest = chain(digest, value)
-  if (Buffer.compare(digest, record.digest) !== 0) throw new Error('stored updates damaged: their checksum differs from the one written with them')
+  if (Buffer.compare(digest, record.digest) !== 0)
+    throw new Error('stored updates damaged: their checksum differs from the one written with them')
   return entries.map((e) => e.value)
 }
 
@@ -135,7 +142,13 @@ export const adopt = async (db: LevelDb): Promise<void> => {
     } finally {
       doc.destroy()
     }
-    await db.batch([{ type: 'put', key: recordKey(room), value: encodeRecord({ first, last: first + entries.length - 1, appends: entries.length, digest }) }])
+    await db.batch([
+      {
+        type: 'put',
+        key: recordKey(room),
+        value: encodeRecord({ first, last: first + entries.length - 1, appends: entries.length, digest })
+      }
+    ])
   }
   await db.batch([{ type: 'put', key: FORMAT_KEY, value: asBuffer(new Uint8Array([1])) }])
 }

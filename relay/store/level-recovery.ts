@@ -83,23 +83,28 @@ export const witnessDamage = (dir: string, head: number): string[] => {
   }
   const seen = /^\d+\n$/.test(text) ? Number(text) : NaN
   if (Number.isNaN(seen)) return [`the witness file ${WITNESS} is damaged`]
-  return seen > head ? [`it holds ${head} writes, but ${seen} had been stored: the last ${seen - head} are lost (a truncated or damaged log)`] : []
+  return seen > head
+    ? [`it holds ${head} writes, but ${seen} had been stored: the last ${seen - head} are lost (a truncated or damaged log)`]
+    : []
 }
 
 /** Writes DAMAGED, which keeps the store closed, and keeps the logs LevelDB recovered from. */
 export const markDamaged = (dir: string, kept: string[], damage: string[]): void => {
   for (const name of kept) renameSync(join(dir, `RECOVERING-${name}`), join(dir, `DAMAGED-${name}`))
-  writeFileSync(join(dir, DAMAGED), [
-    `y-server-state found this store damaged when it opened it, at ${new Date().toISOString()}:`,
-    ...damage.map((d) => `- ${d}`),
-    '',
-    'Stored updates are missing, in rooms it cannot name, so the relay serves none of this store.',
-    kept.length > 0 ? `The logs LevelDB recovered from are kept as ${kept.map((n) => `DAMAGED-${n}`).join(', ')}.` : '',
-    'Restore this directory from a backup. Or, to serve what is left, delete this file: a room',
-    'whose history shows a gap is still refused, but a room that lost its latest updates is then',
-    'served without them.',
-    ''
-  ].join('\n'))
+  writeFileSync(
+    join(dir, DAMAGED),
+    [
+      `y-server-state found this store damaged when it opened it, at ${new Date().toISOString()}:`,
+      ...damage.map((d) => `- ${d}`),
+      '',
+      'Stored updates are missing, in rooms it cannot name, so the relay serves none of this store.',
+      kept.length > 0 ? `The logs LevelDB recovered from are kept as ${kept.map((n) => `DAMAGED-${n}`).join(', ')}.` : '',
+      'Restore this directory from a backup. Or, to serve what is left, delete this file: a room',
+      'whose history shows a gap is still refused, but a room that lost its latest updates is then',
+      'served without them.',
+      ''
+    ].join('\n')
+  )
   // Told in DAMAGED; once an operator deletes it, the store starts again from what is left.
   rmSync(join(dir, WITNESS), { force: true })
 }

@@ -22,8 +22,20 @@ import type { LoadedRoom, RoomStore, StorePosition } from './room-store.js'
 import { UnavailableError } from './unavailable.js'
 import { asBuffer } from '../as-buffer.js'
 import {
-  FORMAT_KEY, HEAD_KEY, NO_DIGEST, adopt, chain, decodeRecord, encodeRecord, getOrNull, recordKey, stateVectorKey,
-  stateVectorValue, updateKey, verify, type IntegrityRecord
+  FORMAT_KEY,
+  HEAD_KEY,
+  NO_DIGEST,
+  adopt,
+  chain,
+  decodeRecord,
+  encodeRecord,
+  getOrNull,
+  recordKey,
+  stateVectorKey,
+  stateVectorValue,
+  updateKey,
+  verify,
+  type IntegrityRecord
 } from './level-layout.js'
 import { DAMAGED, WITNESS, dropLogs, keepLogs, markDamaged, recoveryDamage, witnessDamage } from './level-recovery.js'
 
@@ -114,7 +126,11 @@ export class LevelStore implements RoomStore {
   /** Calls that read the disk before they write (see {@link exclusive}): close waits for them. */
   private readonly reading = new Set<Promise<unknown>>()
 
-  constructor(readonly dir: string, private readonly log?: Pick<Logger, 'warn' | 'info'>, options: LevelStoreOptions = {}) {
+  constructor(
+    readonly dir: string,
+    private readonly log?: Pick<Logger, 'warn' | 'info'>,
+    options: LevelStoreOptions = {}
+  ) {
     this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS
     this.fsync = options.fsync ?? 'always'
   }
@@ -139,24 +155,28 @@ export class LevelStore implements RoomStore {
    */
   private reopen(broken: NonNullable<LevelStore['broken']>): Promise<LeveldbPersistence> {
     if (broken.reopening) return broken.reopening
-    if (Date.now() < broken.retryAt) return Promise.reject(new UnavailableError(`the store cannot write (${broken.error.message}); retrying`))
+    if (Date.now() < broken.retryAt)
+      return Promise.reject(new UnavailableError(`the store cannot write (${broken.error.message}); retrying`))
     const acknowledged = this.head
     const old = this.opening
     broken.reopening = (async () => {
       await (await old?.catch(() => null))?.destroy()
       return this.openStore(acknowledged)
-    })().then((persistence) => {
-      this.opening = Promise.resolve(persistence)
-      this.broken = null
-      this.ready = persistence
-      this.log?.info('store writes again: reopened after a failed write', { dir: resolve(this.dir) })
-      return persistence
-    }, (err: Error) => {
-      broken.reopening = null
-      broken.delayMs = Math.min(broken.delayMs * 2, MAX_REOPEN_DELAY_MS)
-      broken.retryAt = Date.now() + broken.delayMs
-      throw new UnavailableError(`the store cannot write (${broken.error.message}); reopening it failed: ${err.message}`, { cause: err })
-    })
+    })().then(
+      (persistence) => {
+        this.opening = Promise.resolve(persistence)
+        this.broken = null
+        this.ready = persistence
+        this.log?.info('store writes again: reopened after a failed write', { dir: resolve(this.dir) })
+        return persistence
+      },
+      (err: Error) => {
+        broken.reopening = null
+        broken.delayMs = Math.min(broken.delayMs * 2, MAX_REOPEN_DELAY_MS)
+        broken.retryAt = Date.now() + broken.delayMs
+        throw new UnavailableError(`the store cannot write (${broken.error.message}); reopening it failed: ${err.message}`, { cause: err })
+      }
+    )
     return broken.reopening
   }
 
@@ -176,12 +196,19 @@ export class LevelStore implements RoomStore {
     const persistence = new LeveldbPersistence(this.dir)
     // level opens by itself in the background and keeps the error to itself: every later call
     // would then fail, and every room would fail to load. Open here and say why it failed.
-    const failed = await persistence._transact((db) => db.open().then(() => null, (err: Error) => err))
+    const failed = await persistence._transact((db) =>
+      db.open().then(
+        () => null,
+        (err: Error) => err
+      )
+    )
     if (failed) {
       dropLogs(this.dir)
       const cause = (failed as { cause?: { code?: string; message?: string } }).cause
       if (cause?.code === 'LEVEL_LOCKED') {
-        throw new Error(`the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`)
+        throw new Error(
+          `the data directory ${where} is in use by another relay (its LevelDB lock ${where}/LOCK is held); stop that relay or use another data directory`
+        )
       }
       throw new Error(`cannot open the store in ${where}: ${cause?.message ?? failed.message}`)
     }
@@ -199,8 +226,10 @@ export class LevelStore implements RoomStore {
       })
       if (damage.length > 0) {
         markDamaged(this.dir, kept, damage)
-        throw new Error(`the store in ${where} is damaged: ${damage[0]}${damage.length > 1 ? ` (and ${damage.length - 1} more)` : ''}. ` +
-          `It stays closed, and nothing of it is served, until an operator acts: see ${join(where, DAMAGED)}`)
+        throw new Error(
+          `the store in ${where} is damaged: ${damage[0]}${damage.length > 1 ? ` (and ${damage.length - 1} more)` : ''}. ` +
+            `It stays closed, and nothing of it is served, until an operator acts: see ${join(where, DAMAGED)}`
+        )
       }
     } catch (err) {
       await persistence.destroy()
@@ -217,14 +246,19 @@ export class LevelStore implements RoomStore {
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, head)
     try {
-      await this.writeBatch(db, [...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }], this.fsync === 'always')
+      await this.writeBatch(
+        db,
+        [...ops, { type: 'put', key: HEAD_KEY, value: asBuffer(encoding.toUint8Array(e)) }],
+        this.fsync === 'always'
+      )
     } catch (err) {
       // Nothing more is written to this log: reopen first (see the top of this file).
       const error = err as Error & { code?: string }
       this.broken = { error, delayMs: MIN_REOPEN_DELAY_MS, retryAt: 0, reopening: null }
       this.ready = null
       this.log?.warn('store write failed: writes stop until the store is reopened', { dir: resolve(this.dir), error: error.message })
-      if (error.code === 'LEVEL_IO_ERROR' || /IO error|No space left/i.test(error.message)) throw new UnavailableError(error.message, { cause: err })
+      if (error.code === 'LEVEL_IO_ERROR' || /IO error|No space left/i.test(error.message))
+        throw new UnavailableError(error.message, { cause: err })
       throw err
     }
     this.head = head
@@ -248,14 +282,16 @@ export class LevelStore implements RoomStore {
    * since it follows the batch. Replaced by a rename, so it is never seen half written.
    */
   private witness(): Promise<void> {
-    this.witnessing = this.witnessing.then(async () => {
-      const head = this.head
-      if (head === this.witnessed) return
-      const file = join(this.dir, WITNESS)
-      await writeFile(`${file}.tmp`, `${head}\n`)
-      await rename(`${file}.tmp`, file)
-      this.witnessed = head
-    }).catch(() => {}) // a witness left behind only makes the next check weaker
+    this.witnessing = this.witnessing
+      .then(async () => {
+        const head = this.head
+        if (head === this.witnessed) return
+        const file = join(this.dir, WITNESS)
+        await writeFile(`${file}.tmp`, `${head}\n`)
+        await rename(`${file}.tmp`, file)
+        this.witnessed = head
+      })
+      .catch(() => {}) // a witness left behind only makes the next check weaker
     return this.witnessing
   }
 
@@ -285,7 +321,9 @@ export class LevelStore implements RoomStore {
         const entries = await getLevelUpdatesEntries(db, room)
         if (bytes === null) {
           if (entries.length === 0) return { record: null, updates: [] }
-          throw new Error(`${entries.length} stored updates without an integrity record: written by another program, or the record was lost`)
+          throw new Error(
+            `${entries.length} stored updates without an integrity record: written by another program, or the record was lost`
+          )
         }
         const record = decodeRecord(room, bytes)
         return { record, updates: verify(record, entries) }
@@ -323,8 +361,12 @@ export class LevelStore implements RoomStore {
       await this.know(room, known, 'compact')
       const at = compactionPoint(room, known.record!, upTo)
       if (at === null) return { written: Promise.resolve() }
-      const later = at === known.record!.last ? [] : await this.run(await this.persistence(), 'compact', room, async (db) =>
-        (await getLevelUpdatesEntries(db, room, { gte: updateKey(room, at + 1) })).map((e) => e.value))
+      const later =
+        at === known.record!.last
+          ? []
+          : await this.run(await this.persistence(), 'compact', room, async (db) =>
+              (await getLevelUpdatesEntries(db, room, { gte: updateKey(room, at + 1) })).map((e) => e.value)
+            )
       return { written: this.submitCompaction(room, known, state, at, later) }
     })
     await written
@@ -367,7 +409,9 @@ export class LevelStore implements RoomStore {
   private exclusive<T>(room: string, f: (state: RoomState) => Promise<T>): Promise<T> {
     // The place in the room's order is taken now, in the caller's tick.
     let release!: () => void
-    const blocked = new Promise<void>((r) => { release = r })
+    const blocked = new Promise<void>((r) => {
+      release = r
+    })
     let state = this.rooms.get(room)
     const before = state?.blocked
     if (state) {
@@ -383,7 +427,8 @@ export class LevelStore implements RoomStore {
         await this.persistence()
         await known.written
         // A failed write made the store forget every room: this state is no longer the room's.
-        if (this.rooms.get(room) !== known) throw new UnavailableError(`store: the store was reopened after a failed write; room "${room}" was not read`)
+        if (this.rooms.get(room) !== known)
+          throw new UnavailableError(`store: the store was reopened after a failed write; room "${room}" was not read`)
         return await f(known)
       } finally {
         if (known.blocked === blocked) known.blocked = null
@@ -391,7 +436,9 @@ export class LevelStore implements RoomStore {
       }
     })()
     this.reading.add(done)
-    const untrack = (): void => { this.reading.delete(done) }
+    const untrack = (): void => {
+      this.reading.delete(done)
+    }
     done.then(untrack, untrack)
     return done
   }
@@ -454,7 +501,8 @@ export class LevelStore implements RoomStore {
    */
   private submit(room: string, state: RoomState, what: Member['what'], ops: LevelOp[], next: IntegrityRecord): Promise<StorePosition> {
     if (!this.ready) return Promise.reject(failure(what, room, this.notWritten()))
-    if (this.rooms.get(room) !== state) return Promise.reject(failure(what, room, new UnavailableError('the store was reopened after a failed write')))
+    if (this.rooms.get(room) !== state)
+      return Promise.reject(failure(what, room, new UnavailableError('the store was reopened after a failed write')))
     const group = this.gathering ?? this.gather()
     state.record = next
     state.pending++
@@ -471,7 +519,9 @@ export class LevelStore implements RoomStore {
    */
   private gather(): Group {
     let settle!: () => void
-    const settled = new Promise<void>((r) => { settle = r })
+    const settled = new Promise<void>((r) => {
+      settle = r
+    })
     const group: Group = { members: [], settled, settle }
     this.gathering = group
     if (!this.writing) this.flushTimer = setImmediate(() => this.flush())
@@ -493,16 +543,17 @@ export class LevelStore implements RoomStore {
 
   private async writeGroup(group: Group): Promise<void> {
     const persistence = this.ready
-    const result = persistence === null
-      ? { error: this.notWritten() }
-      : await persistence._transact<{ error: unknown } | null>(async (db) => {
-        try {
-          await this.write(db, group.members.length === 1 ? group.members[0]!.ops : group.members.flatMap((m) => m.ops))
-          return null
-        } catch (error) {
-          return { error }
-        }
-      })
+    const result =
+      persistence === null
+        ? { error: this.notWritten() }
+        : await persistence._transact<{ error: unknown } | null>(async (db) => {
+            try {
+              await this.write(db, group.members.length === 1 ? group.members[0]!.ops : group.members.flatMap((m) => m.ops))
+              return null
+            } catch (error) {
+              return { error }
+            }
+          })
     for (const m of group.members) m.state.pending--
     if (result === null) {
       for (const m of group.members) m.resolve(m.position)
@@ -524,7 +575,9 @@ export class LevelStore implements RoomStore {
   }
 
   private notWritten(): UnavailableError {
-    return new UnavailableError(`not written: the store is reopening after a failed write (${this.broken?.error.message ?? 'it is closed'})`)
+    return new UnavailableError(
+      `not written: the store is reopening after a failed write (${this.broken?.error.message ?? 'it is closed'})`
+    )
   }
 
   /** Marks `room` as the most recently used, and forgets the least recently used past the bound. */
@@ -557,5 +610,8 @@ const compactionPoint = (room: string, record: IntegrityRecord | null, upTo: Sto
 /** The error a call rejects with: an UnavailableError stays one, so the relay says "try again later". */
 const failure = (what: string, room: string | null, error: unknown): Error => {
   const cause = error as Error | undefined
-  return new (cause instanceof UnavailableError ? UnavailableError : Error)(`store: ${what} failed${room === null ? '' : ` for room "${room}"`}: ${cause?.message ?? 'unknown error'}`, { cause })
+  return new (cause instanceof UnavailableError ? UnavailableError : Error)(
+    `store: ${what} failed${room === null ? '' : ` for room "${room}"`}: ${cause?.message ?? 'unknown error'}`,
+    { cause }
+  )
 }

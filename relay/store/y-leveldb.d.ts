@@ -5,8 +5,16 @@ declare module 'y-leveldb' {
   export type DocKey = Array<string | number>
   export type LevelOp = { type: 'put'; key: DocKey; value: Uint8Array } | { type: 'del'; key: DocKey }
   /** One stored update: its key, `['v1', docName, 'update', clock]`, and its bytes. */
-  export interface UpdateEntry { key: ['v1', string, 'update', number]; value: Uint8Array }
-  export interface LevelRange { gte?: DocKey; lt?: DocKey; reverse?: boolean; limit?: number }
+  export interface UpdateEntry {
+    key: ['v1', string, 'update', number]
+    value: Uint8Array
+  }
+  export interface LevelRange {
+    gte?: DocKey
+    lt?: DocKey
+    reverse?: boolean
+    limit?: number
+  }
   /** The level instance y-leveldb hands to `_transact`, with its own key and value encodings. */
   export interface LevelDb {
     open(): Promise<void>

@@ -65,7 +65,7 @@ describe('binding', () => {
   })
   afterEach(cleanup)
 
-  it('renders once when connected, with the provider\'s session', async () => {
+  it("renders once when connected, with the provider's session", async () => {
     const el = await probe(['a'])
     assert(el.server === mine, 'the element uses the provided session')
     assertEqual(el.renders, 1, 'renders after connection')
@@ -80,7 +80,7 @@ describe('binding', () => {
     assertEqual([shown(el), el.renders], ['a=1', 2], 'text and renders after an own write')
     await waitFor(() => other.get('a') === 1, 'the own write to reach the other session') // else the two writes race
     other.set('a', 2)
-    await waitFor(() => shown(el) === 'a=2', 'the other session\'s write')
+    await waitFor(() => shown(el) === 'a=2', "the other session's write")
     assertEqual(el.renders, 3, 'renders after a remote write')
   })
 
@@ -102,10 +102,17 @@ describe('binding', () => {
 
   it('renders once for several keys changed in one transaction', async () => {
     const el = await probe(['a', 'b', 'c'])
-    await other.lock(['a', 'b', 'c'], (s) => { s.a = 1; s.b = 2; s.c = 3 })
+    await other.lock(['a', 'b', 'c'], (s) => {
+      s.a = 1
+      s.b = 2
+      s.c = 3
+    })
     await waitFor(() => shown(el) === 'a=1 b=2 c=3', 'the three keys')
     assertEqual(el.renders, 2, 'renders after one remote transaction of three keys')
-    mine.doc.transact(() => { mine.set('a', 10); mine.set('b', 20) })
+    mine.doc.transact(() => {
+      mine.set('a', 10)
+      mine.set('b', 20)
+    })
     await el.updateComplete
     assertEqual([shown(el), el.renders], ['a=10 b=20 c=3', 3], 'after one local transaction of two keys')
   })
@@ -177,7 +184,7 @@ describe('where elements get their session', () => {
     const [a, b, c] = [...host.querySelectorAll<ProbeElement>('probe-element')]
     assert(a!.server === b!.server, 'same url and room: one session')
     assert(a!.server !== c!.server, 'another room: another session')
-    assertEqual(a!.server.room, room, 'the session\'s room')
+    assertEqual(a!.server.room, room, "the session's room")
     const shared = a!.server
     a!.remove()
     await releasesSettled()
@@ -193,7 +200,7 @@ describe('where elements get their session', () => {
     c!.room = room
     await c!.updateComplete
     assertEqual([c!.server.room, kept.bindings.count('a')], [room, 0], 'room and old bindings after a change of room')
-    await waitFor(() => kept.closed, 'the old room\'s session to close')
+    await waitFor(() => kept.closed, "the old room's session to close")
   })
 
   it('tells when released sessions are settled: closed, or kept by an element that took them back', async () => {
@@ -214,7 +221,7 @@ describe('where elements get their session', () => {
     assert(second.session.closed, 'closed once settled, after its last element left')
   })
 
-  it('prefers its own url or room to a provider, and follows a provider\'s new session', async () => {
+  it("prefers its own url or room to a provider, and follows a provider's new session", async () => {
     const room = freshRoom('provider')
     const first = await session(room)
     const second = await session(room)
@@ -224,13 +231,13 @@ describe('where elements get their session', () => {
       </server-state-provider>`)
     const provider = host.querySelector('server-state-provider') as ServerStateProvider
     const [inherits, own] = [...host.querySelectorAll<ProbeElement>('probe-element')]
-    assert(inherits!.server === first, 'no url or room: the provider\'s session')
+    assert(inherits!.server === first, "no url or room: the provider's session")
     assert(own!.server !== first, 'a room of its own: a session of its own')
     const lease = acquireSession(undefined, room)
-    assert(own!.server === lease.session, 'its own session is the shared one of the page\'s relay and its room')
+    assert(own!.server === lease.session, "its own session is the shared one of the page's relay and its room")
     lease.release()
     provider.session = second
-    await waitFor(() => inherits!.server === second, 'the element to move to the provider\'s new session')
+    await waitFor(() => inherits!.server === second, "the element to move to the provider's new session")
     assertEqual(first.bindings.count('a'), 0, 'trackers left on the old session')
     assertEqual(second.bindings.count('a'), 1, 'trackers on the new session')
   })

@@ -33,8 +33,8 @@ describe('<server-state-provider>', () => {
     try {
       const host = mount(html`<server-state-provider room=${INVALID_ROOM}><server-counter></server-counter></server-state-provider>`)
       const counter = host.querySelector<ServerCounter>('server-counter')!
-      await waitFor(() => /invalid room name/.test(textIn(counter, '[role=alert]') ?? ''), 'the counter to show the provider\'s error')
-      assert(host.querySelector<ServerStateProvider>('server-state-provider')!.error, 'the provider\'s error')
+      await waitFor(() => /invalid room name/.test(textIn(counter, '[role=alert]') ?? ''), "the counter to show the provider's error")
+      assert(host.querySelector<ServerStateProvider>('server-state-provider')!.error, "the provider's error")
       await counter.updateComplete
       assertEqual(sockets.count(), 0, 'sockets to room "default"')
     } finally {
@@ -88,7 +88,10 @@ describe('elements', () => {
     await waitFor(() => textIn(counter, '.value') === 'Count = 0', 'the counter to start at 0')
     let locks = 0
     const lock = mine.lock.bind(mine)
-    mine.lock = ((...args: Parameters<ServerState['lock']>) => { locks++; return lock(...args) }) as ServerState['lock']
+    mine.lock = ((...args: Parameters<ServerState['lock']>) => {
+      locks++
+      return lock(...args)
+    }) as ServerState['lock']
     const div = host.querySelector('server-state-provider > div')!
     const provider = host.querySelector('server-state-provider')!
     for (let i = 0; i < 100; i++) (i % 2 === 0 ? div : provider).append(counter)
@@ -99,11 +102,13 @@ describe('elements', () => {
     await waitFor(() => textIn(counter, '.value') === 'Count = 1', 'a click after the moves')
   })
 
-  it('the chat rooms\' chat does not ask for the nickname that the chat beside it has', async () => {
+  it("the chat rooms' chat does not ask for the nickname that the chat beside it has", async () => {
     const room = freshRoom('nick')
     const mine = await session(room)
     const other = await session(room)
-    const host = mount(html`<server-state-provider .session=${mine}><server-chat></server-chat><server-chat-rooms></server-chat-rooms></server-state-provider>`)
+    const host = mount(
+      html`<server-state-provider .session=${mine}><server-chat></server-chat><server-chat-rooms></server-chat-rooms></server-state-provider>`
+    )
     const chat = host.querySelector<ServerChat>('server-chat')!
     const rooms = host.querySelector<ServerChatRooms>('server-chat-rooms')!
     await connected(chat)
@@ -113,10 +118,10 @@ describe('elements', () => {
     nick.dispatchEvent(new Event('input', { bubbles: true }))
     inShadow<HTMLInputElement>(rooms, 'input[name=room]').value = 'lobby'
     inShadow<HTMLButtonElement>(rooms, 'form button').click()
-    await waitFor(() => !!rooms.shadowRoot!.querySelector('server-chat'), 'the room\'s chat')
+    await waitFor(() => !!rooms.shadowRoot!.querySelector('server-chat'), "the room's chat")
     const inner = rooms.shadowRoot!.querySelector<ServerChat>('server-chat')!
     await inner.updateComplete
-    assertEqual(inShadow<HTMLInputElement>(inner, 'input[name=nickname]').value, 'ada', 'the room chat\'s nickname field')
+    assertEqual(inShadow<HTMLInputElement>(inner, 'input[name=nickname]').value, 'ada', "the room chat's nickname field")
     inShadow<HTMLInputElement>(inner, 'input[name=message]').value = 'hi'
     inShadow<HTMLButtonElement>(inner, 'form button').click()
     await waitFor(() => JSON.stringify(other.get('chat-room:lobby'))?.includes('"nickname":"ada"') ?? false, 'the message, sent as ada')

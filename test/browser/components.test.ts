@@ -79,14 +79,16 @@ describe('<server-slider>', () => {
     }
     range.dispatchEvent(new Event('change', { bubbles: true }))
     await waitFor(() => textIn(b, 'output') === '80', 'the other session to show 80')
-    assertEqual(inShadow<HTMLInputElement>(b, 'input[type=range]').value, '80', 'the other slider\'s position')
+    assertEqual(inShadow<HTMLInputElement>(b, 'input[type=range]').value, '80', "the other slider's position")
   })
 
-  it('coalesces a drag\'s writes: a burst of input events is one write now and one for the last value', async () => {
+  it("coalesces a drag's writes: a burst of input events is one write now and one for the last value", async () => {
     const [a, b] = await twice('server-slider')
     await waitFor(() => one.has('slider') && two.has('slider'), 'the shared value to start')
     let writes = 0
-    one.doc.on('update', (_u: Uint8Array, _origin: unknown, _doc: unknown, tr: { local: boolean }) => { if (tr.local) writes++ })
+    one.doc.on('update', (_u: Uint8Array, _origin: unknown, _doc: unknown, tr: { local: boolean }) => {
+      if (tr.local) writes++
+    })
     const range = inShadow<HTMLInputElement>(a, 'input[type=range]')
     for (let v = 51; v <= 90; v++) {
       range.value = String(v)
@@ -167,17 +169,17 @@ describe('<server-chat-rooms>', () => {
     assertEqual(one.get(ROOMS_KEY), ['lobby', 'games'], 'the stored list')
   })
 
-  it('shows the selected room\'s chat, and moving to another room unbinds the old one', async () => {
+  it("shows the selected room's chat, and moving to another room unbinds the old one", async () => {
     const [a, b] = await twice('server-chat-rooms')
     create(a, 'lobby')
     await waitFor(() => listed(a).includes('lobby') && !!a.shadowRoot!.querySelector('server-chat'), 'the new room selected')
     create(a, 'games')
     await waitFor(() => listed(b).join() === 'lobby,games', 'both rooms in the other session')
     click(b, 'lobby')
-    await waitFor(() => !!b.shadowRoot!.querySelector('server-chat'), 'the lobby\'s chat in the other session')
+    await waitFor(() => !!b.shadowRoot!.querySelector('server-chat'), "the lobby's chat in the other session")
     const chatA = inShadow<ServerChat>(a, 'server-chat')
     const chatB = inShadow<ServerChat>(b, 'server-chat')
-    assert(chatB.server === two, 'the room\'s chat uses the element\'s session')
+    assert(chatB.server === two, "the room's chat uses the element's session")
     click(a, 'lobby')
     await waitFor(() => chatA.key === roomKey('lobby'), 'the first session back in the lobby')
     await chatA.updateComplete

@@ -75,8 +75,7 @@ export const waitFor = (check: () => boolean, what: string, timeout = 5_000): Pr
 }
 
 /** The trimmed text of the first match of `selector` in `el`'s shadow root, or null. */
-export const textIn = (el: Element, selector: string): string | null =>
-  el.shadowRoot!.querySelector(selector)?.textContent?.trim() ?? null
+export const textIn = (el: Element, selector: string): string | null => el.shadowRoot!.querySelector(selector)?.textContent?.trim() ?? null
 
 /** The first match of `selector` in `el`'s shadow root; throws if there is none. */
 export const inShadow = <E extends Element = HTMLElement>(el: Element, selector: string): E => {
@@ -95,7 +94,12 @@ export const socketCounter = (room: string) => {
       if (new URL(String(url)).pathname === `/${encodeURIComponent(room)}`) count++
     }
   }
-  return { count: () => count, restore: () => { window.WebSocket = Original } }
+  return {
+    count: () => count,
+    restore: () => {
+      window.WebSocket = Original
+    }
+  }
 }
 
 export const assertEqual = <T>(actual: T, expected: T, what: string): void => {

@@ -4,7 +4,9 @@
  */
 type MochaDone = () => void | Promise<void>
 /** `this` in a test: `this.timeout(ms)` gives a long test more than the configured bound. */
-interface MochaContext { timeout(ms: number): void }
+interface MochaContext {
+  timeout(ms: number): void
+}
 
 declare function describe(title: string, fn: () => void): void
 declare function it(title: string, fn: (this: MochaContext) => void | Promise<void>): void

@@ -37,7 +37,7 @@ describe('presence in the elements', () => {
   afterEach(cleanup)
 
   it('<server-chat> shows who is online by the nickname typed, and drops a session that closes', async () => {
-    const [a, b] = await both('server-chat') as [ServerChat, ServerChat]
+    const [a, b] = (await both('server-chat')) as [ServerChat, ServerChat]
     assertEqual(online(b), 'Online: nobody with a nickname yet', 'before any nickname')
     typeNickname(a, 'alice')
     await waitFor(() => online(b) === 'Online: alice', 'alice online in the other session')
@@ -52,15 +52,15 @@ describe('presence in the elements', () => {
   })
 
   it('<server-chat-rooms> shows who is online once, above the rooms; its room chat hides its own line', async () => {
-    const [a, b] = await both('server-chat-rooms') as [ServerChatRooms, ServerChatRooms]
+    const [a, b] = (await both('server-chat-rooms')) as [ServerChatRooms, ServerChatRooms]
     inShadow<HTMLInputElement>(a, 'input[name=room]').value = 'lobby'
     inShadow<HTMLButtonElement>(a, 'form button').click()
-    await waitFor(() => !!a.shadowRoot!.querySelector('server-chat'), 'the room\'s chat')
+    await waitFor(() => !!a.shadowRoot!.querySelector('server-chat'), "the room's chat")
     const chat = inShadow<ServerChat>(a, 'server-chat')
     await chat.updateComplete
     assertEqual(chat.shadowRoot!.querySelector('.online'), null, 'the room chat shows no online line')
     typeNickname(chat, 'alice')
-    await waitFor(() => online(b) === 'Online: alice', 'alice online in the other session\'s room list')
+    await waitFor(() => online(b) === 'Online: alice', "alice online in the other session's room list")
     assertEqual(online(a), 'Online: alice (you)', 'the own session')
     assertEqual(two.presence.list().length, 2, 'two sessions in the room')
   })

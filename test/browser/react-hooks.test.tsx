@@ -11,8 +11,16 @@ import { createRoot, hydrateRoot, type Root } from 'react-dom/client'
 import { renderToString } from 'react-dom/server'
 import { flushSync } from 'react-dom'
 import {
-  ServerStateProvider, useLock, useOthers, usePresence, useSelf, useServerSession, useServerState, useServerStateSuspense,
-  useServerStatus, useUpdatePresence
+  ServerStateProvider,
+  useLock,
+  useOthers,
+  usePresence,
+  useSelf,
+  useServerSession,
+  useServerState,
+  useServerStateSuspense,
+  useServerStatus,
+  useUpdatePresence
 } from '../../react/index.js'
 import { acquireSession, releasesSettled } from '../../components/index.js'
 import type { ServerState } from '../../client/index.js'
@@ -43,7 +51,9 @@ const text = (host: HTMLElement, id: string): string | null => host.querySelecto
 const consoleErrors = async (fn: () => Promise<void> | void): Promise<string[]> => {
   const seen: string[] = []
   const original = console.error
-  console.error = (...args: unknown[]) => { seen.push(args.map(String).join(' ')) }
+  console.error = (...args: unknown[]) => {
+    seen.push(args.map(String).join(' '))
+  }
   try {
     await fn()
   } finally {
@@ -53,7 +63,9 @@ const consoleErrors = async (fn: () => Promise<void> | void): Promise<string[]> 
 }
 
 let renders: Record<string, number> = {}
-const rendered = (id: string): void => { renders[id] = (renders[id] ?? 0) + 1 }
+const rendered = (id: string): void => {
+  renders[id] = (renders[id] ?? 0) + 1
+}
 
 afterEach(async () => {
   for (const root of roots.splice(0)) root.unmount()
@@ -63,7 +75,9 @@ afterEach(async () => {
 })
 
 describe('the React provider connects in an effect', () => {
-  beforeEach(() => { renders = {} })
+  beforeEach(() => {
+    renders = {}
+  })
 
   it('a second provider of a room in the page does not update another component while it renders', async () => {
     const url = await relayUrl()
@@ -74,29 +88,45 @@ describe('the React provider connects in an effect', () => {
     const App = () => {
       const [second, setSecond] = useState(false)
       addSecond = () => setSecond(true)
-      return <>
-        <ServerStateProvider url={url} room={room}><Online id="first" /></ServerStateProvider>
-        {/* Another url for the same relay and room: a second session, which finds the first over
+      return (
+        <>
+          <ServerStateProvider url={url} room={room}>
+            <Online id="first" />
+          </ServerStateProvider>
+          {/* Another url for the same relay and room: a second session, which finds the first over
             the BroadcastChannel, whose delivery within the page is synchronous. */}
-        {second ? <ServerStateProvider url={`${url}/`} room={room}><Online id="second" /></ServerStateProvider> : null}
-      </>
+          {second ? (
+            <ServerStateProvider url={`${url}/`} room={room}>
+              <Online id="second" />
+            </ServerStateProvider>
+          ) : null}
+        </>
+      )
     }
     const host = show(<App />)
-    await waitFor(() => text(host, 'first') === '1', 'the first provider\'s presence')
+    await waitFor(() => text(host, 'first') === '1', "the first provider's presence")
     const errors = await consoleErrors(async () => {
       flushSync(() => addSecond())
       await waitFor(() => text(host, 'first') === '2' && text(host, 'second') === '2', 'both sessions in both lists')
     })
-    assertEqual(errors.filter((e) => /while rendering a different component/.test(e)), [], 'React\'s warnings')
+    assertEqual(
+      errors.filter((e) => /while rendering a different component/.test(e)),
+      [],
+      "React's warnings"
+    )
   })
 
   it('a provider rendered in a transition that suspends and resumes opens one socket', async () => {
     const url = await relayUrl()
     const room = freshRoom('transition')
     let resume!: () => void
-    const gate = new Promise<void>((resolve) => { resume = resolve })
+    const gate = new Promise<void>((resolve) => {
+      resume = resolve
+    })
     let ready = false
-    void gate.then(() => { ready = true })
+    void gate.then(() => {
+      ready = true
+    })
     const Slow = () => {
       if (!ready) throw gate
       return null
@@ -108,12 +138,16 @@ describe('the React provider connects in an effect', () => {
       const host = container()
       const root = createRoot(host)
       roots.push(root)
-      startTransition(() => root.render(
-        <Suspense fallback={<p>loading</p>}>
-          <ServerStateProvider url={url} room={room}><Key /></ServerStateProvider>
-          <Slow />
-        </Suspense>
-      ))
+      startTransition(() =>
+        root.render(
+          <Suspense fallback={<p>loading</p>}>
+            <ServerStateProvider url={url} room={room}>
+              <Key />
+            </ServerStateProvider>
+            <Slow />
+          </Suspense>
+        )
+      )
       // Let React render the provider and suspend on <Slow>, and the next task (when a session
       // peeked at by an abandoned render used to close) pass.
       await new Promise((resolve) => setTimeout(resolve, 0))
@@ -135,11 +169,22 @@ describe('the React provider connects in an effect', () => {
       server = useServerSession()
       return null
     }
-    const host = show(<ServerStateProvider url={url} room={room}><Grab /></ServerStateProvider>)
-    await waitFor(() => server?.status === 'connected', 'the provider\'s session to connect')
+    const host = show(
+      <ServerStateProvider url={url} room={room}>
+        <Grab />
+      </ServerStateProvider>
+    )
+    await waitFor(() => server?.status === 'connected', "the provider's session to connect")
     void host
     const s = server! as ServerState
-    const locked = s.lock('count', (st) => { st.count = 1 }).then(() => 'resolved', (err: Error) => `${err.name}: ${err.message}`)
+    const locked = s
+      .lock('count', (st) => {
+        st.count = 1
+      })
+      .then(
+        () => 'resolved',
+        (err: Error) => `${err.name}: ${err.message}`
+      )
     roots.pop()!.unmount()
     assertEqual(await locked, 'resolved', 'the lock')
     const other = await session(room)
@@ -159,7 +204,11 @@ describe('the React provider connects in an effect', () => {
       return <p data-id="count">{`${useServerState<number>('count') ?? 'none'} ${status} ${synced}`}</p>
     }
     const app = (initial?: { count: number }) => (
-      <StrictMode><ServerStateProvider url={url} room={room} initialState={initial}><Count /></ServerStateProvider></StrictMode>
+      <StrictMode>
+        <ServerStateProvider url={url} room={room} initialState={initial}>
+          <Count />
+        </ServerStateProvider>
+      </StrictMode>
     )
     const sockets = socketCounter(room)
     try {
@@ -172,7 +221,7 @@ describe('the React provider connects in an effect', () => {
       const errors = await consoleErrors(async () => {
         const root = hydrateRoot(host, app({ count: 5 }), { onRecoverableError: (err) => recoverable.push(String(err)) })
         roots.push(root)
-        await waitFor(() => text(host, 'count') === '7 connected true', 'the room\'s value once synced')
+        await waitFor(() => text(host, 'count') === '7 connected true', "the room's value once synced")
       })
       assertEqual([...recoverable, ...errors], [], 'hydration errors and warnings')
       assertEqual(sockets.count(), 1, 'sockets opened once hydrated')
@@ -209,7 +258,10 @@ describe('the loading state, useLock and presence hooks', () => {
     const host = show(
       <ServerStateProvider url={url} room={room}>
         <Status />
-        <Suspense fallback={<p data-id="loading">loading</p>}><Count /><Unset /></Suspense>
+        <Suspense fallback={<p data-id="loading">loading</p>}>
+          <Count />
+          <Unset />
+        </Suspense>
       </ServerStateProvider>
     )
     assertEqual(text(host, 'loading'), 'loading', 'the fallback first')
@@ -221,28 +273,43 @@ describe('the loading state, useLock and presence hooks', () => {
     await waitFor(() => text(host, 'count') === '4', 'a change after the sync')
   })
 
-  it('useLock works from a child\'s mount effect, before the provider has connected', async () => {
+  it("useLock works from a child's mount effect, before the provider has connected", async () => {
     const url = await relayUrl()
     const Init = () => {
       const lock = useLock()
       const [done, setDone] = useState('')
       useEffect(() => {
-        lock('count', (s) => { s.count = (s.count ?? 0) + 1 }).then(() => setDone('done'), (e: Error) => setDone(e.message))
+        lock('count', (s) => {
+          s.count = (s.count ?? 0) + 1
+        }).then(
+          () => setDone('done'),
+          (e: Error) => setDone(e.message)
+        )
       }, [lock])
       return <p data-id="init">{done}</p>
     }
-    const host = show(<ServerStateProvider url={url} room={room}><Init /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider url={url} room={room}>
+        <Init />
+      </ServerStateProvider>
+    )
     await waitFor(() => text(host, 'init') !== '', 'the lock to settle')
     assertEqual(text(host, 'init'), 'done', 'the lock')
     await waitFor(() => other.get('count') === 1, 'the write in another session')
   })
 
-  it('setting one\'s own presence re-renders useSelf, not useOthers\' readers; others\' changes do', async () => {
+  it("setting one's own presence re-renders useSelf, not useOthers' readers; others' changes do", async () => {
     const mine = await session(room)
     await mine.ready
     const Others = () => {
       rendered('others')
-      return <p data-id="others">{useOthers().map((p) => String(p.state.nickname ?? '?')).join(',')}</p>
+      return (
+        <p data-id="others">
+          {useOthers()
+            .map((p) => String(p.state.nickname ?? '?'))
+            .join(',')}
+        </p>
+      )
     }
     const Self = () => {
       rendered('self')
@@ -254,20 +321,26 @@ describe('the loading state, useLock and presence hooks', () => {
       update = useUpdatePresence()
       return null
     }
-    const host = show(<ServerStateProvider session={mine}><Others /><Self /><Setter /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider session={mine}>
+        <Others />
+        <Self />
+        <Setter />
+      </ServerStateProvider>
+    )
     await waitFor(() => text(host, 'others') === '?', 'the other session listed')
     other.presence.set({ nickname: 'bob' })
-    await waitFor(() => text(host, 'others') === 'bob', 'the other\'s nickname')
+    await waitFor(() => text(host, 'others') === 'bob', "the other's nickname")
     const before = { ...renders }
     flushSync(() => update({ nickname: 'me' }))
-    await waitFor(() => text(host, 'self') === 'me', 'one\'s own nickname')
+    await waitFor(() => text(host, 'self') === 'me', "one's own nickname")
     // Ordered after the awareness update reached the other session and came back.
     await waitFor(() => other.presence.list().some((p) => p.state.nickname === 'me'), 'the other session to see it')
     other.presence.set({ nickname: 'bob2' })
-    await waitFor(() => text(host, 'others') === 'bob2', 'the other\'s new nickname')
+    await waitFor(() => text(host, 'others') === 'bob2', "the other's new nickname")
     assertEqual(renders.setter, before.setter, 'renders of the setter')
-    assertEqual(renders.self, before.self! + 1, 'renders of the own presence\'s reader')
-    assertEqual(renders.others, before.others! + 1, 'renders of the others\' reader: only for the other\'s change')
+    assertEqual(renders.self, before.self! + 1, "renders of the own presence's reader")
+    assertEqual(renders.others, before.others! + 1, "renders of the others' reader: only for the other's change")
   })
 
   it('presence set before the provider has connected is applied once it has', async () => {
@@ -277,7 +350,11 @@ describe('the loading state, useLock and presence hooks', () => {
       useEffect(() => update({ nickname: 'early' }), [update])
       return <p data-id="self">{String(useSelf()?.nickname ?? '?')}</p>
     }
-    const host = show(<ServerStateProvider url={url} room={room}><Early /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider url={url} room={room}>
+        <Early />
+      </ServerStateProvider>
+    )
     await waitFor(() => text(host, 'self') === 'early', 'the nickname shown')
     await waitFor(() => other.presence.list().some((p) => p.state.nickname === 'early'), 'the other session to see it')
   })
@@ -293,7 +370,9 @@ describe('under load', () => {
     const Reader = ({ i }: { i: number }) => {
       const v = useServerState<number>('v')
       const end = performance.now() + 1 // a slow render: React yields between readers
-      while (performance.now() < end) { /* busy */ }
+      while (performance.now() < end) {
+        /* busy */
+      }
       return <span data-reader={i}>{v}</span>
     }
     const torn: string[] = []
@@ -306,23 +385,38 @@ describe('under load', () => {
       })
       return null
     }
-    // biome-ignore lint/suspicious/noArrayIndexKey: the index is the reader's own number (its `i` prop), the same at every render
-    const List = ({ n }: { n: number }) => <>{Array.from({ length: n }, (_, i) => <Reader key={i} i={i} />)}<Check /></>
+    const List = ({ n }: { n: number }) => (
+      <>
+        {Array.from({ length: n }, (_, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: the index is the reader's own number (its `i` prop), the same at every render
+          <Reader key={i} i={i} />
+        ))}
+        <Check />
+      </>
+    )
     let grow: (n: number) => void = () => {}
     const App = () => {
       const [n, setN] = useState(1)
       grow = setN
       return <List n={n} />
     }
-    const host = show(<ServerStateProvider session={mine}><App /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider session={mine}>
+        <App />
+      </ServerStateProvider>
+    )
     startTransition(() => grow(READERS))
     // Writes while the transition renders, between its slices.
     for (let v = 1; v <= 5; v++) {
       await new Promise((resolve) => setTimeout(resolve, 5))
       mine.set('v', v)
     }
-    await waitFor(() => host.querySelectorAll('[data-reader]').length === READERS &&
-      [...host.querySelectorAll('[data-reader]')].every((e) => e.textContent === '5'), 'every reader to show the last value')
+    await waitFor(
+      () =>
+        host.querySelectorAll('[data-reader]').length === READERS &&
+        [...host.querySelectorAll('[data-reader]')].every((e) => e.textContent === '5'),
+      'every reader to show the last value'
+    )
     assertEqual(torn, [], 'commits that showed two values at once')
     assert(commits >= 2, 'the transition committed')
   })
@@ -332,7 +426,13 @@ describe('under load', () => {
     const url = await relayUrl()
     const room = freshRoom('cycles')
     const mine = await session(room)
-    const Key = () => <p>{JSON.stringify(useServerState('a') ?? null)}{useOthers().length}{String(useServerStatus().synced)}</p>
+    const Key = () => (
+      <p>
+        {JSON.stringify(useServerState('a') ?? null)}
+        {useOthers().length}
+        {String(useServerStatus().synced)}
+      </p>
+    )
     const sockets = socketCounter(room)
     // The shared session the providers take: held by nobody, it would close a task from now.
     const peek = acquireSession(url, room)
@@ -342,12 +442,18 @@ describe('under load', () => {
       for (let i = 0; i < 1_000; i++) {
         const host = container()
         const root = createRoot(host)
-        flushSync(() => root.render(
-          <>
-            <ServerStateProvider url={url} room={room}><Key /></ServerStateProvider>
-            <ServerStateProvider session={mine}><Key /></ServerStateProvider>
-          </>
-        ))
+        flushSync(() =>
+          root.render(
+            <>
+              <ServerStateProvider url={url} room={room}>
+                <Key />
+              </ServerStateProvider>
+              <ServerStateProvider session={mine}>
+                <Key />
+              </ServerStateProvider>
+            </>
+          )
+        )
         flushSync(() => root.unmount())
         host.remove()
       }

@@ -28,7 +28,9 @@ const text = (host: HTMLElement, id: string): string | null => host.querySelecto
 
 /** Render counts by component id. */
 let renders: Record<string, number> = {}
-const rendered = (id: string): void => { renders[id] = (renders[id] ?? 0) + 1 }
+const rendered = (id: string): void => {
+  renders[id] = (renders[id] ?? 0) + 1
+}
 
 /** Shows the value of `k` as JSON, counting its renders under `id`. */
 const Key = ({ id, k }: { id: string; k: string }) => {
@@ -91,9 +93,16 @@ describe('React bindings', () => {
       rendered('both')
       return <p data-id="both">{`${useServerState<number>('x') ?? 0}+${useServerState<number>('y') ?? 0}`}</p>
     }
-    const host = show(<ServerStateProvider session={mine}><Both /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider session={mine}>
+        <Both />
+      </ServerStateProvider>
+    )
     await waitFor(() => mine.bindings.count('x') === 1 && mine.bindings.count('y') === 1, 'the subscriptions')
-    await other.lock(['x', 'y'], (s) => { s.x = 1; s.y = 2 })
+    await other.lock(['x', 'y'], (s) => {
+      s.x = 1
+      s.y = 2
+    })
     await waitFor(() => text(host, 'both') === '1+2', 'both values')
     await barrier(other, mine)
     assertEqual(renders.both, 2, 'one render for one transaction of two keys')
@@ -110,7 +119,11 @@ describe('React bindings', () => {
       seen.push(useServerState('list'))
       return <p data-id="other">{useServerState<number>('other') ?? 0}</p>
     }
-    const host = show(<ServerStateProvider session={mine}><Reader /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider session={mine}>
+        <Reader />
+      </ServerStateProvider>
+    )
     other.set('other', 1)
     await waitFor(() => text(host, 'other') === '1', 'a render for another key')
     assert(seen.length >= 2 && seen.every((v) => v === seen[0]), 'the list value is the same object in every render')
@@ -124,7 +137,11 @@ describe('React bindings', () => {
       choose = setK
       return <Key id="k" k={k} />
     }
-    const host = show(<ServerStateProvider session={mine}><Chooser /></ServerStateProvider>)
+    const host = show(
+      <ServerStateProvider session={mine}>
+        <Chooser />
+      </ServerStateProvider>
+    )
     await waitFor(() => mine.bindings.count('a') === 1, 'a subscription to "a"')
     flushSync(() => choose('b'))
     await waitFor(() => mine.bindings.count('b') === 1, 'a subscription to "b"')
@@ -148,17 +165,24 @@ describe('React bindings', () => {
     }
     const Me = () => {
       const server = useServerSession()
-      return <button type="button" data-id="me" onClick={() => server!.presence.set({ nickname: 'me' })}>me</button>
+      return (
+        <button type="button" data-id="me" onClick={() => server!.presence.set({ nickname: 'me' })}>
+          me
+        </button>
+      )
     }
     const host = show(
       <ServerStateProvider session={mine}>
-        <Status /><Online /><Me /><Key id="a" k="a" />
+        <Status />
+        <Online />
+        <Me />
+        <Key id="a" k="a" />
       </ServerStateProvider>
     )
     assertEqual(text(host, 'status'), 'connected', 'the status of a synced session')
     await waitFor(() => text(host, 'online') === '?*,?', 'both sessions present, self first')
     other.presence.set({ nickname: 'bob' })
-    await waitFor(() => text(host, 'online') === '?*,bob', 'the other session\'s nickname')
+    await waitFor(() => text(host, 'online') === '?*,bob', "the other session's nickname")
     host.querySelector<HTMLButtonElement>('[data-id="me"]')!.click()
     await waitFor(() => text(host, 'online') === 'me*,bob', 'the own nickname')
     assertEqual(renders.a, 1, 'the key reader did not render for presence changes')
@@ -173,13 +197,27 @@ describe('React bindings', () => {
     const url = await relayUrl()
     const Probe = ({ id }: { id: string }) => {
       const server = useServerSession()
-      return <p data-id={id} ref={(p) => { if (p && server) (p as unknown as { server: ServerState }).server = server }}>{JSON.stringify(useServerState('a') ?? null)}</p>
+      return (
+        <p
+          data-id={id}
+          ref={(p) => {
+            if (p && server) (p as unknown as { server: ServerState }).server = server
+          }}
+        >
+          {JSON.stringify(useServerState('a') ?? null)}
+        </p>
+      )
     }
-    const serverOf = (host: HTMLElement, id: string) => (host.querySelector(`[data-id="${id}"]`) as unknown as { server: ServerState }).server
+    const serverOf = (host: HTMLElement, id: string) =>
+      (host.querySelector(`[data-id="${id}"]`) as unknown as { server: ServerState }).server
     const host = show(
       <StrictMode>
-        <ServerStateProvider url={url} room={room}><Probe id="p1" /></ServerStateProvider>
-        <ServerStateProvider url={url} room={room}><Probe id="p2" /></ServerStateProvider>
+        <ServerStateProvider url={url} room={room}>
+          <Probe id="p1" />
+        </ServerStateProvider>
+        <ServerStateProvider url={url} room={room}>
+          <Probe id="p2" />
+        </ServerStateProvider>
       </StrictMode>
     )
     // The providers connect in an effect, after the first render.
@@ -189,10 +227,10 @@ describe('React bindings', () => {
     assert(shared === serverOf(host, 'p2'), 'one session for one url and room')
     assert(shared !== mine && shared !== other, 'not a test session')
     const lease = acquireSession(url, room)
-    assert(lease.session === shared, 'the page\'s shared session, as the Lit elements get it')
+    assert(lease.session === shared, "the page's shared session, as the Lit elements get it")
     lease.release()
     await releasesSettled()
-    assert(!shared.closed, 'open while mounted, after StrictMode\'s second mount')
+    assert(!shared.closed, "open while mounted, after StrictMode's second mount")
     other.set('a', 'shared')
     await waitFor(() => text(host, 'p1') === '"shared"' && text(host, 'p2') === '"shared"', 'both show a change')
     roots.pop()!.unmount()

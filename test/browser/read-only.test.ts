@@ -25,7 +25,9 @@ describe('read-only access', () => {
     const writable = freshRoom('counter')
     writer = connect({ url, room, token: 'writer', broadcastChannel: false })
     await writer.ready
-    await writer.lock('count', (s) => { s.count = 5 })
+    await writer.lock('count', (s) => {
+      s.count = 5
+    })
     const host = mount(html`
       <server-counter id="ro" url=${url} room=${room}></server-counter>
       <server-counter id="rw" url=${url} room=${writable}></server-counter>`)
@@ -33,13 +35,23 @@ describe('read-only access', () => {
     const rw = host.querySelector('#rw')!
     await waitFor(() => textIn(ro, '.value') === 'Count = 5' && textIn(ro, '.status') === 'connected', 'the read-only counter to show 5')
     await waitFor(() => buttons(ro).every((b) => b.disabled), 'its buttons to be disabled')
-    assertEqual(buttons(ro).map((b) => b.textContent!.trim()), ['Increment', 'Decrement'], 'the buttons')
+    assertEqual(
+      buttons(ro).map((b) => b.textContent!.trim()),
+      ['Increment', 'Decrement'],
+      'the buttons'
+    )
     const reason = textIn(ro, '.read-only') ?? ''
-    assert(/^Read-only access for viewer: you can see this room but not change it\.$/.test(reason.replace(/\s+/g, ' ')), `the reason is shown, got "${reason}"`)
+    assert(
+      /^Read-only access for viewer: you can see this room but not change it\.$/.test(reason.replace(/\s+/g, ' ')),
+      `the reason is shown, got "${reason}"`
+    )
     assertEqual(textIn(ro, '.error'), null, 'no error line')
     // The writable counter in the same relay is not read-only, and initialises its own count.
     await waitFor(() => textIn(rw, '.value') === 'Count = 0', 'the writable counter to start at 0')
-    assert(buttons(rw).every((b) => !b.disabled), 'the writable counter has its buttons enabled')
+    assert(
+      buttons(rw).every((b) => !b.disabled),
+      'the writable counter has its buttons enabled'
+    )
     assertEqual(textIn(rw, '.read-only'), null, 'the writable counter shows no read-only line')
     writer.set('count', 6)
     await waitFor(() => textIn(ro, '.value') === 'Count = 6', "the writer's next change to show")

@@ -3,7 +3,18 @@
  * write: regressions found in review.
  */
 import { html } from 'lit'
-import { ServerStateElement, ROOMS_KEY, chatMessages, releasesSettled, roomKey, type ServerChat, type ServerChatRooms, type ServerCounter, type ServerSlider, type ServerStateProvider } from '../../components/index.js'
+import {
+  ServerStateElement,
+  ROOMS_KEY,
+  chatMessages,
+  releasesSettled,
+  roomKey,
+  type ServerChat,
+  type ServerChatRooms,
+  type ServerCounter,
+  type ServerSlider,
+  type ServerStateProvider
+} from '../../components/index.js'
 import { assert, assertEqual, cleanup, freshRoom, inShadow, mount, relayUrl, session, textIn, waitFor } from './helpers.js'
 
 afterEach(cleanup)
@@ -39,17 +50,17 @@ describe('sessions that change', () => {
     await provider.updateComplete
     await waitFor(() => provider.provided !== shared, 'the provider to move')
     await releasesSettled() // any close the provider's release set off has run
-    assert(counter.server === shared && !shared.closed, 'the counter\'s session is still open')
+    assert(counter.server === shared && !shared.closed, "the counter's session is still open")
     counter.remove()
     await waitFor(() => shared.closed, 'the session to close once its last element left')
   })
 
-  it('a parent that reads a key is re-rendered by its child element\'s first write', async () => {
+  it("a parent that reads a key is re-rendered by its child element's first write", async () => {
     const room = freshRoom('parent')
     const s = await session(room)
     const host = mount(html`<server-state-provider .session=${s}><count-total></count-total></server-state-provider>`)
     const parent = host.querySelector('count-total')!
-    await waitFor(() => textIn(parent, '.total') === 'total=0', 'the parent to show the counter\'s initial 0')
+    await waitFor(() => textIn(parent, '.total') === 'total=0', "the parent to show the counter's initial 0")
   })
 
   it('chat rooms do not keep showing a room of the session they left', async () => {
@@ -100,7 +111,10 @@ describe('an element that starts with an invalid room', () => {
     const el = document.createElement(tag)
     el.setAttribute('room', INVALID_ROOM)
     mount(html`${el}`)
-    const failed = await el.updateComplete.then(() => null, (e: Error) => e)
+    const failed = await el.updateComplete.then(
+      () => null,
+      (e: Error) => e
+    )
     assertEqual(failed?.message ?? null, null, `the error of <${tag}>'s update with an invalid room`)
     assert(el.sessionError && el.shadowRoot!.querySelector('[role=alert]'), `<${tag}> shows the invalid room as an error`)
     return el
@@ -171,13 +185,17 @@ describe('data any client may write', () => {
   it('the slider starts the shared value at 50, and shows values out of its range within it', async () => {
     const { el, other } = await mountWith<ServerSlider>('server-slider')
     await waitFor(() => other.get('slider') === 50, 'the shared value to start at 50')
-    for (const [written, shown] of [[150, '100'], [-20, '0'], [12.5, '13']] as const) {
+    for (const [written, shown] of [
+      [150, '100'],
+      [-20, '0'],
+      [12.5, '13']
+    ] as const) {
       other.set('slider', written)
       await waitFor(() => textIn(el, 'output') === shown, `${written} to show as ${shown}`)
     }
   })
 
-  it('a drag made before the shared value started is not lost to another session\'s start at 50', async () => {
+  it("a drag made before the shared value started is not lost to another session's start at 50", async () => {
     const room = freshRoom('slider-race')
     const [one, two] = [await session(room), await session(room)]
     const host = mount(html`

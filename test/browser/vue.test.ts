@@ -57,13 +57,13 @@ describe('Vue bindings', () => {
     try {
       host = show(defineComponent(() => () => h(ServerStateProvider, { url, room }, () => [h(Counter), h(Unrelated)])))
       assertEqual(text(host, 'count'), 'none connecting false', 'the first render, before connecting')
-      await waitFor(() => text(host, 'count') === '1 connected true', 'the room\'s value once synced')
+      await waitFor(() => text(host, 'count') === '1 connected true', "the room's value once synced")
       assertEqual(sockets.count(), 1, 'sockets the provider opened')
     } finally {
       sockets.restore()
     }
     other.set('count', 2)
-    await waitFor(() => text(host, 'count') === '2 connected true', 'another session\'s change')
+    await waitFor(() => text(host, 'count') === '2 connected true', "another session's change")
     count.value = 3
     await waitFor(() => other.get('count') === 3, 'the assignment in the other session')
     await nextTick()
@@ -75,7 +75,7 @@ describe('Vue bindings', () => {
     assertEqual(renders, before, 'renders of the counter for keys it does not read')
   })
 
-  it('the provider shares the page\'s session of its url and room, follows a key that is a ref, and releases the session on unmount', async () => {
+  it("the provider shares the page's session of its url and room, follows a key that is a ref, and releases the session on unmount", async () => {
     const url = await relayUrl()
     const room = freshRoom('vue-share')
     const other = await session(room)
@@ -92,7 +92,7 @@ describe('Vue bindings', () => {
     const host = show(defineComponent(() => () => h(ServerStateProvider, { url, room }, () => h(Reader))))
     await waitFor(() => seen?.status === 'connected', 'the session to connect')
     const lease = acquireSession(url, room)
-    assert(lease.session === seen, 'the page\'s shared session, as the Lit elements get it')
+    assert(lease.session === seen, "the page's shared session, as the Lit elements get it")
     lease.release()
     other.set('a', 'A')
     other.set('b', 'B')

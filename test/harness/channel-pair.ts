@@ -70,7 +70,7 @@ export class ChannelPair {
 
   private end(session: ServerState<any>): End {
     const end = this.ends.find((e) => e.session === session)
-    if (!end) throw new Error('ChannelPair: not one of this pair\'s sessions')
+    if (!end) throw new Error("ChannelPair: not one of this pair's sessions")
     return end
   }
 

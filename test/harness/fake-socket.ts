@@ -37,9 +37,7 @@ export interface CloseInfo {
 type Handler<E> = ((event: E) => void) | null
 
 const copy = (data: ArrayBufferLike | ArrayBufferView): Uint8Array =>
-  ArrayBuffer.isView(data)
-    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
-    : new Uint8Array(data).slice()
+  ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() : new Uint8Array(data).slice()
 
 export class FakeSocket {
   static readonly CONNECTING = 0
@@ -59,7 +57,10 @@ export class FakeSocket {
   /** How the socket closed, once it has. */
   closedWith: CloseInfo | null = null
 
-  constructor(readonly url: string, private readonly host: SocketHost) {
+  constructor(
+    readonly url: string,
+    private readonly host: SocketHost
+  ) {
     host.created(this)
   }
 
@@ -100,7 +101,7 @@ export class FakeSocket {
 }
 
 /** A WebSocket class whose sockets report to `host`: pass it as `WebSocketPolyfill`. */
-export const fakeWebSocket = (host: SocketHost): new (url: string) => FakeSocket =>
+export const fakeWebSocket = (host: SocketHost): (new (url: string) => FakeSocket) =>
   class HarnessWebSocket extends FakeSocket {
     constructor(url: string) {
       super(url, host)

@@ -25,7 +25,9 @@ export class HarnessBus implements Bus {
       this.subscribers.set(room, set)
     }
     set.add(onUpdate)
-    return () => { set.delete(onUpdate) }
+    return () => {
+      set.delete(onUpdate)
+    }
   }
 
   /** Hands `update` to every subscriber of `room` now; returns how many there were. */

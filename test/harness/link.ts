@@ -50,7 +50,11 @@ export class Link {
   ended: { by: 'client' | 'relay' | 'drop'; code: number; reason: string } | null = null
 
   /** `client` is the session's harness name; `room`, the room its URL names. */
-  constructor(readonly client: string, readonly room: string, readonly socket: FakeSocket) {}
+  constructor(
+    readonly client: string,
+    readonly room: string,
+    readonly socket: FakeSocket
+  ) {}
 
   /** How many events wait in `direction`. */
   pending(direction: Direction): number {

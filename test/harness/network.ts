@@ -96,7 +96,9 @@ export class Network {
   /** The relay's rooms; a new registry after {@link restartRelay}. */
   rooms: RoomRegistry
   /** The WebSocket class of this network, for `connect({ WebSocketPolyfill })` or by hand. */
-  readonly WebSocket: new (url: string) => FakeSocket
+  readonly WebSocket: new (
+    url: string
+  ) => FakeSocket
   /** Every link so far, oldest first. */
   readonly links: Link[] = []
   /** The sessions made by {@link session} or {@link connect}, by name. */
@@ -120,7 +122,9 @@ export class Network {
     this.rooms = this.newRegistry()
     this.WebSocket = fakeWebSocket({
       created: (socket) => this.created(socket),
-      sent: (socket, frame) => { this.linkOf(socket).up.push({ kind: 'frame', frame }) },
+      sent: (socket, frame) => {
+        this.linkOf(socket).up.push({ kind: 'frame', frame })
+      },
       closedByClient: (socket, code, reason) => this.closedByClient(this.linkOf(socket), code, reason)
     })
   }
@@ -287,18 +291,21 @@ export class Network {
 
   private newRegistry(): RoomRegistry {
     const options = this.options
-    return new RoomRegistry({
-      limits: resolveLimits(this.options.limits ?? {}),
-      limited: new LogLimiter(this.log, 60_000),
-      store: this.store,
-      bus: this.bus,
-      metrics: this.metrics,
-      log: this.log,
-      leaseMs: options.leaseMs ?? 10_000,
-      compactEvery: options.compactEvery ?? 500,
-      ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
-      ...(options.schedule ? { schedule: options.schedule } : {})
-    }, 60 * 60_000)
+    return new RoomRegistry(
+      {
+        limits: resolveLimits(this.options.limits ?? {}),
+        limited: new LogLimiter(this.log, 60_000),
+        store: this.store,
+        bus: this.bus,
+        metrics: this.metrics,
+        log: this.log,
+        leaseMs: options.leaseMs ?? 10_000,
+        compactEvery: options.compactEvery ?? 500,
+        ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
+        ...(options.schedule ? { schedule: options.schedule } : {})
+      },
+      60 * 60_000
+    )
   }
 
   /** Waits until every loaded room has handled, stored and sent what it has queued. */

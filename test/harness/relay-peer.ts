@@ -28,7 +28,13 @@ export class HarnessPeer implements Peer {
   private writes = 0
 
   /** `grant`: what the relay lets this connection do; absent, everything. */
-  constructor(readonly link: Link, readonly room: Room, private readonly rooms: RoomRegistry, private readonly log: Logger, readonly grant?: PeerGrant) {}
+  constructor(
+    readonly link: Link,
+    readonly room: Room,
+    private readonly rooms: RoomRegistry,
+    private readonly log: Logger,
+    readonly grant?: PeerGrant
+  ) {}
 
   send(frame: Uint8Array): void {
     if (this.closed) return

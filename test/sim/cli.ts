@@ -37,15 +37,19 @@ const { values } = parseArgs({
   }
 })
 
-const groups = new Set<Group>((values.ops ?? GROUPS.join(',')).split(',').map((g) => {
-  if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--ops: unknown group ${g}; groups: ${GROUPS.join(', ')}`)
-  return g as Group
-}))
+const groups = new Set<Group>(
+  (values.ops ?? GROUPS.join(',')).split(',').map((g) => {
+    if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--ops: unknown group ${g}; groups: ${GROUPS.join(', ')}`)
+    return g as Group
+  })
+)
 groups.add('core')
 const steps = values.steps ? Number(values.steps) : DEFAULT_STEPS
 const ignore = new Set(values.ignore ? values.ignore.split(',') : [])
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null
-const skip = new Set(only ? Array.from({ length: steps }, (_, i) => i + 1).filter((s) => !only.has(s)) : values.skip ? values.skip.split(',').map(Number) : [])
+const skip = new Set(
+  only ? Array.from({ length: steps }, (_, i) => i + 1).filter((s) => !only.has(s)) : values.skip ? values.skip.split(',').map(Number) : []
+)
 
 const report = (r: RunResult, steps: number, skipped: ReadonlySet<number> = new Set()): void => {
   const v = r.violations[0]!
@@ -81,14 +85,17 @@ if (values.seed !== undefined) {
       report(r, steps)
       if (!values['keep-going']) break
     }
-    if (!values.quiet && (seed - from + 1) % 100 === 0) console.log(`… ${seed - from + 1} seeds, ${clean} clean, ${((Date.now() - started) / 1000).toFixed(0)} s`)
+    if (!values.quiet && (seed - from + 1) % 100 === 0)
+      console.log(`… ${seed - from + 1} seeds, ${clean} clean, ${((Date.now() - started) / 1000).toFixed(0)} s`)
   }
   const byInvariant = new Map<string, number[]>()
   for (const r of failed) {
     const inv = r.violations[0]!.invariant
     byInvariant.set(inv, [...(byInvariant.get(inv) ?? []), r.seed])
   }
-  console.log(`${clean + failed.length} seeds (${from}..${from + clean + failed.length - 1}), ${steps} steps each, ops ${[...groups].join(',')}: ${clean} clean, ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  console.log(
+    `${clean + failed.length} seeds (${from}..${from + clean + failed.length - 1}), ${steps} steps each, ops ${[...groups].join(',')}: ${clean} clean, ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`
+  )
   for (const [inv, seeds] of byInvariant) console.log(`  ${inv}: ${seeds.length} seeds, first ${seeds[0]} (${seeds.slice(0, 8).join(' ')})`)
   if (failed.length > 0) process.exitCode = 1
 }

@@ -43,41 +43,46 @@ const keyOf = (doc: Y.Doc, item: Y.Item): string | null => {
 const holds = (doc: Y.Doc, client: number, clock: number): boolean => Y.getState(doc.store, client) > clock
 
 /** Checks each notification: it must not come from other sessions' quiet writes alone. */
-export const quietCheck = (model: Model): OnNotified => (ss, watched) => {
-  if (model.rendering === watched.tracker) {
-    model.violate('writer-reruns-itself', `${ss.name}'s tracker of "${watched.key}" re-ran for the write made in its own run`)
-  }
-  const tr = ss.current
-  if (!tr || tr.local || !(PLAIN as readonly string[]).includes(watched.key)) return
-  const doc = ss.s.doc
-  const own = (client: number) => client === doc.clientID || ss.s.changes.ownClients.has(client)
-  const fresh: Y.Item[] = []
-  for (const [client, after] of tr.afterState) {
-    const before = tr.beforeState.get(client) ?? 0
-    if (after <= before) continue
-    const structs = doc.store.clients.get(client)!
-    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
-      const s = structs[i]!
-      if (s.id.clock >= after) break
-      if (s instanceof Y.Item && keyOf(doc, s) === watched.key) fresh.push(s)
+export const quietCheck =
+  (model: Model): OnNotified =>
+  (ss, watched) => {
+    if (model.rendering === watched.tracker) {
+      model.violate('writer-reruns-itself', `${ss.name}'s tracker of "${watched.key}" re-ran for the write made in its own run`)
     }
+    const tr = ss.current
+    if (!tr || tr.local || !(PLAIN as readonly string[]).includes(watched.key)) return
+    const doc = ss.s.doc
+    const own = (client: number) => client === doc.clientID || ss.s.changes.ownClients.has(client)
+    const fresh: Y.Item[] = []
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0
+      if (after <= before) continue
+      const structs = doc.store.clients.get(client)!
+      for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+        const s = structs[i]!
+        if (s.id.clock >= after) break
+        if (s instanceof Y.Item && keyOf(doc, s) === watched.key) fresh.push(s)
+      }
+    }
+    if (fresh.length === 0) return
+    const writes = new Set<number>()
+    for (const item of fresh) {
+      const w = model.writeAt(item.id.client, item.id.clock)
+      if (!w?.quiet || own(item.id.client)) return
+      writes.add(w.id)
+    }
+    // A deletion other than of what these items overwrote may be a loud delete: it may re-run.
+    let other = false
+    Y.iterateDeletedStructs(tr, tr.deleteSet, (s) => {
+      if (!(s instanceof Y.Item) || keyOf(doc, s) !== watched.key) return
+      if (!fresh.includes(s) && !fresh.some((n) => n.left === s)) other = true
+    })
+    if (other) return
+    model.violate(
+      'quiet-write-reruns-others',
+      `${ss.name} re-ran for "${watched.key}" on quiet writes ${[...writes].join(', ')} of other sessions alone`
+    )
   }
-  if (fresh.length === 0) return
-  const writes = new Set<number>()
-  for (const item of fresh) {
-    const w = model.writeAt(item.id.client, item.id.clock)
-    if (!w?.quiet || own(item.id.client)) return
-    writes.add(w.id)
-  }
-  // A deletion other than of what these items overwrote may be a loud delete: it may re-run.
-  let other = false
-  Y.iterateDeletedStructs(tr, tr.deleteSet, (s) => {
-    if (!(s instanceof Y.Item) || keyOf(doc, s) !== watched.key) return
-    if (!fresh.includes(s) && !fresh.some((n) => n.left === s)) other = true
-  })
-  if (other) return
-  model.violate('quiet-write-reruns-others', `${ss.name} re-ran for "${watched.key}" on quiet writes ${[...writes].join(', ')} of other sessions alone`)
-}
 
 /** The ids in the list under a lock key, or the appended ids in the list key. */
 export const lockList = (doc: Y.Doc, key: string): number[] => {
@@ -126,7 +131,8 @@ export const checkStep = (world: World): void => {
   for (const [where, doc] of docs) {
     for (const ss of reader) {
       for (const client of [ss.s.doc.clientID, ...ss.s.changes.ownClients]) {
-        if (doc.store.clients.has(client)) model.violate('read-only-changes-room', `the ${where} holds items of read-only session ${ss.name} (client ${client})`)
+        if (doc.store.clients.has(client))
+          model.violate('read-only-changes-room', `the ${where} holds items of read-only session ${ss.name} (client ${client})`)
       }
     }
   }
@@ -135,12 +141,17 @@ export const checkStep = (world: World): void => {
     for (const [id, n] of counts(lockList(store, key))) {
       if (n > 1) model.violate('lock-applied-at-most-once', `lock ${id} is ${n} times in "${key}" in the store`)
       const lock = model.locks.get(id)
-      if (lock?.outcome === 'rejected') model.violate('rejected-lock-never-applied', `lock ${id} (${lock.variant}, ${lock.session}) rejected with "${lock.error}", yet the store holds it in "${key}"`)
+      if (lock?.outcome === 'rejected')
+        model.violate(
+          'rejected-lock-never-applied',
+          `lock ${id} (${lock.variant}, ${lock.session}) rejected with "${lock.error}", yet the store holds it in "${key}"`
+        )
     }
   }
   for (const [id, n] of counts(appendedIds(store))) {
     if (n > 1) model.violate('append-at-most-once', `append ${id} is ${n} times in the store`)
-    if (model.appends.get(id)?.outcome === 'rejected') model.violate('rejected-append-never-applied', `append ${id} (under its lock) was rejected, yet the store holds it`)
+    if (model.appends.get(id)?.outcome === 'rejected')
+      model.violate('rejected-append-never-applied', `append ${id} (under its lock) was rejected, yet the store holds it`)
   }
   for (const ss of world.live()) loudCheck(model, ss)
 }
@@ -153,22 +164,32 @@ const loudCheck = (model: Model, ss: SimSession): void => {
     const watched = ss.watched.get(w.key)
     if (!watched || watched.tracker === w.writer) continue
     if ((watched.seen.get(w.client) ?? 0) > w.clock) continue
-    model.violate('loud-write-reruns-readers', `${ss.name} holds loud ${w.kind} ${w.id} of "${w.key}" by ${w.session} (step ${w.step}) but its tracker of the key never re-ran for it`)
+    model.violate(
+      'loud-write-reruns-readers',
+      `${ss.name} holds loud ${w.kind} ${w.id} of "${w.key}" by ${w.session} (step ${w.step}) but its tracker of the key never re-ran for it`
+    )
   }
 }
 
 /** JSON with every object's keys sorted: two maps of the same entries compare equal whatever their order. */
-const canonical = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) =>
-  v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v)
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v
+  )
 
 export const checkFinal = (world: World): void => {
   const model = world.model
   checkStep(world)
   for (const lock of model.locks.values()) {
-    if (lock.outcome === 'pending') model.violate('lock-settles', `lock ${lock.id} (${lock.variant}, ${lock.session}, step ${lock.step}) never settled`)
+    if (lock.outcome === 'pending')
+      model.violate('lock-settles', `lock ${lock.id} (${lock.variant}, ${lock.session}, step ${lock.step}) never settled`)
   }
-  for (const f of model.flushes) if (f.outcome === 'pending') model.violate('flush-settles', `flush ${f.id} of ${f.session} (step ${f.step}) never settled`)
-  for (const a of model.appends.values()) if (a.outcome === 'pending') model.violate('append-settles', `append ${a.id} of ${a.session} (step ${a.step}) never settled`)
+  for (const f of model.flushes)
+    if (f.outcome === 'pending') model.violate('flush-settles', `flush ${f.id} of ${f.session} (step ${f.step}) never settled`)
+  for (const a of model.appends.values())
+    if (a.outcome === 'pending') model.violate('append-settles', `append ${a.id} of ${a.session} (step ${a.step}) never settled`)
   const relay = world.relayDoc()
   if (!relay) {
     model.violate('converges', 'the room is not loaded at quiescence')
@@ -179,25 +200,38 @@ export const checkFinal = (world: World): void => {
     for (const lock of model.locks.values()) {
       if (!lock.keys.includes(key)) continue
       const times = n.get(lock.id) ?? 0
-      if (lock.outcome === 'resolved' && times !== 1) model.violate('resolved-lock-applied-once', `lock ${lock.id} (${lock.variant}, ${lock.session}, step ${lock.step}) resolved, and is ${times} times in "${key}"`)
+      if (lock.outcome === 'resolved' && times !== 1)
+        model.violate(
+          'resolved-lock-applied-once',
+          `lock ${lock.id} (${lock.variant}, ${lock.session}, step ${lock.step}) resolved, and is ${times} times in "${key}"`
+        )
     }
   }
   const appended = counts(appendedIds(relay))
   for (const a of model.appends.values()) {
     const times = appended.get(a.id) ?? 0
-    if (a.outcome === 'resolved' && times !== 1) model.violate('append-exactly-once', `append ${a.id} of ${a.session} (step ${a.step}) resolved, and is ${times} times in the list`)
+    if (a.outcome === 'resolved' && times !== 1)
+      model.violate('append-exactly-once', `append ${a.id} of ${a.session} (step ${a.step}) resolved, and is ${times} times in the list`)
   }
   for (const [key, { made, maybeLost }] of model.forces) {
     const version = forceCount(relay.getMap(FORCES) as Y.Map<number>, key)
-    if (version > made || version < made - maybeLost) model.violate('forces-counted-exactly', `"${key}" was forced ${made} times (${maybeLost} by sessions closed before they were stored), its version is ${version}`)
+    if (version > made || version < made - maybeLost)
+      model.violate(
+        'forces-counted-exactly',
+        `"${key}" was forced ${made} times (${maybeLost} by sessions closed before they were stored), its version is ${version}`
+      )
   }
   const shape = (doc: Y.Doc) => canonical([doc.getMap(STATE).toJSON(), doc.getMap(FORCES).toJSON()])
   const expected = shape(relay)
-  if (shape(world.store.doc) !== expected) model.violate('converges', `the store differs from the relay's doc: ${shape(world.store.doc)} vs ${expected}`)
+  if (shape(world.store.doc) !== expected)
+    model.violate('converges', `the store differs from the relay's doc: ${shape(world.store.doc)} vs ${expected}`)
   if (world.store.doc.store.pendingStructs) model.violate('converges', 'the store holds updates that cannot integrate')
   for (const ss of world.live()) {
     if (ss.readOnly && ss.s.doc.store.clients.has(ss.s.doc.clientID)) {
-      model.violate('read-only-write-rolled-back', `read-only ${ss.name} still holds its own writes at quiescence (made before it knew its access)`)
+      model.violate(
+        'read-only-write-rolled-back',
+        `read-only ${ss.name} still holds its own writes at quiescence (made before it knew its access)`
+      )
     }
     const got = shape(ss.s.doc)
     if (got !== expected) {

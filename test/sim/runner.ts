@@ -52,7 +52,9 @@ const stepRng = (seed: number, step: number): prng.PRNG => prng.create(Math.imul
 
 const bounded = async <T>(work: Promise<T>, ms: number, what: string): Promise<T> => {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const hung = new Promise<never>((_, reject) => { timer = realSetTimeout(() => reject(new Error(`hung: ${what}`)), ms) })
+  const hung = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(() => reject(new Error(`hung: ${what}`)), ms)
+  })
   try {
     return await Promise.race([work, hung])
   } finally {
@@ -89,7 +91,7 @@ export const runSeed = async (options: RunOptions): Promise<RunResult> => {
       try {
         line = await bounded(Promise.resolve(chosen.run({ world, model, rng, groups })), budget, `step ${step} (${chosen.name})`)
       } catch (err) {
-        model.violate('step-completes', `${chosen.name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+        model.violate('step-completes', `${chosen.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
         line = `${chosen.name} failed`
       }
       await bounded(world.settle(), budget, `settling after step ${step}`)
@@ -114,7 +116,7 @@ export const runSeed = async (options: RunOptions): Promise<RunResult> => {
       if (model.violations.length === 0) checkFinal(world)
     }
   } catch (err) {
-    model.violate('step-completes', err instanceof Error ? err.stack ?? err.message : String(err))
+    model.violate('step-completes', err instanceof Error ? (err.stack ?? err.message) : String(err))
   } finally {
     options.inspect?.(world)
     try {

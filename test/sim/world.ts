@@ -57,7 +57,11 @@ export class World {
   pair: ChannelPair | null = null
   private readonly incarnations = new Map<string, number>()
 
-  constructor(readonly model: Model, private readonly onNotified: OnNotified, readonly channel: boolean) {
+  constructor(
+    readonly model: Model,
+    private readonly onNotified: OnNotified,
+    readonly channel: boolean
+  ) {
     this.net = new Network({
       store: this.store,
       maxRounds: 1_000,
@@ -81,9 +85,13 @@ export class World {
     const name = `${slot}${n}`
     const s = this.net.connect(name, ROOM, { lockTimeout: 10_000 })
     const ss: SimSession = { slot, name, s, readOnly: slot === READER, closed: false, watched: new Map(), current: null }
-    s.doc.on('beforeObserverCalls', (tr: Y.Transaction) => { ss.current = tr })
+    s.doc.on('beforeObserverCalls', (tr: Y.Transaction) => {
+      ss.current = tr
+    })
     // Registered after the session's own change detection, so it runs after the notifications.
-    s.doc.on('afterTransaction', () => { ss.current = null })
+    s.doc.on('afterTransaction', () => {
+      ss.current = null
+    })
     for (const key of WATCHED) {
       const watched: WatchedKey = { key, tracker: null as unknown as Tracker, seen: new Map(), notifications: 0 }
       watched.tracker = s.tracker(() => {

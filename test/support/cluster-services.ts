@@ -60,17 +60,23 @@ export const startRedis = async ({ persist = true }: { persist?: boolean } = {})
   process.on('exit', onExit)
   const start = async (): Promise<void> => {
     const persistence = persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
-    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--save', '', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--save', '', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     proc = p
     exited = new Promise((resolve) => p.once('exit', () => resolve()))
     const out: string[] = []
-    await within(new Promise<void>((resolve, reject) => {
-      createInterface({ input: p.stdout! }).on('line', (l) => {
-        out.push(l)
-        if (/Ready to accept connections/.test(l)) resolve()
-      })
-      p.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.join('\n')}`)))
-    }), 10_000, 'redis-server to start')
+    await within(
+      new Promise<void>((resolve, reject) => {
+        createInterface({ input: p.stdout! }).on('line', (l) => {
+          out.push(l)
+          if (/Ready to accept connections/.test(l)) resolve()
+        })
+        p.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.join('\n')}`)))
+      }),
+      10_000,
+      'redis-server to start'
+    )
   }
   await start()
   const kill = async () => {
@@ -87,8 +93,12 @@ export const startRedis = async ({ persist = true }: { persist?: boolean } = {})
     },
     kill,
     start,
-    pause: () => { proc?.kill('SIGSTOP') },
-    resume: () => { proc?.kill('SIGCONT') },
+    pause: () => {
+      proc?.kill('SIGSTOP')
+    },
+    resume: () => {
+      proc?.kill('SIGCONT')
+    },
     remove: async () => {
       proc?.kill('SIGCONT')
       await kill()
@@ -160,7 +170,9 @@ export interface PgCluster {
 
 /** The newest PostgreSQL's programs on Debian (/usr/lib/postgresql/<version>/bin). */
 const PG_BIN = (() => {
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((x, y) => Number(y) - Number(x))
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => /^\d+$/.test(v))
+    .sort((x, y) => Number(y) - Number(x))
   return `/usr/lib/postgresql/${versions[0] ?? '15'}/bin`
 })()
 
@@ -170,21 +182,50 @@ export const pgCluster = async (): Promise<PgCluster> => {
   const port = await freePort()
   const asPostgres = (args: string[]) => {
     const root = process.getuid?.() === 0
-    const r = root ? spawnSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8' }) : spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' })
+    const r = root
+      ? spawnSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8' })
+      : spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}${r.stdout}`)
   }
-  if (process.getuid?.() === 0) chownSync(dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()))
+  if (process.getuid?.() === 0)
+    chownSync(
+      dir,
+      Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+      Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim())
+    )
   asPostgres([`${PG_BIN}/initdb`, '-D', `${dir}/pg`, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'])
-  const start = () => asPostgres([`${PG_BIN}/pg_ctl`, '-D', `${dir}/pg`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-w', '-l', `${dir}/log`, 'start'])
+  const start = () =>
+    asPostgres([
+      `${PG_BIN}/pg_ctl`,
+      '-D',
+      `${dir}/pg`,
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+      '-w',
+      '-l',
+      `${dir}/log`,
+      'start'
+    ])
   const stop = () => asPostgres([`${PG_BIN}/pg_ctl`, '-D', `${dir}/pg`, '-m', 'fast', '-w', 'stop'])
   start()
   // The postmaster and every backend: a backend that kept running would still answer its client.
   const processes = (): number[] => {
     const main = Number(readFileSync(`${dir}/pg/postmaster.pid`, 'utf8').split('\n')[0])
-    const children = spawnSync('pgrep', ['-P', String(main)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
+    const children = spawnSync('pgrep', ['-P', String(main)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number)
     return [main, ...children]
   }
-  const signal = (sig: NodeJS.Signals) => { for (const pid of processes()) { try { process.kill(pid, sig) } catch { /* exited */ } } }
+  const signal = (sig: NodeJS.Signals) => {
+    for (const pid of processes()) {
+      try {
+        process.kill(pid, sig)
+      } catch {
+        /* exited */
+      }
+    }
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop,
@@ -192,8 +233,16 @@ export const pgCluster = async (): Promise<PgCluster> => {
     pause: () => signal('SIGSTOP'),
     resume: () => signal('SIGCONT'),
     remove: () => {
-      try { signal('SIGCONT') } catch { /* not running */ }
-      try { stop() } catch { /* already stopped */ }
+      try {
+        signal('SIGCONT')
+      } catch {
+        /* not running */
+      }
+      try {
+        stop()
+      } catch {
+        /* already stopped */
+      }
       rmSync(dir, { recursive: true, force: true })
     }
   }
@@ -217,11 +266,19 @@ export const clusterFixture = (defaults: NonNullable<RelayOptions['cluster']> = 
     await db?.drop()
   })
   return {
-    get redis(): RedisServer { return redis! },
-    get db(): PgDatabase { return db! },
+    get redis(): RedisServer {
+      return redis!
+    },
+    get db(): PgDatabase {
+      return db!
+    },
     relay: async (options: RelayOptions = {}): Promise<Relay> => {
       const r = await startRelay({
-        port: 0, logLevel: 'silent', redis: redis!.url, postgres: db!.url, ...options,
+        port: 0,
+        logLevel: 'silent',
+        redis: redis!.url,
+        postgres: db!.url,
+        ...options,
         cluster: { ...defaults, ...options.cluster, compaction: { ...defaults.compaction, ...options.cluster?.compaction } }
       })
       relays.push(r)

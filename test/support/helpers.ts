@@ -46,7 +46,16 @@ export const nextEvent = <T = unknown>(
 export const within = <T>(promise: Promise<T>, timeout: number, what: string): Promise<T> =>
   new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), timeout)
-    promise.then((v) => { clearTimeout(timer); resolve(v) }, (e) => { clearTimeout(timer); reject(e) })
+    promise.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e) => {
+        clearTimeout(timer)
+        reject(e)
+      }
+    )
   })
 
 export const tempDir = (name = 'yss'): { path: string; remove(): void } => {
@@ -122,7 +131,7 @@ export function stockClient(
   providerOrOptions: StockProviderClass | StockClientOptions = {},
   more: StockClientOptions = {}
 ): StockClient<StockProvider> {
-  const Provider = typeof providerOrOptions === 'function' ? providerOrOptions : WebsocketProvider as unknown as StockProviderClass
+  const Provider = typeof providerOrOptions === 'function' ? providerOrOptions : (WebsocketProvider as unknown as StockProviderClass)
   const options = typeof providerOrOptions === 'function' ? more : providerOrOptions
   const doc = new Y.Doc()
   const provider = new Provider(url, room, doc, {
@@ -132,7 +141,9 @@ export function stockClient(
     ...(options.params ? { params: options.params } : {})
   } as { WebSocketPolyfill: never; disableBc: boolean; connect?: boolean })
   let synced: Promise<void> | undefined
-  const refused = new Promise<{ code: number; reason: string }>((resolve) => provider.once('closed', (event: { code: number; reason: string }) => resolve(event)))
+  const refused = new Promise<{ code: number; reason: string }>((resolve) =>
+    provider.once('closed', (event: { code: number; reason: string }) => resolve(event))
+  )
   return {
     doc,
     provider,
@@ -146,7 +157,10 @@ export function stockClient(
       return synced
     },
     refused,
-    destroy: () => { provider.destroy(); doc.destroy() }
+    destroy: () => {
+      provider.destroy()
+      doc.destroy()
+    }
   }
 }
 
@@ -167,14 +181,21 @@ export interface SocketHistory {
  */
 export const socketHistory = (provider: StockProvider): SocketHistory => {
   const waiters = new Set<() => void>()
-  const changed = () => { for (const w of [...waiters]) w() }
+  const changed = () => {
+    for (const w of [...waiters]) w()
+  }
   const history: SocketHistory = {
     attempts: [],
     opens: [],
     closes: [],
     until: (done) =>
       new Promise((resolve) => {
-        const check = () => { if (done()) { waiters.delete(check); resolve() } }
+        const check = () => {
+          if (done()) {
+            waiters.delete(check)
+            resolve()
+          }
+        }
         waiters.add(check)
         check()
       })
@@ -196,8 +217,17 @@ export const untilKey = (map: Y.Map<unknown>, key: string, value?: unknown, time
   const ok = () => map.has(key) && (value === undefined || JSON.stringify(map.get(key)) === JSON.stringify(value))
   if (ok()) return Promise.resolve()
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { map.unobserve(fn); reject(new Error(`timed out waiting for key "${key}"`)) }, timeout)
-    const fn = () => { if (ok()) { clearTimeout(timer); map.unobserve(fn); resolve() } }
+    const timer = setTimeout(() => {
+      map.unobserve(fn)
+      reject(new Error(`timed out waiting for key "${key}"`))
+    }, timeout)
+    const fn = () => {
+      if (ok()) {
+        clearTimeout(timer)
+        map.unobserve(fn)
+        resolve()
+      }
+    }
     map.observe(fn)
   })
 }
@@ -236,7 +266,11 @@ export const rawSocket = (url: string, room: string, options: WebSocket.ClientOp
       const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeout)
       const look = () => {
         for (; seen < frames.length; seen++) {
-          if (match(frames[seen]!)) { clearTimeout(timer); resolve(frames[seen]!); return }
+          if (match(frames[seen]!)) {
+            clearTimeout(timer)
+            resolve(frames[seen]!)
+            return
+          }
         }
         waiters.push(look)
       }
@@ -260,7 +294,10 @@ export const webSocketWith = (headers: Record<string, string>): typeof WebSocket
  */
 export const relayStateAfter = (ws: WebSocket, timeout = 5_000): Promise<Y.Doc> =>
   new Promise<Y.Doc>((resolve, reject) => {
-    const timer = setTimeout(() => { ws.off('message', look); reject(new Error('timed out waiting for a sync step 2')) }, timeout)
+    const timer = setTimeout(() => {
+      ws.off('message', look)
+      reject(new Error('timed out waiting for a sync step 2'))
+    }, timeout)
     const look = (data: Buffer) => {
       const d = decoding.createDecoder(new Uint8Array(data))
       if (decoding.readVarUint(d) !== 0 || decoding.readVarUint(d) !== 1) return
@@ -380,7 +417,6 @@ export const spawnRelay = async (args: string[], env: NodeJS.ProcessEnv = {}): P
   }
 }
 
-
 // Each y-websocket provider adds a process 'exit' listener; tests open many.
 process.setMaxListeners(200)
 
@@ -399,13 +435,24 @@ export const session = async <S extends object = Record<string, any>>(
 export const untilStatus = (s: ServerState<any>, status: 'connecting' | 'connected' | 'disconnected', timeout = 5_000): Promise<void> =>
   s.status === status
     ? Promise.resolve()
-    : within(new Promise<void>((resolve) => {
-      const stop = s.onStatus((now) => { if (now === status) { stop(); resolve() } })
-    }), timeout, `status ${status}`)
+    : within(
+        new Promise<void>((resolve) => {
+          const stop = s.onStatus((now) => {
+            if (now === status) {
+              stop()
+              resolve()
+            }
+          })
+        }),
+        timeout,
+        `status ${status}`
+      )
 
 /** Resolves once `s` is closed for good (by `close()` or a refusal), or rejects after `timeout` ms. */
 export const untilClosed = (s: ServerState<any>, timeout = 5_000): Promise<void> =>
-  s.closed ? Promise.resolve() : within(new Promise<void>((resolve) => s.connection.closed.add(() => resolve())), timeout, 'the session to close')
+  s.closed
+    ? Promise.resolve()
+    : within(new Promise<void>((resolve) => s.connection.closed.add(() => resolve())), timeout, 'the session to close')
 
 let barrierSeq = 0
 /**
@@ -424,7 +471,13 @@ export const counter = (s: ServerState<any>, read: () => unknown) => {
   const calls: string[][] = []
   const t = s.tracker((keys) => calls.push([...keys].sort()))
   t.run(read)
-  return { calls, tracker: t, get count() { return calls.length } }
+  return {
+    calls,
+    tracker: t,
+    get count() {
+      return calls.length
+    }
+  }
 }
 
 /**
@@ -489,11 +542,15 @@ export const holdingProxy = async (target: string): Promise<HoldingProxy> => {
   wss.on('connection', (down, req) => {
     const up = new WebSocket(target + (req.url ?? '/'))
     const early: Buffer[] = []
-    up.on('open', () => { for (const d of early.splice(0)) up.send(d) })
+    up.on('open', () => {
+      for (const d of early.splice(0)) up.send(d)
+    })
     down.on('message', (d: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(d) : early.push(d)))
     up.on('message', (d: Buffer) => {
       if (ctl.drop?.(new Uint8Array(d))) return
-      const forward = () => { if (down.readyState === WebSocket.OPEN) down.send(d) }
+      const forward = () => {
+        if (down.readyState === WebSocket.OPEN) down.send(d)
+      }
       if (ctl.hold && d[0] === 0) held.push(forward)
       else forward()
     })

@@ -61,14 +61,18 @@ export const childRelay = async (options: Record<string, unknown> = {}, gated = 
   const output: string[] = []
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
   createInterface({ input: proc.stderr! }).on('line', (l) => output.push(l))
-  const url = await within(new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      output.push(l)
-      const m = /listening on (ws:\/\/\S+)/.exec(l)
-      if (m) resolve(m[1]!)
-    })
-    void exited.then(() => reject(new Error(`relay exited: ${output.join('\n')}`)))
-  }), 20_000, 'the child relay to listen')
+  const url = await within(
+    new Promise<string>((resolve, reject) => {
+      createInterface({ input: proc.stdout! }).on('line', (l) => {
+        output.push(l)
+        const m = /listening on (ws:\/\/\S+)/.exec(l)
+        if (m) resolve(m[1]!)
+      })
+      void exited.then(() => reject(new Error(`relay exited: ${output.join('\n')}`)))
+    }),
+    20_000,
+    'the child relay to listen'
+  )
   const pid = proc.pid!
   const httpUrl = `${url.replace('ws://', 'http://')}/`
   let base = 0
@@ -119,7 +123,10 @@ export const healthyPair = async (url: string, room = 'healthy'): Promise<Health
       await untilKey(b.state, 'check', `${label} ${n}`, timeout)
       assert.deepEqual([a.provider.ws, b.provider.ws], sockets, `${label}: the healthy pair kept its sockets`)
     },
-    close: () => { a.destroy(); b.destroy() }
+    close: () => {
+      a.destroy()
+      b.destroy()
+    }
   }
 }
 
@@ -146,21 +153,23 @@ const message = (write: (e: encoding.Encoder) => void): Uint8Array => {
 }
 
 /** Sync step 1 with an empty state vector: "send me the whole room". */
-export const syncStep1 = (): Uint8Array => message((e) => {
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint8Array(e, new Uint8Array([0]))
-})
+export const syncStep1 = (): Uint8Array =>
+  message((e) => {
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarUint8Array(e, new Uint8Array([0]))
+  })
 
 /** Query awareness: "send me every presence state". */
 export const queryAwareness = (): Uint8Array => new Uint8Array([3])
 
 /** A flush (message 100, FLUSH) with `id`: the relay answers FLUSHED once what came before is handled. */
-export const flush = (id: number): Uint8Array => message((e) => {
-  encoding.writeVarUint(e, 100)
-  encoding.writeVarUint(e, 7)
-  encoding.writeVarUint(e, id)
-})
+export const flush = (id: number): Uint8Array =>
+  message((e) => {
+    encoding.writeVarUint(e, 100)
+    encoding.writeVarUint(e, 7)
+    encoding.writeVarUint(e, id)
+  })
 
 let flushes = 0
 /**
@@ -191,17 +200,18 @@ export const roundTrip = (raw: RawSocket, timeout = 10_000): Promise<void> =>
   })
 
 /** An awareness frame publishing `states` (client id → state). */
-export const awarenessFrame = (states: Array<[number, unknown]>, clock = 1): Uint8Array => message((e) => {
-  encoding.writeVarUint(e, 1)
-  const inner = encoding.createEncoder()
-  encoding.writeVarUint(inner, states.length)
-  for (const [id, state] of states) {
-    encoding.writeVarUint(inner, id)
-    encoding.writeVarUint(inner, clock)
-    encoding.writeVarString(inner, JSON.stringify(state))
-  }
-  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
-})
+export const awarenessFrame = (states: Array<[number, unknown]>, clock = 1): Uint8Array =>
+  message((e) => {
+    encoding.writeVarUint(e, 1)
+    const inner = encoding.createEncoder()
+    encoding.writeVarUint(inner, states.length)
+    for (const [id, state] of states) {
+      encoding.writeVarUint(inner, id)
+      encoding.writeVarUint(inner, clock)
+      encoding.writeVarString(inner, JSON.stringify(state))
+    }
+    encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
+  })
 
 /** An update of nothing but a delete set: `ranges` one-character ranges of `client`, every other clock. */
 export const deleteBomb = (client: number, ranges: number): Uint8Array => {

@@ -18,7 +18,10 @@ export interface Worker {
 }
 
 export const worker = (urls: string, room: string, mode: string, ops: number): Worker => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/lock-worker.ts'), urls, room, mode, String(ops)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/lock-worker.ts'), urls, room, mode, String(ops)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
   const lines: string[] = []
   const waiters = new Set<() => void>()
   createInterface({ input: proc.stdout! }).on('line', (l) => {
@@ -26,15 +29,25 @@ export const worker = (urls: string, room: string, mode: string, ops: number): W
     for (const w of [...waiters]) w()
   })
   const line = (match: (l: string) => boolean, what: string, timeout = 60_000) =>
-    within(new Promise<string>((resolve, reject) => {
-      const look = () => {
-        const found = lines.find(match)
-        if (found !== undefined) { waiters.delete(look); resolve(found) }
-      }
-      waiters.add(look)
-      proc.once('exit', (code) => { look(); reject(new Error(`worker exited with ${code} before ${what}`)) })
-      look()
-    }), timeout, what)
+    within(
+      new Promise<string>((resolve, reject) => {
+        const look = () => {
+          const found = lines.find(match)
+          if (found !== undefined) {
+            waiters.delete(look)
+            resolve(found)
+          }
+        }
+        waiters.add(look)
+        proc.once('exit', (code) => {
+          look()
+          reject(new Error(`worker exited with ${code} before ${what}`))
+        })
+        look()
+      }),
+      timeout,
+      what
+    )
   return { proc, line, go: () => proc.stdin!.write('go\n') }
 }
 
@@ -54,4 +67,3 @@ export const race = async (workers: Worker[], timeout = 120_000): Promise<Worker
   const results = await Promise.all(workers.map((w) => w.line((l) => l.startsWith('{'), 'the worker to finish', timeout)))
   return results.map((r) => JSON.parse(r))
 }
-

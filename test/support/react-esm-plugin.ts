@@ -22,7 +22,8 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const bundle = async (): Promise<string> => {
   const result = await build({
     stdin: {
-      contents: SPECIFIERS.map((s, i) => `import * as m${i} from '${s}'`).join('\n') +
+      contents:
+        SPECIFIERS.map((s, i) => `import * as m${i} from '${s}'`).join('\n') +
         `\nexport { ${SPECIFIERS.map((_, i) => `m${i}`).join(', ')} }\n`,
       resolveDir: ROOT,
       loader: 'js'
@@ -42,17 +43,23 @@ const bundle = async (): Promise<string> => {
  * Each specifier's export names, from the development build as the bundle has it. Read in a child
  * process: React's development build patches the console, which the test runner has replaced.
  */
-const exportNames = (): string[][] => JSON.parse(execFileSync(process.execPath, [
-  '-e',
-  `console.log(JSON.stringify(${JSON.stringify(SPECIFIERS)}.map((s) => Object.keys(require(s)))))`
-], { cwd: ROOT, env: { ...process.env, NODE_ENV: 'development', NODE_OPTIONS: '' }, encoding: 'utf8' }))
+const exportNames = (): string[][] =>
+  JSON.parse(
+    execFileSync(
+      process.execPath,
+      ['-e', `console.log(JSON.stringify(${JSON.stringify(SPECIFIERS)}.map((s) => Object.keys(require(s)))))`],
+      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'development', NODE_OPTIONS: '' }, encoding: 'utf8' }
+    )
+  )
 
 /** The module answering `import … from SPECIFIERS[i]`. */
 const facade = (i: number, all: string[][]): string => {
   const names = all[i]!.filter((n) => n !== 'default' && IDENTIFIER.test(n))
-  return `import { m${i} as m } from '${PREFIX}bundle.js'\n` +
+  return (
+    `import { m${i} as m } from '${PREFIX}bundle.js'\n` +
     'const cjs = m.default ?? m\nexport default cjs\n' +
     `export const { ${names.join(', ')} } = cjs\n`
+  )
 }
 
 export const reactEsmPlugin = () => {

@@ -18,7 +18,9 @@ export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
       <body>
-        <nav><Link href="/">First page</Link> · <Link href="/second">Second page</Link></nav>
+        <nav>
+          <Link href="/">First page</Link> · <Link href="/second">Second page</Link>
+        </nav>
         <Providers url={url}>{children}</Providers>
       </body>
     </html>

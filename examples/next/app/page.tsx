@@ -7,5 +7,10 @@
 import { Counter } from './providers'
 
 export default function FirstPage() {
-  return <main><h1>First page</h1><Counter /></main>
+  return (
+    <main>
+      <h1>First page</h1>
+      <Counter />
+    </main>
+  )
 }

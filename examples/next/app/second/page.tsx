@@ -7,5 +7,10 @@
 import { Counter } from '../providers'
 
 export default function SecondPage() {
-  return <main><h1>Second page</h1><Counter /></main>
+  return (
+    <main>
+      <h1>Second page</h1>
+      <Counter />
+    </main>
+  )
 }
