@@ -13,14 +13,37 @@
  * is pending is charged what was pending then; once the charges pass {@link RETRIES} times
  * `maxBytes`, what is pending is dropped and the connections that sent it are closed.
  *
+ * What the relay stores of a doc is {@link encodeIntegrated}: a pending struct in the store would
+ * make every later load of the room fail (its history incomplete).
+ *
  * @example
  *   const pending = new PendingUpdates(doc, 64 * 1024)
  *   Y.applyUpdate(doc, update, peer)
  *   const over = pending.applied(peer)
  *   if (over) for (const p of over) p.overLimit(...) // over a bound: dropped, its senders closed
  *   pending.left(peer)                               // its pending updates go with it
+ *   await store.compact(room, encodeIntegrated(doc), position)
  */
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
+
+/**
+ * The doc's whole state as one update, without what it holds pending: `Y.encodeStateAsUpdate`
+ * merges the pending structs and deletes in, as if they were part of the doc. A sender of
+ * pending updates may stay connected for as long as it likes (a tab whose write builds on
+ * another tab's, which the relay never got), so a compaction can come at any time meanwhile.
+ */
+export const encodeIntegrated = (doc: Y.Doc): Uint8Array => {
+  const store = doc.store
+  const { pendingStructs, pendingDs } = store
+  store.pendingStructs = null
+  store.pendingDs = null
+  try {
+    return Y.encodeStateAsUpdate(doc)
+  } finally {
+    store.pendingStructs = pendingStructs
+    store.pendingDs = pendingDs
+  }
+}
 
 /** How many times its bytes a pending delete set counts: every later update re-reads it. */
 export const DELETE_WEIGHT = 16

@@ -48,7 +48,7 @@ import type { Limits } from '../limits.js'
 import { updateCost } from './update-cost.js'
 import { UpdateWork } from './update-work.js'
 import { RoomSize } from './room-size.js'
-import { PendingUpdates, RETRIES } from './pending.js'
+import { PendingUpdates, RETRIES, encodeIntegrated } from './pending.js'
 import { Presence } from './presence.js'
 import { DEFAULT_WAITER_HOLD_MS, WaiterHold, merged, updateFrame, type Schedule } from './outbox.js'
 import { asBuffer } from '../as-buffer.js'
@@ -333,7 +333,8 @@ export class Room {
   }
 
   private async compactStore(): Promise<void> {
-    const whole = Y.encodeStateAsUpdate(this.doc)
+    // Never what the doc holds pending: in the store it would make every later load fail.
+    const whole = encodeIntegrated(this.doc)
     this.size.measured(whole.length)
     await this.ctx.store.compact(this.name, whole, this.stored)
     this.appendsSinceCompact = 0
@@ -384,6 +385,7 @@ export class Room {
         if ('remote' in item) this.applyRemote(item.remote)
         else if ('run' in item) batch.effects.push(item.run)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
+        else this.handleClosed(item.peer, item.frame)
         if (this.failed) return
       }
       if (batch.updates.length > 0) {
@@ -565,6 +567,30 @@ export class Room {
     this.lockContext.refused(peer, 'maxLockRequests', detail)
     this.lockContext.reply(peer, { type: YSS_DENIED, id, reason: `too many open lock requests on this connection: ${detail}` })
     return false
+  }
+
+  /**
+   * A frame read before its connection closed, handled after the close (a tab that writes and
+   * closes: its last frames and the close often come in one read). Its updates are applied, if
+   * the peer may write, as a stock relay applies what it read before a close. Nothing else of it
+   * is: its lock messages never (its leases ended as it left, and a fenced connection's COMMIT
+   * must never apply: docs/locks.md), nor its presence (removed as it left), nor its requests
+   * (nobody to answer).
+   */
+  private handleClosed(peer: Peer, data: Uint8Array): void {
+    if (!mayWrite(peer)) return
+    try {
+      const d = decoding.createDecoder(data)
+      if (decoding.readVarUint(d) !== MESSAGE_SYNC) return
+      const sub = decoding.readVarUint(d)
+      if (sub !== syncProtocol.messageYjsSyncStep2 && sub !== syncProtocol.messageYjsUpdate) return
+      this.applyPeerUpdate(peer, decoding.readVarUint8Array(d))
+    } catch {
+      // Bad input of a closed connection: nothing to close, and what it applied is in the batch.
+    } finally {
+      // It left already: what it leaves pending would outlive it, with nobody to send what it lacks.
+      this.pending.left(peer)
+    }
   }
 
   private handleSync(peer: Peer, d: decoding.Decoder): void {
