@@ -9,7 +9,11 @@
  * - a write of this session, local or a lock commit coming back, re-runs the key's readers
  *   except the trackers that were running when it was made, so a write in a render cannot loop;
  * - a key changed only by deletions that no item names (a stock client's delete, say) counts as
- *   another session's write, quiet if the key's marker names the deletion.
+ *   another session's write, quiet if the key's marker names the deletion;
+ * - another session's write that no marker covers yet, while the writer's next struct waits in
+ *   the doc's pending structs (its marker, whose origin is a marker this doc lacks: a live
+ *   broadcast that overtook a reconnection's sync step 2), is decided when that struct
+ *   integrates: quiet if it is the write's marker, else loud, and only then re-runs the readers.
  *
  * @example
  *   const changes = new Changes(doc, bindings, (keys) => cache.forget(keys))
@@ -53,11 +57,30 @@ interface Marker {
   key: string
   start: number | undefined
 }
+/** Another session's write whose marker, it seems, is the pending struct at `next`. */
+interface Undecided {
+  client: number
+  clock: number
+  key: string
+  next: number
+}
+
+/**
+ * The `<start>` of a pending struct that reads as a quiet marker (its parent is not known until
+ * it integrates), or Infinity: a pending struct that is not a marker covering a run decides it
+ * loud at once.
+ */
+const pendingMarkerStart = (item: Y.Item): number => {
+  const content = item.content instanceof Y.ContentAny ? item.content.getContent() : []
+  const marker = content.length === 1 && typeof content[0] === 'string' && /^(\d+:\d+(:d)?)?@\d+$/.test(content[0]) ? content[0] : undefined
+  return markedStart(marker) ?? Infinity
+}
 
 export class Changes {
   /** Client ids this session writes under besides the doc's own (the lock's commit doc). */
   readonly ownClients = new Set<number>()
   private readonly commits: OwnCommit[] = []
+  private undecided: Undecided[] = []
   private readonly writers = new WeakMap<Y.Transaction, Tracker[]>()
   private readonly state: Y.Map<unknown>
   private readonly quiet: Y.Map<string>
@@ -103,11 +126,13 @@ export class Changes {
     const changed = this.changedKeys(tr)
     if (changed) this.onChanged(changed)
     const forcedEntries = tr.changed.get(this.forces as YType)
-    if (!changed && !forcedEntries) return
+    const late = !tr.local && this.undecided.length > 0 ? this.decideLate() : null
+    if (!changed && !forcedEntries && !late) return
     const forced = new Set<string>()
     for (const entry of forcedEntries ?? []) if (entry !== null) forced.add(forcedKey(entry))
     const keys = changed ?? new Set<string>()
     for (const key of forced) keys.add(key)
+    for (const key of late ?? []) keys.add(key)
     // Whether a key was added or deleted matters only to trackers bound to the set of keys.
     const membership = this.bindings.count(KEYS) > 0 && this.membershipChanged(tr)
     if (tr.local) {
@@ -132,6 +157,7 @@ export class Changes {
       } else if (w.loud) spared.set(key, [])
       else if (w.own) spared.set(key, w.own)
     }
+    for (const key of late ?? []) spared.set(key, [])
     if (spared.size > 0) {
       if (membership) {
         const lists = [...spared.values()]
@@ -242,11 +268,22 @@ export class Changes {
       if (mine) of(run.key).own = [...(of(run.key).own ?? []), ...mine]
       else of(run.key).loud = true
     }
+    let pending: Array<Y.Item | Y.GC | Y.Skip> | undefined
     for (const run of runs) {
       const mine = this.ownWriters(run)
       const w = of(run.key)
       if (mine) w.own = [...(w.own ?? []), ...mine]
-      else if (!covered(run)) w.loud = true
+      else if (!covered(run)) {
+        pending ??= this.pendingStructs()
+        const next = Y.getState(this.doc.store, run.client)
+        if (
+          pending.some(
+            (p) => p instanceof Y.Item && p.id.client === run.client && p.id.clock === next && pendingMarkerStart(p) <= run.clock
+          )
+        ) {
+          this.undecided.push({ ...run, next })
+        } else w.loud = true
+      }
     }
     // A quiet delete of this session's (in its lock's commit) has no item but its marker: the
     // key is this session's own write, which its other trackers show.
@@ -255,6 +292,41 @@ export class Changes {
       if (mine) of(m.key).own = [...(of(m.key).own ?? []), ...mine]
     }
     return result
+  }
+
+  /** The structs the doc holds pending (their origin missing). */
+  private pendingStructs(): Array<Y.Item | Y.GC | Y.Skip> {
+    const pending = this.doc.store.pendingStructs
+    return pending ? Y.decodeUpdateV2(pending.update).structs : []
+  }
+
+  /**
+   * Decides the undecided writes whose writer's next struct integrated since: the keys of those
+   * that it does not cover as their marker (loud writes, to re-run now).
+   */
+  private decideLate(): Set<string> | null {
+    let loud: Set<string> | null = null
+    const left: Undecided[] = []
+    for (const u of this.undecided) {
+      if (Y.getState(this.doc.store, u.client) <= u.next) {
+        left.push(u)
+        continue
+      }
+      const structs = this.doc.store.clients.get(u.client)!
+      const s = structs[Y.findIndexSS(structs, u.next)]!
+      let covers = false
+      if (s instanceof Y.Item && s.parent === (this.quiet as YType) && s.parentSub === u.key && s.id.clock === u.next) {
+        const content = s.content instanceof Y.ContentAny ? s.content.getContent()[0] : undefined
+        const start = markedStart(content) ?? this.startOfCollected({ client: u.client, clock: u.next, key: u.key, start: undefined })
+        covers = start <= u.clock
+      }
+      if (!covers) {
+        loud ??= new Set()
+        loud.add(u.key)
+      }
+    }
+    this.undecided = left
+    return loud
   }
 
   /** Sorts `item` by what it writes: a key's value (`runs`), a quiet marker, or a force or loud delete (`loud` unless own). */

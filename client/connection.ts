@@ -27,6 +27,8 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { ObservableV2 } from 'lib0/observable'
 import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import * as bc from 'lib0/broadcastchannel'
 import * as syncProtocol from 'y-protocols/sync'
 import { uuidv4 } from 'lib0/random'
 import {
@@ -149,6 +151,8 @@ export class Connection extends ObservableV2<Events> {
   private readonly maxBackoff: number
   /** Whether the open socket has synced: the relay accepted it. */
   private socketSynced = false
+  /** Whether this socket answered the relay's sync step 1: its sync step 2 went out (see {@link sendLocalUpdates}). */
+  private step2Sent = false
   /** Set when the socket that just closed with 4401 is to be retried with a fresh token. */
   private refreshToken = false
   /** The relays to rotate through, and the one in use. */
@@ -185,6 +189,7 @@ export class Connection extends ObservableV2<Events> {
       else this.requests.get(m.id)?.(m)
     }
     this.noteChannelDeletions(doc)
+    this.sendLocalUpdates(doc)
     this.skipEncodingReceived(doc)
     this.ready = new Promise<void>((resolve, reject) => {
       this.provider.on('sync', (synced: boolean) => {
@@ -220,6 +225,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider.on('connection-close', (event) => {
       this.refreshToken = event?.code === CLOSE.unauthorized && this.socketSynced && typeof this.token === 'function'
       this.socketSynced = false
+      this.step2Sent = false
       this.deletionsInStep2 = []
       for (const hook of [...this.lost]) hook()
       this.scheduleReconnect(event?.code)
@@ -394,6 +400,31 @@ export class Connection extends ObservableV2<Events> {
     this.closed.add(() => doc.off('afterTransactionCleanup', decide))
   }
 
+  /**
+   * Replaces y-websocket's sender of local updates by one that sends them on a socket only once
+   * that socket's sync step 2 went out; until then the step 2 carries them. An update sent before
+   * it builds on what the session wrote while offline, which the relay lacks: the relay holds its
+   * items as pending structs but applies its deletions at once, so a write that replaces a stored
+   * value (a set, a force's count) deletes it there, and if the session closes before its step 2
+   * the stored value is lost for good (test/sim/README.md, finding 11). The BroadcastChannel, which
+   * the other tabs keep in sync by itself, still gets every update at once.
+   */
+  private sendLocalUpdates(doc: Y.Doc): void {
+    const provider = this.provider
+    doc.off('update', provider._updateHandler)
+    provider._updateHandler = (update: Uint8Array, origin: unknown) => {
+      if (origin === provider) return
+      const encoder = encoding.createEncoder()
+      encoding.writeVarUint(encoder, MESSAGE_SYNC)
+      syncProtocol.writeUpdate(encoder, update)
+      const message = encoding.toUint8Array(encoder)
+      const ws = provider.ws
+      if (this.step2Sent && provider.wsconnected && ws && ws.readyState === ws.OPEN) ws.send(message)
+      if (provider.bcconnected) bc.publish(provider.bcChannel, message, provider)
+    }
+    doc.on('update', provider._updateHandler)
+  }
+
   /** Keeps the delete set of every update the provider applies from its BroadcastChannel. */
   private noteChannelDeletions(doc: Y.Doc): void {
     const handleSync = this.provider.messageHandlers[MESSAGE_SYNC]!
@@ -409,10 +440,14 @@ export class Connection extends ObservableV2<Events> {
         // The relay's sync step 1 on connecting: the reply, a step 2 of the doc as it is now,
         // carries every deletion so far. (The relay sends another one later to ask for what a
         // flush waits for.)
-        if (!this.provider.synced && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
+        const step1 = decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1
+        if (!this.provider.synced && step1) {
           this.deletionsInStep2 = [...this.channelDeletions]
         }
-        return handleSync(encoder, decoder, provider, emitSynced, type)
+        const handled = handleSync(encoder, decoder, provider, emitSynced, type)
+        // The reply, written into `encoder`, goes out as this returns, before any later update.
+        if (step1) this.step2Sent = true
+        return handled
       }
       doc.on('update', keep)
       try {

@@ -19,7 +19,7 @@
  *   checkFinal(world)   // once everything was delivered
  */
 import * as Y from 'yjs'
-import { FORCES, STATE } from '../../protocol/doc-names.js'
+import { FORCES, LOUD_DELETES, STATE } from '../../protocol/doc-names.js'
 import { forceCount, forcedKey } from '../../client/writes.js'
 import { LIST, LOCKED, PLAIN, type Model } from './model.js'
 import type { OnNotified, SimSession, World } from './world.js'
@@ -54,6 +54,8 @@ export const quietCheck =
     const doc = ss.s.doc
     const own = (client: number) => client === doc.clientID || ss.s.changes.ownClients.has(client)
     const fresh: Y.Item[] = []
+    const loudDeletes = doc.getMap(LOUD_DELETES) as Y.AbstractType<any>
+    let loudDelete = false
     for (const [client, after] of tr.afterState) {
       const before = tr.beforeState.get(client) ?? 0
       if (after <= before) continue
@@ -62,9 +64,12 @@ export const quietCheck =
         const s = structs[i]!
         if (s.id.clock >= after) break
         if (s instanceof Y.Item && keyOf(doc, s) === watched.key) fresh.push(s)
+        // Another session's loud delete of the key (client/writes.ts), which may have deleted the
+        // very quiet write that came with it: the key's reader is right to re-run.
+        if (s instanceof Y.Item && s.parent === loudDeletes && s.parentSub === watched.key && !own(client)) loudDelete = true
       }
     }
-    if (fresh.length === 0) return
+    if (fresh.length === 0 || loudDelete) return
     const writes = new Set<number>()
     for (const item of fresh) {
       const w = model.writeAt(item.id.client, item.id.clock)
@@ -163,6 +168,8 @@ const loudCheck = (model: Model, ss: SimSession): void => {
     if (w.quiet || !holds(doc, w.client, w.clock)) continue
     const watched = ss.watched.get(w.key)
     if (!watched || watched.tracker === w.writer) continue
+    // A held write re-ran its own session's readers as it was made, before it had items to track.
+    if (w.held?.rerun && w.session === ss.name) continue
     if ((watched.seen.get(w.client) ?? 0) > w.clock) continue
     model.violate(
       'loud-write-reruns-readers',

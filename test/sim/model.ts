@@ -28,6 +28,13 @@ export interface WriteRecord {
   step: number
   /** The tracker that was running when it was written (a write during a render): it must not re-run for it. */
   writer?: Tracker
+  /**
+   * Set for a write made before the session knew its access, so held (no items yet: `clock` is
+   * `end`; its items, if the access comes, start at `clock`): whether the writer's own tracker of
+   * the key re-ran as it was made (client/session.ts `hold`). The items re-run that tracker no
+   * more when they are written, as it saw the write already.
+   */
+  held?: { rerun: boolean }
 }
 
 export type Outcome = 'pending' | 'resolved' | 'rejected' | 'undecided'

@@ -49,11 +49,16 @@ const writers = (ctx: Ctx): SimSession[] => ctx.world.live().filter((ss) => !ss.
 const quietNow = (ctx: Ctx): boolean => ctx.groups.has('quiet') && chance(ctx.rng, 0.4)
 const inQuiet = <R>(ss: SimSession, quiet: boolean, fn: () => R): R => (quiet ? ss.s.noRerun(fn) : fn())
 const ownClock = (ss: SimSession): number => Y.getState(ss.s.doc.store, ss.s.doc.clientID)
+const notifications = (ss: SimSession, key: string): number => ss.watched.get(key)!.notifications
+/** For a write that made no items (held until the access is known): whether its session's tracker of the key re-ran since `before`. */
+const held = (ss: SimSession, key: string, clock: number, before: number): { held?: { rerun: boolean } } =>
+  ownClock(ss) === clock ? { held: { rerun: notifications(ss, key) > before } } : {}
 
 /** A set of `key` to a fresh value `{ w: id }`, recorded with the clocks of its items. */
 const writeValue = (ctx: Ctx, ss: SimSession, key: string, quiet: boolean): string => {
   const id = ctx.model.id()
   const clock = ownClock(ss)
+  const before = notifications(ss, key)
   inQuiet(ss, quiet, () => ss.s.set(key, { w: id }))
   const end = ownClock(ss)
   ctx.model.write({
@@ -65,6 +70,7 @@ const writeValue = (ctx: Ctx, ss: SimSession, key: string, quiet: boolean): stri
     client: ss.s.doc.clientID,
     clock,
     end,
+    ...held(ss, key, clock, before),
     ...(ctx.model.rendering ? { writer: ctx.model.rendering } : {})
   })
   return `${ss.name} ${quiet ? 'quietly ' : ''}sets ${key} = w${id}`
@@ -269,10 +275,23 @@ export const STEPS: Step[] = [
       }
       model.appends.set(id, record)
       const clock = ownClock(ss)
+      const before = notifications(ss, LIST)
+      // Plain where the list exists (as client/session.ts decides), even if held and so without items yet.
+      const plain = ss.s.doc.getMap('state').get(LIST) instanceof Y.Array
       const p = inQuiet(ss, quiet, () => ss.s.append(LIST, { a: id }))
       const end = ownClock(ss)
-      const plain = end > clock
-      if (plain) model.write({ id, session: ss.name, key: LIST, kind: 'append', quiet, client: ss.s.doc.clientID, clock, end })
+      if (plain)
+        model.write({
+          id,
+          session: ss.name,
+          key: LIST,
+          kind: 'append',
+          quiet,
+          client: ss.s.doc.clientID,
+          clock,
+          end,
+          ...held(ss, LIST, clock, before)
+        })
       p.then(
         () => {
           record.outcome = 'resolved'
@@ -305,8 +324,19 @@ export const STEPS: Step[] = [
       }
       const id = ctx.model.id()
       const clock = ownClock(ss)
+      const before = notifications(ss, key)
       ss.s.forceRerunBoundSessions(key)
-      ctx.model.write({ id, session: ss.name, key, kind: 'force', quiet: false, client: ss.s.doc.clientID, clock, end: ownClock(ss) })
+      ctx.model.write({
+        id,
+        session: ss.name,
+        key,
+        kind: 'force',
+        quiet: false,
+        client: ss.s.doc.clientID,
+        clock,
+        end: ownClock(ss),
+        ...held(ss, key, clock, before)
+      })
       const count = ctx.model.forces.get(key) ?? { made: 0, maybeLost: 0 }
       count.made++
       ctx.model.forces.set(key, count)
@@ -342,9 +372,11 @@ export const STEPS: Step[] = [
       ss.closed = true
       ss.s.close()
       // What the relay has not stored may be lost with the session (or still arrive, if in flight).
+      // A held write (made before the access was known) has no clocks of its own: its items, if
+      // the access came, start at its `clock`, and close() drops it if not.
       const stored = Y.getState(world.store.doc.store, ss.s.doc.clientID)
       for (const w of model.writes) {
-        if (w.session !== ss.name || w.end <= stored) continue
+        if (w.session !== ss.name || (w.held ? w.clock + 1 : w.end) <= stored) continue
         if (w.kind === 'force') model.forces.get(w.key)!.maybeLost++
         const a = model.appends.get(w.id)
         if (a) a.outcome = 'undecided'
