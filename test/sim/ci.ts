@@ -7,25 +7,32 @@
  * on every seed of {@link CI_SEEDS}.
  *
  * @example
- *   for (const seed of CI_SEEDS) await runSeed({ seed, steps: CI_STEPS, groups: CI_GROUPS })
+ *   for (const groups of CI_RUNS) for (const seed of CI_SEEDS) await runSeed({ seed, steps: CI_STEPS, groups })
  */
 import { GROUPS, type Group } from './ops.js'
 import { DEFAULT_STEPS } from './replay.js'
 
 /**
- * - `halfOpen`: issue 18 bug 1 (a COMMIT of a given-up socket applied after its lock rejected);
- * - `nested`: bugs 2 (a failing inner lock's writes applied) and 3 (an inner lock resolving before
- *   the outer commit is stored);
- * - `quiet`: bug 4 (a loud write taken as quiet after its quiet marker lost its start);
- * - `channel`: bugs 5 (flush() resolving for an update the relay holds as pending) and 6;
- * - `earlyRead`: a read-only session's write made before the relay said its access is sent and
- *   kept, and the session never converges (not in issue 18's list; see README.md).
+ * - `quiet`: a quiet write whose marker reaches a session as a pending struct already garbage
+ *   collected by its sender (its content empty, so nothing tells it is a marker until it
+ *   integrates) re-runs the others (seed 111 of `--ops core,quiet`; see README.md).
+ *
+ * The groups of issue 18's bugs 1-6 (`halfOpen`, `nested`, `channel`) and of the early read-only
+ * write (`earlyRead`) left this list once their fixes were merged: CI runs them.
  */
-export const KNOWN_BUG_GROUPS: readonly Group[] = ['halfOpen', 'nested', 'quiet', 'channel', 'earlyRead']
+export const KNOWN_BUG_GROUPS: readonly Group[] = ['quiet']
 
-export const CI_GROUPS: ReadonlySet<Group> = new Set(GROUPS.filter((g) => !KNOWN_BUG_GROUPS.includes(g)))
+/**
+ * The runs of `npm test`: the always-on steps (`core`) with each fixed group beside them, one
+ * group a run. Together in one run (`--ops core,halfOpen,nested,channel,earlyRead`) they reach
+ * interactions that are still open (README.md, "Open": 8 of seeds 1..1000), so that run is not
+ * in CI yet; when it is clean, make it the one run here.
+ */
+export const CI_RUNS: readonly ReadonlySet<Group>[] = GROUPS.filter((g) => g !== 'core' && !KNOWN_BUG_GROUPS.includes(g)).map(
+  (g) => new Set<Group>(['core', g])
+)
 
-/** Seeds 1..200: 10 to 25 s, depending on what else the machine runs. */
+/** Seeds 1..200 a run: a few seconds each on a quiet machine, 10 to 25 s on a busy one. */
 export const CI_SEEDS: readonly number[] = Array.from({ length: 200 }, (_, i) => i + 1)
 
 export const CI_STEPS = DEFAULT_STEPS
