@@ -255,7 +255,10 @@ export class Network {
   /** Brings `name` back online, awaits its new socket and flushes until it has re-synced. */
   async reconnect(name: string): Promise<Link> {
     this.online(name)
-    const link = await this.nextLink(name)
+    // A reconnection runs on a zero-delay timer: a flush since the drop may have delivered its
+    // socket's open already, and then that open socket is the one to wait for.
+    const newest = [...this.links].reverse().find((l) => l.client === name)
+    const link = newest?.state === 'open' ? newest : await this.nextLink(name)
     await this.flushAll()
     const session = this.sessions.get(name)
     if (session && !session.connection.synced) throw new Error(`reconnect: ${name} did not re-sync (is its link held?)`)
