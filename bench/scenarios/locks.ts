@@ -83,6 +83,21 @@ const race = async (
   return { perSec: done / seconds, done, clientCpuUs: results.reduce((a, r) => a + r.cpuUs, 0) / done, serverCpuUs: (s1 - s0) / done }
 }
 
+/** A run's row: exact only if every increment landed once and every process saw the last value. */
+const lockRun = (
+  r: { perSec: number; done: number; clientCpuUs: number; serverCpuUs: number },
+  finalCount: number,
+  expected: number,
+  behind: number
+): LockRun => ({
+  perSec: r.perSec,
+  clientCpuUs: r.clientCpuUs,
+  serverCpuUs: r.serverCpuUs,
+  exact: finalCount === r.done && r.done === expected && behind === 0,
+  finalCount,
+  expected,
+  behind
+})
 const measureOurs = async (processes: number, ops: number): Promise<LockRun> => {
   const relay = await launchRelay({ system: 'ours' })
   const children = await spawnLockers(processes, 'ours')
@@ -98,15 +113,7 @@ const measureOurs = async (processes: number, ops: number): Promise<LockRun> => 
     const finalCount = checker.get('count') as number
     checker.close()
     const behind = await behindOf(children, processes * ops, false)
-    return {
-      perSec,
-      clientCpuUs,
-      serverCpuUs,
-      exact: finalCount === done && done === processes * ops && behind === 0,
-      finalCount,
-      expected: processes * ops,
-      behind
-    }
+    return lockRun({ perSec, done, clientCpuUs, serverCpuUs }, finalCount, processes * ops, behind)
   } finally {
     await Promise.all(children.map((c) => c.stop()))
     await relay.stop()
@@ -129,15 +136,7 @@ const measureRedis = async (processes: number, ops: number, publish: boolean): P
     const finalCount = Number(await admin.command('GET', 'count'))
     admin.close()
     const behind = publish ? await behindOf(children, processes * ops, true) : 0
-    return {
-      perSec,
-      clientCpuUs,
-      serverCpuUs,
-      exact: finalCount === done && done === processes * ops && behind === 0,
-      finalCount,
-      expected: processes * ops,
-      behind
-    }
+    return lockRun({ perSec, done, clientCpuUs, serverCpuUs }, finalCount, processes * ops, behind)
   } finally {
     await Promise.all(children.map((c) => c.stop()))
     await redis.remove()
