@@ -5,7 +5,7 @@
  * broadcast; a sync step 2 after a reconnect does the same), so quiet and own are decided per
  * written item, never per transaction:
  * - a write of another session re-runs the key's readers, unless a quiet marker covers it
- *   (see client/writes.ts);
+ *   (see protocol/doc-writes.ts);
  * - a write of this session, local or a lock commit coming back, re-runs the key's readers
  *   except the trackers that were running when it was made, so a write in a render cannot loop;
  * - a key changed only by deletions that no item names (a stock client's delete, say) counts as
@@ -22,7 +22,7 @@
  */
 import * as Y from 'yjs'
 import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
-import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf, type YType } from './writes.js'
+import { entryId, forcedKey, markedEntry, markedStart, stateKeyOf, type YType } from '../protocol/doc-writes.js'
 import type { Bindings, Tracker } from './tracker.js'
 
 /** The keys read by `keys()`: a pseudo key, notified when a key is added or deleted. */
@@ -354,7 +354,7 @@ export class Changes {
    * The first clock of the write that a marker covers, once garbage collection took the start it
    * held: where the writer's run of structs under the marker's key ends, going back from the
    * marker (a `yss:quiet-start` entry, or any struct under another key, bounds it; see
-   * client/writes.ts).
+   * protocol/doc-writes.ts).
    */
   private startOfCollected(m: Marker): number {
     const structs = this.doc.store.clients.get(m.client)!

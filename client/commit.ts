@@ -27,7 +27,7 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
-import { forceEntry, internals, needsQuietStart, stateKeyOf, type Write, type YType } from './writes.js'
+import { forceEntry, internals, needsQuietStart, stateKeyOf, type Write, type YType } from '../protocol/doc-writes.js'
 
 export interface EncodedCommit {
   update: Uint8Array
@@ -47,7 +47,7 @@ interface NewItem {
   readonly parentSub: string | null
   /** The values of a ContentAny, or `list` for a ContentType holding a new Y.Array. */
   readonly content: readonly unknown[] | 'list'
-  /** The state's key it lies under, or null (see `stateKeyOf` in client/writes.ts). */
+  /** The state's key it lies under, or null (see `stateKeyOf` in protocol/doc-writes.ts). */
   readonly key: string | null
   deleted: boolean
   /** Whether it lies under a new list that this commit deletes: written as a GC struct. */
@@ -191,7 +191,7 @@ class Commit {
     return ref.content === 'list' ? undefined : ref.content[ref.content.length - 1]
   }
 
-  /** `entryId` of client/writes.ts, on the state as the writes so far leave it. */
+  /** `entryId` of protocol/doc-writes.ts, on the state as the writes so far leave it. */
   entryName(key: string): string {
     let ref = this.entry(STATE, key)
     if (!ref) return ''

@@ -14,7 +14,7 @@ export { subscribeTo, untracked, type TrackerHost } from './subscription.js'
 export type { KeyStore, Subscriber } from './key-store.js'
 export { Presence, PRESENCE, type PresenceEntry, type PresenceState } from './presence.js'
 export type { LockOptions } from './lock.js'
-export type { Json } from './json.js'
+export type { Json } from '../protocol/json.js'
 export { RerunSuppressedError, LockTimeoutError, LockLostError, SessionClosedError, ReadOnlyError } from './errors.js'
 export {
   configure,

@@ -15,8 +15,8 @@
  *   scope.settle(null)          // the outer commit is stored: `outcome` resolves
  */
 import * as Y from 'yjs'
-import type { Json } from './json.js'
-import type { Write } from './writes.js'
+import type { Json } from '../protocol/json.js'
+import type { Write } from '../protocol/doc-writes.js'
 
 export class LockScope {
   readonly writes: Write[] = []

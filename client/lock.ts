@@ -35,9 +35,9 @@ import {
   YSS_RETAINED
 } from '../protocol/messages.js'
 import { STATE } from '../protocol/doc-names.js'
-import type { Write } from './writes.js'
+import type { Write } from '../protocol/doc-writes.js'
 import { encodeCommit, type EncodedCommit } from './commit.js'
-import { jsonEqual } from './json.js'
+import { jsonEqual } from '../protocol/json.js'
 import { LockLostError, LockTimeoutError, ReadOnlyError, SessionClosedError } from './errors.js'
 import { LockScope } from './lock-scope.js'
 import { RetainedLeases } from './retained-leases.js'

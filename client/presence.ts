@@ -29,7 +29,7 @@
  *   })
  */
 import type { Awareness } from 'y-protocols/awareness'
-import { deepFreeze, jsonEqual, toFrozenJson, type Json } from './json.js'
+import { deepFreeze, jsonEqual, toFrozenJson, type Json } from '../protocol/json.js'
 import { SessionClosedError } from './errors.js'
 import { Tracker, type Bindings } from './tracker.js'
 import { subscribeTo } from './subscription.js'

@@ -3,12 +3,12 @@
  * entry a key, and a list as a Y.Array; the other two are ours.
  *
  * - `state`: the keys.
- * - `yss:quiet`: for a key written in `noRerun`, the id of the write it covers (see client/writes.ts).
+ * - `yss:quiet`: for a key written in `noRerun`, the id of the write it covers (see protocol/doc-writes.ts).
  * - `yss:quiet-start`: per key, an entry a quiet write sets just before its own items when the
  *   writer's previous struct lies under the same key (or is a GC struct), so that the two can
- *   never merge; its value means nothing (see client/writes.ts).
+ *   never merge; its value means nothing (see protocol/doc-writes.ts).
  * - `yss:loud-deletes`: per key, an entry a delete outside `noRerun` sets, so that it is an item
- *   like every other loud write; its value means nothing (see client/writes.ts).
+ *   like every other loud write; its value means nothing (see protocol/doc-writes.ts).
  * - `yss:forces`: per key, a map of per-session force counts; a key's version is their sum.
  *
  * @example

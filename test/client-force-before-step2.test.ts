@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type * as Y from 'yjs'
 import { Network } from './harness/index.js'
-import { forceCount } from '../client/writes.js'
+import { forceCount } from '../protocol/doc-writes.js'
 import { FORCES } from '../protocol/doc-names.js'
 
 test('a force made on a reconnecting socket before its sync step 2, then close(), loses no stored force', async (t) => {

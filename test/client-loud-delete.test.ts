@@ -2,7 +2,7 @@
  * A delete outside `noRerun` is a loud write like any other: it re-runs the key's readers even
  * when a quiet write of the same key follows it in the same received transaction (a sync step 2
  * after a reconnection, a lock's commit). A delete writes no item of its own, so a loud one sets
- * an entry of `yss:loud-deletes` to be told apart item by item (see client/writes.ts).
+ * an entry of `yss:loud-deletes` to be told apart item by item (see protocol/doc-writes.ts).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

@@ -13,9 +13,9 @@ import { grantStateVector } from '../relay/locks/lock-messages.js'
 import { LockLostError } from '../client/index.js'
 import { Network } from './harness/index.js'
 import { within } from './support/helpers.js'
-import { applyWrites, entryId, type Write } from '../client/writes.js'
+import { applyWrites, entryId, type Write } from '../protocol/doc-writes.js'
 import { FORCES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
-import type { Json } from '../client/json.js'
+import type { Json } from '../protocol/json.js'
 
 /** A small deterministic PRNG (mulberry32), so that a failure names its seed. */
 const prng = (seed: number) => () => {

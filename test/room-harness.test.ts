@@ -349,7 +349,7 @@ test("3. another session's quiet write merged into the broadcast of this session
   assert.deepEqual(watch.calls, [['q']])
 })
 
-// 4. forceRerunBoundSessions is a counter per session (fix: client/writes.ts force entries).
+// 4. forceRerunBoundSessions is a counter per session (fix: protocol/doc-writes.ts force entries).
 
 test("4. two sessions forcing one key at once add two to its version everywhere, and re-run a third session's readers once a transaction", async (t) => {
   const net = new Network()

@@ -42,7 +42,7 @@ export class KeyChanges {
         if (type === state) {
           for (const key of subs) if (key !== null) mark(key)
         } else if (type === forces) {
-          // `<key>\0<client id>`, as client/writes.ts names the entries.
+          // `<key>\0<client id>`, as protocol/doc-writes.ts names the entries.
           for (const entry of subs) if (entry !== null) mark(entry.slice(0, entry.lastIndexOf('\u0000')))
         } else {
           // Inside a value: the key is the state entry that holds it.

@@ -20,7 +20,7 @@
  */
 import * as Y from 'yjs'
 import { FORCES, LOUD_DELETES, STATE } from '../../protocol/doc-names.js'
-import { forceCount, forcedKey } from '../../client/writes.js'
+import { forceCount, forcedKey } from '../../protocol/doc-writes.js'
 import { LIST, LOCKED, PLAIN, type Model } from './model.js'
 import type { OnNotified, SimSession, World } from './world.js'
 
@@ -64,7 +64,7 @@ export const quietCheck =
         const s = structs[i]!
         if (s.id.clock >= after) break
         if (s instanceof Y.Item && keyOf(doc, s) === watched.key) fresh.push(s)
-        // Another session's loud delete of the key (client/writes.ts), which may have deleted the
+        // Another session's loud delete of the key (protocol/doc-writes.ts), which may have deleted the
         // very quiet write that came with it: the key's reader is right to re-run.
         if (s instanceof Y.Item && s.parent === loudDeletes && s.parentSub === watched.key && !own(client)) loudDelete = true
       }

@@ -30,7 +30,7 @@
  *   doc.transact(() => applyWrites(doc, [{ kind: 'set', key: 'count', value: 1, quiet: false }]))
  */
 import * as Y from 'yjs'
-import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from '../protocol/doc-names.js'
+import { FORCES, LOUD_DELETES, QUIET, QUIET_START, STATE } from './doc-names.js'
 import type { Json } from './json.js'
 
 export type Write =

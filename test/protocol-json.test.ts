@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { jsonEqual, toFrozenJson } from '../client/json.js'
+import { jsonEqual, toFrozenJson } from '../protocol/json.js'
 
 /** `value` as another session reads it: written into a doc's map, synced to a second doc. */
 const roundTrip = (value: unknown): unknown => {
