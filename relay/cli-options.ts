@@ -35,7 +35,10 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
   maxIdleRooms: 'rooms kept loaded with no connection; past it the longest idle is unloaded at once',
   maxEarlyFrames: 'frames sent before the room is loaded; more closes with 1008',
-  maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
+  maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008',
+  maxEventStreams: 'open event streams (GET /rooms/<room>/events); more get HTTP 429',
+  maxWebhookBatchesPerRoom: "a room's webhook batches waiting for delivery; past it the oldest is dropped",
+  maxWebhookBatches: 'webhook batches waiting for delivery, all rooms; past it the oldest are dropped'
 }
 
 const LIMIT_LINES = LIMIT_NAMES.map(

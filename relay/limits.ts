@@ -75,6 +75,19 @@ export interface Limits {
   maxEarlyFrames: number
   /** Bytes one connection may send before its room is loaded; more close it with 1008. Default 16 MiB. */
   maxEarlyBytes: number
+  /**
+   * Server-Sent Events streams (`GET /rooms/<room>/events`) open on the relay; another is
+   * answered HTTP 429. Each also counts against `maxConnectionsPerAddress`, and what is queued
+   * for it against `maxQueuedBytes`, `maxQueuedBytesTotal` and `maxDrainMs`, as a socket's. Default 1,024.
+   */
+  maxEventStreams: number
+  /**
+   * Webhook batches one room may have waiting for delivery (per webhook); past it the oldest
+   * waiting batch is dropped, and the next delivery counts its changes in `dropped`. Default 64.
+   */
+  maxWebhookBatchesPerRoom: number
+  /** Webhook batches all rooms together may have waiting; past it the oldest of the fullest room's is dropped. Default 4,096. */
+  maxWebhookBatches: number
 }
 
 export type LimitOptions = Partial<Limits>
@@ -94,7 +107,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxAwarenessBytes: 64 * KiB,
   maxIdleRooms: 1_000,
   maxEarlyFrames: 1_024,
-  maxEarlyBytes: 16 * MiB
+  maxEarlyBytes: 16 * MiB,
+  maxEventStreams: 1_024,
+  maxWebhookBatchesPerRoom: 64,
+  maxWebhookBatches: 4_096
 }
 
 export type LimitName = keyof Limits
