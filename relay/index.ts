@@ -10,7 +10,7 @@
 export { startRelay, type Relay, type RelayOptions } from './server.js'
 export { AuthError, type Access, type Authenticate, type AuthResult } from './access/auth.js'
 export { jwtAuthenticator, signToken, type SignTokenOptions, type TokenKey } from './access/tokens.js'
-export { roomMatches, roomsCover } from './access/room-patterns.js'
+export { roomMatches, roomsCover } from '../protocol/patterns.js'
 export { isLoopbackHost } from './access/access-control.js'
 export type { RoomStore } from './store/room-store.js'
 export { LevelStore } from './store/level-store.js'
