@@ -30,7 +30,10 @@ const COUNTERS = {
   locks_retained_total: 'Lock commits after which the lease stayed with its holder, for its next lock.',
   locks_revoked_total: 'Retained lock leases asked back for another request.',
   sessions_expired_total: 'Connections closed with 4401 because their credentials expired.',
-  read_only_updates_dropped_total: 'Non-empty updates from read-only connections, dropped.'
+  read_only_updates_dropped_total: 'Non-empty updates from read-only connections, dropped.',
+  mutation_only_refusals_total: 'Updates and lock commits refused for writing a key only mutations may write.',
+  mutations_total: 'Server mutations run to the end: their writes stored (or none to store).',
+  mutations_failed_total: 'Server mutation calls refused or failed: nothing applied.'
 } as const
 
 export type Counter = keyof typeof COUNTERS

@@ -36,6 +36,7 @@ import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 import { resolveLimits, type LimitOptions } from './limits.js'
 import { OutboundBudget } from './outbound-budget.js'
 import { PerAddress } from './access/per-address.js'
+import { checkMutations, type Mutations } from './mutations/mutation.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
@@ -85,6 +86,17 @@ export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayO
   sourceMaps?: boolean
   logLevel?: LogLevel
   logger?: Logger
+  /**
+   * Server mutations by name (docs/mutations.md): called with `server.call(name, args)` or
+   * `POST /rooms/<room>/mutations/<name>`, run under the leases of the keys they declare.
+   */
+  mutations?: Mutations
+  /**
+   * Patterns of the keys only mutations may write (`balance:*`: `*` matches any run of
+   * characters). A raw write of one is refused: our client throws MutationOnlyError, another
+   * client is closed with 4423, a lock commit is DENIED, an HTTP write answers 403.
+   */
+  mutationOnlyKeys?: readonly string[]
 }
 
 export interface Relay {
@@ -106,6 +118,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const host = options.host ?? '127.0.0.1'
   // First: a relay that would serve anyone on a network must not open a store or a port.
   const access = accessControl(options)
+  checkMutations(options.mutations, options.mutationOnlyKeys)
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
   const metrics = new Metrics()
   if ((options.redis === undefined) !== (options.postgres === undefined))
@@ -147,7 +160,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
       compactEvery: options.compactEvery ?? 500,
       limits,
-      limited
+      limited,
+      ...(options.mutationOnlyKeys ? { mutationOnlyKeys: [...options.mutationOnlyKeys] } : {})
     },
     idleUnloadMs
   )
