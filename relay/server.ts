@@ -31,6 +31,7 @@ import { serveStatic, defaultStaticDirs } from './http/static.js'
 import { inspectorApi } from './http/inspector-api.js'
 import { INSPECT_PAGE } from '../protocol/inspector.js'
 import { isUnavailable } from './store/unavailable.js'
+import { RoomBackends, type RoomAccess } from './backend/backends.js'
 import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
@@ -108,6 +109,11 @@ export interface Relay {
   readonly metrics: Metrics
   /** Names of the rooms held in memory. */
   loadedRooms(): string[]
+  /**
+   * Reads and writes a room from the relay's own process, as a backend over HTTP does
+   * (docs/http-api.md): writes answered once stored, leases FIFO with the sockets' locks.
+   */
+  backend(room: string): RoomAccess
   /** Stops accepting, finishes and stores what is queued, closes every socket with 1001, closes the store. */
   close(): Promise<void>
 }
@@ -147,6 +153,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const refusalDelayMs = options.refusalDelayMs ?? 1_000
   const limited = new LogLimiter(log, 60_000)
   const limits = resolveLimits(options)
+  const leaseMs = options.leaseMs ?? 10_000
   let ready = false
   let closing: Promise<void> | null = null
   const rooms = new RoomRegistry(
@@ -156,7 +163,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       ...(cluster ? { leaseTables: cluster.leaseTables } : {}),
       metrics,
       log,
-      leaseMs: options.leaseMs ?? 10_000,
+      leaseMs,
       ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
       compactEvery: options.compactEvery ?? 500,
       limits,
@@ -165,6 +172,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     },
     idleUnloadMs
   )
+  const backends = new RoomBackends({ rooms, leaseMs, limits, metrics })
   const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
   const deps = {
@@ -342,6 +350,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       clearInterval(drains)
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
+      await backends.close()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
       for (const ws of refusing) ws.terminate()
       await rooms.close()
@@ -361,6 +370,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     port,
     metrics,
     loadedRooms: () => rooms.names(),
+    backend: (room) => backends.room(room),
     close
   }
 }
