@@ -33,7 +33,10 @@ export class Calls {
     if (conn.isClosed) throw new SessionClosedError(`call("${name}") after close()`)
     if (conn.status === 'disconnected') throw new MutationError('unavailable', name, 'the session is offline')
     if (conn.status !== 'connected')
-      await conn.untilConnected(this.connectTimeout, () => new MutationError('unavailable', name, `not connected within ${this.connectTimeout} ms`))
+      await conn.untilConnected(
+        this.connectTimeout,
+        () => new MutationError('unavailable', name, `not connected within ${this.connectTimeout} ms`)
+      )
     if (conn.access === 'read') throw new ReadOnlyError(`call("${name}")`, conn.room)
     const id = conn.newRequestId()
     return new Promise<R>((resolve, reject) => {
@@ -47,7 +50,13 @@ export class Calls {
         reject(err)
       }
       const onLost = () =>
-        fail(new MutationError('unavailable', name, 'the connection dropped before the result came; the mutation may or may not have been applied'))
+        fail(
+          new MutationError(
+            'unavailable',
+            name,
+            'the connection dropped before the result came; the mutation may or may not have been applied'
+          )
+        )
       const onClosed = (err: Error) => fail(err)
       const off = conn.onReply(id, (m) => {
         if (m.type !== YSS_RESULT) return
@@ -59,7 +68,8 @@ export class Calls {
       })
       conn.lost.add(onLost)
       conn.closed.add(onClosed)
-      if (!conn.send({ type: YSS_CALL, id, name, args: text })) fail(new MutationError('unavailable', name, 'the connection dropped; nothing was sent'))
+      if (!conn.send({ type: YSS_CALL, id, name, args: text }))
+        fail(new MutationError('unavailable', name, 'the connection dropped; nothing was sent'))
     })
   }
 }

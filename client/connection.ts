@@ -349,7 +349,11 @@ export class Connection extends ObservableV2<Events> {
     this.socketNumber++
     this.commitsOnSocket = 0
     const commits = [...this.unsettled.values()].slice(-MAX_FATE_QUESTIONS)
-    this.send({ type: YSS_HELLO, id: HELLO_RETAINS | HELLO_FENCES | HELLO_MUTATIONS, fence: { session: this.session, socket: this.socketNumber, commits } })
+    this.send({
+      type: YSS_HELLO,
+      id: HELLO_RETAINS | HELLO_FENCES | HELLO_MUTATIONS,
+      fence: { session: this.session, socket: this.socketNumber, commits }
+    })
   }
 
   /** Routes replies to request `id` to `handler` until the returned function is called. */

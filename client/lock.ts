@@ -194,7 +194,8 @@ export class Locks {
     if (conn.isClosed) throw new SessionClosedError('lock() after close()')
     if (conn.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
     const deadline = Date.now() + timeout
-    if (conn.status !== 'connected') await conn.untilConnected(timeout, () => new LockTimeoutError(keys, `not connected within ${timeout} ms`))
+    if (conn.status !== 'connected')
+      await conn.untilConnected(timeout, () => new LockTimeoutError(keys, `not connected within ${timeout} ms`))
     // The relay told this connection its access before it synced.
     if (conn.access === 'read') throw new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
     const lease = this.retained.take(keys)

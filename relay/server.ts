@@ -38,6 +38,11 @@ import { resolveLimits, type LimitOptions } from './limits.js'
 import { OutboundBudget } from './outbound-budget.js'
 import { PerAddress } from './access/per-address.js'
 import { checkMutations, type Mutations } from './mutations/mutation.js'
+import { MutationRunner } from './mutations/runner.js'
+import { socketCalls } from './mutations/socket-calls.js'
+import { BACKEND_GRANT } from './backend/backend-peer.js'
+import type { Call, Room } from './room/room.js'
+import type { Peer } from './peer.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
@@ -119,6 +124,8 @@ export interface Relay {
 }
 
 const MiB = 1024 * 1024
+/** How long a server mutation waits for its keys' leases, as a client's lock does by default. */
+const MUTATION_LOCK_TIMEOUT_MS = 10_000
 
 export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => {
   const host = options.host ?? '127.0.0.1'
@@ -168,11 +175,20 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       compactEvery: options.compactEvery ?? 500,
       limits,
       limited,
-      ...(options.mutationOnlyKeys ? { mutationOnlyKeys: [...options.mutationOnlyKeys] } : {})
+      ...(options.mutationOnlyKeys ? { mutationOnlyKeys: [...options.mutationOnlyKeys] } : {}),
+      ...(options.mutations ? { onCall: (room: Room, peer: Peer, call: Call) => onCall(room, peer, call) } : {})
     },
     idleUnloadMs
   )
   const backends = new RoomBackends({ rooms, leaseMs, limits, metrics })
+  // Server mutations run on backends of their own: the only peers that may write mutation-only keys.
+  const mutationBackends = options.mutations
+    ? new RoomBackends({ rooms, leaseMs, limits, metrics, grant: { ...BACKEND_GRANT, user: 'mutations', runsMutations: true } })
+    : null
+  const mutations = mutationBackends
+    ? new MutationRunner(options.mutations!, (room) => mutationBackends.room(room), { timeoutMs: MUTATION_LOCK_TIMEOUT_MS, metrics })
+    : null
+  const onCall = mutations ? socketCalls(mutations, limits) : () => {}
   const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
   const deps = {
@@ -351,6 +367,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
       await backends.close()
+      await mutationBackends?.close()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
       for (const ws of refusing) ws.terminate()
       await rooms.close()
