@@ -24,12 +24,13 @@ export const socketCalls = (runner: MutationRunner, limits: Pick<Limits, 'maxLoc
       room.send(peer, { type: YSS_RESULT, id: call.id, ok: false, code: f.code, message: f.message })
     }
     const n = open.get(peer) ?? 0
-    if (n >= limits.maxLockRequests) return fail(new MutationFailure('over_limit', `${n} calls open on this connection (maxLockRequests)`))
+    if (n >= limits.maxLockRequests)
+      return void fail(new MutationFailure('over_limit', `${n} calls open on this connection (maxLockRequests)`))
     let args: unknown
     try {
       args = JSON.parse(call.args)
     } catch {
-      return fail(new MutationFailure('invalid_args', 'the arguments are not JSON'))
+      return void fail(new MutationFailure('invalid_args', 'the arguments are not JSON'))
     }
     open.set(peer, n + 1)
     const user = peer.grant?.user
