@@ -1,7 +1,8 @@
 /**
  * The relay: an HTTP server whose WebSocket upgrades at `/<room>` speak the y-websocket protocol,
- * plus `GET /healthz`, `GET /metrics`, the inspector's API under `/api/` (inspector-api.ts), the
- * inspector page at `/inspect` and the demo page's static files. Each upgrade is admitted
+ * plus `GET /healthz`, `GET /metrics`, the backends' HTTP API under `/rooms/` (http/rooms-api.ts),
+ * the inspector's API under `/api/` (inspector-api.ts), the inspector page at `/inspect` and the
+ * demo page's static files. Each upgrade is admitted
  * (origin, credentials: see `access-control.ts`) before its room is loaded; a refusal is held
  * open for `refusalDelayMs`, then closed with its 44xx code.
  *
@@ -32,6 +33,9 @@ import { inspectorApi } from './http/inspector-api.js'
 import { INSPECT_PAGE } from '../protocol/inspector.js'
 import { isUnavailable } from './store/unavailable.js'
 import { RoomBackends, type RoomAccess } from './backend/backends.js'
+import { roomsApi } from './http/rooms-api.js'
+import { keyRoutes } from './http/key-routes.js'
+import { leaseRoutes } from './http/lease-routes.js'
 import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
@@ -208,6 +212,14 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     for (const room of rooms.loaded()) locksOpen += room.leases.size
     return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }
   }
+  const routeDeps = { access, backends, limits }
+  const roomsHttp = roomsApi({
+    prefix: pathPrefix,
+    limits,
+    metrics,
+    log,
+    routes: { state: keyRoutes(routeDeps), leases: leaseRoutes(routeDeps) }
+  })
   const api = inspectorApi({ rooms, connections, renderMetrics: () => metrics.render(gauges()), authenticate: access.authenticate, log })
 
   /**
@@ -270,7 +282,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       res.end(metrics.render(gauges()) + (cluster?.renderMetrics() ?? ''))
     } else if (path.startsWith('/api/')) {
       void api(req, res)
-    } else {
+    } else if (!roomsHttp(req, res)) {
       if (path === INSPECT_PAGE) req.url = `${INSPECT_PAGE}.html`
       serveStatic(staticDirs, req, res, options.sourceMaps ?? false)
     }
