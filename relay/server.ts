@@ -43,6 +43,8 @@ import { OutboundBudget } from './outbound-budget.js'
 import { PerAddress } from './access/per-address.js'
 import { checkMutations, type Mutations } from './mutations/mutation.js'
 import { MutationRunner } from './mutations/runner.js'
+import { mutationRoutes, refuseMutationOnly } from './http/mutations-api.js'
+import { MutationOnlyKeys } from './room/mutation-only.js'
 import { socketCalls } from './mutations/socket-calls.js'
 import { BACKEND_GRANT } from './backend/backend-peer.js'
 import type { Call, Room } from './room/room.js'
@@ -212,13 +214,18 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     for (const room of rooms.loaded()) locksOpen += room.leases.size
     return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }
   }
-  const routeDeps = { access, backends, limits }
+  const mutationOnly = new MutationOnlyKeys(options.mutationOnlyKeys ?? [])
+  const routeDeps = { access, backends, limits, rawWrites: refuseMutationOnly((key) => mutationOnly.covers(key)) }
   const roomsHttp = roomsApi({
     prefix: pathPrefix,
     limits,
     metrics,
     log,
-    routes: { state: keyRoutes(routeDeps), leases: leaseRoutes(routeDeps) }
+    routes: {
+      state: keyRoutes(routeDeps),
+      leases: leaseRoutes(routeDeps),
+      mutations: mutationRoutes({ access, runner: mutations, limits })
+    }
   })
   const api = inspectorApi({ rooms, connections, renderMetrics: () => metrics.render(gauges()), authenticate: access.authenticate, log })
 
