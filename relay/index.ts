@@ -12,6 +12,8 @@ export { AuthError, type Access, type Authenticate, type AuthResult } from './ac
 export { jwtAuthenticator, signToken, type SignTokenOptions, type TokenKey } from './access/tokens.js'
 export { roomMatches, roomsCover } from '../protocol/patterns.js'
 export { isLoopbackHost } from './access/access-control.js'
+export type { Mutation, Mutations, MutationState, Caller } from './mutations/mutation.js'
+export { keyMatches } from '../protocol/patterns.js'
 export type { RoomStore } from './store/room-store.js'
 export { LevelStore } from './store/level-store.js'
 export { MemoryStore } from './store/memory-store.js'
