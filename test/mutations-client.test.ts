@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MutationError, MutationOnlyError } from '../client/index.js'
+import WebSocket from 'ws'
+import { connect, MutationError, MutationOnlyError } from '../client/index.js'
 import type { Mutations } from '../relay/mutations/mutation.js'
 import { session, testRelay, untilStatus, within } from './support/helpers.js'
 
@@ -146,5 +147,22 @@ test('offline, call rejects at once with unavailable', async () => {
     assert.ok(err instanceof MutationError && err.code === 'unavailable', String(err))
   } finally {
     s.close()
+  }
+})
+
+test('a write made before the relay said its mutation-only keys is rolled back, and flush() rejects with MutationOnlyError', async () => {
+  const relay = await testRelay({ mutations, mutationOnlyKeys: ['balance:*'] })
+  const s = connect({ url: relay.url, room: 'm', WebSocketPolyfill: WebSocket, broadcastChannel: false })
+  try {
+    s.set('free', 1)
+    s.set('balance:ann', 1_000)
+    assert.equal(s.get('balance:ann'), 1_000, 'held: its own reads see it until the relay answers')
+    await assert.rejects(s.flush(), MutationOnlyError)
+    assert.equal(s.get('balance:ann'), undefined)
+    await s.flush()
+    assert.equal(s.get('free'), 1, 'the other held write went through')
+  } finally {
+    s.close()
+    await relay.close()
   }
 })
