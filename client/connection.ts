@@ -5,7 +5,9 @@
  *
  * On each socket open it sends HELLO before anything else, and the relay answers with ACCESS
  * (`write` or `read`, and the user) before its sync step 2: so the session knows its access once
- * it is connected. Until the relay has said it the first time, the session holds its writes
+ * it is connected. Just before ACCESS, the relay tells the patterns of the keys only its server
+ * mutations may write ({@link Connection.mutationOnly}); a relay that does not speak of them
+ * has none. Until the relay has said it the first time, the session holds its writes
  * (client/session.ts) and the BroadcastChannel stays shut, so that nothing of a session that
  * turns out read-only reaches another tab; the channel opens once the access is `write`.
  *
@@ -33,6 +35,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import { uuidv4 } from 'lib0/random'
 import {
   HELLO_FENCES,
+  HELLO_MUTATIONS,
   HELLO_RETAINS,
   MAX_FATE_QUESTIONS,
   MESSAGE_SYNC,
@@ -42,6 +45,7 @@ import {
   YSS_FLUSH,
   YSS_FLUSHED,
   YSS_HELLO,
+  YSS_MUTATION_ONLY,
   YSS_REVOKE,
   decodeYss,
   encodeYss,
@@ -53,6 +57,7 @@ import { CLOSE, isRefusal } from '../protocol/close-codes.js'
 import { roomNameProblem, roomPath } from '../protocol/room-names.js'
 import { SessionClosedError } from './errors.js'
 import { claimsOf, tokenFor, type TokenOption } from './access.js'
+import { keyMatches } from '../protocol/patterns.js'
 
 export type Status = 'connecting' | 'connected' | 'disconnected'
 
@@ -146,6 +151,8 @@ export class Connection extends ObservableV2<Events> {
   /** Whether the BroadcastChannel is wanted (the `broadcastChannel` option), once the access is `write`. */
   private readonly channel: boolean
   private _user: string | undefined
+  /** The relay's mutation-only key patterns, as it last told them. */
+  private mutationOnlyPatterns: readonly string[] = []
   private readonly params: Record<string, string>
   private readonly token: TokenOption | undefined
   private readonly maxBackoff: number
@@ -185,6 +192,7 @@ export class Connection extends ObservableV2<Events> {
     this.provider.messageHandlers[MESSAGE_YSS] = (_encoder, decoder) => {
       const m = decodeYss(decoder)
       if (m.type === YSS_ACCESS) this.accessFromRelay(m.access, m.user || undefined)
+      else if (m.type === YSS_MUTATION_ONLY) this.mutationOnlyPatterns = m.patterns
       else if (m.type === YSS_REVOKE) for (const hook of [...this.revoked]) hook(m.id)
       else this.requests.get(m.id)?.(m)
     }
@@ -204,7 +212,7 @@ export class Connection extends ObservableV2<Events> {
       // Emitted as the socket opens, before the provider sends its sync step 1.
       // Its id says that this client can hold a retained lease (client/retained-leases.ts), and
       // that it names its session, so that the relay fences the session's earlier connections
-      // and tells the fate of the commits they left unanswered.
+      // and tells the fate of the commits they left unanswered, and that it speaks mutations.
       if (status === 'connected') this.hello()
       if (status === 'disconnected') this.setStatus('disconnected')
       else if (status === 'connecting' && this._status !== 'connected') this.setStatus('connecting')
@@ -247,6 +255,14 @@ export class Connection extends ObservableV2<Events> {
     return this._accessKnown
   }
 
+  /**
+   * Whether only the relay's server mutations may write `key`, as the relay told it on this or
+   * the last connection (it tells it before ACCESS, so it is known once `accessKnown` is).
+   */
+  mutationOnly(key: string): boolean {
+    return this.mutationOnlyPatterns.length > 0 && keyMatches(this.mutationOnlyPatterns, key)
+  }
+
   /** The user the relay (or the token's `sub`) names, if any. */
   get user(): string | undefined {
     return this._user
@@ -270,6 +286,35 @@ export class Connection extends ObservableV2<Events> {
   /** Whether the socket is open and synced: a request sent now reaches the relay. */
   get synced(): boolean {
     return this.provider.synced
+  }
+
+  /**
+   * Resolves once the status is `connected` (at once if it is); rejects with `timedOut()` after
+   * `timeout` ms, or with the session's error if it closes first.
+   */
+  untilConnected(timeout: number, timedOut: () => Error): Promise<void> {
+    if (this._status === 'connected') return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const stop = this.onStatus((status) => {
+        if (status !== 'connected') return
+        done()
+        resolve()
+      })
+      const timer = setTimeout(() => {
+        done()
+        reject(timedOut())
+      }, timeout)
+      const onClose = (err: Error) => {
+        done()
+        reject(err)
+      }
+      this.closed.add(onClose)
+      const done = () => {
+        stop()
+        clearTimeout(timer)
+        this.closed.delete(onClose)
+      }
+    })
   }
 
   /** Calls `listener` with each new status; returns a function that stops it. */
@@ -304,7 +349,11 @@ export class Connection extends ObservableV2<Events> {
     this.socketNumber++
     this.commitsOnSocket = 0
     const commits = [...this.unsettled.values()].slice(-MAX_FATE_QUESTIONS)
-    this.send({ type: YSS_HELLO, id: HELLO_RETAINS | HELLO_FENCES, fence: { session: this.session, socket: this.socketNumber, commits } })
+    this.send({
+      type: YSS_HELLO,
+      id: HELLO_RETAINS | HELLO_FENCES | HELLO_MUTATIONS,
+      fence: { session: this.session, socket: this.socketNumber, commits }
+    })
   }
 
   /** Routes replies to request `id` to `handler` until the returned function is called. */

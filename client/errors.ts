@@ -52,3 +52,38 @@ export class ReadOnlyError extends Error {
     super(`${operation}: this session has read-only access to room "${room}"`)
   }
 }
+
+/**
+ * A write (`set`, `delete`, `append`, `forceRerunBoundSessions`, or one inside a lock) of a key
+ * that only the relay's server mutations may write (the relay's `mutationOnlyKeys`). Thrown at
+ * once; nothing was written. Change such a key with `server.call(name, args)`.
+ */
+export class MutationOnlyError extends Error {
+  override name = 'MutationOnlyError'
+  constructor(
+    readonly key: string,
+    operation: string
+  ) {
+    super(`${operation}: "${key}" is written by server mutations only; use server.call()`)
+  }
+}
+
+/** Why a server mutation call failed; nothing of it was applied, except as `unavailable` says. */
+export type MutationErrorCode = 'no_such_mutation' | 'invalid_args' | 'mutation_failed' | 'lock_timeout' | 'unavailable' | 'over_limit'
+
+/**
+ * A `server.call(name, args)` that did not resolve: no such mutation, arguments its validation
+ * refused, a mutation that threw (its message is passed on), leases not granted in time, or the
+ * relay not reachable. Nothing was applied; only when the connection dropped after the call was
+ * sent (`unavailable`, and the message says so) may it have been.
+ */
+export class MutationError extends Error {
+  override name = 'MutationError'
+  constructor(
+    readonly code: MutationErrorCode,
+    readonly mutation: string,
+    message: string
+  ) {
+    super(`call("${mutation}") failed (${code}): ${message}`)
+  }
+}

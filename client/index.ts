@@ -15,7 +15,16 @@ export type { KeyStore, Subscriber } from './key-store.js'
 export { Presence, PRESENCE, type PresenceEntry, type PresenceState } from './presence.js'
 export type { LockOptions } from './lock.js'
 export type { Json } from '../protocol/json.js'
-export { RerunSuppressedError, LockTimeoutError, LockLostError, SessionClosedError, ReadOnlyError } from './errors.js'
+export {
+  RerunSuppressedError,
+  LockTimeoutError,
+  LockLostError,
+  SessionClosedError,
+  ReadOnlyError,
+  MutationOnlyError,
+  MutationError,
+  type MutationErrorCode
+} from './errors.js'
 export {
   configure,
   defaultSession,

@@ -194,7 +194,8 @@ export class Locks {
     if (conn.isClosed) throw new SessionClosedError('lock() after close()')
     if (conn.status === 'disconnected') throw new LockTimeoutError(keys, 'the session is offline')
     const deadline = Date.now() + timeout
-    if (conn.status !== 'connected') await this.untilConnected(keys, timeout)
+    if (conn.status !== 'connected')
+      await conn.untilConnected(timeout, () => new LockTimeoutError(keys, `not connected within ${timeout} ms`))
     // The relay told this connection its access before it synced.
     if (conn.access === 'read') throw new ReadOnlyError(`lock(${JSON.stringify(keys)})`, conn.room)
     const lease = this.retained.take(keys)
@@ -430,32 +431,6 @@ export class Locks {
       conn.lost.add(onLost)
       conn.closed.add(onClose)
       if (!conn.send({ type: YSS_ACQUIRE, id, keys })) onLost()
-    })
-  }
-
-  private untilConnected(keys: string[], timeout: number): Promise<void> {
-    const conn = this.session.connection
-    return new Promise((resolve, reject) => {
-      const stop = conn.onStatus((status) => {
-        if (status === 'connected') {
-          done()
-          resolve()
-        }
-      })
-      const timer = setTimeout(() => {
-        done()
-        reject(new LockTimeoutError(keys, `not connected within ${timeout} ms`))
-      }, timeout)
-      const onClose = (err: Error) => {
-        done()
-        reject(err)
-      }
-      conn.closed.add(onClose)
-      const done = () => {
-        stop()
-        clearTimeout(timer)
-        conn.closed.delete(onClose)
-      }
     })
   }
 

@@ -1,8 +1,13 @@
 /**
  * A session: the server-wide state of one room, as one connection sees it. This is the key API
- * (`get`, `set`, `has`, `delete`, `keys`, `append`, `state`), `noRerun`, forced re-runs and locks;
- * the socket is {@link Connection}, change detection {@link Changes}, and the lock protocol
- * {@link Locks}.
+ * (`get`, `set`, `has`, `delete`, `keys`, `append`, `state`), `noRerun`, forced re-runs, locks and
+ * calls of server mutations; the socket is {@link Connection}, change detection {@link Changes},
+ * the lock protocol {@link Locks}, and the calls {@link Calls}.
+ *
+ * A write of a key that only the relay's mutations may write throws {@link MutationOnlyError} at
+ * once: the relay tells those keys' patterns just before the access, and the session holds its
+ * writes until then (below), so none slips through; a held one is rolled back as a read-only
+ * session's are.
  *
  * Until the relay has said the session's access, its writes are held aside (an overlay that its
  * own reads see) and touch no doc, so neither its socket nor a BroadcastChannel can carry them:
@@ -23,7 +28,8 @@ import { FORCES, STATE } from '../protocol/doc-names.js'
 import { toFrozenJson, deepFreeze, jsonEqual, type Json } from '../protocol/json.js'
 import { applyWrites, forceCount, type Write } from '../protocol/doc-writes.js'
 import { Bindings, Tracker, type ChangeListener } from './tracker.js'
-import { ReadOnlyError, RerunSuppressedError, SessionClosedError } from './errors.js'
+import { MutationOnlyError, ReadOnlyError, RerunSuppressedError, SessionClosedError } from './errors.js'
+import { Calls } from './calls.js'
 import { Locks, type LockHost, type LockOptions } from './lock.js'
 import { LockScope } from './lock-scope.js'
 import { Connection, type ConnectionOptions, type Status } from './connection.js'
@@ -72,6 +78,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   /** Frozen snapshots of the keys that hold a Yjs type (a list), until the key changes. */
   private readonly cache = new Map<string, unknown>()
   private readonly locks: Locks
+  private readonly calls: Calls
   /** Writes held until the relay says the access, with the trackers that made each; see the module comment. */
   private held: { writes: LockScope; writers: Array<readonly Tracker[]>; settled: Promise<void>; settle(err?: Error): void } | null = null
   /** Locks and flushes not settled yet: what `close()` rejects and `settled()` waits for. */
@@ -88,6 +95,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     this.room = this.connection.room
     this.ready = this.connection.ready
     this.locks = new Locks(this, options.lockTimeout ?? 10_000)
+    this.calls = new Calls(this.connection, options.lockTimeout ?? 10_000)
     this.presence = new Presence(this.connection, this.bindings)
     this.connection.accessSaid.add((access) => this.releaseHeld(access))
     this.connection.closed.add((err) => this.dropHeld(err))
@@ -159,7 +167,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * update, no traffic, no re-render. Anything that is not JSON throws a TypeError naming the key.
    */
   set<K extends keyof S & string>(key: K, value: S[K]): void {
-    this.writable(`set("${key}")`)
+    this.writable(`set("${key}")`, key)
     const copy = toFrozenJson(key, value)
     if (jsonEqual(this.current(key), copy)) return
     this.write({ kind: 'set', key, value: copy, quiet: this.quiet })
@@ -167,7 +175,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** Deletes `key`; returns whether it was set. Deleting a missing key changes nothing. */
   delete(key: keyof S & string): boolean {
-    this.writable(`delete("${key}")`)
+    this.writable(`delete("${key}")`, key)
     if (!this.hasUntracked(key)) return false
     this.write({ kind: 'delete', key, quiet: this.quiet })
     return true
@@ -192,7 +200,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
    * key becomes a list, created under the key's lock so that two sessions cannot both create it.
    */
   append<K extends keyof S & string>(key: K, ...items: S[K] extends ReadonlyArray<infer T> ? T[] : Json[]): Promise<void> {
-    this.writable(`append("${key}")`)
+    this.writable(`append("${key}")`, key)
     const copies = items.map((item) => toFrozenJson(key, item))
     if (copies.length === 0) return Promise.resolve()
     if (this.map.get(key) instanceof Y.Array && !this.scope) {
@@ -238,6 +246,18 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
   }
 
   /**
+   * Runs the relay's server mutation `name` with `args` (JSON), under the leases of the keys it
+   * declares; resolves with its result once its writes are stored, and this session's doc holds
+   * them. Rejects with a {@link MutationError} (`code`: `no_such_mutation`, `invalid_args`,
+   * `mutation_failed`, `lock_timeout`, `unavailable`, `over_limit`): nothing applied, unless the
+   * connection dropped after the call went out (`unavailable` says so). Offline, it rejects at
+   * once; on a read-only session, with {@link ReadOnlyError}. See client/calls.ts.
+   */
+  call<R = Json>(name: string, args?: Json): Promise<R> {
+    return this.track(`call("${name}")`, this.calls.call<R>(name, args))
+  }
+
+  /**
    * Runs `fn`; its writes re-render no other session (this session still shows them). Nests;
    * restored when `fn` throws. Writes made after an `await` inside `fn` are not covered.
    */
@@ -252,7 +272,7 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
 
   /** Re-renders every tracker bound to `key`, in every session, without a value change. */
   forceRerunBoundSessions(key: keyof S & string): void {
-    this.writable(`forceRerunBoundSessions("${key}")`)
+    this.writable(`forceRerunBoundSessions("${key}")`, key)
     if (this.quiet) throw new RerunSuppressedError(`forceRerunBoundSessions("${key}") inside noRerun()`)
     this.write({ kind: 'force', key, quiet: false })
   }
@@ -395,9 +415,13 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
     return this.held?.writes.lookup(key, this.map) ?? { found: false, value: undefined }
   }
 
-  /** Throws {@link ReadOnlyError} for `operation` on a read-only session. */
-  private writable(operation: string): void {
+  /**
+   * Throws {@link ReadOnlyError} for `operation` on a read-only session, and
+   * {@link MutationOnlyError} for a key only the relay's mutations may write.
+   */
+  private writable(operation: string, key: string): void {
     if (this.access === 'read') throw new ReadOnlyError(operation, this.room)
+    if (this.connection.mutationOnly(key)) throw new MutationOnlyError(key, operation)
   }
 
   private write(w: Write): void {
@@ -435,13 +459,19 @@ export class ServerState<S extends object = Record<string, any>> implements Lock
       this.dropHeld(new ReadOnlyError(`${held.writes.writes.length} write(s) made before the relay said this session's access`, this.room))
       return
     }
-    this.held = null
-    // One transaction, one update to send; its readers saw every held write already.
-    this.doc.transact((tr) => {
-      applyWrites(this.doc, held.writes.writes)
-      this.changes.wroteIn(tr, held.writers.flat())
-    }, LOCAL)
-    held.settle()
+    // Writes of keys the relay has just said only its mutations may write are rolled back.
+    const refused = held.writes.writes.filter((w) => this.connection.mutationOnly(w.key))
+    const kept = held.writes.writes.filter((w) => !this.connection.mutationOnly(w.key))
+    const writers = held.writers.filter((_, i) => !this.connection.mutationOnly(held.writes.writes[i]!.key))
+    this.changedHeld(refused, () => {
+      this.held = null
+      // One transaction, one update to send; its readers saw every held write already.
+      this.doc.transact((tr) => {
+        applyWrites(this.doc, kept)
+        this.changes.wroteIn(tr, writers.flat())
+      }, LOCAL)
+    })
+    held.settle(refused[0] && new MutationOnlyError(refused[0].key, 'a write made before the relay said its mutation-only keys'))
   }
 
   /** Rolls the held writes back, if any: their readers re-run, and a flush waiting on them rejects with `err`. */

@@ -28,7 +28,12 @@ export const CLOSE = {
   /** The credentials are valid but do not cover this room, or the page's origin is not allowed. */
   forbidden: 4403,
   /** An update too large to apply, or one that would grow its room past the room's limit. */
-  tooLarge: 4413
+  tooLarge: 4413,
+  /**
+   * An update that writes a key only the relay's mutations may write: nothing of it was applied.
+   * Not retried: the client's next sync step 2 would carry the same write.
+   */
+  mutationOnly: 4423
 } as const
 
 /** Whether a close code refuses the session for good: the client must not reconnect. */

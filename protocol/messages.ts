@@ -3,8 +3,9 @@
  * encoding of our own message {@link MESSAGE_YSS}.
  *
  * Messages 0 (sync), 1 (awareness), 2 (auth) and 3 (query awareness) are the y-websocket
- * protocol. Message {@link MESSAGE_YSS} is ours: lock leases, flush acknowledgements, and the
- * connection's access (HELLO, answered by ACCESS). The relay only ever sends it in reply to one,
+ * protocol. Message {@link MESSAGE_YSS} is ours: lock leases, flush acknowledgements, the
+ * connection's access (HELLO, answered by ACCESS), and server mutations (CALL, answered by
+ * RESULT; the mutation-only keys). The relay only ever sends it in reply to one,
  * so a stock y-websocket client never receives it.
  * `docs/protocol.md` documents every frame.
  *
@@ -60,6 +61,19 @@ export const YSS_RETAINED = 11
  */
 export const YSS_REVOKE = 12
 
+/**
+ * Client → relay: run the server mutation `name` with `args` (JSON text). Answered by
+ * {@link YSS_RESULT} under the same id, once the mutation's writes are stored and broadcast.
+ */
+export const YSS_CALL = 13
+/** Relay → client: the outcome of a {@link YSS_CALL}: its result (JSON text), or an error code and message. */
+export const YSS_RESULT = 14
+/**
+ * Relay → client, before {@link YSS_ACCESS}, to a client whose HELLO had {@link HELLO_MUTATIONS}:
+ * the patterns of the keys only mutations may write (`balance:*`); the list may be empty.
+ */
+export const YSS_MUTATION_ONLY = 15
+
 /** A {@link YSS_HELLO} capability bit: this client can hold retained leases (answers REVOKE). */
 export const HELLO_RETAINS = 1
 /**
@@ -69,6 +83,12 @@ export const HELLO_RETAINS = 1
  * know, each answered with DONE (applied) or DENIED (abandoned, never to be applied).
  */
 export const HELLO_FENCES = 2
+
+/**
+ * A {@link YSS_HELLO} capability bit: this client speaks server mutations: the relay tells it the
+ * mutation-only keys ({@link YSS_MUTATION_ONLY}) before ACCESS, and answers its CALLs.
+ */
+export const HELLO_MUTATIONS = 4
 
 /** A commit sent on an earlier socket of the session and never answered there. */
 export interface FateQuestion {
@@ -102,6 +122,29 @@ export interface HelloFence {
  */
 export const DENIED_STALE = 'stale:'
 
+/**
+ * How the reason of a DENIED starts when a COMMIT writes a key that only mutations may write:
+ * nothing was applied; our client refuses such a write before it is sent (MutationOnlyError).
+ */
+export const DENIED_MUTATION_ONLY = 'mutation-only:'
+
+/** The error codes of a failed {@link YSS_RESULT}. */
+export const CALL_ERRORS = [
+  'no_such_mutation',
+  'invalid_args',
+  'mutation_failed',
+  'lock_timeout',
+  'unavailable',
+  'over_limit',
+  'read_only'
+] as const
+export type CallError = (typeof CALL_ERRORS)[number]
+
+/** Longest mutation name a CALL may carry. */
+export const MAX_MUTATION_NAME = 256
+/** Most patterns a {@link YSS_MUTATION_ONLY} may list. */
+export const MAX_MUTATION_ONLY_PATTERNS = 1024
+
 /** Most commits one HELLO may ask the fate of; a session has at most one in flight. */
 export const MAX_FATE_QUESTIONS = 8
 
@@ -121,6 +164,10 @@ export type YssMessage =
   | { type: typeof YSS_ACCESS; id: number; access: Access; user: string }
   | { type: typeof YSS_RETAINED; id: number; stateVector: Uint8Array }
   | { type: typeof YSS_REVOKE; id: number }
+  | { type: typeof YSS_CALL; id: number; name: string; args: string }
+  | { type: typeof YSS_RESULT; id: number; ok: true; result: string }
+  | { type: typeof YSS_RESULT; id: number; ok: false; code: CallError; message: string }
+  | { type: typeof YSS_MUTATION_ONLY; id: number; patterns: readonly string[] }
 
 /** Most keys one lock request may name; more is refused as bad input. */
 export const MAX_LOCK_KEYS = 64
@@ -149,6 +196,22 @@ export const encodeYss = (m: YssMessage): Uint8Array => {
     case YSS_ACCESS:
       encoding.writeVarString(e, m.access)
       encoding.writeVarString(e, m.user)
+      break
+    case YSS_CALL:
+      encoding.writeVarString(e, m.name)
+      encoding.writeVarString(e, m.args)
+      break
+    case YSS_RESULT:
+      encoding.writeVarUint(e, m.ok ? 1 : 0)
+      if (m.ok) encoding.writeVarString(e, m.result)
+      else {
+        encoding.writeVarString(e, m.code)
+        encoding.writeVarString(e, m.message)
+      }
+      break
+    case YSS_MUTATION_ONLY:
+      encoding.writeVarUint(e, m.patterns.length)
+      for (const p of m.patterns) encoding.writeVarString(e, p)
       break
     case YSS_HELLO:
       if ((m.id & HELLO_FENCES) === 0) break
@@ -198,6 +261,27 @@ export const decodeYss = (d: decoding.Decoder): YssMessage => {
     }
     case YSS_HELLO:
       return (id & HELLO_FENCES) === 0 ? { type, id } : { type, id, fence: decodeFence(d) }
+    case YSS_CALL: {
+      const name = decoding.readVarString(d)
+      if (name.length > MAX_MUTATION_NAME) throw new Error(`a mutation name has at most ${MAX_MUTATION_NAME} characters`)
+      return { type, id, name, args: decoding.readVarString(d) }
+    }
+    case YSS_RESULT: {
+      if (decoding.readVarUint(d) === 1) return { type, id, ok: true, result: decoding.readVarString(d) }
+      const code = decoding.readVarString(d)
+      const message = decoding.readVarString(d)
+      // A code of a newer relay is still a failure of the mutation, not bad input.
+      if (!(CALL_ERRORS as readonly string[]).includes(code))
+        return { type, id, ok: false, code: 'mutation_failed', message: `${code}: ${message}` }
+      return { type, id, ok: false, code: code as CallError, message }
+    }
+    case YSS_MUTATION_ONLY: {
+      const n = decoding.readVarUint(d)
+      if (n > MAX_MUTATION_ONLY_PATTERNS) throw new Error(`${n} mutation-only patterns`)
+      const patterns: string[] = []
+      for (let i = 0; i < n; i++) patterns.push(decoding.readVarString(d))
+      return { type, id, patterns }
+    }
     case YSS_DONE:
     case YSS_CANCEL:
     case YSS_FLUSH:

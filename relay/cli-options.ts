@@ -72,6 +72,9 @@ Options:
   --ping-ms N               ws ping interval; a socket silent until the next ping, no pong either, is dropped (default 30000)
   --compact-every N         compact a room's store after N writes (default 500)
   --log-level LEVEL         debug, info, warn, error or silent (default info)
+  --mutations FILE          server mutations: a JavaScript module exporting \`mutations\` (and
+                            optionally \`mutationOnlyKeys\`, key patterns only mutations may write),
+                            resolved against the working directory (docs/mutations.md)
 
 Access (with none of --auth-secret, --auth-public-key, only a loopback host is served, to pages
 of loopback origins and clients that send no Origin, with a loopback Host header):
@@ -144,7 +147,10 @@ const integer = (name: string, value: string | undefined, min: number, max = Num
   return Number(value)
 }
 
-export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions | 'help' => {
+/** The relay's options, and the `--mutations` module to load before it starts. */
+export type CliOptions = RelayOptions & { mutationsModule?: string }
+
+export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' => {
   const values = parse({
     args: argv,
     strict: true,
@@ -164,6 +170,7 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       'ping-ms': { type: 'string' },
       'compact-every': { type: 'string' },
       'log-level': { type: 'string' },
+      mutations: { type: 'string' },
       'auth-secret': { type: 'string' },
       'auth-public-key': { type: 'string' },
       anonymous: { type: 'boolean' },
@@ -238,9 +245,15 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(values['source-maps'] ? { sourceMaps: true } : {}),
     ...(values['max-token-ttl'] !== undefined ? { maxTokenTtl: ttlFlag('--max-token-ttl', values['max-token-ttl']) } : {}),
     ...limitOptions(values as Record<string, string | undefined>),
+    ...(values.mutations !== undefined ? { mutationsModule: mutationsFlag(values.mutations) } : {}),
     ...shared,
     ...hooks
   }
+}
+
+const mutationsFlag = (file: string): string => {
+  if (file === '') throw new UsageError('--mutations needs a module, as in --mutations ./mutations.js')
+  return file
 }
 
 /** The `token` command's flags: what to sign, and with which key. */

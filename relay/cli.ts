@@ -8,6 +8,7 @@
 import { startRelay } from './server.js'
 import { signToken } from './access/tokens.js'
 import { HELP, TOKEN_HELP, UsageError, parseCli, parseTokenCli } from './cli-options.js'
+import { loadMutations } from './mutations/load-module.js'
 
 /** Parses with `parse`; a usage error exits 2. */
 const parsed = <T>(parse: () => T, command: string): T => {
@@ -33,7 +34,10 @@ const main = async (): Promise<void> => {
     process.stdout.write(HELP)
     return
   }
-  const relay = await startRelay(options)
+  const { mutationsModule, ...relayOptions } = options
+  // A module that fails to load stops the start (exit 1, below), before any port is opened.
+  const loaded = mutationsModule !== undefined ? await loadMutations(mutationsModule, process.cwd()) : {}
+  const relay = await startRelay({ ...relayOptions, ...loaded })
   // Always printed, whatever the log level: scripts wait for this line to learn the port.
   process.stdout.write(`y-server-state relay listening on ${relay.url} (demo page: ${relay.httpUrl})\n`)
   let stopping = false

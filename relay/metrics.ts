@@ -36,7 +36,10 @@ const COUNTERS = {
   event_streams_total: 'Server-Sent Events streams opened since start.',
   webhook_deliveries_total: 'Webhook batches delivered (answered 2xx).',
   webhook_attempts_failed_total: 'Webhook delivery attempts that failed (an error, a timeout or a status other than 2xx).',
-  webhook_changes_dropped_total: 'Changes dropped before their webhook delivery: a full queue, or a batch that failed every attempt.'
+  webhook_changes_dropped_total: 'Changes dropped before their webhook delivery: a full queue, or a batch that failed every attempt.',
+  mutation_only_refusals_total: 'Updates and lock commits refused for writing a key only mutations may write.',
+  mutations_total: 'Server mutations run to the end: their writes stored (or none to store).',
+  mutations_failed_total: 'Server mutation calls refused or failed: nothing applied.'
 } as const
 
 export type Counter = keyof typeof COUNTERS

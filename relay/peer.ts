@@ -19,6 +19,11 @@ export interface PeerGrant {
   readonly user?: string
   /** Whether the room applies its awareness updates (presence). */
   readonly presence: boolean
+  /**
+   * Whether it may write the keys only mutations may write: the relay's own mutation runner,
+   * never a client connection.
+   */
+  readonly runsMutations?: boolean
 }
 import type { LimitName } from './limits.js'
 
@@ -54,6 +59,9 @@ export interface Peer {
 
 /** Whether the room applies `peer`'s updates and grants it locks. */
 export const mayWrite = (peer: Peer): boolean => peer.grant?.access !== 'read'
+
+/** Whether `peer` may write the keys only mutations may write (the relay's mutation runner). */
+export const mayWriteMutationOnly = (peer: Peer): boolean => peer.grant?.runsMutations === true
 
 /** Whether the room applies `peer`'s awareness updates. */
 export const mayPublishPresence = (peer: Peer): boolean => peer.grant?.presence !== false

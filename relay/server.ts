@@ -46,6 +46,14 @@ import type { FeedOptions } from './feed/room-feed.js'
 import { eventsApi } from './http/events-api.js'
 import { Webhooks } from './webhooks/webhooks.js'
 import { resolveWebhook, type WebhookOptions } from './webhooks/webhook-options.js'
+import { checkMutations, type Mutations } from './mutations/mutation.js'
+import { MutationRunner } from './mutations/runner.js'
+import { mutationRoutes, refuseMutationOnly } from './http/mutations-api.js'
+import { MutationOnlyKeys } from './room/mutation-only.js'
+import { socketCalls } from './mutations/socket-calls.js'
+import { BACKEND_GRANT } from './backend/backend-peer.js'
+import type { Call, Room } from './room/room.js'
+import type { Peer } from './peer.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
@@ -101,6 +109,17 @@ export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayO
   feed?: Partial<Omit<FeedOptions, 'log'>>
   logLevel?: LogLevel
   logger?: Logger
+  /**
+   * Server mutations by name (docs/mutations.md): called with `server.call(name, args)` or
+   * `POST /rooms/<room>/mutations/<name>`, run under the leases of the keys they declare.
+   */
+  mutations?: Mutations
+  /**
+   * Patterns of the keys only mutations may write (`balance:*`: `*` matches any run of
+   * characters). A raw write of one is refused: our client throws MutationOnlyError, another
+   * client is closed with 4423, a lock commit is DENIED, an HTTP write answers 403.
+   */
+  mutationOnlyKeys?: readonly string[]
 }
 
 export interface Relay {
@@ -122,11 +141,14 @@ export interface Relay {
 }
 
 const MiB = 1024 * 1024
+/** How long a server mutation waits for its keys' leases, as a client's lock does by default. */
+const MUTATION_LOCK_TIMEOUT_MS = 10_000
 
 export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => {
   const host = options.host ?? '127.0.0.1'
   // First: a relay that would serve anyone on a network must not open a store or a port.
   const access = accessControl(options)
+  checkMutations(options.mutations, options.mutationOnlyKeys)
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
   const hooks = (options.webhooks ?? []).map(resolveWebhook)
   const metrics = new Metrics()
@@ -170,11 +192,21 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
       compactEvery: options.compactEvery ?? 500,
       limits,
-      limited
+      limited,
+      ...(options.mutationOnlyKeys ? { mutationOnlyKeys: [...options.mutationOnlyKeys] } : {}),
+      ...(options.mutations ? { onCall: (room: Room, peer: Peer, call: Call) => onCall(room, peer, call) } : {})
     },
     idleUnloadMs
   )
   const backends = new RoomBackends({ rooms, leaseMs, limits, metrics })
+  // Server mutations run on backends of their own: the only peers that may write mutation-only keys.
+  const mutationBackends = options.mutations
+    ? new RoomBackends({ rooms, leaseMs, limits, metrics, grant: { ...BACKEND_GRANT, user: 'mutations', runsMutations: true } })
+    : null
+  const mutations = mutationBackends
+    ? new MutationRunner(options.mutations!, (room) => mutationBackends.room(room), { timeoutMs: MUTATION_LOCK_TIMEOUT_MS, metrics })
+    : null
+  const onCall = mutations ? socketCalls(mutations, limits) : () => {}
   const budget = new OutboundBudget<Drainable>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
   const feeds = new Feeds({ ...DEFAULT_FEED_OPTIONS, ...options.feed, log })
@@ -211,13 +243,18 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       webhook_batches_waiting: webhooks?.size ?? 0
     }
   }
-  const routeDeps = { access, backends, limits }
+  const mutationOnly = new MutationOnlyKeys(options.mutationOnlyKeys ?? [])
+  const routeDeps = { access, backends, limits, rawWrites: refuseMutationOnly((key) => mutationOnly.covers(key)) }
   const roomsHttp = roomsApi({
     prefix: pathPrefix,
     limits,
     metrics,
     log,
-    routes: { state: keyRoutes(routeDeps), leases: leaseRoutes(routeDeps) }
+    routes: {
+      state: keyRoutes(routeDeps),
+      leases: leaseRoutes(routeDeps),
+      mutations: mutationRoutes({ access, runner: mutations, limits })
+    }
   })
   const api = inspectorApi({ rooms, connections, renderMetrics: () => metrics.render(gauges()), authenticate: access.authenticate, log })
 
@@ -380,6 +417,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
       await backends.close()
+      await mutationBackends?.close()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
       events.close()
       webhooks?.close()

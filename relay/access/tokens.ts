@@ -23,7 +23,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { SignJWT, importPKCS8, importSPKI, jwtVerify, type CryptoKey, type JWTPayload } from 'jose'
 import { AuthError, type Access, type Authenticate } from './auth.js'
-import { roomsCover } from './room-patterns.js'
+import { roomsCover } from '../../protocol/patterns.js'
 
 export type TokenKey = { secret: string } | { publicKey: string }
 

@@ -54,17 +54,18 @@ const EMPTY_STATE_VECTOR = new Uint8Array([0])
 /** Backend peers have negative ids, so that the inspector and logs tell them from connections. */
 let nextId = -1
 
-const BACKEND_GRANT: PeerGrant = { access: 'write', presence: false, user: 'backend' }
+/** A backend's grant: write access; `runsMutations` only for the backend server mutations run on. */
+export const BACKEND_GRANT: PeerGrant = { access: 'write', presence: false, user: 'backend' }
 
 export class BackendPeer implements Peer {
   readonly id = nextId--
-  readonly grant = BACKEND_GRANT
   readonly immediate = true
   closed = false
 
   constructor(
     readonly room: Room,
-    private readonly events: BackendPeerEvents
+    private readonly events: BackendPeerEvents,
+    readonly grant: PeerGrant = BACKEND_GRANT
   ) {}
 
   /** A frame from the room: applied or answered at once, so the shadow is current when the room's batch ends. */

@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto'
 import type { Limits } from '../limits.js'
 import type { Metrics } from '../metrics.js'
 import type { RoomRegistry } from '../room/registry.js'
+import type { PeerGrant } from '../peer.js'
 import { RoomBackend, type GrantedLease, type LeaseRecord } from './room-backend.js'
 import { toWrites, type BackendWrites } from './backend-writes.js'
 import type { KeyValue } from './shadow.js'
@@ -36,6 +37,11 @@ export interface RoomBackendsOptions {
   metrics: Metrics
   /** How long a room's backend stays with nothing to do. Default 10 s. */
   idleMs?: number
+  /**
+   * Its peers' grant (default `BACKEND_GRANT`): server mutations run on backends of their own,
+   * whose grant `runsMutations` lets them write the mutation-only keys.
+   */
+  grant?: PeerGrant
 }
 
 /** What a backend may do in one room: the API the HTTP routes and server mutations use. */
@@ -138,6 +144,7 @@ export class RoomBackends {
           limits: this.options.limits,
           metrics: this.options.metrics,
           idleMs: this.options.idleMs ?? 10_000,
+          ...(this.options.grant ? { grant: this.options.grant } : {}),
           nextFence: () => {
             this.lastFence = Math.max(this.lastFence + 1, Date.now() * 1000)
             return this.lastFence

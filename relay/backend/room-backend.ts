@@ -35,11 +35,11 @@ import * as Y from 'yjs'
 import { YSS_DENIED, YSS_DONE, YSS_FLUSHED, YSS_GRANT, type YssMessage } from '../../protocol/messages.js'
 import { CLOSE } from '../../protocol/close-codes.js'
 import type { Write } from '../../protocol/doc-writes.js'
-import { PeerError } from '../peer.js'
+import { PeerError, type PeerGrant } from '../peer.js'
 import type { LimitName, Limits } from '../limits.js'
 import type { Metrics } from '../metrics.js'
 import type { Room } from '../room/room.js'
-import { BackendPeer } from './backend-peer.js'
+import { BACKEND_GRANT, BackendPeer } from './backend-peer.js'
 import { Shadow, type KeyValue } from './shadow.js'
 import { writtenKeys } from './backend-writes.js'
 import { BackendClosedError, BadWritesError, LeaseEndedError, LockTimeoutError, OverLimitError } from './errors.js'
@@ -91,6 +91,8 @@ export interface RoomBackendDeps {
   leaseEnded(lease: LeaseRecord): void
   /** The backend left its room (idle, or dropped by it): forget it. */
   closed(backend: RoomBackend): void
+  /** Its peer's grant; default {@link BACKEND_GRANT}. */
+  grant?: PeerGrant
 }
 
 interface Deferred<T> {
@@ -125,12 +127,16 @@ export class RoomBackend {
     readonly room: Room,
     private readonly deps: RoomBackendDeps
   ) {
-    this.peer = new BackendPeer(room, {
-      update: (update) => this.shadow?.apply(update),
-      synced: (update) => this.synced(update),
-      reply: (m) => this.reply(m),
-      closed: (code, reason, limit) => this.closed(code, reason, limit)
-    })
+    this.peer = new BackendPeer(
+      room,
+      {
+        update: (update) => this.shadow?.apply(update),
+        synced: (update) => this.synced(update),
+        reply: (m) => this.reply(m),
+        closed: (code, reason, limit) => this.closed(code, reason, limit)
+      },
+      deps.grant ?? BACKEND_GRANT
+    )
     room.join(this.peer)
     this.checkIdle()
   }

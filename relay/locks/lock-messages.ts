@@ -24,6 +24,10 @@
  * in Redis too (its commit script then refuses the session's earlier sockets on any relay), and
  * the answers follow once this relay has read every update stored before it.
  *
+ * A COMMIT that writes a key only mutations may write is DENIED ({@link DENIED_MUTATION_ONLY}),
+ * nothing applied; a client whose HELLO has {@link HELLO_MUTATIONS} is told those keys' patterns
+ * before its ACCESS, so that it refuses such writes itself.
+ *
  * A connection may have `maxLockRequests` requests open, naming `maxLockKeyChars` characters of
  * keys between them; a request past either is DENIED at once and never queued. A commit is costed
  * like any update (the room's `check`) before it is parsed in full.
@@ -34,7 +38,9 @@
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import {
+  DENIED_MUTATION_ONLY,
   DENIED_STALE,
+  HELLO_MUTATIONS,
   HELLO_RETAINS,
   YSS_ACCESS,
   YSS_ACQUIRE,
@@ -44,6 +50,7 @@ import {
   YSS_DONE,
   YSS_FLUSH,
   YSS_HELLO,
+  YSS_MUTATION_ONLY,
   type FateQuestion,
   type HelloFence,
   type YssMessage
@@ -91,6 +98,10 @@ export interface LockContext {
    * has read every update stored before, sends `peer` the replies `answers` makes then.
    */
   fenceShared?(peer: Peer, from: SessionSocket, answers: () => YssMessage[]): void
+  /** Patterns of the keys only mutations may write: told to a client whose HELLO has {@link HELLO_MUTATIONS}. */
+  readonly mutationOnlyKeys?: readonly string[]
+  /** Why `peer` may not apply `update` (it writes a mutation-only key), or null if it may. */
+  mutationOnlyWrite?(peer: Peer, update: Uint8Array): { reason: string } | null
 }
 
 const READ_ONLY = 'read-only: this connection may read the room but not write it'
@@ -134,6 +145,12 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
           ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: 'the writes depend on an update the relay does not have' })
           break
         }
+        const refused = ctx.mutationOnlyWrite?.(peer, m.update)
+        if (refused) {
+          ctx.leases.release(peer, m.id)
+          ctx.reply(peer, { type: YSS_DENIED, id: m.id, reason: `${DENIED_MUTATION_ONLY} ${refused.reason}` })
+          break
+        }
         if (ctx.commitShared) {
           ctx.commitShared(peer, m.id, m.update)
           break
@@ -168,6 +185,8 @@ export const handleLockMessage = (ctx: LockContext, peer: Peer, m: YssMessage): 
       if ((m.id & HELLO_RETAINS) !== 0 && mayWrite(peer)) ctx.retainers.add(peer)
       // Fenced first: from here on nothing of the session's earlier connections is applied.
       if (m.fence) fence(ctx, peer, m.fence)
+      // Before ACCESS: a client holds its writes until ACCESS, so it checks them against these.
+      if ((m.id & HELLO_MUTATIONS) !== 0) ctx.reply(peer, { type: YSS_MUTATION_ONLY, id: 0, patterns: ctx.mutationOnlyKeys ?? [] })
       ctx.reply(peer, { type: YSS_ACCESS, id: m.id, access: peer.grant?.access ?? 'write', user: peer.grant?.user ?? '' })
       if (!m.fence) break
       if (ctx.fenceShared) {

@@ -20,8 +20,10 @@ import {
   MESSAGE_QUERY_AWARENESS,
   MESSAGE_SYNC,
   MESSAGE_YSS,
+  YSS_CALL,
   YSS_COMMIT,
   YSS_DENIED,
+  YSS_RESULT,
   YSS_DONE,
   YSS_FLUSHED,
   YSS_GRANT,
@@ -39,6 +41,7 @@ import { grantStateVector, handleLockMessage, type LockContext } from '../locks/
 import { SessionFences } from '../locks/session-fences.js'
 import { KeyChanges } from '../locks/key-changes.js'
 import { PeerError, mayPublishPresence, mayWrite, parsePeerUpdate, type Peer } from '../peer.js'
+import { MutationOnlyKeys } from './mutation-only.js'
 import type { RoomStore, StorePosition } from '../store/room-store.js'
 import type { Bus } from './bus.js'
 import type { Metrics } from '../metrics.js'
@@ -76,7 +79,20 @@ export interface RoomContext {
   waiterHoldMs?: number
   /** The timer of that bound; tests pass their own clock. */
   schedule?: Schedule
+  /**
+   * Patterns of the keys only mutations may write (`balance:*`): any other peer's update or commit
+   * that writes one is refused (mutation-only.ts). Default none.
+   */
+  mutationOnlyKeys?: readonly string[]
+  /**
+   * Runs a peer's CALL of a server mutation (relay/mutations/), answering it with RESULT through
+   * {@link Room.send}. Without it, every CALL is answered `no_such_mutation`.
+   */
+  onCall?(room: Room, peer: Peer, call: Call): void
 }
+
+/** A peer's CALL of a server mutation. */
+export type Call = Extract<YssMessage, { type: typeof YSS_CALL }>
 
 const LOAD = Symbol('load')
 /** The origin of another relay's update from the bus. */
@@ -166,6 +182,8 @@ export class Room {
   /** The doc's state vector as GRANT and RETAINED carry it, until the doc changes: once a batch, not once a reply. */
   private encodedStateVector: Uint8Array | null = null
   private readonly storedListeners = new Set<() => void>()
+  /** The keys only mutations may write, and the check of peers' updates against them. */
+  private readonly mutationOnly: MutationOnlyKeys
 
   private constructor(
     readonly name: string,
@@ -175,6 +193,7 @@ export class Room {
     this.size = new RoomSize(ctx.limits.maxRoomBytes, () => Y.encodeStateAsUpdate(this.doc).length)
     this.presence = new Presence(this.awareness, ctx.limits)
     this.pending = new PendingUpdates(this.doc, ctx.limits.maxPendingBytes)
+    this.mutationOnly = new MutationOnlyKeys(ctx.mutationOnlyKeys ?? [])
     const callbacks: LeaseCallbacks<Peer> = {
       leaseMs: ctx.leaseMs,
       onGrant: (r) => {
@@ -252,6 +271,8 @@ export class Room {
         ctx.limited.warn(`lock-limit:${limit}`, 'lock request denied: over a limit', { room: name, conn: peer.id, limit, detail })
       },
       fences: new SessionFences<Peer>(),
+      mutationOnlyKeys: this.mutationOnly.patterns,
+      mutationOnlyWrite: (peer, update) => this.mutationOnly.refusal(this.doc, peer, update),
       ...(this.leases.commit ? { commitShared: (peer: Peer, id: number, update: Uint8Array) => this.commitShared(peer, id, update) } : {}),
       ...(this.leases.fenceSession
         ? { fenceShared: (peer: Peer, from: SessionSocket, answers: () => YssMessage[]) => this.fenceShared(peer, from, answers) }
@@ -332,6 +353,17 @@ export class Room {
   /** Whether a batch is applied and not yet stored: the doc then holds changes that are not stored. */
   get storing(): boolean {
     return this.batch !== null
+  }
+
+  /**
+   * Sends `peer` a message 100 after everything the room has handled so far is stored and
+   * broadcast (after the batch in hand, or at once if there is none): so a RESULT follows, on its
+   * socket, the broadcast of the mutation's writes.
+   */
+  send(peer: Peer, message: YssMessage): void {
+    this.defer(() => {
+      if (!peer.closed && this.peers.has(peer)) this.out.send(peer, encodeYss(message))
+    })
   }
 
   /** Resolves once everything queued so far is handled, stored and sent. */
@@ -568,7 +600,8 @@ export class Room {
           break
         case MESSAGE_YSS: {
           const m = decodeYss(d)
-          if (m.type !== YSS_COMMIT || this.mayCommit(peer, m.id)) handleLockMessage(this.lockContext, peer, m)
+          if (m.type === YSS_CALL) this.call(peer, m)
+          else if (m.type !== YSS_COMMIT || this.mayCommit(peer, m.id)) handleLockMessage(this.lockContext, peer, m)
           break
         }
         default:
@@ -580,6 +613,15 @@ export class Room {
       if (e.limit) peer.overLimit(e.limit, e.code, e.message)
       else peer.fail(e.code, e.message)
     }
+  }
+
+  /** A CALL: run by the relay's mutations, if it has any, for a peer that may write. */
+  private call(peer: Peer, m: Call): void {
+    const refuse = (code: 'read_only' | 'no_such_mutation', message: string) =>
+      this.lockContext.reply(peer, { type: YSS_RESULT, id: m.id, ok: false, code, message })
+    if (!mayWrite(peer)) refuse('read_only', 'this connection may read the room but not write it')
+    else if (!this.ctx.onCall) refuse('no_such_mutation', `this relay runs no mutations (asked for ${JSON.stringify(m.name)})`)
+    else this.ctx.onCall(this, peer, m)
   }
 
   /**
@@ -643,8 +685,18 @@ export class Room {
     }
   }
 
+  /**
+   * A peer's update, checked and applied. One that writes a key only mutations may write is
+   * refused whole: its connection is closed with 4423, or with 1008 (retry) when what it writes
+   * cannot be told until what it builds on comes (mutation-only.ts).
+   */
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
     this.checkUpdate(update)
+    const refusal = this.mutationOnly.refusal(this.doc, peer, update)
+    if (refusal !== null) {
+      this.ctx.metrics.inc('mutation_only_refusals_total')
+      throw new PeerError(refusal.undecided ? CLOSE.policyViolation : CLOSE.mutationOnly, refusal.reason)
+    }
     this.applyParsedUpdate(peer, update)
     const over = this.pending.applied(peer)
     if (!over) return

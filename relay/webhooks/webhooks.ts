@@ -12,7 +12,7 @@
  *   rooms.onLoad((room) => webhooks.attach(room))
  *   webhooks.close()
  */
-import { roomMatches } from '../access/room-patterns.js'
+import { keyMatches } from '../../protocol/patterns.js'
 import type { Feeds } from '../feed/feeds.js'
 import type { FeedEvent } from '../feed/room-feed.js'
 import type { Room } from '../room/room.js'
@@ -79,7 +79,7 @@ export class Webhooks {
       const changes: WebhookChange[] = []
       for (const e of events) {
         if (e.origin !== 'local') continue
-        if (hook.keys && !hook.keys.some((pattern) => roomMatches(pattern, e.change.key))) continue
+        if (hook.keys && !keyMatches(hook.keys, e.change.key)) continue
         changes.push({ id: e.id, ...e.change })
       }
       if (changes.length > 0) this.queueOf(i, room).add(changes)

@@ -1,7 +1,8 @@
 /**
- * Room patterns, as a token's `rooms` claim lists them: `*` matches any run of characters, none
- * and slashes included; every other character matches only itself (there is no escape, so a
- * pattern cannot name a room with a literal `*` apart from matching it with `*`).
+ * Name patterns, shared by the relay and the client: a token's `rooms` claim, and the relay's
+ * mutation-only keys (`balance:*`). `*` matches any run of characters, none and slashes included;
+ * every other character matches only itself (there is no escape, so a pattern cannot name a
+ * literal `*` apart from matching it with `*`).
  *
  * Matching is linear-time in practice and never exponential (one back-track point, the last
  * star), so a long room name cannot make a pattern expensive.
@@ -10,9 +11,10 @@
  *   roomMatches('team/*', 'team/design')        // true
  *   roomMatches('team/*', 'teams')              // false
  *   roomsCover(['team/*', 'lobby'], 'lobby')     // true
+ *   keyMatches(['balance:*'], 'balance:ann')     // true
  */
 
-/** Whether `room` matches `pattern` as a whole. */
+/** Whether `room` (a room name, a key) matches `pattern` as a whole. */
 export const roomMatches = (pattern: string, room: string): boolean => {
   let p = 0
   let r = 0
@@ -39,3 +41,6 @@ export const roomMatches = (pattern: string, room: string): boolean => {
 
 /** Whether any of `patterns` matches `room`. */
 export const roomsCover = (patterns: readonly string[], room: string): boolean => patterns.some((pattern) => roomMatches(pattern, room))
+
+/** Whether `key` matches any of `patterns`: the same matching, named for keys. */
+export const keyMatches: (patterns: readonly string[], key: string) => boolean = roomsCover
