@@ -46,9 +46,9 @@ class FakeRelay:
 
     def drop_streams(self) -> None:
         """Closes every open event stream, as a network failure would."""
-        for wfile in list(self.streams):
+        for handler in list(self.streams):
             try:
-                wfile.connection.shutdown(2)
+                handler.connection.shutdown(2)
             except OSError:
                 pass
 
@@ -285,3 +285,10 @@ def _handler(relay: FakeRelay) -> type:
             self.route("PATCH")
 
     return Handler
+
+
+if __name__ == "__main__":
+    # `python3 python/tests/fake_relay.py`: serves until killed, printing its URL (for trying apps by hand).
+    fake = FakeRelay()
+    print(f"fake relay listening on {fake.url}", flush=True)
+    fake.thread.join()

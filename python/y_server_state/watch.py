@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import socket
 import threading
@@ -29,6 +30,7 @@ from .sse import EventStreamParser, StreamEvent
 #: The relay pings every 15 s; a stream silent for longer than this is taken as dead.
 READ_TIMEOUT = 45.0
 _STOP = object()
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,9 @@ class Watcher:
 
     def _emit(self, change: ChangeEvent) -> None:
         if self._on_change is not None:
-            self._on_change(change)
+            try:
+                self._on_change(change)
+            except Exception:  # noqa: BLE001 - a failing callback must not end the watch
+                _log.exception("y_server_state: the watch callback failed on %r", change)
         else:
             self._queue.put(change)
