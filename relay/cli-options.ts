@@ -35,7 +35,10 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxAwarenessBytes: 'bytes of one awareness state; a larger one is dropped',
   maxIdleRooms: 'rooms kept loaded with no connection; past it the longest idle is unloaded at once',
   maxEarlyFrames: 'frames sent before the room is loaded; more closes with 1008',
-  maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008'
+  maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008',
+  maxHttpBodyBytes: 'bytes of one HTTP API request body; more is answered 413',
+  maxHttpRequests: 'HTTP API requests in progress at once, long polls included; more get 429',
+  maxHttpLeases: 'HTTP leases open at once (waiting or held); more get 429'
 }
 
 const LIMIT_LINES = LIMIT_NAMES.map(

@@ -75,6 +75,18 @@ export interface Limits {
   maxEarlyFrames: number
   /** Bytes one connection may send before its room is loaded; more close it with 1008. Default 16 MiB. */
   maxEarlyBytes: number
+  /** Bytes of one request body of the HTTP API; a larger one is answered 413, unread. Default 1 MiB. */
+  maxHttpBodyBytes: number
+  /**
+   * Requests of the HTTP API (`/rooms/…`) in progress at once, relay-wide, long polls included; more
+   * are answered 429 at once. Default 1,024.
+   */
+  maxHttpRequests: number
+  /**
+   * HTTP leases open at once, relay-wide, waiting or held; another request is answered 429. A room's
+   * HTTP leases are also one holder's requests, capped by `maxLockRequests`. Default 4,096.
+   */
+  maxHttpLeases: number
 }
 
 export type LimitOptions = Partial<Limits>
@@ -94,7 +106,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxAwarenessBytes: 64 * KiB,
   maxIdleRooms: 1_000,
   maxEarlyFrames: 1_024,
-  maxEarlyBytes: 16 * MiB
+  maxEarlyBytes: 16 * MiB,
+  maxHttpBodyBytes: MiB,
+  maxHttpRequests: 1_024,
+  maxHttpLeases: 4_096
 }
 
 export type LimitName = keyof Limits

@@ -1,7 +1,8 @@
 /**
  * The relay's counters and gauges, rendered as Prometheus text for `GET /metrics`, and one
  * labelled counter, `yss_limit_hits_total{limit="…"}`: how often each abuse limit was hit
- * (relay/limits.ts), every limit listed from the start at 0.
+ * (relay/limits.ts), every limit listed from the start at 0; and the HTTP API's requests,
+ * `yss_http_requests_total{route="…",status="…"}`.
  *
  * @example
  *   const m = new Metrics()
@@ -10,6 +11,7 @@
  *   m.render({ connections: 3 }) // "# TYPE yss_messages_in_total counter\nyss_messages_in_total 1\n…"
  *                                //  … yss_refused_total{code="4401"} 1
  *   m.limitHit('maxRoomBytes')
+ *   m.httpRequest('PUT /state/:key', 200) // yss_http_requests_total{route="PUT /state/:key",status="200"} 1
  */
 import { LIMIT_NAMES, limitLabel, type LimitName } from './limits.js'
 import { MetricTable } from './metric-table.js'
@@ -49,6 +51,8 @@ const REFUSAL_CODES = [4400, 4401, 4403]
 export class Metrics extends MetricTable<Counter, keyof typeof GAUGES> {
   private readonly refusals = new Map<number, number>(REFUSAL_CODES.map((code) => [code, 0]))
   private readonly limitHits = new Map<LimitName, number>()
+  /** HTTP API requests by `<route> <status>`. */
+  private readonly httpRequests = new Map<string, number>()
 
   constructor() {
     super('yss_', COUNTERS, GAUGES)
@@ -72,6 +76,16 @@ export class Metrics extends MetricTable<Counter, keyof typeof GAUGES> {
     return this.limitHits.get(name) ?? 0
   }
 
+  /** Counts one request of the HTTP API: `route` as `PUT /state/:key`, a fixed set (never a path a client picks). */
+  httpRequest(route: string, status: number): void {
+    const key = `${route}\u0000${status}`
+    this.httpRequests.set(key, (this.httpRequests.get(key) ?? 0) + 1)
+  }
+
+  httpRequestCount(route: string, status: number): number {
+    return this.httpRequests.get(`${route}\u0000${status}`) ?? 0
+  }
+
   override render(gauges: Gauges): string {
     let out = super.render(gauges)
     out += '# HELP yss_refused_total Connections refused before joining a room, by close code.\n# TYPE yss_refused_total counter\n'
@@ -79,6 +93,11 @@ export class Metrics extends MetricTable<Counter, keyof typeof GAUGES> {
     out +=
       '# HELP yss_limit_hits_total Refusals by an abuse limit (closes, denials, dropped states).\n# TYPE yss_limit_hits_total counter\n'
     for (const name of LIMIT_NAMES) out += `yss_limit_hits_total{limit="${limitLabel(name)}"} ${this.hits(name)}\n`
+    out += '# HELP yss_http_requests_total Requests of the HTTP API, by route and status.\n# TYPE yss_http_requests_total counter\n'
+    for (const [key, n] of [...this.httpRequests].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const [route, status] = key.split('\u0000')
+      out += `yss_http_requests_total{route="${route}",status="${status}"} ${n}\n`
+    }
     return out
   }
 }

@@ -27,6 +27,11 @@ export interface Peer {
   readonly closed: boolean
   /** What it may do; absent, everything (a relay with no access control). */
   readonly grant?: PeerGrant
+  /**
+   * Never hold its doc updates back while it waits for a lease (relay/room/outbox.ts): a backend
+   * peer, whose copy of the doc answers other requests' reads, must hold every write answered.
+   */
+  readonly immediate?: boolean
   /** Queues a frame; a peer whose socket does not drain is closed instead (see `reserve`). */
   send(frame: Uint8Array): void
   /**

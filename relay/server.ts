@@ -1,7 +1,8 @@
 /**
  * The relay: an HTTP server whose WebSocket upgrades at `/<room>` speak the y-websocket protocol,
- * plus `GET /healthz`, `GET /metrics`, the inspector's API under `/api/` (inspector-api.ts), the
- * inspector page at `/inspect` and the demo page's static files. Each upgrade is admitted
+ * plus `GET /healthz`, `GET /metrics`, the backends' HTTP API under `/rooms/` (http/rooms-api.ts),
+ * the inspector's API under `/api/` (inspector-api.ts), the inspector page at `/inspect` and the
+ * demo page's static files. Each upgrade is admitted
  * (origin, credentials: see `access-control.ts`) before its room is loaded; a refusal is held
  * open for `refusalDelayMs`, then closed with its 44xx code.
  *
@@ -31,6 +32,10 @@ import { serveStatic, defaultStaticDirs } from './http/static.js'
 import { inspectorApi } from './http/inspector-api.js'
 import { INSPECT_PAGE } from '../protocol/inspector.js'
 import { isUnavailable } from './store/unavailable.js'
+import { RoomBackends, type RoomAccess } from './backend/backends.js'
+import { roomsApi } from './http/rooms-api.js'
+import { keyRoutes } from './http/key-routes.js'
+import { leaseRoutes } from './http/lease-routes.js'
 import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
@@ -96,6 +101,11 @@ export interface Relay {
   readonly metrics: Metrics
   /** Names of the rooms held in memory. */
   loadedRooms(): string[]
+  /**
+   * Reads and writes a room from the relay's own process, as a backend over HTTP does
+   * (docs/http-api.md): writes answered once stored, leases FIFO with the sockets' locks.
+   */
+  backend(room: string): RoomAccess
   /** Stops accepting, finishes and stores what is queued, closes every socket with 1001, closes the store. */
   close(): Promise<void>
 }
@@ -134,6 +144,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const refusalDelayMs = options.refusalDelayMs ?? 1_000
   const limited = new LogLimiter(log, 60_000)
   const limits = resolveLimits(options)
+  const leaseMs = options.leaseMs ?? 10_000
   let ready = false
   let closing: Promise<void> | null = null
   const rooms = new RoomRegistry(
@@ -143,7 +154,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       ...(cluster ? { leaseTables: cluster.leaseTables } : {}),
       metrics,
       log,
-      leaseMs: options.leaseMs ?? 10_000,
+      leaseMs,
       ...(options.waiterHoldMs !== undefined ? { waiterHoldMs: options.waiterHoldMs } : {}),
       compactEvery: options.compactEvery ?? 500,
       limits,
@@ -151,6 +162,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     },
     idleUnloadMs
   )
+  const backends = new RoomBackends({ rooms, leaseMs, limits, metrics })
   const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
   const deps = {
@@ -170,6 +182,14 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     for (const room of rooms.loaded()) locksOpen += room.leases.size
     return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }
   }
+  const routeDeps = { access, backends, limits }
+  const roomsHttp = roomsApi({
+    prefix: pathPrefix,
+    limits,
+    metrics,
+    log,
+    routes: { state: keyRoutes(routeDeps), leases: leaseRoutes(routeDeps) }
+  })
   const api = inspectorApi({ rooms, connections, renderMetrics: () => metrics.render(gauges()), authenticate: access.authenticate, log })
 
   /**
@@ -232,7 +252,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       res.end(metrics.render(gauges()) + (cluster?.renderMetrics() ?? ''))
     } else if (path.startsWith('/api/')) {
       void api(req, res)
-    } else {
+    } else if (!roomsHttp(req, res)) {
       if (path === INSPECT_PAGE) req.url = `${INSPECT_PAGE}.html`
       serveStatic(staticDirs, req, res, options.sourceMaps ?? false)
     }
@@ -328,6 +348,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       clearInterval(drains)
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
       await rooms.idle()
+      await backends.close()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
       for (const ws of refusing) ws.terminate()
       await rooms.close()
@@ -347,6 +368,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     port,
     metrics,
     loadedRooms: () => rooms.names(),
+    backend: (room) => backends.room(room),
     close
   }
 }

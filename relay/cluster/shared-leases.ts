@@ -113,6 +113,11 @@ export class SharedLeases<H> implements Leases<H> {
     )
   }
 
+  fenceOf(holder: H, id: number): number | undefined {
+    const r = this.byHolder.get(holder)?.get(id)
+    return r?.state === 'granted' ? (r.fence ?? undefined) : undefined
+  }
+
   isGranted(holder: H, id: number): boolean {
     return this.byHolder.get(holder)?.get(id)?.state === 'granted'
   }

@@ -122,6 +122,12 @@ export interface Leases<H> {
   snapshot?(): KeyLeases<H>[]
   /** What one holder has open here, so that the room can cap it; absent, nothing is capped. */
   load?(holder: H): HolderLoad
+  /**
+   * Shared tables only: the fence of a granted request, a number no other request of the room
+   * ever has, larger for each later request (so a key's holders get growing fences, FIFO). The
+   * in-process table leaves it out: its callers number grants themselves.
+   */
+  fenceOf?(holder: H, id: number): number | undefined
 }
 
 /** Makes the lease table of a room; absent, rooms use the in-process {@link LeaseTable}. */

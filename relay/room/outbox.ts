@@ -70,7 +70,7 @@ export class WaiterHold<P extends Peer = Peer> {
   update(peers: Iterable<P>, update: Uint8Array, frame: Uint8Array): void {
     for (const peer of peers) {
       const held = this.held.get(peer)
-      if (this.holdMs > 0 && !peer.closed && this.waits(peer)) this.hold(peer, held, update)
+      if (this.holdMs > 0 && !peer.closed && !peer.immediate && this.waits(peer)) this.hold(peer, held, update)
       else if (held) {
         // Stopped waiting since: one frame with what was held and this.
         held.updates.push(update)
