@@ -3,7 +3,7 @@
  * and inside the relay every arrow runs down (see docs/architecture.md). `npm run lint:deps`.
  */
 /** The relay's folders from the bottom up: a module may import its own folder and those below. */
-const relayFloors = ['store', 'access', 'locks', 'room', 'cluster', 'backend', 'http']
+const relayFloors = ['store', 'access', 'locks', 'room', 'cluster', 'backend', 'feed', 'webhooks', 'http']
 /** relay/'s root modules that sit on top: they assemble the folders. */
 const relayTop = '^relay/(server|connection|cli|cli-options|index)\\.ts$'
 

@@ -38,7 +38,10 @@ const LIMIT_HELP: Record<LimitName, string> = {
   maxEarlyBytes: 'bytes sent before the room is loaded; more closes with 1008',
   maxHttpBodyBytes: 'bytes of one HTTP API request body; more is answered 413',
   maxHttpRequests: 'HTTP API requests in progress at once, long polls included; more get 429',
-  maxHttpLeases: 'HTTP leases open at once (waiting or held); more get 429'
+  maxHttpLeases: 'HTTP leases open at once (waiting or held); more get 429',
+  maxEventStreams: 'open event streams (GET /rooms/<room>/events); more get HTTP 429',
+  maxWebhookBatchesPerRoom: "a room's webhook batches waiting for delivery; past it the oldest is dropped",
+  maxWebhookBatches: 'webhook batches waiting for delivery, all rooms; past it the oldest are dropped'
 }
 
 const LIMIT_LINES = LIMIT_NAMES.map(

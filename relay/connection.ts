@@ -30,7 +30,7 @@ import type { Room } from './room/room.js'
 import type { RoomRegistry } from './room/registry.js'
 import type { LogLimiter } from './log-limiter.js'
 import type { LimitName, Limits } from './limits.js'
-import type { OutboundBudget, Queue } from './outbound-budget.js'
+import type { Drainable, OutboundBudget } from './outbound-budget.js'
 
 export interface ConnectionDeps {
   metrics: Metrics
@@ -44,7 +44,7 @@ export interface ConnectionDeps {
   /** The largest frame ws accepts (`maxPayload`), for the log line of a larger one. */
   maxMessageBytes: number
   /** What all connections together may have queued. */
-  budget: OutboundBudget<RelayConnection>
+  budget: OutboundBudget<Drainable>
 }
 
 /**
@@ -82,7 +82,7 @@ export const closeReason = (reason: string): string => {
   return cut
 }
 
-export class RelayConnection implements Peer, Queue {
+export class RelayConnection implements Peer, Drainable {
   readonly id = nextId++
   /** When the socket was accepted (`Date.now()`). */
   readonly openedAt = Date.now()
@@ -173,21 +173,7 @@ export class RelayConnection implements Peer, Queue {
 
   reserve(bytes: number): boolean {
     if (this.closed) return false
-    // What ws has not yet handed to the kernel: its own queue and the socket's write buffer.
-    const queued = this.ws.bufferedAmount
-    const max = this.deps.limits.maxQueuedBytes
-    if (queued !== 0 && queued + bytes > max) {
-      this.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${max} bytes queued for it`)
-      return false
-    }
-    const evicted = this.deps.budget.evict(this, bytes)
-    for (const hog of evicted)
-      hog.overLimit(
-        'maxQueuedBytesTotal',
-        CLOSE.tryAgainLater,
-        'the relay holds all it may queue for its clients, the most for this one; try again later'
-      )
-    return !evicted.includes(this)
+    return this.deps.budget.reserve(this, bytes, this.deps.limits.maxQueuedBytes)
   }
 
   queued(): number {

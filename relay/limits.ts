@@ -87,6 +87,19 @@ export interface Limits {
    * HTTP leases are also one holder's requests, capped by `maxLockRequests`. Default 4,096.
    */
   maxHttpLeases: number
+  /**
+   * Server-Sent Events streams (`GET /rooms/<room>/events`) open on the relay; another is
+   * answered HTTP 429. Each also counts against `maxConnectionsPerAddress`, and what is queued
+   * for it against `maxQueuedBytes`, `maxQueuedBytesTotal` and `maxDrainMs`, as a socket's. Default 1,024.
+   */
+  maxEventStreams: number
+  /**
+   * Webhook batches one room may have waiting for delivery (per webhook); past it the oldest
+   * waiting batch is dropped, and the next delivery counts its changes in `dropped`. Default 64.
+   */
+  maxWebhookBatchesPerRoom: number
+  /** Webhook batches all rooms together may have waiting; past it the oldest of the fullest room's is dropped. Default 4,096. */
+  maxWebhookBatches: number
 }
 
 export type LimitOptions = Partial<Limits>
@@ -109,7 +122,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxEarlyBytes: 16 * MiB,
   maxHttpBodyBytes: MiB,
   maxHttpRequests: 1_024,
-  maxHttpLeases: 4_096
+  maxHttpLeases: 4_096,
+  maxEventStreams: 1_024,
+  maxWebhookBatchesPerRoom: 64,
+  maxWebhookBatches: 4_096
 }
 
 export type LimitName = keyof Limits

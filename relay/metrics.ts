@@ -32,7 +32,11 @@ const COUNTERS = {
   locks_retained_total: 'Lock commits after which the lease stayed with its holder, for its next lock.',
   locks_revoked_total: 'Retained lock leases asked back for another request.',
   sessions_expired_total: 'Connections closed with 4401 because their credentials expired.',
-  read_only_updates_dropped_total: 'Non-empty updates from read-only connections, dropped.'
+  read_only_updates_dropped_total: 'Non-empty updates from read-only connections, dropped.',
+  event_streams_total: 'Server-Sent Events streams opened since start.',
+  webhook_deliveries_total: 'Webhook batches delivered (answered 2xx).',
+  webhook_attempts_failed_total: 'Webhook delivery attempts that failed (an error, a timeout or a status other than 2xx).',
+  webhook_changes_dropped_total: 'Changes dropped before their webhook delivery: a full queue, or a batch that failed every attempt.'
 } as const
 
 export type Counter = keyof typeof COUNTERS
@@ -40,7 +44,8 @@ export type Counter = keyof typeof COUNTERS
 const GAUGES = {
   connections: 'Open client connections.',
   rooms_loaded: 'Rooms held in memory.',
-  locks_open: 'Lock requests held or waiting, in the rooms held in memory.'
+  locks_open: 'Lock requests held or waiting, in the rooms held in memory.',
+  event_streams: 'Open Server-Sent Events streams.'
 } as const
 
 export type Gauges = Record<keyof typeof GAUGES, number>

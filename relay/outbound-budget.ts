@@ -16,10 +16,11 @@
  *
  * @example
  *   const budget = new OutboundBudget(256 * MiB)
- *   for (const hog of budget.evict(conn, bytes)) hog.overLimit('maxQueuedBytesTotal', 1013, '…')
- *   ws.send(frame); budget.sent(conn)
+ *   if (budget.reserve(conn, bytes, limits.maxQueuedBytes)) { ws.send(frame); budget.sent(conn) }
  *   for (const stuck of budget.sweep(Date.now(), 60_000)) stuck.overLimit('maxDrainMs', 1008, '…')
  */
+import { CLOSE } from '../protocol/close-codes.js'
+import type { LimitName } from './limits.js'
 
 /** A socket as the budget sees it. */
 export interface Queue {
@@ -27,6 +28,12 @@ export interface Queue {
   queued(): number
   /** Bytes ever handed to it to send. */
   sentBytes(): number
+}
+
+/** A queue the relay closes when it holds too much: a WebSocket, or an event stream. */
+export interface Drainable extends Queue {
+  /** Closes it for `limit` (a WebSocket with close `code`), counted and logged. */
+  overLimit(limit: LimitName, code: number, reason: string): void
 }
 
 interface Share {
@@ -38,7 +45,7 @@ interface Share {
   target: number
 }
 
-export class OutboundBudget<Q extends Queue> {
+export class OutboundBudget<Q extends Drainable> {
   private total = 0
   private readonly backedUp = new Map<Q, Share>()
 
@@ -67,6 +74,28 @@ export class OutboundBudget<Q extends Queue> {
       evicted.push(hog)
     }
     return evicted
+  }
+
+  /**
+   * Whether `bytes` more may be queued for `q` (a frame to send or an answer to encode). Not if
+   * `q` holds some already and would hold over `maxQueued`: it does not read, and is closed
+   * (`maxQueuedBytes`, 1008). The sockets the budget evicts for it are closed
+   * (`maxQueuedBytesTotal`, 1013); not if `q` is one of them.
+   */
+  reserve(q: Q, bytes: number, maxQueued: number): boolean {
+    const queued = q.queued()
+    if (queued !== 0 && queued + bytes > maxQueued) {
+      q.overLimit('maxQueuedBytes', CLOSE.policyViolation, `the client does not read: over ${maxQueued} bytes queued for it`)
+      return false
+    }
+    const evicted = this.evict(q, bytes)
+    for (const hog of evicted)
+      hog.overLimit(
+        'maxQueuedBytesTotal',
+        CLOSE.tryAgainLater,
+        'the relay holds all it may queue for its clients, the most for this one; try again later'
+      )
+    return !evicted.includes(q)
   }
 
   /** After a send to `q`: its share is what is queued for it now. */

@@ -39,8 +39,11 @@ import { leaseRoutes } from './http/lease-routes.js'
 import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
 import { resolveLimits, type LimitOptions } from './limits.js'
-import { OutboundBudget } from './outbound-budget.js'
+import { OutboundBudget, type Drainable } from './outbound-budget.js'
 import { PerAddress } from './access/per-address.js'
+import { DEFAULT_FEED_OPTIONS, Feeds } from './feed/feeds.js'
+import type { FeedOptions } from './feed/room-feed.js'
+import { eventsApi } from './http/events-api.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
@@ -88,6 +91,10 @@ export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayO
   staticDirs?: string[]
   /** Serve the `.map` files of those folders too (they carry the sources). Default false. */
   sourceMaps?: boolean
+  /** Interval of the `: ping` comment on event streams (`GET /rooms/<room>/events`). Default 15 s. */
+  eventPingMs?: number
+  /** The change feeds' resume buffer (`maxEvents`, `maxBytes` per room) and `lingerMs` (kept with no watcher). */
+  feed?: Partial<Omit<FeedOptions, 'log'>>
   logLevel?: LogLevel
   logger?: Logger
 }
@@ -163,8 +170,17 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     idleUnloadMs
   )
   const backends = new RoomBackends({ rooms, leaseMs, limits, metrics })
-  const budget = new OutboundBudget<RelayConnection>(limits.maxQueuedBytesTotal)
+  const budget = new OutboundBudget<Drainable>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
+  const feeds = new Feeds({ ...DEFAULT_FEED_OPTIONS, ...options.feed, log })
+  const events = eventsApi({
+    access,
+    rooms,
+    feeds,
+    perAddress,
+    pathPrefix,
+    stream: { limits, metrics, limited, budget, pingMs: options.eventPingMs ?? 15_000 }
+  })
   const deps = {
     metrics,
     log,
@@ -180,7 +196,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const gauges = () => {
     let locksOpen = 0
     for (const room of rooms.loaded()) locksOpen += room.leases.size
-    return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen }
+    return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen, event_streams: events.open }
   }
   const routeDeps = { access, backends, limits }
   const roomsHttp = roomsApi({
@@ -250,6 +266,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
       res.end(metrics.render(gauges()) + (cluster?.renderMetrics() ?? ''))
+    } else if (events.matches(path)) {
+      void events.serve(req, res)
     } else if (path.startsWith('/api/')) {
       void api(req, res)
     } else if (!roomsHttp(req, res)) {
@@ -350,6 +368,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       await rooms.idle()
       await backends.close()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
+      events.close()
+      feeds.close()
       for (const ws of refusing) ws.terminate()
       await rooms.close()
       await store.close()

@@ -8,38 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Network } from './harness/index.js'
 import { updateOf } from './support/helpers.js'
-import type { StorePosition } from '../relay/store/room-store.js'
-import { MemoryStore } from '../relay/store/memory-store.js'
-
-/** A memory store whose appends for the held rooms wait until the test releases them. */
-class HeldStore extends MemoryStore {
-  private readonly held = new Map<string, Array<() => void>>()
-
-  hold(room: string): void {
-    this.held.set(room, [])
-  }
-
-  /** How many appends of `room` wait. */
-  waiting(room: string): number {
-    return this.held.get(room)?.length ?? 0
-  }
-
-  release(room: string): void {
-    const waiting = this.held.get(room) ?? []
-    this.held.delete(room)
-    for (const go of waiting) go()
-  }
-
-  releaseAll(): void {
-    for (const room of [...this.held.keys()]) this.release(room)
-  }
-
-  override async append(room: string, update: Uint8Array): Promise<StorePosition> {
-    const waiting = this.held.get(room)
-    if (waiting) await new Promise<void>((resolve) => waiting.push(resolve))
-    return super.append(room, update)
-  }
-}
+import { HeldStore } from './support/store-helpers.js'
 
 const updates = (frames: Uint8Array[]): number => frames.filter((f) => updateOf(f) !== null).length
 

@@ -6,7 +6,8 @@
  * tag is exactly the room.
  *
  * Per room, under `<prefix>:{<room>}:`:
- * - `s`  the stream of updates: fields `u` (the update), `n` (its number, 1, 2, …), `o` (who wrote it)
+ * - `s`  the stream of updates: fields `u` (the update), `n` (its number, 1, 2, …), `o` (who wrote it:
+ *   a room instance's tag, or {@link commitTag} of the relay for a lock commit)
  * - `n`  the number of the last update appended (never decreases, survives trimming)
  * - `pg` / `pgid`  the number and stream id of the last update PostgreSQL holds (set by compaction)
  * - `f`  the last lease request number (the fencing token)
@@ -25,6 +26,12 @@
  *   k.room('org/doc')          // 'yss:{org/doc}:'
  *   k.room('a{b}')             // 'yss:{a%7Bb%7D}:'
  */
+/**
+ * The origin tag of a lock commit that relay `relay` appended: read back, that relay hands it to
+ * its room as its own (a session of its wrote it), the others as another relay's.
+ */
+export const commitTag = (relay: string): string => `commit:${relay}`
+
 export class ClusterKeys {
   /** `prefix:`, the start of every global key. */
   readonly global: string

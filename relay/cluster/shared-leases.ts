@@ -32,7 +32,7 @@ import type { Logger } from '../log.js'
 import { UnavailableError } from '../store/unavailable.js'
 import { ACQUIRE, COMMIT, POLL, RELEASE, SESSION_FENCE } from './scripts.js'
 import { redisFailure } from './redis-client.js'
-import type { ClusterKeys } from './keys.js'
+import { commitTag, type ClusterKeys } from './keys.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
 import { asBuffer } from '../as-buffer.js'
 
@@ -155,7 +155,7 @@ export class SharedLeases<H> implements Leases<H> {
       fence,
       asBuffer(update),
       this.d.compactDelayMs,
-      'commit',
+      commitTag(me),
       from?.session ?? '',
       from?.socket ?? 0
     ])) as Array<number | string>

@@ -45,7 +45,7 @@ import type { Logger } from '../log.js'
 import { UnavailableError } from '../store/unavailable.js'
 import { APPEND, CHECK_STREAMS, HEAD, LOAD } from './scripts.js'
 import { redisFailure } from './redis-client.js'
-import type { ClusterKeys } from './keys.js'
+import { commitTag, type ClusterKeys } from './keys.js'
 import type { Snapshots } from './snapshots.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
 import { asBuffer } from '../as-buffer.js'
@@ -69,7 +69,7 @@ interface Subscription {
   readonly stream: string
   /** The origin tag of this room instance's own appends: read back, they are not handed over again. */
   readonly tag: string
-  readonly onUpdate: (update: Uint8Array) => void
+  readonly onUpdate: (update: Uint8Array, own: boolean) => void
   readonly onLost: ((err: Error) => void) | undefined
   /** Set by `load`: the reader reads the stream from here. */
   active: boolean
@@ -169,7 +169,7 @@ export class SharedRooms implements RoomStore, Bus {
     return this.subs.size
   }
 
-  subscribe(room: string, onUpdate: (update: Uint8Array) => void, onLost?: (err: Error) => void): () => void {
+  subscribe(room: string, onUpdate: (update: Uint8Array, own: boolean) => void, onLost?: (err: Error) => void): () => void {
     const sub: Subscription = {
       room,
       stream: this.o.keys.stream(room),
@@ -545,7 +545,7 @@ export class SharedRooms implements RoomStore, Bus {
       sub.lastId = e.id
       sub.lastN = e.n
       this.o.metrics.inc('entries_read_total')
-      if (e.origin !== sub.tag) sub.onUpdate(e.update)
+      if (e.origin !== sub.tag) sub.onUpdate(e.update, e.origin === commitTag(this.o.relayId()))
     }
     if (sub.waiters.length === 0) return
     const still: Waiter[] = []

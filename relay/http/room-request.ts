@@ -43,6 +43,9 @@ export const roomRoute = (url: string, prefix: string): RoomRoute | null => {
   return { room, rest: rest.map(decode), query: new URLSearchParams(search) }
 }
 
+/** A request's grant; `expiresAt` (ms since the epoch): when its credentials end, for what outlasts the request's answer (an event stream). */
+export type RequestGrant = PeerGrant & { readonly expiresAt?: number }
+
 /**
  * Admits `req` for `room`, needing `needs` (`write` for anything that changes the room). Throws
  * {@link HttpError}: 401 for missing or invalid credentials, 403 for a room or origin not
@@ -53,7 +56,7 @@ export const admitRequest = async (
   req: IncomingMessage,
   room: string,
   needs: 'read' | 'write'
-): Promise<PeerGrant> => {
+): Promise<RequestGrant> => {
   const admission = await access.admit(req, room)
   if (!admission.ok) {
     if (admission.code === CLOSE.unauthorized) throw new HttpError(401, 'unauthorized', admission.reason, { 'www-authenticate': 'Bearer' })
@@ -62,5 +65,5 @@ export const admitRequest = async (
   }
   if (needs === 'write' && admission.grant.access !== 'write')
     throw new HttpError(403, 'forbidden', `this token gives read access to room ${JSON.stringify(room)}; writing needs write access`)
-  return admission.grant
+  return admission.expiresAt === undefined ? admission.grant : { ...admission.grant, expiresAt: admission.expiresAt }
 }

@@ -16,9 +16,26 @@
  */
 import type * as Y from 'yjs'
 import { FORCES, STATE } from '../../protocol/doc-names.js'
+import { forcedKey, type YType } from '../../protocol/doc-writes.js'
 
-// biome-ignore lint/suspicious/noExplicitAny: Yjs names "any shared type" AbstractType<any> (its event type parameter is invariant)
-type AnyType = Y.AbstractType<any>
+/**
+ * Calls `mark(key, forced)` for each key of `state` that `tr` changed: its entry set or deleted,
+ * something inside its value, or (`forced`) its entry in `forces`. A key may come more than once.
+ */
+export const forEachChangedKey = (tr: Y.Transaction, state: YType, forces: YType, mark: (key: string, forced: boolean) => void): void => {
+  for (const [type, subs] of tr.changed) {
+    if (type === state) {
+      for (const key of subs) if (key !== null) mark(key, false)
+    } else if (type === forces) {
+      for (const entry of subs) if (entry !== null) mark(forcedKey(entry), true)
+    } else {
+      // Inside a value: the key is the state entry that holds it.
+      let item = type._item
+      while (item && item.parent !== state) item = (item.parent as Y.AbstractType<unknown>)._item
+      if (item?.parentSub) mark(item.parentSub, false)
+    }
+  }
+}
 
 export class KeyChanges {
   /** Transactions that changed some key, so far. */
@@ -26,31 +43,18 @@ export class KeyChanges {
   private readonly last = new Map<string, number>()
 
   constructor(doc: Y.Doc) {
-    const state: AnyType = doc.getMap(STATE)
-    const forces: AnyType = doc.getMap(FORCES)
+    const state: YType = doc.getMap(STATE)
+    const forces: YType = doc.getMap(FORCES)
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       if (tr.changed.size === 0) return
       let changed = false
-      const mark = (key: string) => {
+      forEachChangedKey(tr, state, forces, (key) => {
         if (!changed) {
           changed = true
           this.count++
         }
         this.last.set(key, this.count)
-      }
-      for (const [type, subs] of tr.changed) {
-        if (type === state) {
-          for (const key of subs) if (key !== null) mark(key)
-        } else if (type === forces) {
-          // `<key>\0<client id>`, as protocol/doc-writes.ts names the entries.
-          for (const entry of subs) if (entry !== null) mark(entry.slice(0, entry.lastIndexOf('\u0000')))
-        } else {
-          // Inside a value: the key is the state entry that holds it.
-          let item = type._item
-          while (item && item.parent !== state) item = (item.parent as Y.AbstractType<unknown>)._item
-          if (item?.parentSub) mark(item.parentSub)
-        }
-      }
+      })
     })
   }
 

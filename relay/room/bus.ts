@@ -15,9 +15,10 @@ export interface Bus {
   publish(room: string, update: Uint8Array): Promise<void>
   /**
    * Calls `onUpdate` with the room's updates from other relays until the returned function is
-   * called; `onLost` if updates were lost on the way (the room can no longer be trusted).
+   * called; `onLost` if updates were lost on the way (the room can no longer be trusted). `own`:
+   * an update this relay wrote but did not apply first (a lock commit under a shared lease).
    */
-  subscribe(room: string, onUpdate: (update: Uint8Array) => void, onLost?: (err: Error) => void): () => void
+  subscribe(room: string, onUpdate: (update: Uint8Array, own?: boolean) => void, onLost?: (err: Error) => void): () => void
   /**
    * Optional: resolves once every update stored before the call (by any relay) was passed to
    * `onUpdate`. The room awaits it before it answers a sync step 1, so that a session moving

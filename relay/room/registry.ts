@@ -16,12 +16,15 @@ import { Room, type RoomContext } from './room.js'
 interface Entry {
   room: Promise<Room>
   loaded?: Room
+  /** Holders other than connections (event streams) that keep the room loaded. */
+  holds: number
   timer?: ReturnType<typeof setTimeout>
   unloading?: Promise<void>
 }
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Entry>()
+  private readonly loadListeners = new Set<(room: Room) => void>()
   /** The rooms with no connection that wait to be unloaded, the longest idle first. */
   private readonly idleRooms = new Map<Entry, Room>()
   private readonly ctx: RoomContext
@@ -63,12 +66,13 @@ export class RoomRegistry {
       return entry.room
     }
     const room = Room.load(name, this.ctx)
-    const created: Entry = { room }
+    const created: Entry = { room, holds: 0 }
     this.rooms.set(name, created)
     room.then(
       (r) => {
         created.loaded = r
         this.ctx.metrics.inc('rooms_loaded_total')
+        for (const listener of this.loadListeners) listener(r)
       },
       (err) => {
         if (this.rooms.get(name) === created) this.rooms.delete(name)
@@ -79,10 +83,32 @@ export class RoomRegistry {
     return room
   }
 
+  /** Calls `listener` with each room as it loads, before anyone it was opened for gets it. */
+  onLoad(listener: (room: Room) => void): void {
+    this.loadListeners.add(listener)
+  }
+
+  /**
+   * Keeps `room` (just opened) loaded, as a connection does, until the returned function is
+   * called: for a holder that is no connection, an event stream.
+   */
+  hold(room: Room): () => void {
+    const entry = this.rooms.get(room.name)
+    if (entry?.loaded !== room) return () => {}
+    entry.holds++
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      entry.holds--
+      this.released(room)
+    }
+  }
+
   /** Unloads `room` after the idle time, unless a connection comes back first; at once if too many rooms are idle. */
   released(room: Room): void {
     const entry = this.rooms.get(room.name)
-    if (!entry || room.peers.size > 0 || entry.timer || entry.unloading) return
+    if (!entry || entry.loaded !== room || room.peers.size > 0 || entry.holds > 0 || entry.timer || entry.unloading) return
     entry.timer = setTimeout(() => this.unload(entry, room), this.idleUnloadMs)
     entry.timer.unref()
     this.idleRooms.set(entry, room)
@@ -96,7 +122,7 @@ export class RoomRegistry {
   private unload(entry: Entry, room: Room): void {
     entry.timer = undefined
     this.idleRooms.delete(entry)
-    if (room.peers.size > 0 || this.rooms.get(room.name) !== entry) return
+    if (room.peers.size > 0 || entry.holds > 0 || this.rooms.get(room.name) !== entry) return
     entry.unloading = (async () => {
       try {
         await room.compact()

@@ -79,9 +79,21 @@ export interface RoomContext {
 }
 
 const LOAD = Symbol('load')
+/** The origin of another relay's update from the bus. */
 const BUS = Symbol('bus')
+/** The origin of this relay's own update read back from the bus (a lock commit under a shared lease). */
+const BUS_OWN = Symbol('bus, written here')
 
-type Item = { peer: Peer; frame: Uint8Array } | { remote: Uint8Array } | { run: () => void }
+/**
+ * Where a transaction of a room's doc came from: `local` when a session of this relay wrote it
+ * (its update, its lock commit, read back from the bus or not), `cluster` when another relay did.
+ */
+export type CommitOrigin = 'local' | 'cluster'
+
+/** The {@link CommitOrigin} of a transaction's `origin`. */
+export const commitOrigin = (origin: unknown): CommitOrigin => (origin === BUS ? 'cluster' : 'local')
+
+type Item = { peer: Peer; frame: Uint8Array } | { remote: Uint8Array; own: boolean } | { run: () => void }
 
 interface Batch {
   /** Updates from peers, stored as one write. */
@@ -153,6 +165,7 @@ export class Room {
   readonly lockContext: LockContext
   /** The doc's state vector as GRANT and RETAINED carry it, until the doc changes: once a batch, not once a reply. */
   private encodedStateVector: Uint8Array | null = null
+  private readonly storedListeners = new Set<() => void>()
 
   private constructor(
     readonly name: string,
@@ -196,7 +209,7 @@ export class Room {
       if (origin === LOAD) return
       this.size.grew(update)
       const batch = this.batch!
-      if (origin !== BUS) batch.updates.push(update)
+      if (origin !== BUS && origin !== BUS_OWN) batch.updates.push(update)
       // A batch's updates go out as one merged update, at the place of the first: a burst costs
       // one frame a peer, not one a peer and update. Replies queued after it still follow it.
       if (batch.outgoing.push(update) === 1) batch.effects.push(() => this.broadcastUpdates(batch))
@@ -250,7 +263,7 @@ export class Room {
     // passes updates in the store's order, so they go out before the batch's own replies.
     this.unsubscribe = ctx.bus.subscribe(
       name,
-      (update) => (this.batch && !this.failed ? this.applyRemote(update) : this.enqueue({ remote: update })),
+      (update, own = false) => (this.batch && !this.failed ? this.applyRemote(update, own) : this.enqueue({ remote: update, own })),
       (err) => this.fail('updates from the shared store were lost', err)
     )
     this.stopPresence = ctx.bus.presence?.(name, this.awareness)
@@ -303,6 +316,22 @@ export class Room {
 
   receive(peer: Peer, data: Uint8Array): void {
     this.enqueue({ peer, frame: data })
+  }
+
+  /**
+   * Calls `listener` at the end of each batch: once its updates are stored and broadcast (with
+   * its other effects), before the next batch is applied, so the doc then holds only what is
+   * stored. A batch that is not stored (the room fails) never calls it. The room's change feed
+   * (relay/feed/) releases its events there. Returns the unsubscribe.
+   */
+  onStored(listener: () => void): () => void {
+    this.storedListeners.add(listener)
+    return () => this.storedListeners.delete(listener)
+  }
+
+  /** Whether a batch is applied and not yet stored: the doc then holds changes that are not stored. */
+  get storing(): boolean {
+    return this.batch !== null
   }
 
   /** Resolves once everything queued so far is handled, stored and sent. */
@@ -382,7 +411,7 @@ export class Room {
       }
       this.batch = batch
       for (const item of items) {
-        if ('remote' in item) this.applyRemote(item.remote)
+        if ('remote' in item) this.applyRemote(item.remote, item.own)
         else if ('run' in item) batch.effects.push(item.run)
         else if (!item.peer.closed) this.handle(item.peer, item.frame)
         else this.handleClosed(item.peer, item.frame)
@@ -418,6 +447,7 @@ export class Room {
       this.runEffects(batch)
       // A waiter that cancelled, or was granted with nothing else to send: what was held goes now.
       this.out.settle()
+      for (const listener of this.storedListeners) listener()
       if (this.appendsSinceCompact >= this.ctx.compactEvery) {
         await this.compactStore().catch((err) => this.ctx.log.error('compaction failed', { room: this.name, error: String(err) }))
       }
@@ -444,10 +474,10 @@ export class Room {
     }
   }
 
-  /** Applies another relay's stored update; one that fails leaves memory unlike the store. */
-  private applyRemote(update: Uint8Array): void {
+  /** Applies a stored update from the bus (`own`: written through this relay); one that fails leaves memory unlike the store. */
+  private applyRemote(update: Uint8Array, own: boolean): void {
     try {
-      Y.applyUpdate(this.doc, update, BUS)
+      Y.applyUpdate(this.doc, update, own ? BUS_OWN : BUS)
     } catch (err) {
       this.fail('an update from the bus failed to apply', err)
     }
