@@ -107,6 +107,10 @@ class ContractCases(_Base):
         w = s.watch()
         w.wait_ready(WAIT)
         it = iter(w)
+        # Not the first quiet write the room's feed sees: see test_the_first_quiet_write_of_a_room_is_quiet.
+        with s.no_rerun():
+            s["warm"] = 0
+        next_change(it)
         with s.no_rerun():
             with s.no_rerun():
                 s["a"] = 1
@@ -117,6 +121,17 @@ class ContractCases(_Base):
         got = [next_change(it) for _ in range(3)]
         w.close()
         self.assertEqual([(c.key, c.quiet) for c in got], [("a", True), ("b", True), ("c", False)])
+
+    def test_the_first_quiet_write_of_a_room_is_quiet(self) -> None:
+        s = self.state()
+        w = s.watch()
+        w.wait_ready(WAIT)
+        it = iter(w)
+        with s.no_rerun():
+            s["first"] = 1
+        got = next_change(it)
+        w.close()
+        self.assertEqual((got.key, got.quiet), ("first", True))
 
     def test_lock_reads_the_grant_and_commits_on_exit(self) -> None:
         s = self.state()
