@@ -10,6 +10,7 @@ import { UnavailableError } from '../relay/store/unavailable.js'
 import { signToken } from '../relay/access/tokens.js'
 import { counter, eventually, session, testRelay, untilKey, within } from './support/helpers.js'
 import { httpApi } from './support/http-api.js'
+import { fixtureWorker, race, worker, type Worker } from './support/lock-workers.js'
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!'
 
@@ -248,6 +249,26 @@ test('503 with Retry-After while the store is unreachable, and served again once
     assert.deepEqual((await api('GET', 'state/x')).body, { value: 1, version: 0 })
     assert.equal((await api('PUT', 'state/x', 3)).status, 200)
   } finally {
+    await relay.close()
+  }
+})
+
+test('backend processes (HTTP leases) and socket sessions (locks) doing locked increments end at exactly the sum', async () => {
+  const N = 3
+  const M = 40
+  const relay = await testRelay()
+  const workers: Worker[] = []
+  try {
+    for (let i = 0; i < N; i++) workers.push(fixtureWorker('test/fixtures/http-lease-worker.ts', [relay.httpUrl, 'mixed', String(M)]))
+    for (let i = 0; i < N; i++) workers.push(worker(relay.url, 'mixed', 'inc', M))
+    const results = await race(workers)
+    assert.deepEqual(
+      results.map((r) => r.done),
+      Array(2 * N).fill(M)
+    )
+    assert.deepEqual((await httpApi(relay.httpUrl, 'mixed')('GET', 'state/count')).body, { value: 2 * N * M, version: 0 })
+  } finally {
+    for (const w of workers) w.proc.kill('SIGKILL')
     await relay.close()
   }
 })

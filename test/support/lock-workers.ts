@@ -17,8 +17,15 @@ export interface Worker {
   go(): void
 }
 
-export const worker = (urls: string, room: string, mode: string, ops: number): Worker => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/lock-worker.ts'), urls, room, mode, String(ops)], {
+export const worker = (urls: string, room: string, mode: string, ops: number): Worker =>
+  fixtureWorker('test/fixtures/lock-worker.ts', [urls, room, mode, String(ops)])
+
+/**
+ * A worker running `fixture` (a path from the repository's root) with `args`, speaking the same
+ * lines: `ready`, then `go` on stdin, then one JSON line (test/fixtures/http-lease-worker.ts too).
+ */
+export const fixtureWorker = (fixture: string, args: string[]): Worker => {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, fixture), ...args], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit']
   })
