@@ -15,6 +15,7 @@ import { parseTtl } from './access/tokens.js'
 import { LOG_LEVELS, type LogLevel } from './log.js'
 import { FSYNC_MODES, type Fsync } from './store/level-store.js'
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterFromCli } from './cluster/cli.js'
+import { WEBHOOK_FLAGS, WEBHOOK_HELP, webhooksFromCli } from './webhooks/cli.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES, type LimitName, type LimitOptions } from './limits.js'
 
 /** `maxQueuedBytes` → `max-queued-bytes`. */
@@ -88,7 +89,7 @@ of loopback origins and clients that send no Origin, with a loopback Host header
 Limits and budgets (docs/limits.md: what a client sees on each; hits counted in /metrics as
 yss_limit_hits_total; log lines a client can cause are written once a minute per kind):
 ${LIMIT_LINES}
-${CLUSTER_HELP}
+${CLUSTER_HELP}${WEBHOOK_HELP}
   y-server-state-relay token --help   prints a token for a script or a try
 `
 
@@ -172,12 +173,14 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
       'source-maps': { type: 'boolean' },
       'max-token-ttl': { type: 'string' },
       ...CLUSTER_FLAGS,
+      ...WEBHOOK_FLAGS,
       ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagOf(name), { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' }
     }
   })
   if (values.help) return 'help'
   const shared = clusterFromCli(values, env, (m) => new UsageError(m))
+  const hooks = webhooksFromCli(values, env, (m) => new UsageError(m))
   if (shared.redis !== undefined && (values.data !== undefined || values.memory))
     throw new UsageError('--redis excludes --data and --memory: rooms are kept in Redis and PostgreSQL')
   const logLevel = values['log-level']
@@ -235,7 +238,8 @@ export const parseCli = (argv: string[], env: NodeJS.ProcessEnv): RelayOptions |
     ...(values['source-maps'] ? { sourceMaps: true } : {}),
     ...(values['max-token-ttl'] !== undefined ? { maxTokenTtl: ttlFlag('--max-token-ttl', values['max-token-ttl']) } : {}),
     ...limitOptions(values as Record<string, string | undefined>),
-    ...shared
+    ...shared,
+    ...hooks
   }
 }
 

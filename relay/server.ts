@@ -44,6 +44,8 @@ import { PerAddress } from './access/per-address.js'
 import { DEFAULT_FEED_OPTIONS, Feeds } from './feed/feeds.js'
 import type { FeedOptions } from './feed/room-feed.js'
 import { eventsApi } from './http/events-api.js'
+import { Webhooks } from './webhooks/webhooks.js'
+import { resolveWebhook, type WebhookOptions } from './webhooks/webhook-options.js'
 
 /** Options of {@link startRelay}; the abuse limits (`maxQueuedBytes`, …) are in {@link LimitOptions}. */
 export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayOptions {
@@ -91,6 +93,8 @@ export interface RelayOptions extends AccessOptions, LimitOptions, ClusterRelayO
   staticDirs?: string[]
   /** Serve the `.map` files of those folders too (they carry the sources). Default false. */
   sourceMaps?: boolean
+  /** POST each room's changes to these URLs (docs/http-api.md, "Webhooks"). */
+  webhooks?: WebhookOptions[]
   /** Interval of the `: ping` comment on event streams (`GET /rooms/<room>/events`). Default 15 s. */
   eventPingMs?: number
   /** The change feeds' resume buffer (`maxEvents`, `maxBytes` per room) and `lingerMs` (kept with no watcher). */
@@ -124,6 +128,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   // First: a relay that would serve anyone on a network must not open a store or a port.
   const access = accessControl(options)
   const log = options.logger ?? createLogger(options.logLevel ?? 'info')
+  const hooks = (options.webhooks ?? []).map(resolveWebhook)
   const metrics = new Metrics()
   if ((options.redis === undefined) !== (options.postgres === undefined))
     throw new Error('several relays need both Redis and PostgreSQL: pass redis and postgres together')
@@ -173,6 +178,8 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const budget = new OutboundBudget<Drainable>(limits.maxQueuedBytesTotal)
   const perAddress = new PerAddress(limits.maxConnectionsPerAddress, options.capLoopback ?? false)
   const feeds = new Feeds({ ...DEFAULT_FEED_OPTIONS, ...options.feed, log })
+  const webhooks = hooks.length > 0 ? new Webhooks(hooks, { feeds, limits, metrics, limited, log }) : null
+  if (webhooks) rooms.onLoad((room) => webhooks.attach(room))
   const events = eventsApi({
     access,
     rooms,
@@ -369,6 +376,7 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
       await backends.close()
       for (const conn of [...connections]) conn.close(CLOSE.goingAway, 'relay shutting down')
       events.close()
+      webhooks?.close()
       feeds.close()
       for (const ws of refusing) ws.terminate()
       await rooms.close()

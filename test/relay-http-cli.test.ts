@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { testRelay, stockClient, spawnRelay, ROOT } from './support/helpers.js'
-import { parseCli } from '../relay/cli-options.js'
+import { HELP, parseCli } from '../relay/cli-options.js'
 
 test('GET /healthz answers 200 and /metrics gives Prometheus text', async () => {
   const relay = await testRelay()
@@ -107,6 +107,45 @@ test('flags and environment map onto the options', () => {
   assert.ok(held !== 'help')
   assert.equal(held.waiterHoldMs, 0, '0 turns the hold off')
   assert.throws(() => parseCli(['--memory', '--waiter-hold-ms', '-1'], {}), /--waiter-hold-ms/)
+})
+
+test('--webhook (repeatable) with --webhook-keys, --webhook-secret or WEBHOOK_SECRET, --webhook-debounce-ms', () => {
+  const o = parseCli(
+    [
+      '--memory',
+      '--webhook',
+      'http://127.0.0.1:9/a',
+      '--webhook',
+      'https://example.test/b',
+      '--webhook-keys',
+      'order:*, total',
+      '--webhook-debounce-ms',
+      '0'
+    ],
+    { WEBHOOK_SECRET: 'from-env' }
+  )
+  assert.ok(o !== 'help')
+  assert.deepEqual(o.webhooks, [
+    { url: 'http://127.0.0.1:9/a', keys: ['order:*', 'total'], secret: 'from-env', debounceMs: 0 },
+    { url: 'https://example.test/b', keys: ['order:*', 'total'], secret: 'from-env', debounceMs: 0 }
+  ])
+  const flag = parseCli(['--memory', '--webhook', 'http://127.0.0.1:9/a', '--webhook-secret', 'flag'], { WEBHOOK_SECRET: 'env' })
+  assert.ok(flag !== 'help')
+  assert.deepEqual(flag.webhooks, [{ url: 'http://127.0.0.1:9/a', secret: 'flag' }], 'the flag wins over the environment')
+  const none = parseCli(['--memory'], { WEBHOOK_SECRET: 'env' })
+  assert.ok(none !== 'help')
+  assert.equal(none.webhooks, undefined)
+  for (const [args, pattern] of [
+    [['--webhook-keys', 'a'], /--webhook-keys needs --webhook URL/],
+    [['--webhook', 'ftp://x/'], /--webhook: webhook url must be an http: or https: URL/],
+    [['--webhook', 'http://127.0.0.1/', '--webhook-debounce-ms', 'soon'], /--webhook-debounce-ms must be an integer/],
+    [['--webhook', 'http://127.0.0.1/', '--webhook-keys', ','], /--webhook-keys needs at least one key pattern/]
+  ] as const) {
+    assert.throws(() => parseCli(['--memory', ...args], {}), pattern, args.join(' '))
+  }
+  assert.match(HELP, /--webhook URL/)
+  assert.match(HELP, /WEBHOOK_SECRET/)
+  assert.match(HELP, /--max-event-streams N/)
 })
 
 test('--port 0 prints the real port, and the relay answers there', async () => {
