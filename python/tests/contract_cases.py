@@ -160,6 +160,33 @@ class ContractCases(_Base):
             s["count"] = 7
         self.assertEqual(s["count"], 7)
 
+    def test_writes_of_keys_outside_the_lock_follow_its_commit(self) -> None:
+        s = self.state()
+        with s.lock("a"):
+            s["a"] = 1
+            s["log"] = ["a set"]
+            self.assertEqual(s["log"], ["a set"])
+            self.assertEqual(s.snapshot(), {"a": 1, "log": ["a set"]})
+        self.assertEqual(s.snapshot(), {"a": 1, "log": ["a set"]})
+        with self.assertRaises(RuntimeError):
+            with s.lock("a"):
+                s["a"] = 2
+                s["log"] = ["never"]
+                raise RuntimeError("abort")
+        self.assertEqual(s.snapshot(), {"a": 1, "log": ["a set"]})
+
+    def test_a_watch_of_keys_with_commas(self) -> None:
+        s = self.state()
+        w = s.watch(["a,b", "c"])
+        w.wait_ready(WAIT)
+        it = iter(w)
+        s["a"] = 0
+        s["a,b"] = 1
+        s["c"] = 2
+        got = [next_change(it) for _ in range(2)]
+        w.close()
+        self.assertEqual([(c.key, c.value) for c in got], [("a,b", 1), ("c", 2)])
+
     def test_a_reentrant_lock_runs_at_once_and_its_failure_is_cut_back(self) -> None:
         s = self.state()
         with s.lock("a"):

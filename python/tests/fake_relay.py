@@ -212,6 +212,9 @@ def _handler(relay: FakeRelay) -> type:
                         return None
                     if method == "POST" and rest[2:] == ["commit"]:
                         b = self.body() or {}
+                        written = set(b.get("set", {})) | set(b.get("delete", [])) | set(b.get("force", []))
+                        if not written <= set(lease["keys"]):
+                            return self.error(400, "bad_request", "a commit writes only its lease's keys")
                         versions = relay.commit(room, b.get("set", {}), b.get("delete", []), b.get("force", []), quiet)
                         relay._end(rest[1])
                         return self.answer(200, {"versions": versions})
@@ -235,6 +238,8 @@ def _handler(relay: FakeRelay) -> type:
 
         def stream(self, room: str, query: Dict[str, List[str]]) -> None:
             keys = set(query["keys"][0].split(",")) if "keys" in query else None
+            if "key" in query:
+                keys = (keys or set()) | set(query["key"])
             last = self.headers.get("last-event-id")
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")

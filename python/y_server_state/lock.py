@@ -14,11 +14,12 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
 
 from .errors import HttpApiError
-from .scope import HeldLease, ThreadScope, Write
+from .scope import HeldLease, ThreadScope, Write  # noqa: F401
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 #: Default wait for a lease, as the JS client's lock timeout.
 DEFAULT_LOCK_TIMEOUT = 10.0
 
-_Savepoint = List[Tuple[HeldLease, Dict[str, Write], List[str], bool, bool]]
+_Savepoint = List[Tuple[HeldLease, Dict[str, Any]]]
+_SAVED = ("writes", "forces", "all_quiet", "wrote", "after", "after_forces", "after_quiet")
 
 
 class Lock:
@@ -45,7 +47,7 @@ class Lock:
 
     def __enter__(self) -> "ServerState":
         scope = self._state._scopes.current()
-        savepoint: _Savepoint = [(h, dict(h.writes), list(h.forces), h.all_quiet, h.wrote) for h in scope.leases]
+        savepoint: _Savepoint = [(h, {f: copy.copy(getattr(h, f)) for f in _SAVED}) for h in scope.leases]
         missing = [k for k in self.keys if scope.holder(k) is None]
         held = self._acquire(missing) if missing else None
         if held is not None:
@@ -60,8 +62,9 @@ class Lock:
         if held is not None:
             scope.leases.remove(held)
         if exc_type is not None:
-            for h, writes, forces, all_quiet, wrote in savepoint:
-                h.writes, h.forces, h.all_quiet, h.wrote = writes, forces, all_quiet, wrote
+            for h, saved in savepoint:
+                for f, v in saved.items():
+                    setattr(h, f, v)
             if held is not None:
                 self._release(held)
             return
@@ -90,18 +93,20 @@ class Lock:
     def _commit(self, held: HeldLease) -> None:
         if not held.wrote:
             self._release(held)
-            return
-        body = commit_body(held.writes, held.forces)
-        quiet = held.all_quiet
-        done = self._state._writing(held.writes, held.forces, quiet)
-        ok = False
-        try:
-            self._state._http.request(
-                "POST", f"leases/{held.lease}/commit", body, query={"quiet": "1"} if quiet else None, lock_keys=held.keys
-            )
-            ok = True
-        finally:
-            done(ok)
+        else:
+            body = commit_body(held.writes, held.forces)
+            quiet = held.all_quiet
+            done = self._state._writing(held.writes, held.forces, quiet)
+            ok = False
+            try:
+                self._state._http.request(
+                    "POST", f"leases/{held.lease}/commit", body, query={"quiet": "1"} if quiet else None, lock_keys=held.keys
+                )
+                ok = True
+            finally:
+                done(ok)
+        if held.after or held.after_forces:
+            self._state._send(held.after, held.after_forces, held.after_quiet)
 
 
 def commit_body(writes: Dict[str, Write], forces: List[str]) -> Dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import HttpApiError, error_for
@@ -54,7 +54,7 @@ class RoomHttp:
         self.scheme, self.host, self.port, prefix = http_base(url)
         self.prefix = f"{prefix}/rooms/{encode_segment(room)}"
 
-    def path(self, tail: str, query: Optional[Mapping[str, str]] = None) -> str:
+    def path(self, tail: str, query: Union[None, Mapping[str, str], Sequence[Tuple[str, str]]] = None) -> str:
         """The request path of ``tail`` (already encoded) in this room, with ``query``."""
         path = f"{self.prefix}/{tail}" if tail else self.prefix
         return f"{path}?{urlencode(query)}" if query else path

@@ -35,6 +35,11 @@ class HeldLease:
     #: Whether every write so far was made inside ``no_rerun``; one loud write makes the commit loud.
     all_quiet: bool = True
     wrote: bool = False
+    #: Writes of keys no held lease covers: a commit writes only its lease's keys, so these go just
+    #: after it, in a transaction of their own (and, like the rest, not at all if the block raises).
+    after: Dict[str, Write] = field(default_factory=dict)
+    after_forces: List[str] = field(default_factory=list)
+    after_quiet: bool = True
 
 
 class ThreadScope:
@@ -65,9 +70,6 @@ class ThreadScope:
                 return held
         return None
 
-    def target(self, key: str) -> Optional[HeldLease]:
-        """Where a write of ``key`` waits: the lease over it, else the innermost lease; None outside locks."""
-        return self.holder(key) or (self.leases[-1] if self.leases else None)
 
 
 class Scopes:

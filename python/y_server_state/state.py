@@ -78,9 +78,10 @@ class ServerState(MutableMapping[str, Any]):
         self._reading(key)
         scope = self._scopes.current()
         for held in reversed(scope.leases):
-            if key in held.writes:
-                kind, value = held.writes[key]
-                return kind == "set", copied(value)
+            for buffered in (held.writes, held.after):
+                if key in buffered:
+                    kind, value = buffered[key]
+                    return kind == "set", copied(value)
         holder = scope.holder(key)
         if holder is not None:
             is_set, value = holder.granted[key]
@@ -112,7 +113,7 @@ class ServerState(MutableMapping[str, Any]):
                     values[k] = v
                 else:
                     values.pop(k, None)
-            for k, (kind, v) in held.writes.items():
+            for k, (kind, v) in [*held.after.items(), *held.writes.items()]:
                 if kind == "set":
                     values[k] = copied(v)
                 else:
@@ -164,27 +165,37 @@ class ServerState(MutableMapping[str, Any]):
         for key in writes:
             _check_key(key)
         scope = self._scopes.current()
-        if scope.leases:
-            for key, w in writes.items():
-                held = scope.target(key)
-                assert held is not None
+        if not scope.leases:
+            self._send(writes, forces, scope.is_quiet)
+            return
+        innermost = scope.leases[-1]
+        for key, w in writes.items():
+            held = scope.holder(key)
+            if held is not None:
                 held.writes[key] = w
                 held.all_quiet = held.all_quiet and scope.is_quiet
                 held.wrote = True
-            for key in forces:
-                held = scope.target(key)
-                assert held is not None
+            else:
+                innermost.after[key] = w
+                innermost.after_quiet = innermost.after_quiet and scope.is_quiet
+        for key in forces:
+            held = scope.holder(key)
+            if held is not None:
                 held.forces.append(key)
                 held.all_quiet = False
                 held.wrote = True
-            return
-        quiet = scope.is_quiet
+            else:
+                innermost.after_forces.append(key)
+                innermost.after_quiet = False
+
+    def _send(self, writes: Mapping[str, Write], forces: Sequence[str], quiet: bool) -> None:
+        """Sends writes outside any lease: one request, answered once stored."""
         query = {"quiet": "1"} if quiet else None
         done = self._writing(writes, forces, quiet)
         ok = False
         try:
             if len(writes) == 1 and not forces:
-                (key, (kind, value)), = writes.items()
+                ((key, (kind, value)),) = writes.items()
                 path = f"state/{encode_segment(key)}"
                 if kind == "set":
                     self._http.request("PUT", path, value, has_body=True, query=query)
@@ -193,7 +204,7 @@ class ServerState(MutableMapping[str, Any]):
             elif len(forces) == 1 and not writes:
                 self._http.request("POST", f"state/{encode_segment(forces[0])}/force", query=query)
             elif writes or forces:
-                self._http.request("PATCH", "state", commit_body(writes, forces), query=query)
+                self._http.request("PATCH", "state", commit_body(dict(writes), list(forces)), query=query)
             ok = True
         finally:
             done(ok)

@@ -143,7 +143,11 @@ class Watcher:
 
     def _stream(self) -> bool:
         """Reads one connection until it ends; True if it delivered anything."""
-        query = {"keys": ",".join(self.keys)} if self.keys is not None else None
+        query: Optional[List[Tuple[str, str]]] = None
+        if self.keys is not None:
+            # A key with a comma cannot go in `keys=a,b`: each is then named by a `key=` of its own.
+            plain = [k for k in self.keys if "," not in k]
+            query = ([("keys", ",".join(plain))] if plain else []) + [("key", k) for k in self.keys if "," in k]
         headers = {"accept": "text/event-stream", "cache-control": "no-cache"}
         if self.last_id is not None:
             headers["last-event-id"] = self.last_id
