@@ -34,6 +34,9 @@ class Runtime:
             self.cond.notify_all()
             return "done"
 
+    def alive(self, session_id: str) -> bool:
+        return session_id not in self.gone
+
     def wait_for(self, n: int) -> List[str]:
         with self.cond:
             if not self.cond.wait_for(lambda: len(self.reruns) >= n, WAIT):
@@ -128,6 +131,13 @@ class RerunHubTest(unittest.TestCase):
         self.runtime.wait_for(1)
         self.settle("here")
         self.assertEqual(self.hub.sessions(), ["here"])
+
+    def test_ended_sessions_are_dropped_when_a_new_one_binds(self) -> None:
+        for i in range(100):
+            self.hub.bind(f"s{i}", None, "k")
+            self.runtime.gone.add(f"s{i}")
+        self.hub.bind("new", None, "k")
+        self.assertEqual(self.hub.sessions(), ["new"])
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ class SessionRuntime(Protocol):
         """``"done"``, ``"busy"`` (running its script now: ask again later) or ``"gone"`` (ended)."""
         ...
 
+    def alive(self, session_id: str) -> bool:
+        """Whether the session is still connected."""
+        ...
+
 
 @dataclass
 class _Session:
@@ -90,7 +94,12 @@ class RerunHub:
         part of.
         """
         with self._cond:
-            s = self._sessions.setdefault(session_id, _Session())
+            s = self._sessions.get(session_id)
+            if s is None:
+                # A session seen for the first time: drop those that ended meanwhile, so a process
+                # serving many short sessions keeps only the live ones' bindings.
+                self._sweep()
+                s = self._sessions[session_id] = _Session()
             if run is not None and run is not s.run and not fragment:
                 s.run = run
                 s.previous, s.current = s.current, set()
@@ -122,6 +131,11 @@ class RerunHub:
         with self._cond:
             self._sessions.pop(session_id, None)
             self._wanted.discard(session_id)
+
+    def _sweep(self) -> None:
+        for sid in [sid for sid in self._sessions if not self._runtime.alive(sid)]:
+            del self._sessions[sid]
+            self._wanted.discard(sid)
 
     def sessions(self) -> List[str]:
         with self._cond:

@@ -89,6 +89,9 @@ def _state_name(session: Any) -> str:
 class StreamlitSessions:
     """Re-runs sessions of this process's Streamlit runtime (the hub's :class:`SessionRuntime`)."""
 
+    def alive(self, session_id: str) -> bool:
+        return app_session(session_id) is not None
+
     def rerun(self, session_id: str) -> str:
         session = app_session(session_id)
         if session is None:
