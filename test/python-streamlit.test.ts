@@ -4,6 +4,8 @@
  * of its own. Clicks of Increment in all three at once are all counted (the Streamlit apps lock over
  * HTTP leases, the page over its socket, FIFO together), and every window then shows the total:
  * the Streamlit sessions re-run on the relay's change feed, whichever process or page wrote.
+ * Then the chat example: a message sent in one Streamlit window shows in another and in the demo
+ * page's <server-chat>, which keeps the same key.
  *
  * A Streamlit window is clicked as a person would, once its previous click's run has ended: with
  * Streamlit's fast re-runs a click during a run stops that run, which may lose the earlier click
@@ -30,13 +32,13 @@ let browser: Browser
 const apps: LoggedProcess[] = []
 const pageErrors: string[] = []
 
-const startApp = async (): Promise<string> => {
+const startApp = async (example = 'counter'): Promise<string> => {
   const port = await freePort()
   const app = spawnLogged(
     venvBin('streamlit'),
     [
       'run',
-      'examples/streamlit/counter.py',
+      `examples/streamlit/${example}.py`,
       '--server.headless',
       'true',
       '--server.address',
@@ -155,4 +157,24 @@ test('locked increments from two Streamlit processes and the Lit page are exact,
   await everyWindowShows(3 * CLICKS)
   assert.deepEqual(pageErrors, [])
   for (const [i, app] of apps.entries()) assert.doesNotMatch(app.output(), /Traceback|Error/, `streamlit ${i}:\n${app.output()}`)
+})
+
+test("the chat example: a message sent in one Streamlit window shows in another and in the demo page's chat", {
+  timeout: 120_000
+}, async () => {
+  const url = await startApp('chat')
+  const [a, b] = await Promise.all([open(url), open(url)])
+  for (const [page, nickname] of [
+    [a, 'alice'],
+    [b, 'bob']
+  ] as const) {
+    await page.getByLabel('Nick name').fill(nickname)
+    await page.getByLabel('Nick name').press('Enter')
+    await page.getByLabel('Message').waitFor({ timeout: 30_000 })
+  }
+  await a.getByLabel('Message').fill('hello from streamlit')
+  await a.getByLabel('Message').press('Enter')
+  await b.getByText('hello from streamlit').waitFor({ timeout: 30_000 })
+  await litPage.locator('#chat server-chat').getByText('hello from streamlit').waitFor({ timeout: 30_000 })
+  assert.deepEqual(pageErrors, [])
 })
