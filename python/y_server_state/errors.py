@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Type
 
 
 class HttpApiError(Exception):
@@ -55,7 +55,7 @@ class RerunSuppressedError(Exception):
     """A forced re-run was asked for inside ``no_rerun``, which promises that nobody re-runs."""
 
 
-_BY_CODE = {
+_BY_CODE: Dict[str, Type[HttpApiError]] = {
     "lock_timeout": LockTimeoutError,
     "lease_ended": LeaseEndedError,
     "mutation_only": MutationOnlyError,

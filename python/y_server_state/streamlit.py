@@ -136,6 +136,8 @@ class StreamlitServerState(ServerState):
 class ServerStateLock:
     """``server_state_lock["key"]``, ``server_state_lock.key``, ``server_state_lock("a", "b")``: lease context managers."""
 
+    _state: ServerState
+
     def __init__(self, state: ServerState) -> None:
         object.__setattr__(self, "_state", state)
 

@@ -30,7 +30,7 @@ def _script_run_ctx() -> Any:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
     except ImportError:  # Streamlit < 1.12 kept it elsewhere
         try:
-            from streamlit.scriptrunner import get_script_run_ctx  # type: ignore[no-redef]
+            from streamlit.scriptrunner import get_script_run_ctx  # type: ignore[no-redef, import-not-found, unused-ignore]
         except ImportError:
             return None
     try:
