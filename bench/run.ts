@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { positional, quick, reps, string } from './lib/config.js'
 import { chartSvg } from './lib/chart.js'
-import { machineLines } from './lib/machine.js'
+import { machineLines, sampleLoad } from './lib/machine.js'
 import { headlineCharts, headlinesTable, markdownTable, targetsTable, textTable, type Scenario, type ScenarioResult } from './lib/report.js'
 import { fanout } from './scenarios/fanout.js'
 import { paced } from './scenarios/paced.js'
@@ -38,6 +38,7 @@ const chosen = names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.in
 const results: Array<{ scenario: Scenario; result: ScenarioResult | null; error?: string; seconds: number }> = []
 const started = performance.now()
 const head = machineLines()
+const load = sampleLoad()
 console.log(head.join('\n'))
 
 for (const scenario of chosen) {
@@ -58,6 +59,7 @@ for (const scenario of chosen) {
 }
 
 const total = (performance.now() - started) / 1000
+head.push(load.line())
 const headlines = results.flatMap((r) => r.result?.headlines ?? [])
 if (headlines.length > 0) console.log(`\n${textTable(headlinesTable(headlines))}`)
 console.log(`\nbench: ${total.toFixed(0)} s`)

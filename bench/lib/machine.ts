@@ -59,3 +59,30 @@ export const machineLines = (): string[] => {
     `- Browser: ${chromiumVersion()} driven by playwright-core ${versionOf('playwright-core')}; page bundled by esbuild ${versionOf('esbuild')}`
   ]
 }
+
+/**
+ * Samples the 1-minute load average every 5 s until the line is asked for: a run on a machine
+ * that other work loaded shows it in its head, since its figures then mean little.
+ *
+ * @example
+ *   const load = sampleLoad()
+ *   // ... the run ...
+ *   head.push(load.line())
+ */
+export const sampleLoad = (): { line(): string } => {
+  const samples = [loadavg()[0]!]
+  const timer = setInterval(() => samples.push(loadavg()[0]!), 5_000)
+  timer.unref()
+  return {
+    line: () => {
+      clearInterval(timer)
+      samples.push(loadavg()[0]!)
+      const mean = samples.reduce((a, b) => a + b, 0) / samples.length
+      const max = Math.max(...samples)
+      const cores = cpus().length
+      return `- Load average (1 min) during the run: mean ${mean.toFixed(1)}, max ${max.toFixed(1)}, on ${cores} cores${
+        max > cores ? ': other work loaded the machine, so absolute figures are inflated; only ratios within the run compare' : ''
+      }`
+    }
+  }
+}
