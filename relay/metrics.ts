@@ -45,7 +45,8 @@ const GAUGES = {
   connections: 'Open client connections.',
   rooms_loaded: 'Rooms held in memory.',
   locks_open: 'Lock requests held or waiting, in the rooms held in memory.',
-  event_streams: 'Open Server-Sent Events streams.'
+  event_streams: 'Open Server-Sent Events streams.',
+  webhook_batches_waiting: 'Webhook batches waiting for their delivery (not those being delivered).'
 } as const
 
 export type Gauges = Record<keyof typeof GAUGES, number>

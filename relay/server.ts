@@ -203,7 +203,13 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
   const gauges = () => {
     let locksOpen = 0
     for (const room of rooms.loaded()) locksOpen += room.leases.size
-    return { connections: connections.size, rooms_loaded: rooms.size, locks_open: locksOpen, event_streams: events.open }
+    return {
+      connections: connections.size,
+      rooms_loaded: rooms.size,
+      locks_open: locksOpen,
+      event_streams: events.open,
+      webhook_batches_waiting: webhooks?.size ?? 0
+    }
   }
   const routeDeps = { access, backends, limits }
   const roomsHttp = roomsApi({
