@@ -135,13 +135,17 @@ test('locked increments from two Streamlit processes and the Lit page are exact,
   timeout: 240_000
 }, async () => {
   const logs = () => apps.map((a, i) => `--- streamlit ${i}:\n${a.output()}`).join('\n')
+  let seen: (number | null)[] = []
   const everyWindowShows = (n: number) =>
     eventually(
-      async () => (await Promise.all([...streamlitPages.map(streamlitCount), litCount(litPage)])).every((c) => c === n),
+      async () => {
+        seen = await Promise.all([...streamlitPages.map(streamlitCount), litCount(litPage)])
+        return seen.every((c) => c === n)
+      },
       `every window to show Count = ${n}`,
       30_000
     ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${logs()}`)
+      throw new Error(`${err.message}; they show ${JSON.stringify(seen)} (Streamlit, Streamlit, Lit)\n${logs()}`)
     })
   await everyWindowShows(0)
 
