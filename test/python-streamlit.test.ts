@@ -144,8 +144,12 @@ test('locked increments from two Streamlit processes and the Lit page are exact,
       },
       `every window to show Count = ${n}`,
       30_000
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; they show ${JSON.stringify(seen)} (Streamlit, Streamlit, Lit)\n${logs()}`)
+    ).catch(async (err: Error) => {
+      const shown = await Promise.all(streamlitPages.map((p) => p.locator('[data-testid="stException"]').allTextContents()))
+      const litError = await litPage.locator('#counter server-counter').textContent()
+      throw new Error(
+        `${err.message}; they show ${JSON.stringify(seen)} (Streamlit, Streamlit, Lit); exceptions shown: ${JSON.stringify(shown)}; the Lit counter: ${litError}\n${logs()}`
+      )
     })
   await everyWindowShows(0)
 
