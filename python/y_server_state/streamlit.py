@@ -94,10 +94,12 @@ class StreamlitServerState(ServerState):
         """The process's one watch of the room, started on first use (and waited for, briefly)."""
         with self._watch_lock:
             watcher = self._watcher
+            started = watcher is None
             if watcher is None:
                 watcher = self.watch(on_change=self._hub.on_change)
                 object.__setattr__(self, "_watcher", watcher)
-        if not watcher.ready.is_set():
+        if started:
+            # Once: a relay that is down must not slow every read; the watch keeps reconnecting.
             watcher.ready.wait(WATCH_START_WAIT)
         return watcher
 
