@@ -19,7 +19,7 @@ import support
 from contract_cases import ContractCases
 
 ROOT = os.path.dirname(support.PYTHON_DIR)
-LEASE_MS = 1_000
+LEASE_MS = 2_000
 
 
 class RelayProcess:
