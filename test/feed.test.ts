@@ -169,3 +169,28 @@ test('a feed nobody watches detaches after its linger time; an unloaded room end
   assert.equal(watched.ended, true, "the room's end ends its feed")
   assert.equal(feeds.size, 0)
 })
+
+// A room whose doc has not yet seen a quiet marker holds `yss:quiet` as a bare placeholder type
+// until something asks for it as a map; asked for only inside the transaction, the marker's change
+// was looked up under the new map and the room's first quiet write was announced loud.
+test("a room's first quiet write is announced quiet", async (t) => {
+  const net = new Network()
+  t.after(() => net.close())
+  const a = await net.session('A', 'first-quiet')
+  const feeds = new Feeds({ ...DEFAULT_FEED_OPTIONS, log })
+  t.after(() => feeds.close())
+  const w = recorder(feeds.of(await net.room('first-quiet')))
+
+  a.noRerun(() => a.set('x', 1))
+  await net.flushAll()
+  a.noRerun(() => a.set('y', 1))
+  await net.flushAll()
+
+  assert.deepEqual(
+    changes(w.events).map((c) => [c.key, c.quiet]),
+    [
+      ['x', true],
+      ['y', true]
+    ]
+  )
+})

@@ -66,13 +66,6 @@ class RelayProcess:
 class RealRelayContract(ContractCases, unittest.TestCase):
     relay: Optional[RelayProcess] = None
 
-    # A relay bug, reported to the lead: the first quiet write (?quiet=1) after a room's first
-    # event stream opened is announced loud (quiet: false) on GET /events; later ones are quiet.
-    # Remove this marker once it is fixed (an unexpected success fails the suite).
-    @unittest.expectedFailure
-    def test_the_first_quiet_write_of_a_room_is_quiet(self) -> None:
-        super().test_the_first_quiet_write_of_a_room_is_quiet()
-
     @classmethod
     def setUpClass(cls) -> None:
         given = os.environ.get("YSS_TEST_RELAY_URL")

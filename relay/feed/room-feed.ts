@@ -26,7 +26,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type * as Y from 'yjs'
-import { FORCES, STATE } from '../../protocol/doc-names.js'
+import { FORCES, QUIET, STATE } from '../../protocol/doc-names.js'
 import { forceCount } from '../../protocol/doc-writes.js'
 import type { Json } from '../../protocol/json.js'
 import { commitOrigin, type CommitOrigin, type Room } from '../room/room.js'
@@ -100,6 +100,9 @@ export class RoomFeed {
     private readonly onClosed: (feed: RoomFeed) => void = () => {}
   ) {
     this.ring = new EventRing(options.maxEvents, options.maxBytes)
+    // A root type no one has asked for as a map is a placeholder until asked; asked inside a
+    // transaction, it is replaced, and that transaction's changes are listed under the placeholder.
+    for (const name of [STATE, FORCES, QUIET]) room.doc.getMap(name)
     room.doc.on('afterTransaction', this.observe)
     room.doc.on('destroy', this.destroyed)
     this.stopStored = room.onStored(() => this.release())
