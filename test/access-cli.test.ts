@@ -21,7 +21,7 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
     cwd: ROOT,
     env: { ...process.env, AUTH_SECRET: '', ...env },
     encoding: 'utf8',
-    timeout: 20_000
+    timeout: 60_000 // a bound, not a wait: under tsx on a loaded 2-core machine one start took over 20 s
   })
 
 /** The access a relay tells a raw socket that says HELLO, or the code it is closed with. */
