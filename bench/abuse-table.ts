@@ -528,6 +528,8 @@ const ROWS: Row[] = [
   },
   {
     name: 'HTTP POST /leases (5,000 granted, never committed, 20 rooms × 250 keys)',
+    // Leases of a minute, so that none ends on its own while the row runs (it takes longer than 10 s on a busy machine).
+    options: { leaseMs: 60_000 },
     attack: async (relay) => {
       const statuses = await inWaves(
         5_000,
