@@ -40,7 +40,7 @@ import { BACKEND, BACKEND_LEASE_MS, type ExpectedWrite, type SimBackend } from '
 import { chance, pick } from './draw.js'
 import { storedLock } from './invariants.js'
 import { LOCKED, PLAIN, type LockRecord, type Model, type Outcome } from './model.js'
-import type { Ctx, Step } from './ops.js'
+import type { Ctx, Step } from './step.js'
 import { ROOM, type World } from './world.js'
 
 const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))

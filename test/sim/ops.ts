@@ -18,28 +18,14 @@ import * as prng from 'lib0/prng'
 import { mock } from 'node:test'
 import { ReadOnlyError, RerunSuppressedError } from '../../client/index.js'
 import type { Link } from '../harness/index.js'
-import { LIST, LOCKED, PLAIN, type LockRecord, type Model } from './model.js'
+import { LIST, LOCKED, PLAIN, type LockRecord } from './model.js'
 import { READER, type SimSession, type World } from './world.js'
 import { contains, storedLock } from './invariants.js'
 import { chance, pick } from './draw.js'
 import { BACKEND_STEPS } from './backend-ops.js'
+import type { Ctx, Group, Step } from './step.js'
 
-export const GROUPS = ['core', 'halfOpen', 'nested', 'quiet', 'channel', 'earlyRead', 'backend'] as const
-export type Group = (typeof GROUPS)[number]
-
-export interface Ctx {
-  world: World
-  model: Model
-  rng: prng.PRNG
-  groups: ReadonlySet<Group>
-}
-
-export interface Step {
-  name: string
-  group: Group
-  weight: number
-  run(ctx: Ctx): Promise<string> | string
-}
+export { GROUPS, type Ctx, type Group, type Step } from './step.js'
 
 /** The error a planned throw in a lock's function throws. */
 class PlannedError extends Error {}
