@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { request } from 'node:http'
+import { request, type IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
@@ -155,6 +155,103 @@ const httpFlood = async (
   await Promise.all(Array.from({ length: 8 }, worker))
   return { bytes, ended: `HTTP ${[...statuses].sort().join('/')}` }
 }
+
+/** One request of the rooms API from `from` (a loopback address of its own: many clients), answered or not. */
+interface ApiCall {
+  status: Promise<number>
+  /** Bytes of the answer's body read so far (none while `read` is false). */
+  received: () => number
+  /** Starts reading the answer (it was left unread: a client that does not read). */
+  read(): void
+  abort(): void
+}
+
+const apiCall = (relay: ChildRelay, method: string, path: string, body?: string, opts: { from?: string; read?: boolean } = {}): ApiCall => {
+  let received = 0
+  let response: IncomingMessage | undefined
+  const req = request(new URL(path, relay.httpUrl), {
+    method,
+    agent: false,
+    ...(opts.from ? { localAddress: opts.from } : {}),
+    headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+  })
+  const status = new Promise<number>((resolve) => {
+    req.on('response', (res) => {
+      response = res
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.length
+      })
+      res.on('error', () => {})
+      if (opts.read === false) res.pause()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', () => resolve(0))
+  })
+  req.end(body)
+  return {
+    status,
+    received: () => received,
+    read: () => response?.resume(),
+    abort: () => req.destroy()
+  }
+}
+
+/** Client addresses for the calls of many clients: 127.0.0.2, 127.0.0.3, … */
+const address = (i: number): string => `127.0.${Math.floor(i / 250)}.${(i % 250) + 2}`
+
+/** The statuses of `statuses`, counted: `200×40, 413×24`. */
+const statusCounts = (statuses: number[]): string => summarise(statuses.map((s) => `HTTP ${s}`))
+
+/** `/metrics`' counts of hits of `limits` (snake_case labels), where not 0. */
+const hits = async (relay: ChildRelay, limits: string[]): Promise<string> => {
+  const counts = await Promise.all(limits.map(async (l) => [l, await relay.limitHits(l)] as const))
+  const hit = counts.filter(([, n]) => n > 0).map(([l, n]) => `${l} ${n}`)
+  return hit.length > 0 ? `; limit hits: ${hit.join(', ')}` : '; no limit hit'
+}
+
+/** Runs `calls` thunks `width` at a time; their statuses. */
+const inWaves = async (count: number, width: number, call: (i: number) => Promise<number>): Promise<number[]> => {
+  const statuses: number[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < count) statuses.push(await call(next++))
+  }
+  await Promise.all(Array.from({ length: width }, worker))
+  return statuses
+}
+
+/** A room of `mb` MB of state: `mb` keys of one 1 MB string each, written over HTTP. */
+const bigStateRoom = async (relay: ChildRelay, room: string, mb: number): Promise<void> => {
+  const value = JSON.stringify('v'.repeat(MiB - 100))
+  for (let i = 0; i < mb; i++) {
+    const status = await apiCall(relay, 'PUT', `/rooms/${room}/state/big${i}`, value).status
+    if (status !== 200) throw new Error(`setting up ${room}: PUT ${i} answered ${status}`)
+  }
+}
+
+/** A JSON object `{ "k0": 0, … }` of keys from `prefix` that fills `bytes`; and how many keys. */
+const manyKeys = (prefix: string, bytes: number): { json: string; keys: number } => {
+  const parts: string[] = []
+  let size = 2
+  for (let i = 0; ; i++) {
+    const part = `"${prefix}${i}":0`
+    if (size + part.length + 1 > bytes) break
+    parts.push(part)
+    size += part.length + 1
+  }
+  return { json: `{${parts.join(',')}}`, keys: parts.length }
+}
+
+const HTTP_LIMITS = [
+  'http_body_bytes',
+  'http_requests',
+  'http_leases',
+  'lock_requests',
+  'lock_key_chars',
+  'update_items',
+  'update_work',
+  'room_bytes'
+]
 
 const lockFrames = (type: number, n: number, extra: (i: number) => Record<string, unknown> = () => ({})): Uint8Array[] =>
   Array.from({ length: n }, (_, i) => encodeYss({ type, id: i + 1, ...extra(i) } as never))
@@ -350,6 +447,117 @@ const ROWS: Row[] = [
       const bytes = sendAll(raw, lockFrames(YSS_HELLO, 100_000))
       await settled(raw)
       return { bytes, ended: await ending(raw, 500) }
+    }
+  },
+  {
+    name: 'HTTP PUT /state/:key (48 × a 1 MB body, 16 clients, to 48 keys)',
+    attack: async (relay) => {
+      const value = JSON.stringify('v'.repeat(MiB - 100))
+      const statuses = await inWaves(48, 16, (i) => apiCall(relay, 'PUT', `/rooms/put/state/k${i}`, value, { from: address(i) }).status)
+      // One byte over the body limit: refused unread.
+      const over = await apiCall(relay, 'PUT', '/rooms/put/state/over', JSON.stringify('v'.repeat(MiB))).status
+      return { bytes: 49 * MiB, ended: `${statusCounts([...statuses, over])}${await hits(relay, HTTP_LIMITS)}` }
+    }
+  },
+  {
+    name: 'HTTP PATCH /state (1 MB body: set of 104,000 keys, × 4)',
+    attack: async (relay) => {
+      const statuses: number[] = []
+      let bytes = 0
+      let keys = 0
+      for (let i = 0; i < 4; i++) {
+        const { json, keys: n } = manyKeys(`p${i}k`, MiB - 20)
+        const body = `{"set":${json}}`
+        bytes += body.length
+        keys = n
+        statuses.push(await apiCall(relay, 'PATCH', '/rooms/patch/state', body).status)
+      }
+      return { bytes, ended: `${keys} keys a body: ${statusCounts(statuses)}${await hits(relay, HTTP_LIMITS)}` }
+    }
+  },
+  {
+    name: 'HTTP PATCH /state (set of 60,000 keys, × 8 clients)',
+    attack: async (relay) => {
+      const bodies = Array.from({ length: 8 }, (_, i) => `{"set":${manyKeys(`c${i}k`, 600_000).json}}`)
+      const statuses = await Promise.all(
+        bodies.map((b, i) => apiCall(relay, 'PATCH', '/rooms/patch8/state', b, { from: address(i) }).status)
+      )
+      return { bytes: bodies.reduce((n, b) => n + b.length, 0), ended: `${statusCounts(statuses)}${await hits(relay, HTTP_LIMITS)}` }
+    }
+  },
+  {
+    name: 'HTTP PUT refused on a full room (200 × 2 KB, each over maxRoomBytes)',
+    setup: (relay) => bigStateRoom(relay, 'full', 31),
+    attack: async (relay) => {
+      // Just over what the room has left: refused by the room's check, after it was built.
+      const value = JSON.stringify('w'.repeat(1_500_000))
+      const small = JSON.stringify('s'.repeat(2_000))
+      let bytes = 0
+      const statuses: number[] = []
+      for (let i = 0; i < 200; i++) {
+        const body = i === 0 ? value : small
+        bytes += body.length
+        statuses.push(await apiCall(relay, 'PUT', `/rooms/full/state/over${i % 2}`, body).status)
+      }
+      return { bytes, ended: `${statusCounts(statuses)}${await hits(relay, HTTP_LIMITS)}` }
+    }
+  },
+  {
+    name: 'HTTP POST /leases (64 keys each, 1,100 waiting from 1,100 addresses, 20 rooms)',
+    attack: async (relay) => {
+      const keys = Array.from({ length: 64 }, (_, i) => `lease-key-${i}-${'k'.repeat(40)}`)
+      const body = JSON.stringify({ keys, timeoutMs: 60_000 })
+      // The keys held in each room, so that every later request waits.
+      const holders = await Promise.all(
+        Array.from({ length: 20 }, (_, r) => apiCall(relay, 'POST', `/rooms/lease${r}/leases`, JSON.stringify({ keys })).status)
+      )
+      const waiting = Array.from({ length: 1_100 }, (_, i) =>
+        apiCall(relay, 'POST', `/rooms/lease${i % 20}/leases`, body, { from: address(i) })
+      )
+      const refused = await Promise.all(
+        waiting.map((w) => Promise.race([w.status, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 3_000))]))
+      )
+      const held = relay.rssMb()
+      for (const w of waiting) w.abort()
+      const now = refused.filter((s) => s !== -1)
+      return {
+        bytes: 1_100 * (body.length + 150),
+        ended: `holders ${statusCounts(holders)}; ${refused.length - now.length} waiting, ${statusCounts(now)} (RSS ${held.toFixed(0)} MB while waiting)${await hits(relay, HTTP_LIMITS)}`
+      }
+    }
+  },
+  {
+    name: 'HTTP POST /leases (5,000 granted, never committed, 20 rooms × 250 keys)',
+    // Leases of a minute, so that none ends on its own while the row runs (it takes longer than 10 s on a busy machine).
+    options: { leaseMs: 60_000 },
+    attack: async (relay) => {
+      const statuses = await inWaves(
+        5_000,
+        64,
+        (i) => apiCall(relay, 'POST', `/rooms/held${i % 20}/leases`, JSON.stringify({ keys: [`k${i}`] }), { from: address(i % 500) }).status
+      )
+      return { bytes: 5_000 * 200, ended: `${statusCounts(statuses)}${await hits(relay, HTTP_LIMITS)}` }
+    }
+  },
+  {
+    name: 'HTTP GET /state (8 MB room, 64 clients that do not read)',
+    setup: (relay) => bigStateRoom(relay, 'read', 8),
+    attack: async (relay) => {
+      const calls = Array.from({ length: 64 }, (_, i) =>
+        apiCall(relay, 'GET', '/rooms/read/state', undefined, { from: address(i), read: false })
+      )
+      const statuses = await Promise.all(calls.map((c) => c.status))
+      await new Promise((resolve) => setTimeout(resolve, 2_000))
+      const held = relay.rssMb()
+      for (const c of calls) c.read()
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      const out = calls.reduce((n, c) => n + c.received(), 0)
+      for (const c of calls) c.abort()
+      const bytes = 64 * 120
+      return {
+        bytes,
+        ended: `${statusCounts(statuses)}; ${(out / MiB).toFixed(0)} MB out, ${Math.round(out / bytes)} bytes out a byte in (RSS ${held.toFixed(0)} MB while unread)${await hits(relay, HTTP_LIMITS)}`
+      }
     }
   },
   { name: 'HTTP GET /healthz (2,000)', attack: (relay) => httpFlood(relay, 2_000, () => '/healthz') },

@@ -71,6 +71,48 @@ test('a write is answered only once the store has it', async () => {
   }
 })
 
+// Found by the simulation (`npm run fuzz -- --seed 290 --ops core,backend --steps 5 --only 5`):
+// the backend peer sent frames to its room from inside the room's batch that had answered it (its
+// sync, a FLUSHED, a DENIED). A batch that stores nothing runs to its end without a pause, so the
+// room took those frames in a second batch beside the first: a FLUSH was answered while the update
+// before it was still being stored, and two batches were stored at once.
+test("a backend's first write, and one queued behind a read, are answered only once the store has them", async () => {
+  const store = new HeldStore()
+  const relay = await testRelay({ store })
+  const answered = (p: Promise<unknown>) => {
+    const seen = { answered: false }
+    p.then(() => {
+      seen.answered = true
+    })
+    return seen
+  }
+  try {
+    store.hold = true
+    const first = relay.backend('fresh').write({ set: { x: 1 } }) // the backend syncs first
+    const seen = answered(first)
+    await within(store.appendHeld(), 5_000, 'the append of the first write')
+    for (let i = 0; i < 5; i++) await tick()
+    assert.equal(seen.answered, false, 'the first write was answered before the store had it')
+    store.release()
+    assert.deepEqual(await within(first, 5_000, 'the first answer'), { x: 0 })
+
+    const room = relay.backend('fresh')
+    store.hold = true
+    const read = room.read(['x'])
+    const second = room.write({ set: { y: 1 } }) // queued behind the read's round, sent from its FLUSHED
+    const seen2 = answered(second)
+    assert.deepEqual(await within(read, 5_000, 'the read'), { x: { value: 1, version: 0 } })
+    await within(store.appendHeld(), 5_000, 'the append of the second write')
+    for (let i = 0; i < 5; i++) await tick()
+    assert.equal(seen2.answered, false, 'the second write was answered before the store had it')
+    store.release()
+    assert.deepEqual(await within(second, 5_000, 'the second answer'), { y: 0 })
+  } finally {
+    store.release()
+    await relay.close()
+  }
+})
+
 test('writes: values and versions read back, a deep-equal write changes nothing, a delete, a force bumps the version', async () => {
   const relay = await testRelay()
   try {

@@ -173,6 +173,7 @@ test('bad requests: 400, 404, 405, 413, 415, and 429 past maxHttpRequests', asyn
     const wrong = await api('POST', 'state/x')
     assert.deepEqual([wrong.status, wrong.headers.get('allow')], [405, 'GET, PUT, DELETE'])
     await expect(api('PUT', 'state/x', 'y'.repeat(2_000)), 413, 'too_large')
+    assert.equal(relay.metrics.hits('maxHttpBodyBytes'), 1, 'a body over the limit is a hit of maxHttpBodyBytes in /metrics')
     await expect(api('PUT', 'state/x', undefined, { raw: '1', headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type')
     // Two long polls hold both request slots: a third request is refused at once.
     assert.equal((await api('POST', 'leases', { keys: ['k'] })).status, 200)

@@ -61,6 +61,8 @@ export class BackendPeer implements Peer {
   readonly id = nextId--
   readonly immediate = true
   closed = false
+  /** Frames posted, not yet handed to the room (see {@link post}). */
+  private readonly outgoing: Uint8Array[] = []
 
   constructor(
     readonly room: Room,
@@ -143,7 +145,22 @@ export class BackendPeer implements Peer {
     this.post(encodeYss({ type: YSS_FLUSH, id }))
   }
 
+  /**
+   * Hands `frame` to the room a microtask later, with the frames posted before it, in order. The
+   * peer posts while the room sends to it (a round sent from the FLUSHED of the last, a write
+   * after the sync), and a room batch that stores nothing runs to its end without a pause: a frame
+   * received inside it would start a second batch of the room beside the first (a FLUSH answered
+   * before the update ahead of it is stored). A socket's frames never arrive inside a batch.
+   */
   private post(frame: Uint8Array): void {
-    if (!this.closed) this.room.receive(this, frame)
+    if (this.closed) return
+    this.outgoing.push(frame)
+    if (this.outgoing.length === 1) queueMicrotask(() => this.deliver())
+  }
+
+  private deliver(): void {
+    const frames = this.outgoing.splice(0)
+    // Left the room meanwhile: what it sent since is dropped, as a closed socket's frames would be.
+    if (!this.closed) for (const frame of frames) this.room.receive(this, frame)
   }
 }

@@ -9,6 +9,7 @@
  *   sendError(res, new HttpError(409, 'lease_ended', 'the lease ended: nothing was applied'))
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { LimitName } from '../limits.js'
 
 /** The `error` codes of docs/http-api.md. */
 export type HttpErrorCode =
@@ -35,7 +36,9 @@ export class HttpError extends Error {
     readonly code: HttpErrorCode,
     message: string,
     /** Extra headers (`Retry-After`, `WWW-Authenticate`, `Allow`). */
-    readonly headers: Record<string, string> = {}
+    readonly headers: Record<string, string> = {},
+    /** The relay limit this refusal is a hit of, counted in `/metrics` where it is answered. */
+    readonly limit?: LimitName
   ) {
     super(message)
   }
@@ -84,5 +87,11 @@ export const readJson = async (req: IncomingMessage, maxBytes: number): Promise<
 const tooLarge = (req: IncomingMessage, maxBytes: number): HttpError => {
   // What was not read is never read: the connection closes once the answer is sent.
   req.pause()
-  return new HttpError(413, 'too_large', `the body is over the relay's limit of ${maxBytes} bytes`, { connection: 'close' })
+  return new HttpError(
+    413,
+    'too_large',
+    `the body is over the relay's limit of ${maxBytes} bytes`,
+    { connection: 'close' },
+    'maxHttpBodyBytes'
+  )
 }

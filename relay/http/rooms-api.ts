@@ -109,8 +109,10 @@ export const roomsApi = (deps: RoomsApiDeps) => {
   }
 
   function answer(call: RoomCall, err: unknown): void {
+    const e = httpErrorOf(err)
+    if (e.limit) deps.metrics.limitHit(e.limit)
     if (call.res.writableEnded) return
-    sendError(call.res, httpErrorOf(err))
+    sendError(call.res, e)
   }
 }
 

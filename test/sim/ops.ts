@@ -7,7 +7,7 @@
  *
  * Steps belong to groups, so that the ones that reach the known bugs of issue 18 can be left out
  * of CI until they are fixed (see ci.ts, README.md): `core` always, and `halfOpen`, `nested`,
- * `quiet`, `channel`, `earlyRead`.
+ * `quiet`, `channel`, `earlyRead`, `backend` (a backend's writes and leases: backend-ops.ts).
  *
  * @example
  *   const step = chooseStep(rng, groups)
@@ -18,32 +18,17 @@ import * as prng from 'lib0/prng'
 import { mock } from 'node:test'
 import { ReadOnlyError, RerunSuppressedError } from '../../client/index.js'
 import type { Link } from '../harness/index.js'
-import { LIST, LOCKED, PLAIN, type LockRecord, type Model } from './model.js'
+import { LIST, LOCKED, PLAIN, type LockRecord } from './model.js'
 import { READER, type SimSession, type World } from './world.js'
 import { contains, storedLock } from './invariants.js'
+import { chance, pick } from './draw.js'
+import { BACKEND_STEPS } from './backend-ops.js'
+import type { Ctx, Group, Step } from './step.js'
 
-export const GROUPS = ['core', 'halfOpen', 'nested', 'quiet', 'channel', 'earlyRead'] as const
-export type Group = (typeof GROUPS)[number]
-
-export interface Ctx {
-  world: World
-  model: Model
-  rng: prng.PRNG
-  groups: ReadonlySet<Group>
-}
-
-export interface Step {
-  name: string
-  group: Group
-  weight: number
-  run(ctx: Ctx): Promise<string> | string
-}
+export { GROUPS, type Ctx, type Group, type Step } from './step.js'
 
 /** The error a planned throw in a lock's function throws. */
 class PlannedError extends Error {}
-
-const pick = <T>(rng: prng.PRNG, items: readonly T[]): T | undefined => (items.length === 0 ? undefined : prng.oneOf(rng, items as T[]))
-const chance = (rng: prng.PRNG, p: number): boolean => prng.real53(rng) < p
 
 const writers = (ctx: Ctx): SimSession[] => ctx.world.live().filter((ss) => !ss.readOnly)
 const quietNow = (ctx: Ctx): boolean => ctx.groups.has('quiet') && chance(ctx.rng, 0.4)
@@ -558,7 +543,7 @@ export const STEPS: Step[] = [
     group: 'core',
     weight: 0.5,
     run: async ({ world }) => {
-      await world.net.restartRelay()
+      await world.restartRelay()
       return 'the relay restarts from its store'
     }
   },
@@ -625,7 +610,8 @@ export const STEPS: Step[] = [
       const n = pair.forward(from.s, prng.int32(rng, 1, 2))
       return `${n} updates of ${from.name} over the BroadcastChannel`
     }
-  }
+  },
+  ...BACKEND_STEPS
 ]
 
 /**

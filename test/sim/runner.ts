@@ -15,6 +15,7 @@ import { Model, type Violation } from './model.js'
 import { World } from './world.js'
 import { checkFinal, checkStep, quietCheck } from './invariants.js'
 import { afterStep, chooseStep, stepsOf, type Group } from './ops.js'
+import { checkBackendFinal } from './backend-ops.js'
 
 /** Real timers, taken before any run mocks them: a step that hangs is bounded in real time. */
 const realSetTimeout = globalThis.setTimeout
@@ -73,7 +74,7 @@ export const runSeed = async (options: RunOptions): Promise<RunResult> => {
   reseedEntropy(seed)
   mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] })
   const model = new Model(options.ignore)
-  const world = new World(model, quietCheck(model), groups.has('channel'))
+  const world = new World(model, quietCheck(model), groups.has('channel'), groups.has('backend'))
   const onUnhandled = (reason: unknown) => model.violate('no-unhandled-rejection', String(reason))
   process.on('unhandledRejection', onUnhandled)
   const escaped = () => {
@@ -114,6 +115,7 @@ export const runSeed = async (options: RunOptions): Promise<RunResult> => {
       }
       escaped()
       if (model.violations.length === 0) checkFinal(world)
+      if (model.violations.length === 0) checkBackendFinal(world)
     }
   } catch (err) {
     model.violate('step-completes', err instanceof Error ? (err.stack ?? err.message) : String(err))

@@ -2,7 +2,7 @@
  * The simulated system: one relay (the real room pipeline on the deterministic harness network,
  * with a {@link SimStore}), three writing sessions A, B, C (A and B paired over a simulated
  * BroadcastChannel when the `channel` operations are on) and a read-only session R, all of one
- * room. Each session has one tracker for each watched key, like a component that reads it; the
+ * room; with the `backend` operations, the relay's backends in that room too (backend.ts). Each session has one tracker for each watched key, like a component that reads it; the
  * world records every notification so that the invariants can tell who re-ran for what.
  *
  * Time is virtual (node:test's mock timers): nothing happens on a timer unless the simulation
@@ -21,6 +21,7 @@ import { Network, ChannelPair, type Link } from '../harness/index.js'
 import type { ServerState, Tracker } from '../../client/index.js'
 import { SimStore } from './sim-store.js'
 import { WATCHED, type Model } from './model.js'
+import { SimBackend } from './backend.js'
 
 export const ROOM = 'sim'
 export const WRITERS = ['A', 'B', 'C'] as const
@@ -50,23 +51,35 @@ export interface SimSession {
 export type OnNotified = (session: SimSession, watched: WatchedKey) => void
 
 export class World {
-  readonly store = new SimStore()
+  readonly store: SimStore
   readonly net: Network
   readonly sessions = new Map<string, SimSession>()
   readonly all: SimSession[] = []
   pair: ChannelPair | null = null
+  /** The relay's backends in the room, if the `backend` steps are on. */
+  readonly backend: SimBackend | null
   private readonly incarnations = new Map<string, number>()
 
   constructor(
     readonly model: Model,
     private readonly onNotified: OnNotified,
-    readonly channel: boolean
+    readonly channel: boolean,
+    backend = false
   ) {
+    // With backends, a store that takes a turn: their answers' reactions run within microtasks.
+    this.store = new SimStore(backend)
     this.net = new Network({
       store: this.store,
       maxRounds: 1_000,
       grant: (client) => (client.startsWith(READER) ? { access: 'read', presence: true } : undefined)
     })
+    this.backend = backend ? new SimBackend(this.net, model, ROOM) : null
+  }
+
+  /** The relay restarts from its store (its backends with it): every connection and lease is lost. */
+  async restartRelay(): Promise<void> {
+    if (this.backend) await this.backend.restartRelay()
+    else await this.net.restartRelay()
   }
 
   async start(): Promise<void> {
@@ -158,7 +171,9 @@ export class World {
    * then time runs on (leases and lock timeouts expire), until nothing is left to happen.
    */
   async quiesce(): Promise<void> {
-    for (let round = 0; round < 6; round++) {
+    // A backend's lease may be granted late in a wait of up to 20 s and then held past its end.
+    const rounds = this.backend ? 9 : 6
+    for (let round = 0; round < rounds; round++) {
       for (const link of this.net.links) this.net.release(link)
       for (const ss of this.sessions.values()) this.net.online(ss.name)
       if (this.pair) {
@@ -176,6 +191,7 @@ export class World {
 
   async close(): Promise<void> {
     this.pair?.close()
+    await this.backend?.close()
     await this.net.close()
   }
 }
