@@ -80,6 +80,8 @@ interface Subscription {
   waiters: Waiter[]
   /** A check that the stream was not trimmed past `lastN` is due or running. */
   checking: boolean
+  /** Failed (`onLost` called): never read again, and a load in progress rejects. */
+  lost: boolean
 }
 
 export interface SharedRoomsOptions {
@@ -181,7 +183,8 @@ export class SharedRooms implements RoomStore, Bus {
       lastN: 0,
       heard: 0,
       waiters: [],
-      checking: false
+      checking: false,
+      lost: false
     }
     this.subs.set(room, sub)
     return () => {
@@ -195,6 +198,9 @@ export class SharedRooms implements RoomStore, Bus {
   async load(room: string): Promise<LoadedRoom> {
     const history = await this.read(room)
     const sub = this.subs.get(room)
+    // Failed while it loaded (the relay reset, say): the room was dropped, and must not be
+    // served, nor read again. Its connections get 1013 and load it afresh.
+    if (sub?.lost) throw new UnavailableError(`room "${room}" failed while it loaded; reconnect`)
     if (sub) {
       sub.lastId = history.id
       sub.lastN = history.n
@@ -352,7 +358,9 @@ export class SharedRooms implements RoomStore, Bus {
   }
 
   private failRoom(sub: Subscription, err: Error): void {
+    if (sub.lost) return
     sub.active = false
+    sub.lost = true
     this.rejectWaiters(sub, err)
     sub.onLost?.(err)
   }
