@@ -23,7 +23,7 @@ import { startRelay, type Relay } from '../relay/server.js'
 import WebSocket from 'ws'
 import { connect } from '../client/index.js'
 import { eventually, session, socketHistory, stockClient, within } from './support/helpers.js'
-import { pgCluster, pgDatabase, startRedis } from './support/cluster-services.js'
+import { metric, pgCluster, pgDatabase, startRedis } from './support/cluster-services.js'
 
 const log = createLogger('silent')
 
@@ -31,11 +31,6 @@ const updateSetting = (key: string, value: number): Uint8Array => {
   const doc = new Y.Doc()
   doc.getMap('state').set(key, value)
   return Y.encodeStateAsUpdate(doc)
-}
-
-const metric = async (relay: Relay, name: string): Promise<number> => {
-  const text = await (await fetch(`${relay.httpUrl}metrics`)).text()
-  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN)
 }
 
 const health = async (relay: Relay): Promise<number> => (await fetch(`${relay.httpUrl}healthz`)).status
@@ -65,7 +60,18 @@ const streamFixture = async (waitMs?: number) => {
   /** Another relay appends to the room. */
   await rooms.start()
   const append = async (room: string, i: number) =>
-    Number(await APPEND.run(direct, [keys.room(room), keys.global, room, Buffer.from(updateSetting(`k${i}`, i)), 60_000, 'other']))
+    Number(
+      (
+        (await APPEND.run(direct, [
+          keys.room(room),
+          keys.global,
+          room,
+          Buffer.from(updateSetting(`k${i}`, i)),
+          60_000,
+          'other'
+        ])) as number[]
+      )[0]
+    )
   return {
     keys,
     direct,
