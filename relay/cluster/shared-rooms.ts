@@ -13,10 +13,12 @@
  * stall, one script a few hundred rooms compares each room's last number with what this relay
  * read. A relay's own batch is
  * applied to its doc first (that is how a bad update is caught before it is stored), appended,
- * and `append` resolves only once the reader has read it back: by then every update stored before
- * it was handed to the room, which applies it into the batch in hand, so the batch's broadcast
- * and replies follow them. So every relay sends a room's updates in stream order, and a reply
- * (FLUSHED, DONE, GRANT) always follows every update stored before it.
+ * and `append` resolves only once the reader has handed the room every update stored before it
+ * (applied into the batch in hand, so the batch's broadcast and replies follow them). The
+ * append's reply names its entry: if the reader had read up to the one before, it is taken as
+ * read at once (`offer`), with no XREAD; so is a commit's, and the committed update a grant
+ * message carries to the next holder's relay. So every relay sends a room's updates in stream
+ * order, and a reply (FLUSHED, DONE, GRANT) always follows every update stored before it.
  *
  * Subscribe before load: the room subscribes first; `load` reads the room (its PostgreSQL
  * snapshot if the stream was trimmed, then the stream) and starts the reader right after the
