@@ -12,8 +12,8 @@
  * `CHAOS_SECONDS` (default 25) sets how long faults come, `CHAOS_SEED` replays a run (the seed is
  * printed): `CHAOS_SECONDS=600 node --import tsx --test test/cluster-chaos.test.ts`. The short
  * run stops relays past their liveness but within the compaction grace; a run given
- * CHAOS_SECONDS stops them past the grace too, where a relay woken after about 5 s has twice been
- * seen not to sync a new session within 30 s (issue 22, open: see the seeds in the report).
+ * CHAOS_SECONDS stops them past the grace too (where a session once joined a room dropped
+ * halfway through its load: see docs/cluster.md, "Chaos", and its test in cluster-hangs).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

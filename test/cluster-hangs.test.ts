@@ -20,8 +20,10 @@ import { redisClient, untilReady } from '../relay/cluster/redis-client.js'
 import { createLogger } from '../relay/log.js'
 import { UnavailableError } from '../relay/store/unavailable.js'
 import { startRelay, type Relay } from '../relay/server.js'
+import WebSocket from 'ws'
+import { connect } from '../client/index.js'
 import { eventually, session, socketHistory, stockClient, within } from './support/helpers.js'
-import { pgCluster, pgDatabase, startRedis } from './support/cluster-services.js'
+import { metric, pgCluster, pgDatabase, startRedis } from './support/cluster-services.js'
 
 const log = createLogger('silent')
 
@@ -29,11 +31,6 @@ const updateSetting = (key: string, value: number): Uint8Array => {
   const doc = new Y.Doc()
   doc.getMap('state').set(key, value)
   return Y.encodeStateAsUpdate(doc)
-}
-
-const metric = async (relay: Relay, name: string): Promise<number> => {
-  const text = await (await fetch(`${relay.httpUrl}metrics`)).text()
-  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN)
 }
 
 const health = async (relay: Relay): Promise<number> => (await fetch(`${relay.httpUrl}healthz`)).status
@@ -63,7 +60,18 @@ const streamFixture = async (waitMs?: number) => {
   /** Another relay appends to the room. */
   await rooms.start()
   const append = async (room: string, i: number) =>
-    Number(await APPEND.run(direct, [keys.room(room), keys.global, room, Buffer.from(updateSetting(`k${i}`, i)), 60_000, 'other']))
+    Number(
+      (
+        (await APPEND.run(direct, [
+          keys.room(room),
+          keys.global,
+          room,
+          Buffer.from(updateSetting(`k${i}`, i)),
+          60_000,
+          'other'
+        ])) as number[]
+      )[0]
+    )
   return {
     keys,
     direct,
@@ -323,5 +331,56 @@ test('relays creating the table at the same moment all start: a concurrent CREAT
     }
   } finally {
     await db.drop()
+  }
+})
+
+test('a room failed while it loads (its relay reset meanwhile) takes no session: the session reconnects and syncs', async () => {
+  // What a relay stalled past the compaction grace met on waking (issue 22, chaos seeds 1687369004
+  // and 1576893804): a room failed (its stream was trimmed past it), a session's connection
+  // loaded it again, and the relay's reset failed that load halfway. The session joined the
+  // failed room and never synced. Here the load is held on PostgreSQL while the relay resets.
+  const redis = await startRedis()
+  const pgc = await pgCluster()
+  const direct = new Redis(redis.url)
+  const opts = {
+    port: 0,
+    logLevel: 'silent' as const,
+    redis: redis.url,
+    postgres: pgc.url,
+    cluster: { livenessMs: 1_000, timeoutMs: 20_000, compaction: { intervalMs: 100, delayMs: 0, graceMs: 2_000, lockMs: 1_000 } }
+  }
+  const a = await startRelay(opts)
+  const [aKey] = await direct.keys('yss:relay:*')
+  const b = await startRelay(opts)
+  let s: ReturnType<typeof connect<Record<string, number>>> | undefined
+  try {
+    const w = await session(b.url, 'reloaded')
+    w.set('kept', 1)
+    await w.flush()
+    w.close()
+    // Compacted and trimmed: A loads the room from PostgreSQL.
+    await eventually(
+      async () => (await direct.get('yss:{reloaded}:pg')) !== null && (await direct.xlen('yss:{reloaded}:s')) === 0,
+      'the room to be compacted and trimmed',
+      15_000
+    )
+    pgc.pause()
+    s = connect<Record<string, number>>({ url: a.url, room: 'reloaded', WebSocketPolyfill: WebSocket, broadcastChannel: false })
+    // Its connection was accepted: the room's load has begun, and waits for PostgreSQL.
+    await eventually(async () => (await metric(a, 'yss_connections_total')) === 1, 'relay A to accept the connection', 5_000)
+    // A's liveness key is gone: its next renewal resets it, failing every room, the loading one too.
+    await direct.del(aKey!)
+    await eventually(async () => (await metric(a, 'yss_cluster_liveness_lost_total')) === 1, 'relay A to reset', 5_000)
+    pgc.resume()
+    await within(s.ready, 10_000, 'the session to sync with relay A')
+    assert.equal(s.get('kept'), 1)
+  } finally {
+    pgc.resume()
+    s?.close()
+    direct.disconnect()
+    await a.close()
+    await b.close()
+    await redis.remove()
+    pgc.remove()
   }
 })

@@ -13,6 +13,12 @@ import { LockLostError, LockTimeoutError } from '../client/errors.js'
 import { eventually, session, within } from './support/helpers.js'
 import { race, worker } from './support/lock-workers.js'
 import { clusterFixture } from './support/cluster-services.js'
+import { ClusterKeys } from '../relay/cluster/keys.js'
+import { ClusterMetrics } from '../relay/cluster/cluster-metrics.js'
+import { SharedLeases, parseGrant } from '../relay/cluster/shared-leases.js'
+import { ACQUIRE, RELEASE } from '../relay/cluster/scripts.js'
+import { redisClient, untilReady } from '../relay/cluster/redis-client.js'
+import { createLogger } from '../relay/log.js'
 
 const fixture = clusterFixture()
 const three = (options: RelayOptions = {}): Promise<Relay[]> => Promise.all([0, 1, 2].map(() => fixture.relay(options)))
@@ -190,4 +196,62 @@ test('lock requests through three relays are served first come, first served', a
     direct.disconnect()
     for (const s of sessions) s.close()
   }
+})
+
+test("a grant published before its acquire's reply is kept while another request's reply comes first (not left to the poll)", async () => {
+  const keys = new ClusterKeys('yss')
+  const redis = redisClient(fixture.redis.url, 'commands')
+  await untilReady(redis)
+  const P = keys.room('early')
+  await redis.set(keys.relay('me'), 1)
+  await redis.set(keys.relay('other'), 1)
+  try {
+    // Another relay holds both keys.
+    const other = Number(((await ACQUIRE.run(redis, [P, keys.global, 'early', 'other', 60_000, '["a","b"]'])) as number[])[0])
+    const granted: number[] = []
+    const table = new SharedLeases<string>(
+      'early',
+      { leaseMs: 60_000, onGrant: (r) => granted.push(r.id) },
+      {
+        redis,
+        keys,
+        relayId: () => 'me',
+        presumedDead: () => {},
+        reached: () => Promise.resolve(),
+        stored: () => {},
+        log: createLogger('silent'),
+        metrics: new ClusterMetrics(),
+        pollMs: 600_000, // a grant left to the poll never comes within the test
+        compactDelayMs: 60_000,
+        register: () => () => {}
+      }
+    )
+    // In this order on one connection: both requests queue, then "b" is handed to the second.
+    table.acquire('h1', 1, ['a'])
+    table.acquire('h2', 2, ['b'])
+    const release = RELEASE.run(redis, [P, keys.global, 'early', other])
+    // Its grant is published at once: here it arrives before either acquire's reply.
+    table.remoteGrant(other + 2, 0)
+    await release
+    await eventually(() => granted.includes(2), 'the second request to be granted', 3_000)
+    assert.deepEqual(granted, [2])
+    table.close()
+  } finally {
+    redis.disconnect()
+  }
+})
+
+test('a grant message carries a committed update whole: any room name, any bytes', () => {
+  const room = 'a\nroom {é}'
+  const update = Uint8Array.from([0, 10, 255, 10, 1])
+  const message = Buffer.concat([Buffer.from(`7\n12\n1700000000000-3\n${Buffer.byteLength(room)}\n${room}`), update])
+  assert.deepEqual(parseGrant(message), {
+    fence: 7,
+    n: 12,
+    room,
+    entry: { id: '1700000000000-3', n: 12, update: Buffer.from(update), origin: 'commit' }
+  })
+  assert.deepEqual(parseGrant(Buffer.from(`7\n12\n\n${Buffer.byteLength(room)}\n${room}`)), { fence: 7, n: 12, room })
+  assert.equal(parseGrant(Buffer.from('7\n12\nroom')), null)
+  assert.equal(parseGrant(Buffer.from('7\n12\n\n99\nshort')), null)
 })

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis'
 import { CLAIM_COMPACTION } from '../relay/cluster/scripts.js'
 import { signToken } from '../relay/access/tokens.js'
 import { barrier, counter, eventually, session, socketHistory, stockClient, within } from './support/helpers.js'
-import { clusterFixture } from './support/cluster-services.js'
+import { clusterFixture, metric } from './support/cluster-services.js'
 
 const fixture = clusterFixture({ livenessMs: 1_500, compaction: { intervalMs: 100, delayMs: 0, graceMs: 3_000, lockMs: 2_000 } })
 const relay = fixture.relay
@@ -175,6 +175,24 @@ test('everything acknowledged survives every relay, and compaction moves it into
   assert.equal(third.get('after'), true)
   assert.equal(third.get('k19'), 19)
   third.close()
+})
+
+test('a room is written to PostgreSQL once: what the grace keeps is trimmed when it ends, without compacting the room again', async () => {
+  const a = await relay({ cluster: { compaction: { delayMs: 100, graceMs: 3_000 } } })
+  const s = await session(a.url, 'once')
+  s.set('x', 1)
+  await s.flush()
+  s.close()
+  const direct = new Redis(fixture.redis.url)
+  try {
+    await eventually(async () => (await direct.xlen('yss:{once}:s')) === 0, 'the stream to be trimmed after the grace', 15_000)
+    // Before, a job due every 100 ms read the room and wrote its row again until the grace ended (about 30 times).
+    assert.equal(await metric(a, 'yss_cluster_compactions_total'), 1)
+    assert.ok((await metric(a, 'yss_cluster_compaction_trims_total')) >= 1)
+    assert.deepEqual(await fixture.db.query(`SELECT upto_n FROM yss_rooms WHERE room = 'once'`), [{ upto_n: '1' }])
+  } finally {
+    direct.disconnect()
+  }
 })
 
 test('/healthz and /metrics of a relay in a cluster', async () => {

@@ -2,7 +2,23 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { LeveldbPersistence } from 'y-leveldb'
-import { testRelay, stockClient, untilKey, spawnRelay, tempDir, rawSocket, within, eventually, memoryLogger } from './support/helpers.js'
+import {
+  testRelay,
+  stockClient,
+  untilKey,
+  spawnRelay,
+  tempDir,
+  rawSocket,
+  within,
+  eventually,
+  memoryLogger,
+  updateFrame
+} from './support/helpers.js'
+import { RoomRegistry } from '../relay/room/registry.js'
+import { localBus } from '../relay/room/bus.js'
+import { Metrics } from '../relay/metrics.js'
+import { LogLimiter } from '../relay/log-limiter.js'
+import { resolveLimits } from '../relay/limits.js'
 import type { RoomStore } from '../relay/store/room-store.js'
 import { LevelStore } from '../relay/store/level-store.js'
 import { MemoryStore } from '../relay/store/memory-store.js'
@@ -199,3 +215,70 @@ const encodeLen = (u: Uint8Array): number[] => {
   out.push(n)
   return [...out, ...u]
 }
+
+test('a failed room takes no new peer, and releasing it after the next of its name loaded leaves that one loaded', async () => {
+  let fail = false
+  const inner = new MemoryStore()
+  const store: RoomStore = {
+    load: (r) => inner.load(r),
+    append: async (r, u) => {
+      if (fail) throw new Error('disk full')
+      return inner.append(r, u)
+    },
+    compact: (r, s, p) => inner.compact(r, s, p),
+    close: () => inner.close()
+  }
+  const log = memoryLogger()
+  // No idle room kept: a released room is unloaded at once.
+  const rooms = new RoomRegistry(
+    {
+      store,
+      bus: localBus,
+      metrics: new Metrics(),
+      log,
+      leaseMs: 60_000,
+      compactEvery: 500,
+      limits: resolveLimits({ maxIdleRooms: 0 }),
+      limited: new LogLimiter(log, 60_000)
+    },
+    60_000
+  )
+  const peer = (id: number) => {
+    const p = {
+      id,
+      closed: false,
+      failedWith: 0,
+      send: () => {},
+      reserve: () => true,
+      overLimit: () => {},
+      fail: (code: number) => {
+        p.failedWith = code
+      }
+    }
+    return p
+  }
+  try {
+    const old = await rooms.open('r')
+    const a = peer(1)
+    old.join(a)
+    fail = true
+    const doc = new Y.Doc()
+    doc.getMap('state').set('lost', 1)
+    old.receive(a, updateFrame(Y.encodeStateAsUpdate(doc)))
+    await old.idle()
+    assert.ok(old.failed && a.failedWith === 1011)
+    // A peer that reaches the failed room anyway (its load was failed halfway) is sent away, not kept waiting.
+    const late = peer(2)
+    old.join(late)
+    assert.equal(late.failedWith, 1013)
+    fail = false
+    const next = await rooms.open('r')
+    assert.notEqual(next, old)
+    // The failed room's peer goes only now (its socket closed late): the new room stays.
+    old.leave(a)
+    rooms.released(old)
+    assert.equal(await rooms.open('r'), next)
+  } finally {
+    await rooms.close()
+  }
+})

@@ -16,6 +16,7 @@ const COUNTERS = {
   commits_stored_total: 'Lock commits checked and stored in one step.',
   commits_denied_total: 'Lock commits refused by the shared lease table.',
   compactions_total: 'Rooms compacted into PostgreSQL by this relay.',
+  compaction_trims_total: 'Compaction jobs that only trimmed a stream past its grace (PostgreSQL had every update).',
   compaction_failures_total: 'Compactions that failed (retried later).',
   redis_errors_total: 'Redis calls that failed.',
   presence_messages_total: 'Presence messages received from other relays.',

@@ -5,7 +5,8 @@
  * (the job's due time moves past that, so the job of a relay that dies is due again and another
  * takes it over), reads the room whole (snapshot and stream), writes its state into PostgreSQL,
  * and only then trims the stream up to what PostgreSQL now holds, keeping the last `graceMs` of
- * entries for relays that lag. A row never moves backwards, and a job taken over meanwhile does
+ * entries for relays that lag. What the grace keeps is trimmed by a job due when it ends, which
+ * neither reads the room nor writes PostgreSQL (it has every update by then). A row never moves backwards, and a job taken over meanwhile does
  * not trim, so two relays compacting the same room at once lose nothing.
  *
  * While PostgreSQL is unreachable the jobs fail and come back every `lockMs`: relays go on serving
@@ -72,10 +73,13 @@ export class Compactor {
 
   /** Compacts `room`, whose job this relay claimed (CLAIM_COMPACTION took its lock). Rejects if PostgreSQL or Redis fails. */
   private async compactRoom(room: string): Promise<void> {
-    const history = await this.d.rooms.read(room)
     const P = this.d.keys.room(room)
+    const [head, pg] = await this.d.redis.mget(`${P}n`, `${P}pg`)
     let n = 0
     let id = ''
+    // PostgreSQL has every update (the job is due for the grace's end): trim only.
+    const news = Number(head ?? 0) > Number(pg ?? 0)
+    const history = news ? await this.d.rooms.read(room) : { updates: [], n: 0, id: '' }
     if (history.updates.length > 1 || (history.updates.length === 1 && history.n > 0)) {
       const doc = new Y.Doc()
       doc.transact(() => {
@@ -97,7 +101,7 @@ export class Compactor {
       this.timing.delayMs
     ])
     if (Number(left) === -1) this.d.log.info('compaction job taken over by another relay; not trimmed', { room })
-    this.d.metrics.inc('compactions_total')
+    this.d.metrics.inc(news ? 'compactions_total' : 'compaction_trims_total')
   }
 
   private schedule(): void {

@@ -29,7 +29,7 @@ import { ClusterKeys } from './keys.js'
 import { checkRedisSettings, redisClient, untilReady } from './redis-client.js'
 import { Snapshots } from './snapshots.js'
 import { SharedRooms } from './shared-rooms.js'
-import { SharedLeases } from './shared-leases.js'
+import { SharedLeases, parseGrant } from './shared-leases.js'
 import { Presence } from './presence.js'
 import { Liveness } from './liveness.js'
 import { Compactor, type CompactionTiming } from './compactor.js'
@@ -150,12 +150,13 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
 
   // Grants for this relay's requests, published by whichever relay's script handed the keys over.
   let grantChannel = keys.grants(relayId())
-  subscriber.on('message', (channel: string, message: string) => {
-    if (channel !== grantChannel) return
-    const a = message.indexOf('\n')
-    const b = message.indexOf('\n', a + 1)
-    if (a < 0 || b < 0) return
-    tables.get(message.slice(b + 1))?.remoteGrant(Number(message.slice(0, a)), Number(message.slice(a + 1, b)))
+  subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    if (channel.toString() !== grantChannel) return
+    const grant = parseGrant(message)
+    if (!grant) return
+    // The committed update first: the grant then finds it read, with no XREAD in between.
+    if (grant.entry) shared.offer(grant.room, grant.entry)
+    tables.get(grant.room)?.remoteGrant(grant.fence, grant.n)
   })
   await subscriber.subscribe(grantChannel)
   liveness.onChange((id) => {
@@ -175,6 +176,7 @@ export const startCluster = async (o: ClusterOptions): Promise<Cluster> => {
       relayId,
       presumedDead: (id) => liveness.lost(id),
       reached: (r, n) => shared.reached(r, n),
+      stored: (r, entry) => shared.offer(r, entry),
       log: o.log,
       metrics,
       pollMs: o.lockPollMs ?? 500,

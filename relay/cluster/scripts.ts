@@ -54,24 +54,35 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-/** Appends one update: numbered, added to the stream, the room queued for compaction, and its news published (`<n>\n<room>`). */
+/**
+ * Appends one update: numbered, added to the stream, the room queued for compaction, and its news
+ * published (`<n>\n<room>`). Returns its number and stream id: the relay that appended it needs
+ * no read to know the entry (see `SharedRooms.offer`).
+ */
 const APPEND_BODY = `
 local function append(update, origin, delay)
   local n = redis.call('INCR', P .. 'n')
-  redis.call('XADD', P .. 's', '*', 'u', update, 'n', n, 'o', origin)
-  redis.call('ZADD', G .. 'compact', 'NX', now + tonumber(delay), ROOM)
+  local id = redis.call('XADD', P .. 's', '*', 'u', update, 'n', n, 'o', origin)
+  -- Due delay ms after the first update since the last compaction. A room queued later only to
+  -- trim (FINISH_COMPACTION) is brought forward; one whose job runs (claimed) is left to the job.
+  if redis.call('EXISTS', G .. 'compacting:' .. ROOM) == 1 then
+    redis.call('ZADD', G .. 'compact', 'NX', now + tonumber(delay), ROOM)
+  else
+    redis.call('ZADD', G .. 'compact', 'LT', now + tonumber(delay), ROOM)
+  end
   redis.call('PUBLISH', G .. 'news', n .. '\\n' .. ROOM)
-  return n
+  return n, id
 end
 `
 
-/** ARGV[4] update, ARGV[5] compaction delay (ms), ARGV[6] origin tag. Returns the update's number. */
+/** ARGV[4] update, ARGV[5] compaction delay (ms), ARGV[6] origin tag. Returns { the update's number, its stream id }. */
 export const APPEND = new Script(
   'append',
   PRELUDE +
     APPEND_BODY +
     `
-return append(ARGV[4], ARGV[6], ARGV[5])
+local n, id = append(ARGV[4], ARGV[6], ARGV[5])
+return { n, id }
 `
 )
 
@@ -146,8 +157,17 @@ return out
 `
 )
 
+/**
+ * Updates up to this size ride in a grant message (the pub/sub connection's output buffer must
+ * never fill); a larger one the holder's relay reads from the stream.
+ */
+export const CARRIED_MAX_BYTES = 65_536
+
 const LEASES = `
 local grants = {}
+-- The update the COMMIT script stored: a grant made at its number carries it, so the next
+-- holder's relay needs no read of the stream before its GRANT.
+local carried = nil
 local function alive(relay) return redis.call('EXISTS', G .. 'relay:' .. relay) == 1 end
 local handOver
 local function advance(f)
@@ -170,7 +190,9 @@ local function advance(f)
   redis.call('ZADD', P .. 'e', now + tonumber(redis.call('HGET', r, 'l')), f)
   grants[#grants + 1] = tonumber(f)
   grants[#grants + 1] = n
-  redis.call('PUBLISH', G .. 'grants:' .. relay, f .. '\\n' .. n .. '\\n' .. ROOM)
+  local id, update = '', ''
+  if carried and carried.n == n and #carried.u <= ${CARRIED_MAX_BYTES} then id, update = carried.id, carried.u end
+  redis.call('PUBLISH', G .. 'grants:' .. relay, f .. '\\n' .. n .. '\\n' .. id .. '\\n' .. #ROOM .. '\\n' .. ROOM .. update)
 end
 local function finish(f)
   local r = P .. 'r:' .. f
@@ -257,7 +279,7 @@ return out
  * ARGV[9] the session ('' if its connection named none), ARGV[10] its socket number.
  * Checks that the request holds its lease now, and that no later socket of its session has
  * fenced it (SESSION_FENCE), then appends the update and ends the request, in one step. Returns
- * { 1, number, grants… } or { 0, reason }, { 0, reason, 1 } if this relay is presumed dead (its
+ * { 1, number, stream id, grants… } or { 0, reason }, { 0, reason, 1 } if this relay is presumed dead (its
  * liveness key expired).
  */
 export const COMMIT = new Script(
@@ -281,9 +303,10 @@ if ARGV[9] ~= '' and tonumber(redis.call('GET', P .. 'ss:' .. ARGV[9]) or '0') >
   finish(f)
   return { 0, 'abandoned: a newer connection of the session fenced this one' }
 end
-local n = append(ARGV[6], ARGV[8], ARGV[7])
+local n, id = append(ARGV[6], ARGV[8], ARGV[7])
+carried = { n = n, id = id, u = ARGV[6] }
 finish(f)
-local out = { 1, n }
+local out = { 1, n, id }
 for _, v in ipairs(grants) do out[#out + 1] = v end
 return out
 `
@@ -347,9 +370,10 @@ return room
 
 /**
  * Ends a compaction job of ARGV[4] relay that stored updates up to number ARGV[5] (stream id
- * ARGV[6]) in PostgreSQL: records that, and trims the stream up to there, keeping entries younger
- * than ARGV[7] ms (relays that lag read them before they go). The room stays queued while its
- * stream holds anything. Returns the stream's length, or -1 if the job was taken over meanwhile.
+ * ARGV[6]) in PostgreSQL (0 if it stored nothing new): records that, and trims the stream up to
+ * there, keeping entries younger than ARGV[7] ms (relays that lag read them before they go). The
+ * room stays queued while its stream holds anything: ARGV[8] ms on if it has updates PostgreSQL
+ * lacks, else until the oldest entry's grace ends (that job only trims). Returns the stream's length, or -1 if the job was taken over meanwhile.
  */
 export const FINISH_COMPACTION = new Script(
   'finish',
@@ -373,8 +397,14 @@ redis.call('DEL', G .. 'compacting:' .. ROOM)
 local left = redis.call('XLEN', P .. 's')
 if left == 0 then
   redis.call('ZREM', G .. 'compact', ROOM)
-else
+elseif tonumber(redis.call('GET', P .. 'n') or '0') > tonumber(redis.call('GET', P .. 'pg') or '0') then
   redis.call('ZADD', G .. 'compact', now + tonumber(ARGV[8]), ROOM)
+else
+  -- PostgreSQL has every update: what is left is kept for the grace only. The next job, when
+  -- the oldest entry's grace ends, just trims (an append before brings it forward).
+  local first = redis.call('XRANGE', P .. 's', '-', '+', 'COUNT', 1)[1][1]
+  local ms = tonumber(string.match(first, '^(%d+)-'))
+  redis.call('ZADD', G .. 'compact', math.max(now, ms + tonumber(ARGV[7])) + 1, ROOM)
 end
 return left
 `

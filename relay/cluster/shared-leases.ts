@@ -35,6 +35,7 @@ import { redisFailure } from './redis-client.js'
 import { commitTag, type ClusterKeys } from './keys.js'
 import type { ClusterMetrics } from './cluster-metrics.js'
 import { asBuffer } from '../as-buffer.js'
+import type { StreamEntry } from './shared-rooms.js'
 
 export interface SharedLeasesDeps {
   redis: Redis
@@ -44,6 +45,8 @@ export interface SharedLeasesDeps {
   presumedDead(id: string): void
   /** Resolves once this relay has handed the room every update up to `n`. */
   reached(room: string, n: number): Promise<void>
+  /** A commit of this relay stored `entry`: handed to the room without a read if it is next (`SharedRooms.offer`). */
+  stored(room: string, entry: StreamEntry): void
   log: Logger
   metrics: ClusterMetrics
   /** How often waiting requests ask Redis whether they were granted. */
@@ -51,6 +54,37 @@ export interface SharedLeasesDeps {
   compactDelayMs: number
   /** Registers the table for grants published to this relay; returns the unregister. */
   register(room: string, table: SharedLeases<unknown>): () => void
+}
+
+/** A grant as the lease scripts publish it on the holder relay's channel. */
+export interface GrantMessage {
+  fence: number
+  /** The room's update number at the grant: the holder's relay reads up to it first. */
+  n: number
+  room: string
+  /** The update numbered `n`, when a commit stored it and handed the keys over in one script. */
+  entry?: StreamEntry
+}
+
+/**
+ * Reads `<fence>\n<n>\n<stream id>\n<room's length in bytes>\n<room><update>` (id and update
+ * empty unless a commit's update rides along). Returns null for anything else.
+ */
+export const parseGrant = (m: Buffer): GrantMessage | null => {
+  const nl: number[] = []
+  for (let at = -1; nl.length < 4; ) {
+    at = m.indexOf(10, at + 1)
+    if (at < 0) return null
+    nl.push(at)
+  }
+  const [a, b, c, d] = nl as [number, number, number, number]
+  const fence = Number(m.toString('latin1', 0, a))
+  const n = Number(m.toString('latin1', a + 1, b))
+  const id = m.toString('latin1', b + 1, c)
+  const roomEnd = d + 1 + Number(m.toString('latin1', c + 1, d))
+  if (!Number.isSafeInteger(fence) || !Number.isSafeInteger(n) || !(roomEnd <= m.length)) return null
+  const room = m.toString('utf8', d + 1, roomEnd)
+  return id === '' ? { fence, n, room } : { fence, n, room, entry: { id, n, update: m.subarray(roomEnd), origin: 'commit' } }
 }
 
 type State = 'asking' | 'waiting' | 'granted' | 'ended'
@@ -105,7 +139,9 @@ export class SharedLeases<H> implements Leases<H> {
         r.state = 'waiting'
         this.byFence.set(fence!, r)
         const early = this.early.get(fence!)
-        this.early.clear()
+        this.early.delete(fence!)
+        // Kept while another request still asks: its grant may be among them.
+        if (!this.asking()) this.early.clear()
         this.granted(early === undefined ? grants : [...grants, fence!, early])
         if (r.state === 'waiting') this.schedulePoll()
       },
@@ -166,16 +202,15 @@ export class SharedLeases<H> implements Leases<H> {
     }
     this.d.metrics.inc('commits_stored_total')
     const n = Number(reply[1])
-    this.granted(reply.slice(2).map(Number))
+    this.d.stored(this.room, { n, id: String(reply[2]), update, origin: 'commit' })
+    this.granted(reply.slice(3).map(Number))
     await this.d.reached(this.room, n)
     return { ok: true }
   }
 
   /** A grant published for one of this relay's requests, or found by polling. */
   remoteGrant(fence: number, n: number): void {
-    if (!this.byFence.has(fence) && [...this.byHolder.values()].some((m) => [...m.values()].some((r) => r.state === 'asking'))) {
-      this.early.set(fence, n)
-    }
+    if (!this.byFence.has(fence) && this.asking()) this.early.set(fence, n)
     this.granted([fence, n])
   }
 
@@ -208,6 +243,12 @@ export class SharedLeases<H> implements Leases<H> {
         }
       )
     }
+  }
+
+  /** Whether a request waits for its acquire's reply (and so for its fence). */
+  private asking(): boolean {
+    for (const mine of this.byHolder.values()) for (const r of mine.values()) if (r.state === 'asking') return true
+    return false
   }
 
   private take(holder: H, id: number): Request<H> | undefined {

@@ -13,10 +13,12 @@
  * stall, one script a few hundred rooms compares each room's last number with what this relay
  * read. A relay's own batch is
  * applied to its doc first (that is how a bad update is caught before it is stored), appended,
- * and `append` resolves only once the reader has read it back: by then every update stored before
- * it was handed to the room, which applies it into the batch in hand, so the batch's broadcast
- * and replies follow them. So every relay sends a room's updates in stream order, and a reply
- * (FLUSHED, DONE, GRANT) always follows every update stored before it.
+ * and `append` resolves only once the reader has handed the room every update stored before it
+ * (applied into the batch in hand, so the batch's broadcast and replies follow them). The
+ * append's reply names its entry: if the reader had read up to the one before, it is taken as
+ * read at once (`offer`), with no XREAD; so is a commit's, and the committed update a grant
+ * message carries to the next holder's relay. So every relay sends a room's updates in stream
+ * order, and a reply (FLUSHED, DONE, GRANT) always follows every update stored before it.
  *
  * Subscribe before load: the room subscribes first; `load` reads the room (its PostgreSQL
  * snapshot if the stream was trimmed, then the stream) and starts the reader right after the
@@ -80,6 +82,8 @@ interface Subscription {
   waiters: Waiter[]
   /** A check that the stream was not trimmed past `lastN` is due or running. */
   checking: boolean
+  /** Failed (`onLost` called): never read again, and a load in progress rejects. */
+  lost: boolean
 }
 
 export interface SharedRoomsOptions {
@@ -181,7 +185,8 @@ export class SharedRooms implements RoomStore, Bus {
       lastN: 0,
       heard: 0,
       waiters: [],
-      checking: false
+      checking: false,
+      lost: false
     }
     this.subs.set(room, sub)
     return () => {
@@ -195,6 +200,9 @@ export class SharedRooms implements RoomStore, Bus {
   async load(room: string): Promise<LoadedRoom> {
     const history = await this.read(room)
     const sub = this.subs.get(room)
+    // Failed while it loaded (the relay reset, say): the room was dropped, and must not be
+    // served, nor read again. Its connections get 1013 and load it afresh.
+    if (sub?.lost) throw new UnavailableError(`room "${room}" failed while it loaded; reconnect`)
     if (sub) {
       sub.lastId = history.id
       sub.lastN = history.n
@@ -246,17 +254,38 @@ export class SharedRooms implements RoomStore, Bus {
     const sub = this.subs.get(room)
     if (!sub?.active) throw new UnavailableError(`room "${room}" is not loaded here`)
     let n: number
+    let id: string
     try {
-      n = Number(
-        await APPEND.run(this.o.redis, [this.o.keys.room(room), this.o.keys.global, room, asBuffer(update), this.o.compactDelayMs, sub.tag])
-      )
+      const reply = (await APPEND.run(this.o.redis, [
+        this.o.keys.room(room),
+        this.o.keys.global,
+        room,
+        asBuffer(update),
+        this.o.compactDelayMs,
+        sub.tag
+      ])) as [number, string]
+      n = Number(reply[0])
+      id = String(reply[1])
     } catch (err) {
       this.o.metrics.inc('redis_errors_total')
       throw redisFailure(err)
     }
     this.o.metrics.inc('appends_total')
+    this.offer(room, { id, n, update, origin: sub.tag })
     await this.reached(room, n)
     return n
+  }
+
+  /**
+   * An entry of the room's stream learnt without reading it: the reply to this relay's own
+   * append or commit, or a lock grant that carries the update its commit stored. If it is the
+   * next one the reader expects, it is handed over now, as a read would (one Redis round trip
+   * less for an echo, a DONE, a GRANT); otherwise the reader reads up to it.
+   */
+  offer(room: string, entry: StreamEntry): void {
+    const sub = this.subs.get(room)
+    if (sub?.active && entry.n === sub.lastN + 1) this.deliver(sub, [entry])
+    else this.heard(room, entry.n)
   }
 
   /**
@@ -352,7 +381,9 @@ export class SharedRooms implements RoomStore, Bus {
   }
 
   private failRoom(sub: Subscription, err: Error): void {
+    if (sub.lost) return
     sub.active = false
+    sub.lost = true
     this.rejectWaiters(sub, err)
     sub.onLost?.(err)
   }
@@ -482,7 +513,8 @@ export class SharedRooms implements RoomStore, Bus {
         lastSweep = Date.now()
         ok = await this.checkStreams([...this.subs.values()].filter((s) => s.active))
       }
-      const due = [...this.news].filter((s) => s.active && this.subs.get(s.room) === s)
+      // A room whose news was delivered meanwhile without a read (`offer`) needs none.
+      const due = [...this.news].filter((s) => s.active && this.subs.get(s.room) === s && s.heard > s.lastN)
       this.news.clear()
       for (let i = 0; i < due.length && !this.closed && ok; i += READ_CHUNK) ok = await this.readRooms(due.slice(i, i + READ_CHUNK))
       // Redis refused (a connection down, the other up): try again in a while. A call that fails
@@ -523,7 +555,10 @@ export class SharedRooms implements RoomStore, Bus {
       if (!sub || this.subs.get(sub.room) !== sub || !sub.active) continue
       const entries = parseEntries(raw)
       this.deliver(sub, entries)
-      if (entries.length >= READ_COUNT) this.news.add(sub)
+      if (entries.length >= READ_COUNT) {
+        sub.heard = Math.max(sub.heard, sub.lastN + 1) // there may be more: read on
+        this.news.add(sub)
+      }
     }
     // News this read did not find: trimmed before this relay read it (or Redis lost it).
     const missing = rooms.filter((s) => s.active && s.lastN < s.heard && !this.news.has(s))

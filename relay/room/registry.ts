@@ -108,6 +108,7 @@ export class RoomRegistry {
   /** Unloads `room` after the idle time, unless a connection comes back first; at once if too many rooms are idle. */
   released(room: Room): void {
     const entry = this.rooms.get(room.name)
+    // A room dropped (failed) may be released after the next of its name loaded: not that one.
     if (!entry || entry.loaded !== room || room.peers.size > 0 || entry.holds > 0 || entry.timer || entry.unloading) return
     entry.timer = setTimeout(() => this.unload(entry, room), this.idleUnloadMs)
     entry.timer.unref()

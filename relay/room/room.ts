@@ -319,6 +319,11 @@ export class Room {
   }
 
   join(peer: Peer): void {
+    // Dropped between its load and this join (its relay reset, say): it would never answer.
+    if (this.failed) {
+      peer.fail(CLOSE.tryAgainLater, 'room failed; reconnect')
+      return
+    }
     this.peers.add(peer)
     peer.send(this.step1())
     const states = [...this.awareness.getStates().keys()]

@@ -74,7 +74,7 @@ export const startRedis = async ({ persist = true }: { persist?: boolean } = {})
         })
         p.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.join('\n')}`)))
       }),
-      10_000,
+      30_000, // its append-only file is created and fsynced at start: slow on a disk others load
       'redis-server to start'
     )
   }
@@ -285,4 +285,10 @@ export const clusterFixture = (defaults: NonNullable<RelayOptions['cluster']> = 
       return r
     }
   }
+}
+
+/** A counter or gauge of an in-process relay's `/metrics` (NaN if it has none). */
+export const metric = async (relay: Relay, name: string): Promise<number> => {
+  const text = await (await fetch(`${relay.httpUrl}metrics`)).text()
+  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
 }
