@@ -92,23 +92,30 @@ export const eventsApi = (deps: EventsApiDeps) => {
     deps.stream.metrics.inc('event_streams_total')
     const feed = deps.feeds.of(room)
     const after = lastEventId(req, route.query)
-    const stop = feed.watch(
-      {
-        snapshot: (id) => s.send('snapshot', id, JSON.stringify({ keys: feed.state(wants) })),
-        events: (events) => {
-          for (const e of events) if (wants(e.change.key) && !s.send('change', e.id, e.json)) return
+    let stop: (() => void) | undefined
+    let stopExpiry: (() => void) | undefined
+    try {
+      stop = feed.watch(
+        {
+          snapshot: (id) => s.send('snapshot', id, feed.stateJson(wants)),
+          events: (events) => {
+            for (const e of events) if (wants(e.change.key) && !s.send('change', e.id, e.json)) return
+          },
+          ended: () => s.end()
         },
-        ended: () => s.end()
-      },
-      { snapshot: true, ...(after !== undefined ? { after } : {}) }
-    )
-    const stopExpiry = grant.expiresAt !== undefined ? atTime(grant.expiresAt, () => s.end()) : undefined
-    await s.closed
-    stopExpiry?.()
-    stop()
-    release()
-    streams.delete(s)
-    deps.perAddress.release(address)
+        { snapshot: true, ...(after !== undefined ? { after } : {}) }
+      )
+      stopExpiry = grant.expiresAt !== undefined ? atTime(grant.expiresAt, () => s.end()) : undefined
+      await s.closed
+    } finally {
+      // Whatever went wrong, the stream's places (the relay's, its address's, its room's hold) are given back.
+      s.end()
+      stopExpiry?.()
+      stop?.()
+      release()
+      streams.delete(s)
+      deps.perAddress.release(address)
+    }
   }
 
   return {

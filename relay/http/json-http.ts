@@ -9,6 +9,7 @@
  *   sendError(res, new HttpError(409, 'lease_ended', 'the lease ended: nothing was applied'))
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { jsonText } from '../feed/json-text.js'
 
 /** The `error` codes of docs/http-api.md. */
 export type HttpErrorCode =
@@ -41,11 +42,15 @@ export class HttpError extends Error {
   }
 }
 
-/** Answers `status` with `body` as JSON (no body for 204). */
+/**
+ * Answers `status` with `body` as JSON (no body for 204), a BigInt a stock client stored as its
+ * decimal string. Throws a 500 {@link HttpError} (nothing sent) for a value with no JSON text.
+ */
 export const sendJson = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void => {
   if (res.headersSent) return void res.end()
   if (status === 204 || body === undefined) return void res.writeHead(status, headers).end()
-  const text = JSON.stringify(body)
+  const text = jsonText(body)
+  if (text === null) throw new HttpError(500, 'internal', 'a value is nested too deeply to be written as JSON')
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(text)
 }
 
