@@ -63,7 +63,7 @@ export const sendError = (res: ServerResponse, err: unknown): void => {
 /**
  * Reads a JSON body of at most `maxBytes`. Throws {@link HttpError}: 415 for another content
  * type, 413 past the limit (the rest is not read, and the connection is closed after the
- * answer), 400 for text that is not JSON. An empty body is `undefined`.
+ * answer), 400 for text that is not JSON or a body cut short. An empty body is `undefined`.
  */
 export const readJson = async (req: IncomingMessage, maxBytes: number): Promise<unknown> => {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase()
@@ -73,10 +73,16 @@ export const readJson = async (req: IncomingMessage, maxBytes: number): Promise<
   if (declared > maxBytes) throw tooLarge(req, maxBytes)
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > maxBytes) throw tooLarge(req, maxBytes)
-    chunks.push(chunk)
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > maxBytes) throw tooLarge(req, maxBytes)
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err
+    // The client went away mid-body: its doing, not the relay's failure (no 500, no error logged).
+    throw new HttpError(400, 'bad_request', 'the request body was cut short')
   }
   if (size === 0) return undefined
   try {
