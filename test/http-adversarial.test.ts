@@ -33,3 +33,28 @@ test('a body cut short is the client leaving, not a relay failure: nothing logge
   const api = httpApi(relay.httpUrl, 'cut')
   assert.deepEqual(await api('PUT', 'state/k', 1).then((a) => [a.status, a.body]), [200, { version: 0 }], 'its place is free again')
 })
+
+test('a key named "__proto__" (or "constructor") is a key like any other: written, read, listed, leased, watched', async (t) => {
+  const relay = await testRelay()
+  t.after(() => relay.close())
+  const api = httpApi(relay.httpUrl, 'proto')
+  assert.deepEqual((await api('PUT', 'state/__proto__', { a: 1 })).body, { version: 0 })
+  assert.deepEqual((await api('PATCH', 'state', { set: { constructor: 2 } })).body, { versions: { constructor: 0 } })
+  assert.deepEqual((await api('GET', 'state/__proto__')).body, { value: { a: 1 }, version: 0 })
+  const all = (await api('GET', 'state')).body
+  assert.deepEqual(Object.keys(all.keys).sort(), ['__proto__', 'constructor'])
+  assert.deepEqual(all.keys.__proto__, { value: { a: 1 }, version: 0 })
+  const lease = (await api('POST', 'leases', { keys: ['__proto__'] })).body
+  assert.deepEqual(Object.keys(lease.values), ['__proto__'], 'the grant gives the key its value')
+  const commit = await api('POST', `leases/${lease.lease}/commit`, undefined, { raw: '{"set":{"__proto__":5}}' })
+  assert.deepEqual([commit.status, Object.keys(commit.body.versions)], [200, ['__proto__']])
+  const s = await session(relay.url, 'proto')
+  t.after(() => s.close())
+  assert.equal(s.get('__proto__'), 5)
+  const snapshot = await fetch(`${relay.httpUrl}rooms/proto/events`)
+  const reader = snapshot.body!.getReader()
+  let text = ''
+  while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value)
+  await reader.cancel()
+  assert.match(text, /"__proto__":\{"value":5,"version":0\}/, 'the snapshot lists it')
+})
