@@ -58,3 +58,26 @@ test('a key named "__proto__" (or "constructor") is a key like any other: writte
   await reader.cancel()
   assert.match(text, /"__proto__":\{"value":5,"version":0\}/, 'the snapshot lists it')
 })
+
+test('each request runs the authenticate hook once (it may cost a call to a service)', async (t) => {
+  let calls = 0
+  const relay = await testRelay({
+    authenticate: () => {
+      calls++
+      return { access: 'write' }
+    }
+  })
+  t.after(() => relay.close())
+  const api = httpApi(relay.httpUrl, 'auth-once')
+  for (const [method, path, body] of [
+    ['PUT', 'state/k', 1],
+    ['PATCH', 'state', { set: { j: 2 } }],
+    ['POST', 'state/k/force', undefined],
+    ['DELETE', 'state/k', undefined],
+    ['GET', 'state', undefined]
+  ] as const) {
+    const before = calls
+    assert.equal((await api(method, path, body)).status, 200, `${method} ${path}`)
+    assert.equal(calls - before, 1, `${method} ${path} ran the hook ${calls - before} times`)
+  }
+})
