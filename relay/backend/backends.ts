@@ -70,6 +70,8 @@ export class RoomBackends {
   private readonly leases = new Map<string, LeaseRecord>()
   private readonly ended = new Map<string, number>()
   private open = 0
+  /** Lease requests between their check against `maxHttpLeases` and their ACQUIRE (their room loading). */
+  private reserved = 0
   private lastFence = 0
   private closing = false
   private readonly keepEndedMs: number
@@ -98,11 +100,19 @@ export class RoomBackends {
         return (await this.backend(name)).write(list)
       },
       acquire: async (keys, opts) => {
-        if (this.open >= this.options.limits.maxHttpLeases) {
+        if (this.open + this.reserved >= this.options.limits.maxHttpLeases) {
           this.options.metrics.limitHit('maxHttpLeases')
           throw new OverLimitError('maxHttpLeases', `the relay holds its limit of ${this.options.limits.maxHttpLeases} HTTP leases`)
         }
-        return (await this.backend(name)).acquire(keys, opts)
+        // Counted while its room loads: requests arriving meanwhile see it (the lease counts in `open` once asked).
+        this.reserved++
+        let backend: RoomBackend
+        try {
+          backend = await this.backend(name)
+        } finally {
+          this.reserved--
+        }
+        return backend.acquire(keys, opts)
       },
       commit: async (leaseId, writes) => {
         const lease = this.lease(name, leaseId)

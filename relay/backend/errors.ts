@@ -42,7 +42,7 @@ export class BadWritesError extends Error {
 
 /**
  * The room dropped the backend (its store failed, or the relay is closing). `unavailable`: the
- * store is unreachable, try again later. A write or commit in flight then may or may not be stored:
+ * store is unreachable or the relay is shutting down: try again later. A write or commit in flight then may or may not be stored:
  * read the keys to learn which.
  */
 export class BackendClosedError extends Error {

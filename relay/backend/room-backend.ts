@@ -456,16 +456,14 @@ export class RoomBackend {
     if (limit) this.deps.metrics.limitHit(limit)
     const err = limit
       ? new OverLimitError(limit, `the room dropped this backend: ${reason}`)
-      : new BackendClosedError(`the room dropped this backend: ${reason}`, code === CLOSE.tryAgainLater)
+      : new BackendClosedError(`the room dropped this backend: ${reason}`, retryable(code))
     this.closedBy = err
     clearTimeout(this.idleTimer)
     const flight = this.flight
     this.flight = null
     if (flight?.kind === 'round') for (const op of flight.ops) this.fail(op, err)
     if (flight?.kind === 'commit') {
-      flight.op.answer.reject(
-        new BackendClosedError(`${err.message}; the commit may or may not be stored: read the keys`, code === CLOSE.tryAgainLater)
-      )
+      flight.op.answer.reject(new BackendClosedError(`${err.message}; the commit may or may not be stored: read the keys`, retryable(code)))
     }
     for (const op of this.queue.splice(0)) this.fail(op, err)
     for (const lease of [...this.leases.values()]) {
@@ -496,6 +494,9 @@ export class RoomBackend {
     }
   }
 }
+
+/** A store out of reach, or the relay shutting down (a 1001, as its sockets get): try again later, elsewhere or after the restart. */
+const retryable = (code: number): boolean => code === CLOSE.tryAgainLater || code === CLOSE.goingAway
 
 const ended = (lease: LeaseRecord): string => `the lease ended (${lease.ended || 'ended'})`
 

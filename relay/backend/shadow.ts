@@ -62,16 +62,15 @@ export class Shadow {
 
   /** `keys`' values and versions; every key that is set when `keys` is undefined. */
   values(keys?: readonly string[]): Record<string, KeyValue> {
-    const out: Record<string, KeyValue> = {}
-    for (const key of keys ?? [...this.state.keys()].sort()) out[key] = { value: this.value(key), version: this.version(key) }
-    return out
+    // fromEntries defines its keys: one named "__proto__" stays a key, as an assignment would not.
+    return Object.fromEntries(
+      (keys ?? [...this.state.keys()].sort()).map((key) => [key, { value: this.value(key), version: this.version(key) }])
+    )
   }
 
   /** The versions of `keys`. */
   versions(keys: readonly string[]): Record<string, number> {
-    const out: Record<string, number> = {}
-    for (const key of keys) out[key] = this.version(key)
-    return out
+    return Object.fromEntries(keys.map((key) => [key, this.version(key)]))
   }
 
   /** The key's force count, as `server.version(key)` reads it. */

@@ -33,6 +33,7 @@ import { commitOrigin, type CommitOrigin, type Room } from '../room/room.js'
 import type { Logger } from '../log.js'
 import { EventRing } from './event-ring.js'
 import { jsonValue, keyChanges, type KeyChange } from './key-change.js'
+import { jsonText } from './json-text.js'
 
 export interface FeedEvent {
   /** Its number in the feed: 1, 2, … in commit order. */
@@ -77,8 +78,8 @@ export interface FeedOptions {
 /** Where a watcher starts: a snapshot, after an event id (a snapshot when it cannot), or just from now on. */
 export type FeedStart = { snapshot: true; after?: string } | { snapshot: false }
 
-// A value a stock client wrote may be no JSON: a BigInt would make JSON.stringify throw.
-const toJson = (change: KeyChange): string => JSON.stringify(change, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+// A value a stock client wrote may have no JSON text (nested too deeply): it goes out as null.
+const toJson = (change: KeyChange): string => jsonText(change) ?? JSON.stringify({ ...change, value: null })
 
 export class RoomFeed {
   /** New with each feed: ids of an earlier feed (a reload, a restart) are never taken for this one's. */
@@ -151,9 +152,22 @@ export class RoomFeed {
   state(wants: (key: string) => boolean = () => true): Record<string, KeyState> {
     const state = this.room.doc.getMap<unknown>(STATE)
     const forces = this.room.doc.getMap<number>(FORCES)
-    const keys: Record<string, KeyState> = {}
-    for (const [key, value] of state) if (wants(key)) keys[key] = { value: jsonValue(value), version: forceCount(forces, key) }
-    return keys
+    const keys: Array<[string, KeyState]> = []
+    for (const [key, value] of state) if (wants(key)) keys.push([key, { value: jsonValue(value), version: forceCount(forces, key) }])
+    // fromEntries defines its keys: one named "__proto__" stays a key, as an assignment would not.
+    return Object.fromEntries(keys)
+  }
+
+  /**
+   * {@link state} as the JSON text `{ "keys": { … } }`, each value with no JSON text (a stock
+   * client's, nested too deeply) as null, as in the changes: call only from {@link FeedWatcher.snapshot}.
+   */
+  stateJson(wants?: (key: string) => boolean): string {
+    // Key by key, so that one value with no text costs only itself.
+    const entries: string[] = []
+    for (const [key, state] of Object.entries(this.state(wants)))
+      entries.push(`${JSON.stringify(key)}:${jsonText(state) ?? JSON.stringify({ value: null, version: state.version })}`)
+    return `{"keys":{${entries.join(',')}}}`
   }
 
   /** Detaches from the room; every watcher is told the feed ended. */

@@ -50,11 +50,13 @@ const lastEventId = (req: IncomingMessage, query: URLSearchParams): string | und
 const overLimit = (deps: EventsApiDeps, limit: 'maxEventStreams' | 'maxConnectionsPerAddress', what: string): HttpError => {
   deps.stream.metrics.limitHit(limit)
   deps.stream.limited.warn(`limit:${limit}`, 'event stream refused: over a limit', { limit, max: deps.stream.limits[limit] })
-  return new HttpError(429, 'over_limit', `${limit}: ${what}`)
+  return new HttpError(429, 'over_limit', `${limit}: ${what}`, { 'retry-after': '1' })
 }
 
 export const eventsApi = (deps: EventsApiDeps) => {
   const streams = new Set<EventStream>()
+  /** Streams admitted whose room is loading: they count against `maxEventStreams` too. */
+  let starting = 0
   const path = new RegExp(`^${deps.pathPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${ROOMS_PATH}[^/]+/events$`)
 
   /** Opens the room of an admitted request, as a 503 or a 500 when it cannot load. */
@@ -70,17 +72,21 @@ export const eventsApi = (deps: EventsApiDeps) => {
   const stream = async (req: IncomingMessage, res: ServerResponse, route: RoomRoute): Promise<void> => {
     const grant = await admitRequest(deps.access, req, route.room, 'read')
     const { limits } = deps.stream
-    if (streams.size >= limits.maxEventStreams)
+    if (streams.size + starting >= limits.maxEventStreams)
       throw overLimit(deps, 'maxEventStreams', `the relay serves ${limits.maxEventStreams} event streams`)
     const address = req.socket.remoteAddress
     if (!deps.perAddress.admit(address))
       throw overLimit(deps, 'maxConnectionsPerAddress', `this address holds ${limits.maxConnectionsPerAddress} connections`)
+    // Counted while its room loads, so that streams asked for meanwhile see it.
+    starting++
     let room: Room
     try {
       room = await openRoom(route.room)
     } catch (err) {
       deps.perAddress.release(address)
       throw err
+    } finally {
+      starting--
     }
     // The client may have left while the room loaded.
     if (req.destroyed || res.destroyed) return deps.perAddress.release(address)
@@ -92,23 +98,30 @@ export const eventsApi = (deps: EventsApiDeps) => {
     deps.stream.metrics.inc('event_streams_total')
     const feed = deps.feeds.of(room)
     const after = lastEventId(req, route.query)
-    const stop = feed.watch(
-      {
-        snapshot: (id) => s.send('snapshot', id, JSON.stringify({ keys: feed.state(wants) })),
-        events: (events) => {
-          for (const e of events) if (wants(e.change.key) && !s.send('change', e.id, e.json)) return
+    let stop: (() => void) | undefined
+    let stopExpiry: (() => void) | undefined
+    try {
+      stop = feed.watch(
+        {
+          snapshot: (id) => s.send('snapshot', id, feed.stateJson(wants)),
+          events: (events) => {
+            for (const e of events) if (wants(e.change.key) && !s.send('change', e.id, e.json)) return
+          },
+          ended: () => s.end()
         },
-        ended: () => s.end()
-      },
-      { snapshot: true, ...(after !== undefined ? { after } : {}) }
-    )
-    const stopExpiry = grant.expiresAt !== undefined ? atTime(grant.expiresAt, () => s.end()) : undefined
-    await s.closed
-    stopExpiry?.()
-    stop()
-    release()
-    streams.delete(s)
-    deps.perAddress.release(address)
+        { snapshot: true, ...(after !== undefined ? { after } : {}) }
+      )
+      stopExpiry = grant.expiresAt !== undefined ? atTime(grant.expiresAt, () => s.end()) : undefined
+      await s.closed
+    } finally {
+      // Whatever went wrong, the stream's places (the relay's, its address's, its room's hold) are given back.
+      s.end()
+      stopExpiry?.()
+      stop?.()
+      release()
+      streams.delete(s)
+      deps.perAddress.release(address)
+    }
   }
 
   return {

@@ -9,6 +9,7 @@
  *   sendError(res, new HttpError(409, 'lease_ended', 'the lease ended: nothing was applied'))
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { jsonText } from '../feed/json-text.js'
 import type { LimitName } from '../limits.js'
 
 /** The `error` codes of docs/http-api.md. */
@@ -44,11 +45,15 @@ export class HttpError extends Error {
   }
 }
 
-/** Answers `status` with `body` as JSON (no body for 204). */
+/**
+ * Answers `status` with `body` as JSON (no body for 204), a BigInt a stock client stored as its
+ * decimal string. Throws a 500 {@link HttpError} (nothing sent) for a value with no JSON text.
+ */
 export const sendJson = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void => {
   if (res.headersSent) return void res.end()
   if (status === 204 || body === undefined) return void res.writeHead(status, headers).end()
-  const text = JSON.stringify(body)
+  const text = jsonText(body)
+  if (text === null) throw new HttpError(500, 'internal', 'a value is nested too deeply to be written as JSON')
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(text)
 }
 
@@ -61,7 +66,7 @@ export const sendError = (res: ServerResponse, err: unknown): void => {
 /**
  * Reads a JSON body of at most `maxBytes`. Throws {@link HttpError}: 415 for another content
  * type, 413 past the limit (the rest is not read, and the connection is closed after the
- * answer), 400 for text that is not JSON. An empty body is `undefined`.
+ * answer), 400 for text that is not JSON or a body cut short. An empty body is `undefined`.
  */
 export const readJson = async (req: IncomingMessage, maxBytes: number): Promise<unknown> => {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase()
@@ -71,10 +76,16 @@ export const readJson = async (req: IncomingMessage, maxBytes: number): Promise<
   if (declared > maxBytes) throw tooLarge(req, maxBytes)
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > maxBytes) throw tooLarge(req, maxBytes)
-    chunks.push(chunk)
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > maxBytes) throw tooLarge(req, maxBytes)
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err
+    // The client went away mid-body: its doing, not the relay's failure (no 500, no error logged).
+    throw new HttpError(400, 'bad_request', 'the request body was cut short')
   }
   if (size === 0) return undefined
   try {

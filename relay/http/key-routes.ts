@@ -74,8 +74,8 @@ export const keyRoutes =
     const { req, res, route } = call
     const [, key, action, ...extra] = route.rest
     const room = deps.backends.room(route.room)
-    const write = async (writes: BackendWrites) => {
-      await admitRequest(deps.access, req, route.room, 'write')
+    // Admitted once, before the body is read: an `authenticate` hook may cost a call to a service.
+    const write = (writes: BackendWrites) => {
       deps.rawWrites?.(route.room, keysOfWrites(writes))
       return room.write(writes)
     }
@@ -94,6 +94,7 @@ export const keyRoutes =
     if (action === 'force' && extra.length === 0) {
       allowMethods(req.method, ['POST'])
       call.label = `${req.method} /state/:key/force`
+      await admitRequest(deps.access, req, route.room, 'write')
       const versions = await write({ force: [key], quiet: quietOf(route.query) })
       return sendJson(res, 200, { version: versions[key] })
     }
@@ -107,6 +108,7 @@ export const keyRoutes =
       return sendJson(res, 200, { value, version })
     }
     if (req.method === 'DELETE') {
+      await admitRequest(deps.access, req, route.room, 'write')
       const versions = await write({ delete: [key], quiet: quietOf(route.query) })
       return sendJson(res, 200, { version: versions[key] })
     }

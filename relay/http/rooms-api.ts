@@ -59,9 +59,14 @@ export const httpErrorOf = (err: unknown): HttpError => {
       ? new HttpError(413, 'too_large', `${err.message} (${err.limit})`)
       : new HttpError(429, 'over_limit', `${err.message} (${err.limit})`, { 'retry-after': '1' })
   if ((err instanceof BackendClosedError && err.unavailable) || isUnavailable(err))
-    return new HttpError(503, 'unavailable', `the store is unreachable; try again later: ${(err as Error).message}`, {
-      'retry-after': '1'
-    })
+    return new HttpError(
+      503,
+      'unavailable',
+      `the relay cannot serve this now (its store is unreachable, or it is shutting down); try again later: ${(err as Error).message}`,
+      {
+        'retry-after': '1'
+      }
+    )
   return new HttpError(500, 'internal', 'the relay failed to answer; see its log')
 }
 

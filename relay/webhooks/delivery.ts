@@ -1,7 +1,8 @@
 /**
  * One attempt to deliver a webhook's batch: a POST of its JSON body with the delivery id and,
  * with a secret, its signature; bounded by the webhook's `timeoutMs`. Only a 2xx answer counts
- * as delivered. And the wait before the next attempt: doubling from `firstMs` up to `maxMs`.
+ * as delivered; a redirect is not followed (the body and its signature would go elsewhere): it
+ * fails the attempt. And the wait before the next attempt: doubling from `firstMs` up to `maxMs`.
  *
  * @example
  *   const outcome = await postBatch(hook, 'a1b2…', body, AbortSignal.timeout(1_000))
@@ -32,8 +33,12 @@ export const postBatch = async (hook: Webhook, delivery: string, body: string, s
     await res.body?.cancel().catch(() => {})
     return res.ok ? { ok: true } : { ok: false, problem: `HTTP ${res.status}` }
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } }
-    return { ok: false, problem: e.name === 'TimeoutError' ? `no answer within ${hook.timeoutMs} ms` : (e.cause?.code ?? e.message) }
+    // fetch says only 'fetch failed': the cause names the problem (ECONNREFUSED, 'unexpected redirect').
+    const e = err as Error & { cause?: { code?: string; message?: string } }
+    return {
+      ok: false,
+      problem: e.name === 'TimeoutError' ? `no answer within ${hook.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message)
+    }
   }
 }
 

@@ -8,16 +8,22 @@
  *
  * @example
  *   const q = new HookQueue(hook, 'default', { post: postBatch, dropped, delivered, failed, waiting, idle })
- *   q.add([{ id: 'e-1', key: 'k', value: 1, … }])   // POSTed after debounceMs
+ *   q.add([{ id: 'e-1', json: '{"key":"k","value":1,…}' }])   // POSTed after debounceMs
  *   q.close()
  */
 import { randomUUID } from 'node:crypto'
-import type { KeyChange } from '../feed/key-change.js'
 import { retryDelay, type DeliveryOutcome } from './delivery.js'
 import type { Webhook } from './webhook-options.js'
 
-/** A change as a webhook body lists it: with its event id. */
-export type WebhookChange = KeyChange & { readonly id: string }
+/** A change as a webhook body lists it: its event id, and its event's JSON (the feed's: never a throw here). */
+export interface WebhookChange {
+  readonly id: string
+  /** The change as an event stream's `change` event carries it: `{"key":…,"value":…,…}`. */
+  readonly json: string
+}
+
+/** The change's JSON with its id first: `{"id":…,"key":…,…}`. */
+const changeText = (c: WebhookChange): string => `{"id":${JSON.stringify(c.id)},${c.json.slice(1)}`
 
 /** A batch closes early at this many changes, so that no body grows without bound. */
 export const MAX_BATCH_CHANGES = 1_000
@@ -129,7 +135,9 @@ export class HookQueue {
     this.sending = batch
     batch.dropped = this.droppedChanges
     this.droppedChanges = 0
-    batch.body = JSON.stringify({ room: this.room, id: batch.delivery, changes: batch.changes, dropped: batch.dropped })
+    // Made of the changes' JSON texts: the values were written once, by the feed, which cannot throw.
+    const head = `{"room":${JSON.stringify(this.room)},"id":${JSON.stringify(batch.delivery)}`
+    batch.body = `${head},"changes":[${batch.changes.map(changeText).join(',')}],"dropped":${batch.dropped}}`
     void this.attempt(batch, 1)
   }
 

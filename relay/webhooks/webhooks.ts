@@ -80,7 +80,7 @@ export class Webhooks {
       for (const e of events) {
         if (e.origin !== 'local') continue
         if (hook.keys && !keyMatches(hook.keys, e.change.key)) continue
-        changes.push({ id: e.id, ...e.change })
+        changes.push({ id: e.id, json: e.json })
       }
       if (changes.length > 0) this.queueOf(i, room).add(changes)
     }
