@@ -76,7 +76,11 @@ export const startRedis = async ({ persist = true }: { persist?: boolean } = {})
       }),
       30_000, // its append-only file is created and fsynced at start: slow on a disk others load
       'redis-server to start'
-    )
+    ).catch((err: unknown) => {
+      // A server that did not start in time must not outlive the test: its pipes would hold this process open.
+      p.kill('SIGKILL')
+      throw err
+    })
   }
   await start()
   const kill = async () => {
