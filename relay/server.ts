@@ -38,7 +38,7 @@ import { keyRoutes } from './http/key-routes.js'
 import { leaseRoutes } from './http/lease-routes.js'
 import type { Cluster, ClusterRelayOptions } from './cluster/index.js'
 
-import { resolveLimits, type LimitOptions } from './limits.js'
+import { resolveLimits, type LimitName, type LimitOptions } from './limits.js'
 import { OutboundBudget, type Drainable } from './outbound-budget.js'
 import { PerAddress } from './access/per-address.js'
 import { DEFAULT_FEED_OPTIONS, Feeds } from './feed/feeds.js'
@@ -244,7 +244,13 @@ export const startRelay = async (options: RelayOptions = {}): Promise<Relay> => 
     }
   }
   const mutationOnly = new MutationOnlyKeys(options.mutationOnlyKeys ?? [])
-  const routeDeps = { access, backends, limits, rawWrites: refuseMutationOnly((key) => mutationOnly.covers(key)) }
+  const routeDeps = {
+    access,
+    backends,
+    limits,
+    rawWrites: refuseMutationOnly((key) => mutationOnly.covers(key)),
+    answers: { budget, maxQueuedBytes: limits.maxQueuedBytes, limitHit: (limit: LimitName) => metrics.limitHit(limit) }
+  }
   const roomsHttp = roomsApi({
     prefix: pathPrefix,
     limits,

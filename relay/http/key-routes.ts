@@ -21,6 +21,7 @@ import type { RoomBackends } from '../backend/backends.js'
 import type { BackendWrites } from '../backend/backend-writes.js'
 import type { Limits } from '../limits.js'
 import { HttpError, readJson, sendJson } from './json-http.js'
+import { sendCounted, type AnswerBudget } from './counted-answer.js'
 import { admitRequest, type RoomRoute } from './room-request.js'
 import { allowMethods, type RoomRoutes } from './rooms-api.js'
 
@@ -33,6 +34,8 @@ export interface KeyRoutesDeps {
    * {@link HttpError} (403 `mutation_only`) for a key that only server mutations may write.
    */
   rawWrites?(room: string, keys: readonly string[]): void
+  /** Where reads' answers are counted (they may be as large as a room); absent, they are not. */
+  answers?: AnswerBudget
 }
 
 /** `?quiet=1` (or `true`): a quiet write. */
@@ -84,7 +87,8 @@ export const keyRoutes =
       call.label = `${req.method} /state`
       if (req.method === 'GET') {
         await admitRequest(deps.access, req, route.room, 'read')
-        return sendJson(res, 200, { keys: await room.read() })
+        const keys = await room.read()
+        return deps.answers ? sendCounted(res, { keys }, deps.answers) : sendJson(res, 200, { keys })
       }
       await admitRequest(deps.access, req, route.room, 'write')
       const writes = writesOf(await readJson(req, deps.limits.maxHttpBodyBytes), quietOf(route.query))
@@ -105,7 +109,7 @@ export const keyRoutes =
       await admitRequest(deps.access, req, route.room, 'read')
       const { value, version } = (await room.read([key]))[key]!
       if (value === undefined) return sendJson(res, 404, { error: 'not_found', message: `key ${JSON.stringify(key)} is not set`, version })
-      return sendJson(res, 200, { value, version })
+      return deps.answers ? sendCounted(res, { value, version }, deps.answers) : sendJson(res, 200, { value, version })
     }
     if (req.method === 'DELETE') {
       await admitRequest(deps.access, req, route.room, 'write')
