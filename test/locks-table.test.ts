@@ -129,11 +129,11 @@ test('a request id may not be reused while open', () => {
 })
 
 test('dropping a holder with queued requests, or releasing them newest first, takes linear time', (ctx) => {
-  /** The time of a drop of `n` queued requests and of `n` releases newest first, best of three. */
+  /** The time of a drop of `n` queued requests and of `n` releases newest first, best of five. */
   const costs = (n: number): { drop: number; release: number } => {
     let drop = Infinity
     let release = Infinity
-    for (let rep = 0; rep < 3; rep++) {
+    for (let rep = 0; rep < 5; rep++) {
       const grants: string[] = []
       const t = new LeaseTable<string>({ leaseMs: 60_000, onGrant: (r) => grants.push(`${r.holder}#${r.id}`) })
       t.acquire('owner', 0, ['k'])
@@ -156,13 +156,14 @@ test('dropping a holder with queued requests, or releasing them newest first, ta
   const small = costs(10_000)
   const large = costs(100_000)
   // Ten times the requests: linear work takes about ten times as long, quadratic a hundred times.
-  // A ratio of two timings of one run, so that the machine's speed and load cancel out.
+  // A ratio of two timings of one run, so that the machine's speed and load cancel out; the bound
+  // sits between the two (a run at load 14 on 2 cores measured 41× for linear releases).
   const ratio = { drop: large.drop / Math.max(small.drop, 0.05), release: large.release / Math.max(small.release, 0.05) }
   ctx.diagnostic(
     `10,000 → 100,000 requests: drop ${small.drop.toFixed(1)} → ${large.drop.toFixed(1)} ms, releases ${small.release.toFixed(1)} → ${large.release.toFixed(1)} ms`
   )
   assert.ok(
-    ratio.drop < 40 && ratio.release < 40,
+    ratio.drop < 60 && ratio.release < 60,
     `10× the requests cost ${ratio.drop.toFixed(0)}× (drop) and ${ratio.release.toFixed(0)}× (releases)`
   )
 })
