@@ -202,7 +202,7 @@ export class SharedLeases<H> implements Leases<H> {
     }
     this.d.metrics.inc('commits_stored_total')
     const n = Number(reply[1])
-    this.d.stored(this.room, { n, id: String(reply[2]), update, origin: 'commit' })
+    this.d.stored(this.room, { n, id: String(reply[2]), update, origin: commitTag(me) })
     this.granted(reply.slice(3).map(Number))
     await this.d.reached(this.room, n)
     return { ok: true }
