@@ -175,24 +175,30 @@ test('LevelStore refuses to load a room with a corrupt record', async () => {
   }
 })
 
-test('a failed store write drops the room instead of echoing what was not stored', async () => {
-  let fail = false
+/** A memory store whose appends fail with "disk full" once `failing.on` is set. */
+const failingStore = (): { store: RoomStore; failing: { on: boolean } } => {
+  const failing = { on: false }
   const inner = new MemoryStore()
   const store: RoomStore = {
     load: (r) => inner.load(r),
     append: async (r, u) => {
-      if (fail) throw new Error('disk full')
+      if (failing.on) throw new Error('disk full')
       return inner.append(r, u)
     },
     compact: (r, s, p) => inner.compact(r, s, p),
     close: () => inner.close()
   }
+  return { store, failing }
+}
+
+test('a failed store write drops the room instead of echoing what was not stored', async () => {
+  const { store, failing } = failingStore()
   const relay = await testRelay({ store, logger: memoryLogger() })
   try {
     const raw = rawSocket(relay.url, 'full')
     await raw.opened
     await raw.frame((f) => f[0] === 0)
-    fail = true
+    failing.on = true
     const doc = new Y.Doc()
     doc.getMap('state').set('lost', 1)
     raw.send(new Uint8Array([0, 2, ...encodeLen(Y.encodeStateAsUpdate(doc))]))
@@ -217,17 +223,7 @@ const encodeLen = (u: Uint8Array): number[] => {
 }
 
 test('a failed room takes no new peer, and releasing it after the next of its name loaded leaves that one loaded', async () => {
-  let fail = false
-  const inner = new MemoryStore()
-  const store: RoomStore = {
-    load: (r) => inner.load(r),
-    append: async (r, u) => {
-      if (fail) throw new Error('disk full')
-      return inner.append(r, u)
-    },
-    compact: (r, s, p) => inner.compact(r, s, p),
-    close: () => inner.close()
-  }
+  const { store, failing } = failingStore()
   const log = memoryLogger()
   // No idle room kept: a released room is unloaded at once.
   const rooms = new RoomRegistry(
@@ -261,7 +257,7 @@ test('a failed room takes no new peer, and releasing it after the next of its na
     const old = await rooms.open('r')
     const a = peer(1)
     old.join(a)
-    fail = true
+    failing.on = true
     const doc = new Y.Doc()
     doc.getMap('state').set('lost', 1)
     old.receive(a, updateFrame(Y.encodeStateAsUpdate(doc)))
@@ -271,7 +267,7 @@ test('a failed room takes no new peer, and releasing it after the next of its na
     const late = peer(2)
     old.join(late)
     assert.equal(late.failedWith, 1013)
-    fail = false
+    failing.on = false
     const next = await rooms.open('r')
     assert.notEqual(next, old)
     // The failed room's peer goes only now (its socket closed late): the new room stays.
