@@ -61,6 +61,9 @@ class StreamlitAdapterTest(unittest.TestCase):
 
     def settled(self, expected: List[str]) -> List[str]:
         """The re-runs once a marker write re-ran ``marker`` (bound by every session): earlier ones are in."""
+        # The expected re-runs come from the watch's thread: wait for them, so that one still on its way
+        # is not counted after the marker's (an extra one still shows, if it comes before the marker's).
+        self.runtime.wait_for(len(expected))
         for sid in ("a", "b"):
             self.runs.session(sid, lambda: self.state.get("marker"))
         before = len(self.runtime.reruns)
